@@ -1,0 +1,1 @@
+"""AMI: the wire framing, typed events and the connection to Asterisk."""

@@ -1,0 +1,31 @@
+"""Names shared by the dialplan, the AGI script and the call tracker: channel variables and UserEvents.
+
+The dialplan in ``dialplan/`` sets these and the tracker reads them; both sides import them from here so a
+rename cannot break one side silently.
+"""
+
+from __future__ import annotations
+
+# channel variables set by the AGI caller lookup (dialplan/) and read by the tracker from VarSet events
+VAR_TENANT = "UHD_TENANT"
+VAR_USER_ID = "UHD_USER_ID"
+VAR_USER_NAME = "UHD_USER_NAME"
+VAR_VIP = "UHD_VIP"
+VAR_CATEGORY = "UHD_CATEGORY"
+VAR_HOTLINE = "UHD_HOTLINE"
+UHD_VAR_PREFIX = "UHD_"
+
+# set by app_queue on the caller channel when Queue() returns (not when the caller hangs up)
+VAR_QUEUESTATUS = "QUEUESTATUS"
+# set by the overflow branch of the dialplan right before the CallbackRequested UserEvent
+VAR_CALLBACK_REQUESTED = "CALLBACK_REQUESTED"
+
+# UserEvent names the dialplan sends
+USEREVENT_CALLBACK = "CallbackRequested"
+USEREVENT_CLOSED = "HotlineClosed"
+
+# QUEUESTATUS values, by what they mean for the call record
+QUEUESTATUS_TIMEOUT = frozenset({"TIMEOUT"})
+QUEUESTATUS_LEFT_EMPTY = frozenset({"LEAVEEMPTY", "LEAVEUNAVAIL"})
+QUEUESTATUS_REFUSED = frozenset({"JOINEMPTY", "JOINUNAVAIL", "FULL"})
+QUEUESTATUS_CONTINUE = "CONTINUE"

@@ -1,0 +1,139 @@
+"""The call record: what one caller's stay in one queue produced. Values only, no I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """How a queue call ended. ``None`` on a record means it is still in progress."""
+
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"  # caller hung up while waiting, after the short-abandon threshold
+    SHORT_ABANDON = "short_abandon"  # caller hung up before the threshold (misdial, changed mind)
+    TIMEOUT = "timeout"  # Queue() hit its maximum wait (QUEUESTATUS=TIMEOUT): overflow
+    OVERFLOW = "overflow"  # left a queue that became empty or unavailable (LEAVEEMPTY / LEAVEUNAVAIL)
+    REFUSED = "refused"  # offered but never entered: JOINEMPTY, JOINUNAVAIL, FULL
+    EXIT_KEY = "exit_key"  # caller left the queue with a key press (queue context=)
+    CALLBACK = "callback"  # caller left the queue by key press and asked for a callback
+    TRANSFERRED = "transferred"  # answered, then transferred on by the agent
+    UNKNOWN = "unknown"  # ended while the service could not see it (AMI down): the record says so
+
+
+ANSWERED_OUTCOMES = frozenset({Outcome.ANSWERED, Outcome.TRANSFERRED})
+NOT_REACHED_OUTCOMES = frozenset(
+    {
+        Outcome.ABANDONED,
+        Outcome.SHORT_ABANDON,
+        Outcome.TIMEOUT,
+        Outcome.OVERFLOW,
+        Outcome.REFUSED,
+        Outcome.EXIT_KEY,
+        Outcome.CALLBACK,
+    }
+)
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 in UTC with milliseconds, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class RingAttempt:
+    """One agent's phone ringing for this call (AgentCalled ... AgentConnect / AgentRingNoAnswer / cancel)."""
+
+    interface: str
+    member_name: str
+    started_at: float
+    ended_at: float | None = None
+    result: str | None = None  # answered, noanswer, busy, cancelled
+    dest_channel: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "interface": self.interface,
+            "member_name": self.member_name,
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "ring_s": None if self.ended_at is None else round(self.ended_at - self.started_at, 3),
+            "result": self.result,
+        }
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One caller channel's stay in one queue. ``call_id`` is stable across replays and resyncs."""
+
+    call_id: str
+    linkedid: str
+    uniqueid: str
+    queue: str
+    tenant: str
+    entered_at: float
+    channel: str = ""
+    caller_number: str = ""
+    caller_name: str = ""
+    dialled: str = ""
+    answered_at: float | None = None
+    ended_at: float | None = None
+    wait_s: float | None = None
+    talk_s: float | None = None
+    agent: str | None = None
+    agent_interface: str | None = None
+    outcome: Outcome | None = None
+    ended_by: str | None = None  # agent, caller, transfer
+    queue_status: str | None = None  # QUEUESTATUS as app_queue set it, when it did
+    callback_requested: bool = False
+    transferred_to: str | None = None
+    position: int = 0
+    ring_attempts: list[RingAttempt] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)  # UHD_* channel variables (AGI lookup)
+    resynced: bool = False  # some of it was rebuilt from a QueueStatus/CoreShowChannels snapshot
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+    def snapshot(self) -> CallRecord:
+        """A copy that later changes to this record do not touch (what domain events carry)."""
+        return dataclasses.replace(
+            self,
+            ring_attempts=[dataclasses.replace(a) for a in self.ring_attempts],
+            variables=dict(self.variables),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``replay --json`` and the API."""
+        return {
+            "call_id": self.call_id,
+            "linkedid": self.linkedid,
+            "uniqueid": self.uniqueid,
+            "tenant": self.tenant,
+            "queue": self.queue,
+            "channel": self.channel,
+            "caller_number": self.caller_number,
+            "caller_name": self.caller_name,
+            "dialled": self.dialled,
+            "agent": self.agent,
+            "agent_interface": self.agent_interface,
+            "entered_at": iso(self.entered_at),
+            "answered_at": iso(self.answered_at),
+            "ended_at": iso(self.ended_at),
+            "wait_s": self.wait_s,
+            "talk_s": self.talk_s,
+            "outcome": None if self.outcome is None else str(self.outcome),
+            "ended_by": self.ended_by,
+            "queue_status": self.queue_status,
+            "callback_requested": self.callback_requested,
+            "transferred_to": self.transferred_to,
+            "ring_attempts": [a.to_dict() for a in self.ring_attempts],
+            "variables": dict(self.variables),
+            "resynced": self.resynced,
+        }

@@ -1,0 +1,90 @@
+"""One frozen settings object, read from the environment (prefix ``UHD_``); CLI flags override it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///" + str(Path("uhd-telephony.db"))
+
+
+def _parse_mapping(value: Any) -> Any:
+    """Accept ``key=value,key=value`` (what people type in an env file) as well as a dict."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return {}
+        result: dict[str, str] = {}
+        for part in value.split(","):
+            key, sep, val = part.partition("=")
+            if not sep or not key.strip() or not val.strip():
+                raise ValueError(f"expected key=value pairs separated by commas, got {part!r}")
+            result[key.strip()] = val.strip()
+        return result
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="UHD_", frozen=True, extra="ignore")
+
+    # storage and fan-out
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+
+    # Asterisk Manager Interface
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_username: str = "uhd"
+    ami_secret: SecretStr = SecretStr("uhdsecret")
+    ami_connect_timeout_s: float = Field(default=5.0, gt=0)
+    ami_ping_interval_s: float = Field(default=10.0, gt=0)
+    ami_ping_timeout_s: float = Field(default=5.0, gt=0)
+    ami_action_timeout_s: float = Field(default=10.0, gt=0)
+    ami_reconnect_min_s: float = Field(default=0.5, gt=0)
+    ami_reconnect_max_s: float = Field(default=30.0, gt=0)
+
+    # call tracking
+    short_abandon_s: float = Field(default=5.0, ge=0)
+    finalize_grace_s: float = Field(default=2.0, ge=0)
+    default_tenant: str = "default"
+    # number dialled -> tenant, and queue -> tenant; a channel variable UHD_TENANT wins over both
+    tenant_numbers: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    tenant_queues: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
+    # call record store
+    store_batch_size: int = Field(default=500, ge=1)
+    store_flush_interval_s: float = Field(default=0.2, gt=0)
+    store_retry_max_s: float = Field(default=10.0, gt=0)
+
+    # web
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    log_level: str = "INFO"
+
+    @field_validator("tenant_numbers", "tenant_queues", mode="before")
+    @classmethod
+    def _mapping(cls, value: Any) -> Any:
+        return _parse_mapping(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return value
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given (non-None) values replaced: how CLI flags win over the environment."""
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        if not clean:
+            return self
+        data = self.model_dump()
+        data.update(clean)
+        return type(self).model_validate(data)

@@ -1,0 +1,1 @@
+"""The built-in AMI simulator: a TCP server that speaks AMI like Asterisk 22."""
