@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     EXIT_KEY = "exit_key"  # caller left the queue with a key press (queue context=)
     CALLBACK = "callback"  # caller left the queue by key press and asked for a callback
     TRANSFERRED = "transferred"  # answered, then transferred on by the agent
+    CLOSED = "closed"  # called outside business hours: never offered to a queue (dialplan UserEvent)
     UNKNOWN = "unknown"  # ended while the service could not see it (AMI down): the record says so
 
 

@@ -1,0 +1,660 @@
+"""The call tracker: a pure state machine from typed AMI events to call records and domain events.
+
+One call is one caller channel's stay in one queue; its ``call_id`` is ``<Uniqueid>@<queue>`` (``#n`` added
+when the same channel enters the same queue again). Linkedid is carried on every record: a blind transfer into
+a second queue makes a second call with the same Linkedid, which tickets treat as the same conversation.
+
+Asterisk reports a queue timeout and an empty-queue exit with the same ``QueueCallerAbandon`` as a caller
+hang-up (``record_abandoned()`` in apps/app_queue.c). What follows on the caller channel tells them apart: a
+``VarSet QUEUESTATUS=TIMEOUT|LEAVEEMPTY|...`` means Queue() returned and the channel lives on; a ``Hangup``
+without it means the caller hung up. So an unanswered call is only finalised at its channel's Hangup, or when
+a short grace period has passed after its outcome became known (the channel may live on in voicemail).
+
+Times are the frames' ``Timestamp`` headers. The tracker never reads a clock: ``tick(now)`` is given the wall
+time and converts it into Asterisk's time line using the receive time of the last event.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from uhd_telephony.ami import events as ev
+from uhd_telephony.ami import names
+from uhd_telephony.ami.snapshot import ChannelInfo, Snapshot
+from uhd_telephony.calls import domain
+from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
+
+TenantResolver = Callable[[str, str, dict[str, str]], str | None]
+
+
+@dataclass(slots=True)
+class TrackerStats:
+    events: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    orphans: int = 0
+    offered: int = 0
+    finished: int = 0
+    resynced: int = 0
+
+
+@dataclass(slots=True)
+class _Channel:
+    """What the tracker remembers of any channel until it hangs up."""
+
+    dialled: str = ""
+    caller_number: str = ""
+    caller_name: str = ""
+    queue_app: str = ""  # queue named by the last Newexten Application=Queue
+    queue_app_ts: float = 0.0
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Exit:
+    """How a waiting call is leaving the queue, before the outcome is final."""
+
+    left_at: float | None = None
+    abandoned_at: float | None = None
+    decided: Outcome | None = None  # from QUEUESTATUS
+    hangup_at: float | None = None
+
+
+class CallTracker:
+    """Follows queue calls through typed AMI events and returns domain events for each change."""
+
+    def __init__(
+        self,
+        *,
+        short_abandon_s: float = 5.0,
+        grace_s: float = 2.0,
+        default_tenant: str = "default",
+        tenant_numbers: dict[str, str] | None = None,
+        tenant_queues: dict[str, str] | None = None,
+        tenant_resolver: TenantResolver | None = None,
+        max_channels: int = 100_000,
+        max_finished: int = 20_000,
+    ) -> None:
+        self.short_abandon_s = short_abandon_s
+        self.grace_s = grace_s
+        self.default_tenant = default_tenant
+        self.tenant_numbers = {_digits(k): v for k, v in (tenant_numbers or {}).items()}
+        self.tenant_queues = dict(tenant_queues or {})
+        self.tenant_resolver = tenant_resolver
+        self.max_channels = max_channels
+        self.max_finished = max_finished
+        self.stats = TrackerStats()
+        self.calls: dict[str, CallRecord] = {}  # active calls by call_id
+        self._by_uniqueid: dict[str, str] = {}  # caller channel -> its active call_id
+        self._channels: OrderedDict[str, _Channel] = OrderedDict()
+        self._exits: dict[str, _Exit] = {}
+        self._deadlines: dict[str, float] = {}  # call_id -> event time when it is finalised
+        self._finished: OrderedDict[str, tuple[str, float]] = OrderedDict()  # call_id -> (uniqueid, entered)
+        self._last_ts = 0.0
+        self._last_wall: float | None = None
+        self._handlers: dict[type, Callable[[object], list[domain.CallEvent]]] = {
+            ev.Newchannel: self._on_newchannel,  # type: ignore[dict-item]
+            ev.NewCallerid: self._on_newcallerid,  # type: ignore[dict-item]
+            ev.Newexten: self._on_newexten,  # type: ignore[dict-item]
+            ev.VarSet: self._on_varset,  # type: ignore[dict-item]
+            ev.Hangup: self._on_hangup,  # type: ignore[dict-item]
+            ev.QueueCallerJoin: self._on_join,  # type: ignore[dict-item]
+            ev.QueueCallerLeave: self._on_leave,  # type: ignore[dict-item]
+            ev.QueueCallerAbandon: self._on_abandon,  # type: ignore[dict-item]
+            ev.AgentCalled: self._on_agent_called,  # type: ignore[dict-item]
+            ev.AgentRingNoAnswer: self._on_ring_no_answer,  # type: ignore[dict-item]
+            ev.AgentConnect: self._on_connect,  # type: ignore[dict-item]
+            ev.AgentComplete: self._on_complete,  # type: ignore[dict-item]
+            ev.AgentDump: self._on_dump,  # type: ignore[dict-item]
+            ev.UserEvent: self._on_userevent,  # type: ignore[dict-item]
+            ev.BlindTransfer: self._on_blind_transfer,  # type: ignore[dict-item]
+            ev.AttendedTransfer: self._on_attended_transfer,  # type: ignore[dict-item]
+        }
+
+    # ------------------------------------------------------------------ driving
+    def handle(self, event: ev.AmiEvent, received: float | None = None) -> list[domain.CallEvent]:
+        """Apply one event; returns the domain events it caused (often none)."""
+        self.stats.events += 1
+        if event.ts > self._last_ts:
+            self._last_ts = event.ts
+            if received is not None:
+                self._last_wall = received
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            return []
+        out = handler(event)
+        if self._deadlines:
+            out.extend(self._expire(self._last_ts))
+        return out
+
+    def tick(self, wall_now: float | None = None) -> list[domain.CallEvent]:
+        """Finalise calls whose grace period has passed. ``wall_now`` is this machine's time.time()."""
+        now = self._last_ts
+        if wall_now is not None and self._last_wall is not None:
+            now += max(0.0, wall_now - self._last_wall)
+        return self._expire(now)
+
+    def flush(self) -> list[domain.CallEvent]:
+        """End of input (a capture's end): finalise every call whose outcome is already known."""
+        return self._expire(float("inf"))
+
+    @property
+    def now(self) -> float:
+        """The latest event time seen."""
+        return self._last_ts
+
+    # ------------------------------------------------------------------ channels
+    def _channel(self, uniqueid: str) -> _Channel:
+        chan = self._channels.get(uniqueid)
+        if chan is None:
+            chan = self._channels[uniqueid] = _Channel()
+            if len(self._channels) > self.max_channels:
+                # a channel whose Hangup we never saw (AMI gap): forget the oldest
+                self._channels.popitem(last=False)
+        return chan
+
+    def _on_newchannel(self, e: ev.Newchannel) -> list[domain.CallEvent]:
+        chan = self._channel(e.uniqueid)
+        if not chan.dialled:
+            chan.dialled = e.exten
+        if _known(e.caller_number):
+            chan.caller_number = e.caller_number
+        if _known(e.caller_name):
+            chan.caller_name = e.caller_name
+        return []
+
+    def _on_newcallerid(self, e: ev.NewCallerid) -> list[domain.CallEvent]:
+        # Originated channels show <unknown> in Newchannel; the real caller ID arrives here
+        chan = self._channel(e.uniqueid)
+        chan.caller_number = e.caller_number
+        chan.caller_name = e.caller_name
+        return []
+
+    def _on_newexten(self, e: ev.Newexten) -> list[domain.CallEvent]:
+        if e.application == "Queue":
+            chan = self._channel(e.uniqueid)
+            chan.queue_app = e.queue
+            chan.queue_app_ts = e.ts
+        return []
+
+    def _on_varset(self, e: ev.VarSet) -> list[domain.CallEvent]:
+        if e.variable == names.VAR_QUEUESTATUS:
+            return self._on_queuestatus(e)
+        if not e.variable.startswith(names.UHD_VAR_PREFIX):
+            return []
+        self._channel(e.uniqueid).variables[e.variable] = e.value
+        call = self._active(e.uniqueid)
+        if call is not None:
+            call.variables[e.variable] = e.value
+            if e.variable == names.VAR_TENANT and e.value:
+                call.tenant = e.value
+        return []
+
+    def _on_queuestatus(self, e: ev.VarSet) -> list[domain.CallEvent]:
+        status = e.value
+        call = self._active(e.uniqueid)
+        if call is None:
+            if status in names.QUEUESTATUS_REFUSED:
+                return self._refused(e)
+            return []
+        if call.answered_at is not None:
+            return []  # Queue() returning after the agent hung up (option c): nothing new
+        ex = self._exits.setdefault(call.call_id, _Exit())
+        call.queue_status = status
+        if status in names.QUEUESTATUS_TIMEOUT:
+            ex.decided = Outcome.TIMEOUT
+        elif status in names.QUEUESTATUS_LEFT_EMPTY:
+            ex.decided = Outcome.OVERFLOW
+        else:
+            return []
+        if ex.left_at is None:
+            ex.left_at = ex.abandoned_at or e.ts
+        self._deadlines[call.call_id] = e.ts + self.grace_s
+        return []
+
+    def _refused(self, e: ev.VarSet) -> list[domain.CallEvent]:
+        """JOINEMPTY & co.: no QueueCallerJoin at all, only Queue() starting and QUEUESTATUS."""
+        chan = self._channels.get(e.uniqueid)
+        queue = chan.queue_app if chan is not None else ""
+        call = self._new_call(e, queue, e.ts, chan)
+        call.queue_status = e.value
+        call.wait_s = 0.0
+        self._exits[call.call_id] = _Exit(left_at=e.ts, decided=Outcome.REFUSED)
+        self._deadlines[call.call_id] = e.ts + self.grace_s
+        return [domain.CallOffered(call.snapshot(), e.ts)]
+
+    def _on_hangup(self, e: ev.Hangup) -> list[domain.CallEvent]:
+        self._channels.pop(e.uniqueid, None)
+        call = self._active(e.uniqueid)
+        if call is None:
+            return []
+        ex = self._exits.setdefault(call.call_id, _Exit())
+        ex.hangup_at = e.ts
+        if call.answered_at is not None:
+            # AgentComplete (with who hung up) may still follow the caller's Hangup: wait for it briefly
+            self._deadlines[call.call_id] = e.ts + self.grace_s
+            return []
+        return self._finish(call, self._unanswered_outcome(call, ex), e.ts)
+
+    # ------------------------------------------------------------------ queue
+    def _on_join(self, e: ev.QueueCallerJoin) -> list[domain.CallEvent]:
+        out: list[domain.CallEvent] = []
+        current = self._active(e.uniqueid)
+        if current is not None:
+            if current.queue == e.queue and current.entered_at == e.ts:
+                self.stats.duplicates += 1
+                return []
+            # the same channel enters another queue (overflow chain, blind transfer): close the previous stay
+            out.extend(self._finish_now(current, e.ts))
+        base = f"{e.uniqueid}@{e.queue}"
+        seen = self._finished.get(base)
+        if seen is not None and seen[1] == e.ts:
+            self.stats.duplicates += 1
+            return out
+        chan = self._channels.get(e.uniqueid)
+        call = self._new_call(e, e.queue, e.ts, chan)
+        call.position = e.position
+        if e.variables:
+            for key, value in e.variables.items():
+                if key.startswith(names.UHD_VAR_PREFIX):
+                    call.variables[key] = value
+            if e.variables.get(names.VAR_TENANT):
+                call.tenant = e.variables[names.VAR_TENANT]
+        out.append(domain.CallOffered(call.snapshot(), e.ts))
+        return out
+
+    def _new_call(self, e: ev.ChannelEvent, queue: str, entered: float, chan: _Channel | None) -> CallRecord:
+        base = f"{e.uniqueid}@{queue}"
+        call_id = base
+        n = 1
+        while call_id in self._finished or call_id in self.calls:
+            n += 1
+            call_id = f"{base}#{n}"
+        variables = dict(chan.variables) if chan is not None else {}
+        dialled = chan.dialled if chan is not None else ""
+        number = e.caller_number if e.caller_number else (chan.caller_number if chan else "")
+        name = e.caller_name if e.caller_name else (chan.caller_name if chan else "")
+        call = CallRecord(
+            call_id=call_id,
+            linkedid=e.linkedid or e.uniqueid,
+            uniqueid=e.uniqueid,
+            queue=queue,
+            tenant=self._tenant(dialled, queue, variables),
+            entered_at=entered,
+            channel=e.channel,
+            caller_number=number,
+            caller_name=name,
+            dialled=dialled,
+            variables=variables,
+        )
+        self.calls[call_id] = call
+        self._by_uniqueid[e.uniqueid] = call_id
+        self.stats.offered += 1
+        return call
+
+    def _tenant(self, dialled: str, queue: str, variables: dict[str, str]) -> str:
+        tenant = variables.get(names.VAR_TENANT)
+        if tenant:
+            return tenant
+        if self.tenant_resolver is not None:
+            resolved = self.tenant_resolver(dialled, queue, variables)
+            if resolved:
+                return resolved
+        if dialled:
+            found = self.tenant_numbers.get(_digits(dialled))
+            if found:
+                return found
+        return self.tenant_queues.get(queue, self.default_tenant)
+
+    def _on_leave(self, e: ev.QueueCallerLeave) -> list[domain.CallEvent]:
+        call = self._active(e.uniqueid, e.queue)
+        if call is None or call.answered_at is not None:
+            return []
+        ex = self._exits.setdefault(call.call_id, _Exit())
+        if ex.left_at is None:
+            ex.left_at = e.ts
+        # on answer AgentConnect follows within microseconds; otherwise the caller left with a key (or hung up)
+        self._deadlines.setdefault(call.call_id, e.ts + self.grace_s)
+        return []
+
+    def _on_abandon(self, e: ev.QueueCallerAbandon) -> list[domain.CallEvent]:
+        call = self._active(e.uniqueid, e.queue)
+        if call is None:
+            if self._is_finished(e.uniqueid, e.queue):
+                self.stats.duplicates += 1
+                return []
+            self.stats.orphans += 1
+            call = self._new_call(e, e.queue, e.ts - e.hold_time, self._channels.get(e.uniqueid))
+            call.resynced = True
+        ex = self._exits.setdefault(call.call_id, _Exit())
+        if ex.abandoned_at is not None:
+            self.stats.duplicates += 1
+            return []
+        ex.abandoned_at = e.ts
+        if ex.left_at is None:
+            ex.left_at = e.ts
+        _close_attempts(call, e.ts, "cancelled")
+        self._deadlines[call.call_id] = e.ts + self.grace_s
+        return []
+
+    def _on_agent_called(self, e: ev.AgentCalled) -> list[domain.CallEvent]:
+        call = self._active(e.uniqueid, e.queue)
+        if call is None:
+            self.stats.orphans += 1
+            return []
+        for attempt in call.ring_attempts:
+            if attempt.dest_channel == e.dest_channel and attempt.started_at == e.ts:
+                self.stats.duplicates += 1
+                return []
+        call.ring_attempts.append(RingAttempt(e.interface, e.member_name, e.ts, dest_channel=e.dest_channel))
+        return [domain.AgentRinging(call.snapshot(), e.ts, e.interface, e.member_name)]
+
+    def _on_ring_no_answer(self, e: ev.AgentRingNoAnswer) -> list[domain.CallEvent]:
+        call = self._active(e.uniqueid, e.queue)
+        if call is None:
+            self.stats.orphans += 1
+            return []
+        # a busy phone also yields AgentRingNoAnswer, with RingTime 0 (DialEnd BUSY)
+        result = "busy" if e.ring_ms == 0 else "noanswer"
+        attempt = _open_attempt(call, e.dest_channel, e.interface)
+        if attempt is None:
+            if any(a.dest_channel == e.dest_channel and a.result for a in call.ring_attempts):
+                self.stats.duplicates += 1
+                return []
+            attempt = RingAttempt(e.interface, e.member_name, e.ts - e.ring_ms / 1000, dest_channel=e.dest_channel)
+            call.ring_attempts.append(attempt)
+        attempt.ended_at = e.ts
+        attempt.result = result
+        return [domain.AgentRingNoAnswer(call.snapshot(), e.ts, e.interface, e.member_name)]
+
+    def _on_connect(self, e: ev.AgentConnect) -> list[domain.CallEvent]:
+        call = self._active(e.uniqueid, e.queue)
+        if call is None:
+            if self._is_finished(e.uniqueid, e.queue):
+                self.stats.duplicates += 1
+                return []
+            # a call we never saw enter (service started mid-call without resync): HoldTime says when it did
+            self.stats.orphans += 1
+            call = self._new_call(e, e.queue, e.ts - e.hold_time, self._channels.get(e.uniqueid))
+            call.resynced = True
+        elif call.answered_at is not None:
+            self.stats.duplicates += 1
+            return []
+        self._answer(call, e.ts, e.interface, e.member_name, e.dest_channel, e.ring_time)
+        return [domain.CallAnswered(call.snapshot(), e.ts)]
+
+    def _answer(self, call: CallRecord, ts: float, interface: str, member: str, dest: str, ring_s: float) -> None:
+        call.answered_at = ts
+        call.agent = member or interface
+        call.agent_interface = interface
+        call.wait_s = round(ts - call.entered_at, 3)
+        self._deadlines.pop(call.call_id, None)
+        self._exits.pop(call.call_id, None)
+        attempt = _open_attempt(call, dest, interface)
+        if attempt is None:
+            attempt = RingAttempt(interface, member, ts - ring_s, dest_channel=dest)
+            call.ring_attempts.append(attempt)
+        attempt.ended_at = ts
+        attempt.result = "answered"
+        # ringall: every other phone still ringing was cancelled; credit only the agent of AgentConnect
+        _close_attempts(call, ts, "cancelled")
+
+    def _on_complete(self, e: ev.AgentComplete) -> list[domain.CallEvent]:
+        call = self._active(e.uniqueid, e.queue)
+        if call is None:
+            if self._is_finished(e.uniqueid, e.queue):
+                self.stats.duplicates += 1
+                return []
+            self.stats.orphans += 1
+            call = self._new_call(e, e.queue, e.ts - e.talk_time - e.hold_time, self._channels.get(e.uniqueid))
+            call.resynced = True
+        if call.answered_at is None:
+            self._answer(call, e.ts - e.talk_time, e.interface, e.member_name, e.dest_channel, 0)
+        call.ended_by = e.reason or None
+        outcome = Outcome.TRANSFERRED if e.reason == "transfer" or call.transferred_to else Outcome.ANSWERED
+        return self._finish(call, outcome, e.ts)
+
+    def _on_dump(self, e: ev.AgentDump) -> list[domain.CallEvent]:
+        call = self._active(e.uniqueid, e.queue)
+        if call is not None:
+            attempt = _open_attempt(call, e.dest_channel, e.interface)
+            if attempt is not None:
+                attempt.ended_at = e.ts
+                attempt.result = "dumped"
+        return []
+
+    def _on_userevent(self, e: ev.UserEvent) -> list[domain.CallEvent]:
+        if e.user_event == names.USEREVENT_CALLBACK:
+            call = self._active(e.uniqueid)
+            if call is None:
+                self.stats.ignored += 1
+                return []
+            if call.callback_requested:
+                self.stats.duplicates += 1
+                return []
+            call.callback_requested = True
+            return [domain.CallbackRequested(call.snapshot(), e.ts, e.headers.get("Reason", ""))]
+        if e.user_event == names.USEREVENT_CLOSED:
+            return self._closed(e)
+        return []
+
+    def _closed(self, e: ev.UserEvent) -> list[domain.CallEvent]:
+        """The hotline was called outside business hours: a record of its own, never offered to a queue."""
+        queue = e.headers.get("Queue", "")
+        chan = self._channels.get(e.uniqueid)
+        call = self._new_call(ev.ChannelEvent(e.ts, e.channel, e.uniqueid, e.linkedid, "", ""), queue, e.ts, chan)
+        if e.headers.get("Tenant"):
+            call.tenant = e.headers["Tenant"]
+        call.wait_s = 0.0
+        self.stats.offered -= 1  # not offered to a queue
+        return self._finish(call, Outcome.CLOSED, e.ts)
+
+    def _on_blind_transfer(self, e: ev.BlindTransfer) -> list[domain.CallEvent]:
+        call = self._active(e.transferee_uniqueid)
+        if call is not None and call.answered_at is not None and e.result == "Success":
+            call.transferred_to = f"{e.extension}@{e.context}" if e.context else e.extension
+        return []
+
+    def _on_attended_transfer(self, e: ev.AttendedTransfer) -> list[domain.CallEvent]:
+        call = self._active(e.transferee_uniqueid)
+        if call is not None and call.answered_at is not None and e.result == "Success":
+            call.transferred_to = e.dest_type or "attended"
+        return []
+
+    # ------------------------------------------------------------------ finishing
+    def _active(self, uniqueid: str, queue: str | None = None) -> CallRecord | None:
+        call_id = self._by_uniqueid.get(uniqueid)
+        if call_id is None:
+            return None
+        call = self.calls.get(call_id)
+        if call is None or (queue is not None and call.queue != queue):
+            return None
+        return call
+
+    def _is_finished(self, uniqueid: str, queue: str) -> bool:
+        return f"{uniqueid}@{queue}" in self._finished
+
+    def _unanswered_outcome(self, call: CallRecord, ex: _Exit) -> Outcome:
+        if ex.decided is not None:
+            return ex.decided
+        if ex.abandoned_at is None and ex.left_at is not None:
+            # QueueCallerLeave without Abandon or Connect: the caller pressed a key (queue context=)
+            return Outcome.CALLBACK if call.callback_requested else Outcome.EXIT_KEY
+        left = ex.abandoned_at or ex.left_at or ex.hangup_at or call.entered_at
+        return Outcome.SHORT_ABANDON if left - call.entered_at < self.short_abandon_s else Outcome.ABANDONED
+
+    def _finish_now(self, call: CallRecord, ts: float) -> list[domain.CallEvent]:
+        ex = self._exits.get(call.call_id) or _Exit()
+        if call.answered_at is not None:
+            return self._finish(call, Outcome.TRANSFERRED if call.transferred_to else Outcome.ANSWERED, ts)
+        return self._finish(call, self._unanswered_outcome(call, ex), ts)
+
+    def _expire(self, now: float) -> list[domain.CallEvent]:
+        due = [cid for cid, deadline in self._deadlines.items() if deadline <= now]
+        out: list[domain.CallEvent] = []
+        for call_id in due:
+            call = self.calls.get(call_id)
+            if call is None:
+                self._deadlines.pop(call_id, None)
+                continue
+            ex = self._exits.get(call_id) or _Exit()
+            if call.answered_at is not None:
+                out.extend(self._finish_now(call, ex.hangup_at or now))
+            else:
+                out.extend(self._finish(call, self._unanswered_outcome(call, ex), ex.left_at or now))
+        return out
+
+    def _finish(self, call: CallRecord, outcome: Outcome, ended: float) -> list[domain.CallEvent]:
+        ex = self._exits.pop(call.call_id, None)
+        self._deadlines.pop(call.call_id, None)
+        self.calls.pop(call.call_id, None)
+        if self._by_uniqueid.get(call.uniqueid) == call.call_id:
+            del self._by_uniqueid[call.uniqueid]
+        call.outcome = outcome
+        call.ended_at = ended
+        if call.answered_at is not None:
+            call.talk_s = round(max(0.0, ended - call.answered_at), 3)
+        elif call.wait_s is None:
+            left = (ex.abandoned_at or ex.left_at) if ex is not None else None
+            call.wait_s = round(max(0.0, (left or ended) - call.entered_at), 3)
+        _close_attempts(call, ended, "cancelled")
+        self._finished[call.call_id] = (call.uniqueid, call.entered_at)
+        if len(self._finished) > self.max_finished:
+            self._finished.popitem(last=False)
+        self.stats.finished += 1
+        final = call.snapshot()
+        out: list[domain.CallEvent] = []
+        if outcome in (Outcome.ABANDONED, Outcome.SHORT_ABANDON):
+            out.append(domain.CallAbandoned(final, ended))
+        elif outcome in (Outcome.TIMEOUT, Outcome.OVERFLOW, Outcome.REFUSED):
+            out.append(domain.CallTimedOut(final, ended))
+        out.append(domain.CallEnded(final, ended))
+        return out
+
+    # ------------------------------------------------------------------ restart and resync
+    def restore(self, records: Iterable[CallRecord]) -> None:
+        """Take back calls the store holds as in progress (after a service restart), before a resync."""
+        for record in records:
+            if record.finished or record.call_id in self.calls:
+                continue
+            self.calls[record.call_id] = record
+            self._by_uniqueid[record.uniqueid] = record.call_id
+
+    def resync(self, snap: Snapshot) -> list[domain.CallEvent]:
+        """Reconcile with what Asterisk says is live now (after a reconnect or a restart)."""
+        out: list[domain.CallEvent] = []
+        out.extend(self.flush())  # outcomes already known need no more waiting
+        now = snap.taken_at
+        waiting = {(q.uniqueid, q.queue): q for q in snap.entries}
+        by_uniqueid = {c.uniqueid: c for c in snap.channels}
+        bridges: dict[str, list[ChannelInfo]] = {}
+        for c in snap.channels:
+            if c.bridge_id:
+                bridges.setdefault(c.bridge_id, []).append(c)
+        talking: dict[tuple[str, str], tuple[ChannelInfo, ChannelInfo | None]] = {}
+        for c in snap.channels:
+            queue = c.queue
+            if queue and c.bridge_id:
+                peer = next((p for p in bridges[c.bridge_id] if p.uniqueid != c.uniqueid), None)
+                talking[(c.uniqueid, queue)] = (c, peer)
+        members = {m.interface: m.member_name for m in snap.members}
+
+        for call in list(self.calls.values()):
+            key = (call.uniqueid, call.queue)
+            if key in waiting:
+                continue
+            if key in talking:
+                if call.answered_at is None:
+                    caller, peer = talking[key]
+                    out.extend(self._resync_answer(call, now, peer, members))
+                continue
+            # gone from the queue while we could not see it
+            self.stats.resynced += 1
+            call.resynced = True
+            ex = self._exits.get(call.call_id)
+            if call.answered_at is not None:
+                out.extend(self._finish(call, Outcome.TRANSFERRED if call.transferred_to else Outcome.ANSWERED, now))
+            elif ex is not None and (ex.decided or ex.abandoned_at):
+                out.extend(self._finish(call, self._unanswered_outcome(call, ex), ex.left_at or now))
+            else:
+                out.extend(self._finish(call, Outcome.UNKNOWN, now))
+
+        for key, entry in waiting.items():
+            if self._active(entry.uniqueid, entry.queue) is not None:
+                continue
+            chan_info = by_uniqueid.get(entry.uniqueid)
+            fake = ev.ChannelEvent(
+                now,
+                entry.channel,
+                entry.uniqueid,
+                chan_info.linkedid if chan_info else entry.linkedid,
+                entry.caller_number,
+                entry.caller_name,
+            )
+            call = self._new_call(fake, entry.queue, now - entry.wait_s, self._channels.get(entry.uniqueid))
+            call.position = entry.position
+            call.resynced = True
+            self.stats.resynced += 1
+            out.append(domain.CallOffered(call.snapshot(), now))
+        for (uniqueid, queue), (caller, peer) in talking.items():
+            if self._active(uniqueid, queue) is not None:
+                continue
+            fake = ev.ChannelEvent(
+                now, caller.channel, uniqueid, caller.linkedid, caller.caller_number, caller.caller_name
+            )
+            call = self._new_call(fake, queue, now - caller.duration_s, self._channels.get(uniqueid))
+            call.resynced = True
+            self.stats.resynced += 1
+            out.append(domain.CallOffered(call.snapshot(), now))
+            out.extend(self._resync_answer(call, now, peer, members))
+        return out
+
+    def _resync_answer(
+        self, call: CallRecord, now: float, peer: ChannelInfo | None, members: dict[str, str]
+    ) -> list[domain.CallEvent]:
+        interface = _interface_of(peer.channel, members) if peer is not None else ""
+        # the agent leg's age bounds when it was answered from below; the caller's wait cannot be negative
+        answered = max(call.entered_at, now - (peer.duration_s if peer is not None else 0))
+        call.resynced = True
+        self._answer(call, answered, interface, members.get(interface, ""), peer.channel if peer else "", 0)
+        return [domain.CallAnswered(call.snapshot(), now)]
+
+
+def _known(value: str) -> bool:
+    return bool(value) and value != "<unknown>"
+
+
+def _digits(number: str) -> str:
+    """A hotline number as digits only, with a leading + kept: how numbers are compared for tenants."""
+    number = number.strip()
+    plus = number.startswith("+")
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return ("+" + digits) if plus else digits
+
+
+def _open_attempt(call: CallRecord, dest_channel: str, interface: str) -> RingAttempt | None:
+    for attempt in reversed(call.ring_attempts):
+        if attempt.result is None and (attempt.dest_channel == dest_channel or not dest_channel):
+            return attempt
+    for attempt in reversed(call.ring_attempts):
+        if attempt.result is None and attempt.interface == interface:
+            return attempt
+    return None
+
+
+def _close_attempts(call: CallRecord, ts: float, result: str) -> None:
+    for attempt in call.ring_attempts:
+        if attempt.result is None:
+            attempt.ended_at = ts
+            attempt.result = result
+
+
+def _interface_of(channel: str, members: dict[str, str]) -> str:
+    """The queue member interface a live agent channel belongs to (PJSIP/101-0000001b -> PJSIP/101)."""
+    for interface in members:
+        stem = interface[:-2] if interface.endswith("/n") else interface
+        if channel.startswith(stem + "-") or channel == stem:
+            return interface
+    return channel.rsplit("-", 1)[0] if "-" in channel else channel
