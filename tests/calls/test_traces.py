@@ -112,7 +112,7 @@ def test_every_frame_twice_changes_nothing(name: str) -> None:
 
 def test_whole_capture_replayed_twice_in_one_stream_stays_one_record_per_call() -> None:
     data = trace_bytes("a_answered")
-    banner, _, body = data.partition(b"\r\n")
+    _banner, _, body = data.partition(b"\r\n")
     result = replay_bytes(data + body)
     assert len(result.records) == 1
 

@@ -581,7 +581,7 @@ class CallTracker:
             else:
                 out.extend(self._finish(call, Outcome.UNKNOWN, now))
 
-        for key, entry in waiting.items():
+        for entry in waiting.values():
             if self._active(entry.uniqueid, entry.queue) is not None:
                 continue
             chan_info = by_uniqueid.get(entry.uniqueid)
