@@ -1,0 +1,186 @@
+"""The ``uhd-telephony`` command: run the service, the demo, migrations, replay and the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from uhd_telephony import __version__
+from uhd_telephony.errors import UhdError
+from uhd_telephony.settings import Settings
+
+log = logging.getLogger("uhd_telephony")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", help="SQLAlchemy URL (env UHD_DATABASE_URL; default: SQLite file here)")
+
+
+def _add_ami(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ami-host", help="Asterisk host (env UHD_AMI_HOST)")
+    p.add_argument("--ami-port", type=int, help="AMI port (env UHD_AMI_PORT)")
+    p.add_argument("--ami-username", help="AMI user (env UHD_AMI_USERNAME)")
+    p.add_argument("--ami-secret", help="AMI secret (env UHD_AMI_SECRET; prefer the environment)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="uhd-telephony", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"uhd-telephony {__version__}")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (env UHD_LOG_LEVEL)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="connect to Asterisk and keep call records")
+    _add_ami(run)
+    _add_db(run)
+    run.add_argument("--check", action="store_true", help="check AMI login and database, then exit 0/1")
+
+    demo = sub.add_parser("demo", help="simulator + service on SQLite, no Redis: see calls recorded")
+    _add_db(demo)
+    demo.add_argument("--port", type=int, default=None, help="web port (default 8080)")
+    demo.add_argument("--ami-port", type=int, default=0, help="simulator AMI port (default: any free port)")
+    demo.add_argument("--rate", type=float, default=240.0, help="simulated calls per hour (default 240)")
+    demo.add_argument("--speed", type=float, default=10.0, help="simulated time per real second (default 10)")
+    demo.add_argument("--agents", type=int, default=6, help="simulated agents (default 6)")
+    demo.add_argument("--seed", type=int, default=None, help="random seed for reproducible traffic")
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    _add_db(migrate)
+    migrate.add_argument("--revision", default="head")
+
+    replay = sub.add_parser("replay", help="feed a raw AMI capture through the tracker")
+    replay.add_argument("file", help="capture: the raw bytes as Asterisk sent them")
+    replay.add_argument("--json", action="store_true", help="one JSON object per finished queue call")
+    replay.add_argument("--summary", action="store_true", help="totals per outcome")
+    replay.add_argument("--store", action="store_true", help="also write the records into the database")
+    replay.add_argument("--short-abandon", type=float, default=None, help="short-abandon threshold in seconds")
+    _add_db(replay)
+
+    simulate = sub.add_parser("simulate", help="run the AMI simulator (a PBX for demos and tests)")
+    try:
+        from uhd_telephony.simulator import cli as sim_cli
+    except ImportError:  # pragma: no cover - the simulator ships with the package
+        sim_cli = None  # type: ignore[assignment]
+    if sim_cli is not None:
+        sim_cli.add_arguments(simulate)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings().with_overrides(
+        log_level=getattr(args, "log_level", None),
+        database_url=getattr(args, "database_url", None),
+        ami_host=getattr(args, "ami_host", None),
+        ami_port=getattr(args, "ami_port", None) if args.command == "run" else None,
+        ami_username=getattr(args, "ami_username", None),
+        ami_secret=getattr(args, "ami_secret", None),
+        short_abandon_s=getattr(args, "short_abandon", None),
+    )
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.calls.pipeline import tracker_from_settings
+    from uhd_telephony.calls.replay import read_capture, replay_bytes
+
+    data = read_capture(args.file)
+    events: list[Any] | None = [] if args.store else None
+    result = replay_bytes(data, tracker_from_settings(settings), also=events)
+    out = sys.stdout
+    if args.json or not args.summary:
+        for record in result.records:
+            out.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+    if args.summary:
+        out.write(json.dumps({"summary": result.summary()}, ensure_ascii=False) + "\n")
+    if args.store and events is not None:
+        from uhd_telephony.service import store_domain_events
+
+        written = asyncio.run(store_domain_events(settings, events))
+        log.info("stored %d call records in %s", written, _safe_url(settings.database_url))
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database url>"
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.store.migrate import migrate
+
+    asyncio.run(migrate(settings.database_url, args.revision))
+    log.info("database %s is at revision %s", _safe_url(settings.database_url), args.revision)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony import service
+
+    if args.check:
+        return asyncio.run(service.check(settings))
+    return asyncio.run(service.run_service(settings))
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony import service
+
+    return asyncio.run(service.run_demo(settings, args))
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.simulator import cli as sim_cli
+
+    return asyncio.run(sim_cli.main(args))
+
+
+COMMANDS = {
+    "replay": cmd_replay,
+    "migrate": cmd_migrate,
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "simulate": cmd_simulate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ValidationError as exc:
+        setup_logging("INFO")
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            log.error("invalid setting UHD_%s: %s", where.upper(), err["msg"])
+        return 2
+    setup_logging(settings.log_level)
+    try:
+        return COMMANDS[args.command](args, settings)
+    except UhdError as exc:
+        log.error("%s", exc.message)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

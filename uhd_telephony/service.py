@@ -1,0 +1,208 @@
+"""Wires the running service: AMI client → pipeline (tracker) → bus → store writer, and owns their lifetimes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+from uhd_telephony.ami.client import AmiClient
+from uhd_telephony.bus import Bus
+from uhd_telephony.calls.domain import CallEnded, CallEvent
+from uhd_telephony.calls.pipeline import CallPipeline, tracker_from_settings
+from uhd_telephony.calls.tracker import CallTracker
+from uhd_telephony.errors import AmiNotConnected
+from uhd_telephony.settings import Settings
+from uhd_telephony.store.calls import CallRepository
+from uhd_telephony.store.db import Database
+from uhd_telephony.store.migrate import migrate
+from uhd_telephony.store.writer import CallWriter
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.5  # how often calls waiting out their grace period are looked at
+
+
+class CallService:
+    """The call-tracking service: one AMI connection, one tracker, one bus, one batched store writer.
+
+    Resources start in order and are torn down in reverse by ``close()``; the tracker is restored from the
+    store's open calls at start and reconciled with Asterisk on every (re)connect.
+    """
+
+    def __init__(self, settings: Settings, bus: Bus | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.bus = bus or Bus()
+        self.clock = clock
+        self.tracker: CallTracker = tracker_from_settings(settings)
+        self.pipeline = CallPipeline(self.tracker, self.bus.publish_many, clock=clock)
+        self.db: Database | None = None
+        self.repository: CallRepository | None = None
+        self.writer: CallWriter | None = None
+        self.client: AmiClient | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._started_at = 0.0
+        self.resyncs = 0
+
+    async def start(self) -> None:
+        self._started_at = time.monotonic()
+        await migrate(self.settings.database_url)
+        self.db = Database(self.settings.database_url)
+        self.repository = CallRepository(self.db)
+        self.writer = CallWriter(
+            self.repository,
+            batch_size=self.settings.store_batch_size,
+            flush_interval_s=self.settings.store_flush_interval_s,
+            retry_max_s=self.settings.store_retry_max_s,
+        )
+        await self.writer.start()
+        self.bus.subscribe(self._store, CallEvent, name="store")
+        await self.bus.start()
+        open_calls = await self.repository.open_calls()
+        self.tracker.restore(open_calls)
+        if open_calls:
+            log.info("restored %d calls in progress from the store", len(open_calls))
+        self.client = AmiClient(self.settings, on_event=self.pipeline.on_fields, on_connect=self._on_connect)
+        await self.client.start()
+        self._ticker = asyncio.create_task(self._tick_loop(), name="tracker-tick")
+
+    def _store(self, event: CallEvent) -> None:
+        assert self.writer is not None
+        self.writer.submit(event.call)
+
+    async def _on_connect(self, client: AmiClient) -> None:
+        """After every login: ask Asterisk what is live and reconcile (calls across a gap end correctly)."""
+        snapshot = await client.snapshot()
+        before = self.tracker.stats.resynced
+        self.pipeline.resync(snapshot)
+        self.resyncs += 1
+        log.info(
+            "resynced with Asterisk: %d waiting, %d channels, %d calls reconciled",
+            len(snapshot.entries),
+            len(snapshot.channels),
+            self.tracker.stats.resynced - before,
+        )
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                self.pipeline.tick()
+            except Exception:  # a bug in one tick must not stop call tracking
+                log.exception("tracker tick failed")
+
+    async def close(self) -> None:
+        """Stop taking events, hand everything to the store, flush it, close the database."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self.client is not None:
+            await self.client.close()
+        # calls still in progress stay open in the store and are restored at the next start
+        await self.bus.close()
+        if self.writer is not None:
+            await self.writer.close()
+        if self.db is not None:
+            await self.db.close()
+        stats = self.tracker.stats
+        log.info(
+            "shutdown: %d events, %d calls offered, %d finished, %d in progress, %d orphan and %d duplicate events,"
+            " %d records written, up %.0f s",
+            stats.events,
+            stats.offered,
+            stats.finished,
+            len(self.tracker.calls),
+            stats.orphans,
+            stats.duplicates,
+            self.writer.stats.written if self.writer is not None else 0,
+            time.monotonic() - self._started_at,
+        )
+
+    def health(self) -> dict[str, Any]:
+        """Each component's status, for ``run --check`` and the health endpoint."""
+        ami = self.client.status if self.client is not None else None
+        writer = self.writer.stats if self.writer is not None else None
+        return {
+            "ami": {
+                "connected": bool(ami and ami.authenticated),
+                "last_error": ami.last_error if ami else None,
+                "reconnects": ami.reconnects if ami else 0,
+            },
+            "store": {
+                "healthy": bool(writer and writer.healthy),
+                "pending": writer.pending if writer else 0,
+                "last_error": writer.last_error if writer else None,
+            },
+            "calls": {"in_progress": len(self.tracker.calls), "finished": self.tracker.stats.finished},
+        }
+
+
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    """``uhd-telephony run``: until SIGTERM or Ctrl-C, then flush and exit cleanly."""
+    stop = stop or asyncio.Event()
+    _install_stop(stop)
+    service = CallService(settings)
+    try:
+        await service.start()
+        log.info("tracking calls from Asterisk at %s:%d", settings.ami_host, settings.ami_port)
+        await stop.wait()
+    finally:
+        await service.close()
+    return 0
+
+
+async def check(settings: Settings, out: TextIO = sys.stdout) -> int:
+    """``uhd-telephony run --check``: can we log in to Asterisk and reach the database? Exit 0 or 1."""
+    result: dict[str, Any] = {}
+    db = Database(settings.database_url)
+    try:
+        result["database"] = {"reachable": await db.ping()}
+    finally:
+        await db.close()
+    client = AmiClient(settings, on_event=lambda *_: None)
+    await client.start()
+    try:
+        # returns at login: FullyBooted needs read=system, which a least-privilege AMI user may not have
+        authenticated = True
+        try:
+            await client.wait_connected(settings.ami_connect_timeout_s + 1)
+        except AmiNotConnected:
+            authenticated = False
+        result["ami"] = {"authenticated": authenticated, "last_error": client.status.last_error}
+    finally:
+        await client.close()
+    ok = result["database"]["reachable"] and result["ami"]["authenticated"]
+    out.write(json.dumps({"ok": ok, **result}) + "\n")
+    return 0 if ok else 1
+
+
+async def store_domain_events(settings: Settings, events: Iterable[CallEvent]) -> int:
+    """Write the records a replay produced, through the same writer the service uses; returns calls ended."""
+    await migrate(settings.database_url)
+    db = Database(settings.database_url)
+    writer = CallWriter(CallRepository(db), batch_size=settings.store_batch_size)
+    await writer.start()
+    ended = 0
+    try:
+        for event in events:
+            writer.submit(event.call)
+            ended += isinstance(event, CallEnded)
+    finally:
+        await writer.close()
+        await db.close()
+    return ended

@@ -1,0 +1,112 @@
+"""SQLAlchemy models of the store: the ``calls`` table, one row per CallRecord."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, MetaData, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# One convention for every constraint and index name, so Alembic autogenerate names them the same way on
+# SQLite and PostgreSQL and never sees a rename where there is none.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC; SQLite (which has no time zones) gets naive UTC text."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # stored as fixed-width "YYYY-MM-DD HH:MM:SS.ffffff", so text comparison is time order
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+# BIGINT on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType, list[dict[str, Any]]: JsonType}
+
+
+class Call(Base):
+    """One caller channel's stay in one queue (CallRecord); ``outcome IS NULL`` while it is in progress."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String, unique=True)
+    linkedid: Mapped[str] = mapped_column(String)
+    uniqueid: Mapped[str] = mapped_column(String)
+    tenant: Mapped[str] = mapped_column(String)
+    queue: Mapped[str] = mapped_column(String)
+    channel: Mapped[str] = mapped_column(String, default="")
+    caller_number: Mapped[str] = mapped_column(String, default="")
+    caller_name: Mapped[str] = mapped_column(String, default="")
+    dialled: Mapped[str] = mapped_column(String, default="")
+    entered_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    wait_s: Mapped[float | None]
+    talk_s: Mapped[float | None]
+    agent: Mapped[str | None] = mapped_column(String)
+    agent_interface: Mapped[str | None] = mapped_column(String)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    ended_by: Mapped[str | None] = mapped_column(String)
+    queue_status: Mapped[str | None] = mapped_column(String)
+    callback_requested: Mapped[bool] = mapped_column(default=False)
+    transferred_to: Mapped[str | None] = mapped_column(String)
+    position: Mapped[int] = mapped_column(default=0)
+    # RingAttempt fields with epoch-second floats: JSON keeps a float's shortest repr, so they come back exact
+    ring_attempts: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    resynced: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        # the monthly report and the API read calls per tenant and period, optionally per queue
+        Index("ix_calls_tenant_entered_at", "tenant", "entered_at"),
+        Index("ix_calls_tenant_queue_entered_at", "tenant", "queue", "entered_at"),
+        # admin views across tenants page by time
+        Index("ix_calls_entered_at", "entered_at"),
+        # a blind transfer makes a second call with the same linkedid: tickets look the conversation up by it
+        Index("ix_calls_linkedid", "linkedid"),
+        # open calls (restoring the tracker after a restart) are a handful among millions: a partial index.
+        # "open" is outcome IS NULL, the same test as CallRecord.finished (ended_at is set with outcome).
+        Index(
+            "ix_calls_open",
+            "tenant",
+            "entered_at",
+            sqlite_where=text("outcome IS NULL"),
+            postgresql_where=text("outcome IS NULL"),
+        ),
+    )
