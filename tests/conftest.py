@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,14 @@ import pytest
 TRACES = Path(__file__).parent / "data" / "ami-traces"
 PG_ADMIN_DSN = os.environ.get("UHD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("UHD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def eventually(predicate: Callable[[], bool], within: float = 10.0) -> None:
+    """Poll until ``predicate()`` holds, or fail with TimeoutError after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        # the state belongs to the service, the client and the peer alike: there is no single Event to wait on
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 def trace_names() -> list[str]:

@@ -51,7 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="simulator + service on SQLite, no Redis: see calls recorded")
     _add_db(demo)
-    demo.add_argument("--port", type=int, default=None, help="web port (default 8080)")
     demo.add_argument("--ami-port", type=int, default=0, help="simulator AMI port (default: any free port)")
     demo.add_argument("--rate", type=float, default=240.0, help="simulated calls per hour (default 240)")
     demo.add_argument("--speed", type=float, default=10.0, help="simulated time per real second (default 10)")
@@ -141,9 +140,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from uhd_telephony import service
+    from uhd_telephony.demo import run_demo
 
-    return asyncio.run(service.run_demo(settings, args))
+    return asyncio.run(run_demo(settings, args))
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:

@@ -145,7 +145,8 @@ class CallService:
         }
 
 
-def _install_stop(stop: asyncio.Event) -> None:
+def install_stop(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set ``stop``: the caller then shuts down cleanly."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -155,7 +156,7 @@ def _install_stop(stop: asyncio.Event) -> None:
 async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> int:
     """``uhd-telephony run``: until SIGTERM or Ctrl-C, then flush and exit cleanly."""
     stop = stop or asyncio.Event()
-    _install_stop(stop)
+    install_stop(stop)
     service = CallService(settings)
     try:
         await service.start()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,14 +35,6 @@ class Recorder:
 
     def named(self, name: str) -> list[dict[str, str]]:
         return [fields for fields, _ in self.events if fields.get("Event") == name]
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 3.0) -> None:
-    """Poll until ``predicate()`` holds, or fail with TimeoutError after ``within`` seconds."""
-    async with asyncio.timeout(within):
-        # the state belongs to the client and the fake server alike: there is no single Event to wait on
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 class MakeClient(Protocol):

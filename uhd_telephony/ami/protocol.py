@@ -70,6 +70,9 @@ def default_as_list(action: Mapping[str, Any]) -> bool | None:
     the response plus one ``OriginateResponse`` event, which is worth collecting.
     """
     name = str(action.get("Action", "")).lower()
+    if name == "queueadd":
+        # "Added interface to queue" matches panoramisk's list-start guess, yet it is the only reply
+        return False
     if name == "originate":
         return str(action.get("Async", "false")).lower() in ("true", "yes", "1")
     return None

@@ -1,0 +1,7 @@
+"""``python -m uhd_telephony``: the same as the ``uhd-telephony`` command."""
+
+import sys
+
+from uhd_telephony.cli import main
+
+sys.exit(main())
