@@ -251,28 +251,7 @@ def _member(kind: str) -> Callable[[Fields, float], AmiEvent]:
     return build
 
 
-_USEREVENT_SKIP = frozenset(
-    {
-        "Event",
-        "Privilege",
-        "Timestamp",
-        "UserEvent",
-        "Channel",
-        "Uniqueid",
-        "Linkedid",
-        "ChannelState",
-        "ChannelStateDesc",
-        "CallerIDNum",
-        "CallerIDName",
-        "ConnectedLineNum",
-        "ConnectedLineName",
-        "Language",
-        "AccountCode",
-        "Context",
-        "Exten",
-        "Priority",
-    }
-)
+_USEREVENT_SKIP = frozenset({"Event", "Privilege", "Timestamp", "UserEvent", *names.CHANNEL_HEADERS})
 
 _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
     "Newchannel": lambda f, ts: Newchannel(

@@ -29,3 +29,21 @@ QUEUESTATUS_TIMEOUT = frozenset({"TIMEOUT"})
 QUEUESTATUS_LEFT_EMPTY = frozenset({"LEAVEEMPTY", "LEAVEUNAVAIL"})
 QUEUESTATUS_REFUSED = frozenset({"JOINEMPTY", "JOINUNAVAIL", "FULL"})
 QUEUESTATUS_CONTINUE = "CONTINUE"
+
+# the channel snapshot block Asterisk puts in every channel event (ast_manager_build_channel_state_string)
+CHANNEL_HEADERS = (
+    "Channel",
+    "ChannelState",
+    "ChannelStateDesc",
+    "CallerIDNum",
+    "CallerIDName",
+    "ConnectedLineNum",
+    "ConnectedLineName",
+    "Language",
+    "AccountCode",
+    "Context",
+    "Exten",
+    "Priority",
+    "Uniqueid",
+    "Linkedid",
+)

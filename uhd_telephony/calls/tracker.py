@@ -320,14 +320,9 @@ class CallTracker:
         return []
 
     def _on_abandon(self, e: ev.QueueCallerAbandon) -> list[domain.CallEvent]:
-        call = self._active(e.uniqueid, e.queue)
+        call = self._active_or_orphan(e, e.queue, e.ts - e.hold_time)
         if call is None:
-            if self._is_finished(e.uniqueid, e.queue):
-                self.stats.duplicates += 1
-                return []
-            self.stats.orphans += 1
-            call = self._new_call(e, e.queue, e.ts - e.hold_time, self._channels.get(e.uniqueid))
-            call.resynced = True
+            return []
         ex = self._exits.setdefault(call.call_id, _Exit())
         if ex.abandoned_at is not None:
             self.stats.duplicates += 1
@@ -370,16 +365,11 @@ class CallTracker:
         return [domain.AgentRingNoAnswer(call.snapshot(), e.ts, e.interface, e.member_name)]
 
     def _on_connect(self, e: ev.AgentConnect) -> list[domain.CallEvent]:
-        call = self._active(e.uniqueid, e.queue)
+        # a call we never saw enter (service started mid-call without resync): HoldTime says when it did
+        call = self._active_or_orphan(e, e.queue, e.ts - e.hold_time)
         if call is None:
-            if self._is_finished(e.uniqueid, e.queue):
-                self.stats.duplicates += 1
-                return []
-            # a call we never saw enter (service started mid-call without resync): HoldTime says when it did
-            self.stats.orphans += 1
-            call = self._new_call(e, e.queue, e.ts - e.hold_time, self._channels.get(e.uniqueid))
-            call.resynced = True
-        elif call.answered_at is not None:
+            return []
+        if call.answered_at is not None:
             self.stats.duplicates += 1
             return []
         self._answer(call, e.ts, e.interface, e.member_name, e.dest_channel, e.ring_time)
@@ -402,14 +392,9 @@ class CallTracker:
         _close_attempts(call, ts, "cancelled")
 
     def _on_complete(self, e: ev.AgentComplete) -> list[domain.CallEvent]:
-        call = self._active(e.uniqueid, e.queue)
+        call = self._active_or_orphan(e, e.queue, e.ts - e.talk_time - e.hold_time)
         if call is None:
-            if self._is_finished(e.uniqueid, e.queue):
-                self.stats.duplicates += 1
-                return []
-            self.stats.orphans += 1
-            call = self._new_call(e, e.queue, e.ts - e.talk_time - e.hold_time, self._channels.get(e.uniqueid))
-            call.resynced = True
+            return []
         if call.answered_at is None:
             self._answer(call, e.ts - e.talk_time, e.interface, e.member_name, e.dest_channel, 0)
         call.ended_by = e.reason or None
@@ -475,6 +460,22 @@ class CallTracker:
 
     def _is_finished(self, uniqueid: str, queue: str) -> bool:
         return f"{uniqueid}@{queue}" in self._finished
+
+    def _active_or_orphan(self, e: ev.ChannelEvent, queue: str, entered: float) -> CallRecord | None:
+        """The call an event belongs to; for a call never seen entering, one rebuilt from the event's times.
+
+        None when the event repeats one of a call already finished (a duplicate or a late straggler).
+        """
+        call = self._active(e.uniqueid, queue)
+        if call is not None:
+            return call
+        if self._is_finished(e.uniqueid, queue):
+            self.stats.duplicates += 1
+            return None
+        self.stats.orphans += 1
+        call = self._new_call(e, queue, entered, self._channels.get(e.uniqueid))
+        call.resynced = True
+        return call
 
     def _unanswered_outcome(self, call: CallRecord, ex: _Exit) -> Outcome:
         if ex.decided is not None:

@@ -10,28 +10,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from uhd_telephony.ami import names
+
 UNKNOWN = "<unknown>"
 
 # ast_state2str()
 STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
 DOWN, RING, RINGING, UP = 0, 4, 5, 6
 
-_BLOCK_KEYS = (
-    "Channel",
-    "ChannelState",
-    "ChannelStateDesc",
-    "CallerIDNum",
-    "CallerIDName",
-    "ConnectedLineNum",
-    "ConnectedLineName",
-    "Language",
-    "AccountCode",
-    "Context",
-    "Exten",
-    "Priority",
-    "Uniqueid",
-    "Linkedid",
-)
+_BLOCK_KEYS = names.CHANNEL_HEADERS
 
 
 def shown(value: str | None) -> str:
