@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import PG_LOCK_KEY, current_revision, downgrade, head_revision, migrate
-from uhd_telephony.store.models import Base
+from uhd_telephony.store.schema import Base
 
 EXPECTED_INDEXES = {
     "ix_calls_tenant_entered_at": ["tenant", "entered_at"],

@@ -12,7 +12,8 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from uhd_telephony.store.db import create_engine
-from uhd_telephony.store.models import Base, UtcDateTime
+from uhd_telephony.store.models import UtcDateTime
+from uhd_telephony.store.schema import Base
 
 config = context.config
 target_metadata = Base.metadata
