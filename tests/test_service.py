@@ -184,7 +184,12 @@ async def test_run_check_reports_login_and_database(sim: AmiSimulator, sqlite_ur
 
 
 async def test_run_records_calls_and_stops_cleanly_on_sigterm(sim: AmiSimulator, sqlite_url: str) -> None:
-    env = {"UHD_AMI_PORT": str(sim.port), "UHD_DATABASE_URL": sqlite_url, "UHD_STORE_FLUSH_INTERVAL_S": "0.05"}
+    env = {
+        "UHD_AMI_PORT": str(sim.port),
+        "UHD_DATABASE_URL": sqlite_url,
+        "UHD_STORE_FLUSH_INTERVAL_S": "0.05",
+        "UHD_HTTP_PORT": "0",
+    }
     proc = await uhd("run", env=env)
     try:
         await sim.wait_for(lambda: len(sim.sessions) == 1, within_s=20)

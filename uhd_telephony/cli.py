@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,9 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # their INFO/DEBUG lines carry SQL parameters and protocol bytes: password hashes, tokens, secrets
+    for noisy in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "panoramisk"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -48,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ami(run)
     _add_db(run)
     run.add_argument("--check", action="store_true", help="check AMI login and database, then exit 0/1")
+    run.add_argument("--http-host", help="web address (env UHD_HTTP_HOST, default 127.0.0.1)")
+    run.add_argument("--http-port", type=int, help="web port (env UHD_HTTP_PORT, default 8080)")
+    run.add_argument("--no-web", action="store_true", help="track calls only; consoles are served elsewhere")
 
     demo = sub.add_parser("demo", help="simulator + service on SQLite, no Redis: see calls recorded")
     _add_db(demo)
@@ -62,6 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(migrate)
     migrate.add_argument("--revision", default="head")
 
+    account = sub.add_parser(
+        "create-account",
+        help="create a login (password from env UHD_NEW_PASSWORD, else asked for on the terminal)",
+    )
+    account.add_argument("username", help="login name (stored lower-case)")
+    account.add_argument("--role", default="agent", choices=["admin", "agent", "manager", "partner"])
+    account.add_argument(
+        "--tenant", dest="tenants", action="append", default=[], help="a tenant it works for (repeatable)"
+    )
+    account.add_argument("--display-name", help="name shown in the console (default: the member name)")
+    account.add_argument("--interface", help="Asterisk queue member interface, e.g. PJSIP/101")
+    account.add_argument("--member-name", help='queue MemberName, e.g. "Anna Becker"')
+    account.add_argument("--phone-channel", help="what a callback rings (default: the interface)")
+    _add_db(account)
+
     replay = sub.add_parser("replay", help="feed a raw AMI capture through the tracker")
     replay.add_argument("file", help="capture: the raw bytes as Asterisk sent them")
     replay.add_argument("--json", action="store_true", help="one JSON object per finished queue call")
@@ -69,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--store", action="store_true", help="also write the records into the database")
     replay.add_argument("--short-abandon", type=float, default=None, help="short-abandon threshold in seconds")
     _add_db(replay)
+
+    from uhd_telephony.directory import cli as directory_cli
+
+    import_users = sub.add_parser("import-users", help="import users and places (ward phones) from CSV or JSON")
+    directory_cli.add_import_arguments(import_users)
+    _add_db(import_users)
+    lookup = sub.add_parser("lookup", help="who is this caller ID? the directory match as JSON (exit 1: unknown)")
+    directory_cli.add_lookup_arguments(lookup)
+    _add_db(lookup)
 
     simulate = sub.add_parser("simulate", help="run the AMI simulator (a PBX for demos and tests)")
     try:
@@ -89,6 +120,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ami_username=getattr(args, "ami_username", None),
         ami_secret=getattr(args, "ami_secret", None),
         short_abandon_s=getattr(args, "short_abandon", None),
+        http_host=getattr(args, "http_host", None),
+        http_port=getattr(args, "http_port", None) if args.command == "run" else getattr(args, "port", None),
     )
 
 
@@ -131,12 +164,52 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+NEW_PASSWORD_ENV = "UHD_NEW_PASSWORD"
+
+
+def _new_password() -> str:
+    """The new account's password: from the environment (scripts), else typed twice on a terminal."""
+    password = os.environ.get(NEW_PASSWORD_ENV)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise UhdError(f"no password: set {NEW_PASSWORD_ENV} or run on a terminal")
+    import getpass
+
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise UhdError("the passwords differ")
+    return password
+
+
+def cmd_create_account(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.accounts.service import create_account
+
+    view = asyncio.run(
+        create_account(
+            settings.database_url,
+            args.username,
+            _new_password(),
+            role=args.role,
+            tenants=args.tenants,
+            display_name=args.display_name,
+            interface=args.interface,
+            member_name=args.member_name,
+            phone_channel=args.phone_channel,
+        )
+    )
+    sys.stdout.write(json.dumps(view.to_dict(), ensure_ascii=False) + "\n")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from uhd_telephony import service
 
     if args.check:
         return asyncio.run(service.check(settings))
-    return asyncio.run(service.run_service(settings))
+    from uhd_telephony.server import serve
+
+    return asyncio.run(serve(settings, web_enabled=not args.no_web))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -151,12 +224,27 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(sim_cli.main(args))
 
 
+def cmd_import_users(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.directory import cli as directory_cli
+
+    return asyncio.run(directory_cli.import_users(args, settings))
+
+
+def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.directory import cli as directory_cli
+
+    return asyncio.run(directory_cli.lookup(args, settings))
+
+
 COMMANDS = {
     "replay": cmd_replay,
     "migrate": cmd_migrate,
+    "create-account": cmd_create_account,
     "run": cmd_run,
     "demo": cmd_demo,
     "simulate": cmd_simulate,
+    "import-users": cmd_import_users,
+    "lookup": cmd_lookup,
 }
 
 

@@ -58,3 +58,55 @@ class CaptureError(UhdError):
 
     status_code = 400
     error_id = "capture-error"
+
+
+class InvalidInput(UhdError):
+    """A value given by a user or a client is not acceptable (bad role, bad username, too short a password)."""
+
+    status_code = 400
+    error_id = "invalid-input"
+
+
+class Forbidden(UhdError):
+    """The account may not do this (e.g. an agent acting for a tenant it does not serve)."""
+
+    status_code = 403
+    error_id = "forbidden"
+
+
+class NotFound(UhdError):
+    """No such object, or one of another tenant: the two look the same from outside."""
+
+    status_code = 404
+    error_id = "not-found"
+
+
+class Conflict(UhdError):
+    """The object is not in a state that allows this (already claimed, already taken name)."""
+
+    status_code = 409
+    error_id = "conflict"
+
+
+class TicketError(InvalidInput):
+    """A ticket request with a bad value (unknown category, impact out of range, empty tenant)."""
+
+    error_id = "invalid-ticket"
+
+
+class CategoryError(InvalidInput):
+    """A category tree that cannot be imported; the message names the offending node."""
+
+    error_id = "invalid-category-tree"
+
+
+class DirectoryError(InvalidInput):
+    """A directory entry, number or numbering plan that cannot be stored as given."""
+
+    error_id = "invalid-directory-entry"
+
+
+class ImportFailed(DirectoryError):
+    """An import file with errors: ``details["errors"]`` lists each with its line; nothing was written."""
+
+    error_id = "import-failed"

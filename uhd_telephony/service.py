@@ -51,6 +51,11 @@ class CallService:
         self.resyncs = 0
 
     async def start(self) -> None:
+        await self.open()
+        await self.connect()
+
+    async def open(self) -> None:
+        """Database, store writer, bus and the calls restored from the store: everything but Asterisk."""
         self._started_at = time.monotonic()
         await migrate(self.settings.database_url)
         self.db = Database(self.settings.database_url)
@@ -68,6 +73,9 @@ class CallService:
         self.tracker.restore(open_calls)
         if open_calls:
             log.info("restored %d calls in progress from the store", len(open_calls))
+
+    async def connect(self) -> None:
+        """Connect to Asterisk: events flow from here on, so subscribe everything before calling this."""
         self.client = AmiClient(self.settings, on_event=self.pipeline.on_fields, on_connect=self._on_connect)
         await self.client.start()
         self._ticker = asyncio.create_task(self._tick_loop(), name="tracker-tick")
@@ -97,8 +105,8 @@ class CallService:
             except Exception:  # a bug in one tick must not stop call tracking
                 log.exception("tracker tick failed")
 
-    async def close(self) -> None:
-        """Stop taking events, hand everything to the store, flush it, close the database."""
+    async def disconnect(self) -> None:
+        """Stop taking events and let every subscriber have what was published (idempotent)."""
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -108,6 +116,10 @@ class CallService:
             await self.client.close()
         # calls still in progress stay open in the store and are restored at the next start
         await self.bus.close()
+
+    async def close(self) -> None:
+        """Stop taking events, hand everything to the store, flush it, close the database."""
+        await self.disconnect()
         if self.writer is not None:
             await self.writer.close()
         if self.db is not None:
@@ -151,20 +163,6 @@ def install_stop(stop: asyncio.Event) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-
-
-async def run_service(settings: Settings, stop: asyncio.Event | None = None) -> int:
-    """``uhd-telephony run``: until SIGTERM or Ctrl-C, then flush and exit cleanly."""
-    stop = stop or asyncio.Event()
-    install_stop(stop)
-    service = CallService(settings)
-    try:
-        await service.start()
-        log.info("tracking calls from Asterisk at %s:%d", settings.ami_host, settings.ami_port)
-        await stop.wait()
-    finally:
-        await service.close()
-    return 0
 
 
 async def check(settings: Settings, out: TextIO = sys.stdout) -> int:

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # web
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # Fernet key (32 url-safe base64 bytes) for the session cookie; unset: a new key per start (logs all out)
+    session_key: SecretStr | None = None
+    session_max_age_s: int = Field(default=12 * 3600, gt=0)
+    cookie_secure: bool = False  # set behind HTTPS
+    redis_prefix: str = "uhd:"
 
     log_level: str = "INFO"
 

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from uhd_telephony.store import models as _calls  # noqa: F401
-from uhd_telephony.store.models import Base
-
 # each capability's models, imported for their side effect of registering tables on Base.metadata
 # (add a line here when a package gets a models.py)
+from uhd_telephony.accounts import models as _accounts  # noqa: F401
+from uhd_telephony.callbacks import models as _callbacks  # noqa: F401
+from uhd_telephony.directory import models as _directory  # noqa: F401
+from uhd_telephony.store import models as _calls  # noqa: F401
+from uhd_telephony.store.models import Base
+from uhd_telephony.tickets import models as _tickets  # noqa: F401
 
 metadata = Base.metadata
 

@@ -1,0 +1,99 @@
+"""A seeded web app: two tenants, agents of each, directory users, category trees; real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import CookieJar
+from aiohttp.test_utils import TestClient
+from cryptography.fernet import Fernet
+
+from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.directory.importer import import_file
+from uhd_telephony.settings import Settings
+from uhd_telephony.store.db import Database
+from uhd_telephony.store.migrate import migrate
+from uhd_telephony.tickets.categories import import_categories
+from uhd_telephony.web import keys
+from uhd_telephony.web.app import init_app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PASSWORD = "correct horse battery"
+TENANT_A, TENANT_B = "klinikum-nord", "klinikum-sued"
+
+
+@dataclass
+class Seeded:
+    url: str
+    anna: Any  # agent of tenant A, PJSIP/101
+    ben: Any  # agent of tenant A, PJSIP/102
+    carl: Any  # agent of tenant B only, PJSIP/201
+
+
+async def seed(url: str) -> Seeded:
+    await migrate(url)
+    db = Database(url)
+    try:
+        accounts = AccountService(db)
+        anna = await accounts.create(
+            "anna", PASSWORD, display_name="Anna Becker", tenants=[TENANT_A], interface="PJSIP/101",
+            member_name="Anna Becker",
+        )  # fmt: skip
+        ben = await accounts.create(
+            "ben", PASSWORD, display_name="Ben Schäfer", tenants=[TENANT_A], interface="PJSIP/102",
+            member_name="Ben Schäfer",
+        )  # fmt: skip
+        carl = await accounts.create(
+            "carl", PASSWORD, display_name="Carl Sued", tenants=[TENANT_B], interface="PJSIP/201",
+            member_name="Carl Sued",
+        )  # fmt: skip
+        for tenant in (TENANT_A, TENANT_B):
+            await import_categories(db, tenant, EXAMPLES / "categories.example.yaml")
+            await import_file(db, EXAMPLES / "users.example.csv", tenant, progress=False)
+    finally:
+        await db.close()
+    return Seeded(url, anna, ben, carl)
+
+
+def web_settings(url: str, **extra: Any) -> Settings:
+    return Settings(database_url=url, session_key=Fernet.generate_key().decode(), **extra)
+
+
+@pytest.fixture
+async def seeded(sqlite_url: str) -> Seeded:
+    return await seed(sqlite_url)
+
+
+@pytest.fixture
+async def client(seeded: Seeded, aiohttp_client: Any) -> AsyncIterator[TestClient]:
+    app = init_app(web_settings(seeded.url))
+    yield await aiohttp_client(app)
+
+
+@pytest.fixture
+async def other(client: TestClient) -> AsyncIterator[TestClient]:
+    """A second browser on the same running server: its own cookie jar, the same app."""
+    second = TestClient(client.server, cookie_jar=CookieJar(unsafe=True))
+    await second.start_server()  # the server runs already: this only opens the session
+    try:
+        yield second
+    finally:
+        await second.session.close()  # the server belongs to ``client``
+
+
+async def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Logs the client's cookie jar in; returns the CSRF token."""
+    response = await client.post("/api/login", json={"username": username, "password": password})
+    assert response.status == 200, await response.text()
+    return str((await response.json())["account"]["csrf_token"])
+
+
+def app_of(client: TestClient) -> Any:
+    return client.server.app
+
+
+__all__ = ["PASSWORD", "TENANT_A", "TENANT_B", "Seeded", "app_of", "keys", "login", "seed", "web_settings"]

@@ -1,0 +1,359 @@
+"""Accounts: create, authenticate, look up the agent who answered a call; views that never carry the hash."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from uhd_telephony.accounts import passwords
+from uhd_telephony.accounts.models import INTERFACE_MAX, TENANT_MAX, Account, AccountTenant, Role
+from uhd_telephony.errors import Conflict, InvalidInput, NotFound
+from uhd_telephony.store.db import Database
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD_CHARS = 8
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+# Asterisk channel technology/resource, e.g. PJSIP/101, SIP/anna, Local/101@agents/n
+_INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s,;|]+")
+# a Local channel's trailing option flags: /n (no optimisation), /j, /m, /b
+_LOCAL_OPTIONS = re.compile(r"/[a-z]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account as the rest of the application sees it: no password hash, ever."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    tenants: tuple[str, ...]
+    interface: str | None
+    member_name: str | None
+    phone_channel: str | None  # what a callback rings: the explicit channel, else the interface
+    created_at: datetime
+    last_login_at: datetime | None
+
+    def serves(self, tenant: str) -> bool:
+        """Whether this account works for ``tenant`` (an admin works for every tenant)."""
+        return self.role == Role.ADMIN or tenant in self.tenants
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the API."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "role": self.role,
+            "active": self.active,
+            "tenants": list(self.tenants),
+            "interface": self.interface,
+            "member_name": self.member_name,
+            "phone_channel": self.phone_channel,
+            "created_at": _iso(self.created_at),
+            "last_login_at": _iso(self.last_login_at),
+        }
+
+    @classmethod
+    def of(cls, row: Account) -> AccountView:
+        return cls(
+            id=row.id,
+            username=row.username,
+            display_name=row.display_name,
+            role=row.role,
+            active=row.active,
+            tenants=tuple(sorted(t.tenant for t in row.tenants)),
+            interface=row.interface,
+            member_name=row.member_name,
+            phone_channel=row.phone_channel or row.interface,
+            created_at=row.created_at,
+            last_login_at=row.last_login_at,
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def normalise_username(username: str) -> str:
+    """The stored form of a username: trimmed and lower-cased (lookups are case-insensitive)."""
+    return username.strip().lower()
+
+
+def canonical_interface(interface: str) -> str:
+    """An interface in a comparable form: case-folded, a Local channel without its ``/n``-style options."""
+    value = interface.strip().lower()
+    if value.startswith("local/"):
+        value = _LOCAL_OPTIONS.sub("", value[len("local/") :].rstrip("/"))
+        return "local/" + value
+    return value
+
+
+def interface_extension(interface: str) -> str:
+    """The extension an interface reaches: ``101`` for PJSIP/101 and for Local/101@agents/n."""
+    resource = canonical_interface(interface).partition("/")[2]
+    return resource.partition("@")[0]
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InvalidInput(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > passwords.MAX_PASSWORD_CHARS:
+        raise InvalidInput(f"the password may have at most {passwords.MAX_PASSWORD_CHARS} characters")
+
+
+def _check_interface(value: str | None, field: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > INTERFACE_MAX or not _INTERFACE.fullmatch(value):
+        raise InvalidInput(f"{field} {value!r} is not an Asterisk channel such as PJSIP/101", {"field": field})
+    return value
+
+
+def _check_tenants(tenants: Iterable[str], role: Role) -> list[str]:
+    clean = sorted({t.strip() for t in tenants})
+    for tenant in clean:
+        if not tenant or len(tenant) > TENANT_MAX:
+            raise InvalidInput(f"invalid tenant name {tenant!r}", {"field": "tenants"})
+    if not clean and role != Role.ADMIN:
+        # an agent, manager or partner without a tenant could see nothing and do nothing
+        raise InvalidInput(f"an account with role {role} needs at least one tenant", {"field": "tenants"})
+    return clean
+
+
+class AccountService:
+    """Accounts in the database; hashing runs in an executor, never on the event loop."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._dummy_hash: str | None = None
+
+    async def create(
+        self,
+        username: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        role: str | Role = Role.AGENT,
+        tenants: Sequence[str] = (),
+        interface: str | None = None,
+        member_name: str | None = None,
+        phone_channel: str | None = None,
+    ) -> AccountView:
+        """A new active account; ``Conflict`` when the username or interface is taken."""
+        name = normalise_username(username)
+        if not _USERNAME.fullmatch(name):
+            raise InvalidInput(
+                "a username is 1-64 characters: letters, digits, '.', '_', '@', '-', starting with a letter or digit",
+                {"field": "username"},
+            )
+        try:
+            checked_role = Role(role)
+        except ValueError:
+            roles = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"unknown role {role!r}: one of {roles}", {"field": "role"}) from None
+        _check_password(password)
+        tenant_list = _check_tenants(tenants, checked_role)
+        iface = _check_interface(interface, "interface")
+        channel = _check_interface(phone_channel, "phone_channel")
+        member = (member_name or "").strip() or None
+        display = (display_name or "").strip() or member or name
+        hashed = await passwords.hash_password_async(password)
+        row = Account(
+            username=name,
+            display_name=display[:200],
+            role=checked_role.value,
+            password_hash=hashed,
+            active=True,
+            interface=iface,
+            member_name=member,
+            phone_channel=channel,
+            tenants=[AccountTenant(tenant=t) for t in tenant_list],
+        )
+        async with self.db.sessionmaker() as session:
+            session.add(row)
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                raise await self._conflict(name, iface) from None
+            view = AccountView.of(await self._load(session, row.id))
+        log.info("account %s created (id %d, role %s, tenants %s)", name, view.id, view.role, ",".join(tenant_list))
+        return view
+
+    async def _conflict(self, username: str, interface: str | None) -> Conflict:
+        """Which unique value a failed insert collided with, as the error to raise."""
+        if await self.by_username(username) is not None:
+            return Conflict(f"the username {username!r} is taken", {"field": "username"})
+        if interface is not None:
+            return Conflict(f"the interface {interface!r} belongs to another account", {"field": "interface"})
+        return Conflict("the account collides with an existing one")
+
+    @staticmethod
+    async def _load(session: AsyncSession, account_id: int) -> Account:
+        row = await session.scalar(
+            select(Account).where(Account.id == account_id).execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise NotFound(f"no account {account_id}", {"account_id": account_id})
+        return row
+
+    async def get(self, account_id: int) -> AccountView:
+        """The account with this id; ``NotFound`` otherwise."""
+        async with self.db.sessionmaker() as session:
+            return AccountView.of(await self._load(session, account_id))
+
+    async def by_username(self, username: str) -> AccountView | None:
+        """The account with this username, whatever its case; None when there is none."""
+        async with self.db.sessionmaker() as session:
+            row = await session.scalar(select(Account).where(Account.username == normalise_username(username)))
+            return None if row is None else AccountView.of(row)
+
+    async def authenticate(self, username: str, password: str) -> AccountView | None:
+        """The account when the password matches and it is active; None otherwise, in about the same time."""
+        name = normalise_username(username)
+        async with self.db.sessionmaker() as session:
+            row = await session.scalar(select(Account).where(Account.username == name))
+            encoded = row.password_hash if row is not None else await self._dummy()
+            # verify even for unknown or inactive accounts: the response time must not tell which names exist
+            ok = await passwords.verify_password_async(password, encoded)
+            if row is None or not ok or not row.active:
+                log.info("login refused for %r", name[:64])
+                return None
+            row.last_login_at = datetime.now(UTC)
+            if passwords.needs_rehash(row.password_hash):
+                row.password_hash = await passwords.hash_password_async(password)
+                log.info("password hash of account %d upgraded to the current parameters", row.id)
+            await session.commit()
+            view = AccountView.of(row)
+        log.info("account %s logged in", name)
+        return view
+
+    async def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await passwords.hash_password_async("not a password: a timing decoy")
+        return self._dummy_hash
+
+    async def set_password(self, account_id: int, password: str) -> None:
+        """Replace the account's password."""
+        _check_password(password)
+        hashed = await passwords.hash_password_async(password)
+        async with self.db.sessionmaker() as session:
+            result = await session.execute(update(Account).where(Account.id == account_id).values(password_hash=hashed))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound(f"no account {account_id}", {"account_id": account_id})
+            await session.commit()
+        log.info("password of account %d changed", account_id)
+
+    async def deactivate(self, account_id: int) -> AccountView:
+        """Stop the account from logging in and from being picked as the agent of a call; history stays."""
+        async with self.db.sessionmaker() as session:
+            row = await self._load(session, account_id)
+            row.active = False
+            await session.commit()
+            view = AccountView.of(row)
+        log.info("account %s (id %d) deactivated", view.username, account_id)
+        return view
+
+    async def list_agents(self, tenant: str) -> list[AccountView]:
+        """The active agents who work for ``tenant``, by display name."""
+        async with self.db.sessionmaker() as session:
+            rows = await session.scalars(
+                select(Account)
+                .join(AccountTenant, AccountTenant.account_id == Account.id)
+                .where(AccountTenant.tenant == tenant, Account.role == Role.AGENT.value, Account.active.is_(True))
+                .order_by(Account.display_name, Account.id)
+            )
+            return [AccountView.of(row) for row in rows]
+
+    async def agent_for_call(self, interface: str | None, member_name: str | None) -> AccountView | None:
+        """The active agent who answered, from AgentConnect's ``Interface`` and ``MemberName``.
+
+        The interface decides when it matches: exactly, or in canonical form (case, a Local channel's ``/n``),
+        or by extension (``Local/101@agents/n`` reaches the phone PJSIP/101). Queue members configured by name
+        only differ from the account's interface: then the MemberName decides, if exactly one account has it.
+        """
+        async with self.db.sessionmaker() as session:
+            if interface and interface.strip():
+                given = interface.strip()
+                row = await session.scalar(select(Account).where(Account.interface == given, Account.active.is_(True)))
+                if row is not None:
+                    return AccountView.of(row)
+                candidates = list(
+                    await session.scalars(
+                        select(Account).where(Account.interface.is_not(None), Account.active.is_(True))
+                    )
+                )
+                found = _match_interface(given, candidates)
+                if found is not None:
+                    return AccountView.of(found)
+            if member_name and member_name.strip():
+                wanted = member_name.strip().casefold()
+                named = await session.scalars(
+                    select(Account).where(Account.member_name.is_not(None), Account.active.is_(True))
+                )
+                matches = [r for r in named if (r.member_name or "").strip().casefold() == wanted]
+                if len(matches) == 1:
+                    return AccountView.of(matches[0])
+                if len(matches) > 1:
+                    log.warning("queue member name %r belongs to %d accounts: agent unknown", member_name, len(matches))
+        return None
+
+
+def _match_interface(given: str, candidates: list[Account]) -> Account | None:
+    """The one candidate whose interface is ``given`` in canonical form, else the one reaching its extension."""
+    canon = canonical_interface(given)
+    same = [a for a in candidates if a.interface is not None and canonical_interface(a.interface) == canon]
+    if len(same) == 1:
+        return same[0]
+    extension = interface_extension(given)
+    if not extension:
+        return None
+    reach = [a for a in candidates if a.interface is not None and interface_extension(a.interface) == extension]
+    return reach[0] if len(reach) == 1 else None
+
+
+async def create_account(
+    database_url: str,
+    username: str,
+    password: str,
+    *,
+    role: str = Role.AGENT.value,
+    tenants: Sequence[str] = (),
+    display_name: str | None = None,
+    interface: str | None = None,
+    member_name: str | None = None,
+    phone_channel: str | None = None,
+    migrate_first: bool = True,
+) -> AccountView:
+    """Migrate the database (unless told not to) and create one account: ``uhd-telephony create-account``."""
+    if migrate_first:
+        from uhd_telephony.store.migrate import migrate
+
+        await migrate(database_url)
+    db = Database(database_url)
+    try:
+        return await AccountService(db).create(
+            username,
+            password,
+            display_name=display_name,
+            role=role,
+            tenants=tenants,
+            interface=interface,
+            member_name=member_name,
+            phone_channel=phone_channel,
+        )
+    finally:
+        # the engine's pool must be gone before asyncio.run closes the loop
+        await db.close()

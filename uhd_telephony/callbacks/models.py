@@ -1,0 +1,62 @@
+"""SQLAlchemy model of the callback list: one row per abandoned call of a known caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from uhd_telephony.store.models import Base, IdType
+
+
+class Status(StrEnum):
+    """Where an entry is in its life: open → dialing → done, or open → cleared."""
+
+    OPEN = "open"  # waiting for an agent
+    DIALING = "dialing"  # claimed by one agent, whose Originate is under way: nobody else may dial it
+    DONE = "done"  # called back
+    CLEARED = "cleared"  # no longer needed (the caller called again, an agent cleared it, it expired)
+
+
+class ClearReason(StrEnum):
+    """Why an entry left the list."""
+
+    CALLED_BACK = "called_back"
+    CALLER_CALLED_AGAIN = "caller_called_again"
+    MANUAL = "manual"
+    EXPIRED = "expired"
+
+
+class Callback(Base):
+    """One abandoned (or overflowed with a callback request) call to return; ``call_id`` makes it idempotent."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str] = mapped_column(String, unique=True)
+    linkedid: Mapped[str] = mapped_column(String)
+    caller_number: Mapped[str] = mapped_column(String(64))
+    caller_name: Mapped[str] = mapped_column(String(200), default="")
+    # the directory user (UHD_USER_ID of the AGI lookup); no foreign key: directory rows may be re-imported
+    user_id: Mapped[int | None] = mapped_column(IdType)
+    queue: Mapped[str] = mapped_column(String)
+    abandoned_at: Mapped[datetime]
+    wait_s: Mapped[float | None]
+    status: Mapped[str] = mapped_column(String(16), default=Status.OPEN.value)
+    cleared_reason: Mapped[str | None] = mapped_column(String(32))
+    # the agent who dialled or cleared it; an account that is deleted leaves the history without a name
+    claimed_by: Mapped[int | None] = mapped_column(IdType, ForeignKey("accounts.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        # the tenant's list (open entries, oldest first) and "same caller again" read by tenant and status
+        Index("ix_callbacks_tenant_status_abandoned_at", "tenant", "status", "abandoned_at"),
+    )

@@ -1,0 +1,205 @@
+"""When an agent answers: open the call's ticket (exactly once), identify the caller, pop it on that agent's screen.
+
+A bus subscriber. Work for one call runs in order (answered before ended); different calls run concurrently, at
+most ``concurrency`` at a time, so one slow database round trip does not hold up every other agent's pop. Every
+task is owned here and cancelled or awaited on close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallEvent, CallOffered
+from uhd_telephony.calls.records import CallRecord, iso
+
+log = logging.getLogger(__name__)
+
+CATEGORY_CACHE_S = 30.0  # the tree changes rarely; a pop must not wait for it
+
+
+@dataclass(slots=True)
+class ComposerStats:
+    pops: int = 0
+    tickets_created: int = 0
+    without_agent_account: int = 0
+    failed: int = 0
+
+
+class ScreenPop:
+    """Tickets, callbacks and pops from call events."""
+
+    def __init__(
+        self,
+        db: Any,
+        *,
+        accounts: Any,
+        tickets: Any,
+        callbacks: Any,
+        directory: Any,
+        fanout: Any,
+        concurrency: int = 32,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.tickets = tickets
+        self.callbacks = callbacks
+        self.directory = directory
+        self.fanout = fanout
+        self.clock = clock
+        self.stats = ComposerStats()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tails: dict[str, asyncio.Task[None]] = {}  # per call: the last task queued for it
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._categories: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._closed = False
+
+    # ------------------------------------------------------------------ bus side
+    def __call__(self, event: CallEvent) -> None:
+        """The bus subscriber (synchronous: it only queues the work)."""
+        if self._closed:
+            return
+        if isinstance(event, CallAnswered):
+            self._queue(event.call.linkedid, self.answered(event))
+        elif isinstance(event, CallEnded):
+            self._queue(event.call.linkedid, self.ended(event))
+        elif isinstance(event, CallOffered):
+            self._queue(event.call.linkedid, self.offered(event))
+
+    def _queue(self, key: str, work: Awaitable[None]) -> None:
+        previous = self._tails.get(key)
+        task = asyncio.create_task(self._run(previous, work), name=f"screenpop:{key}")
+        self._tails[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._done(key, t))
+
+    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
+
+    async def _run(self, previous: asyncio.Task[None] | None, work: Awaitable[None]) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # its outcome is its own; ours only comes after it
+        async with self._slots:
+            try:
+                await work
+            except Exception:  # one call's failure must not stop the pops of the others
+                self.stats.failed += 1
+                log.exception("screen-pop work failed")
+
+    async def drain(self) -> None:
+        """Wait for the work queued so far (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        self._closed = True
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    # ------------------------------------------------------------------ the work
+    async def offered(self, event: CallOffered) -> None:
+        # the caller calls again: their open callback entries are done
+        await self.callbacks.on_call_offered(event.call)
+
+    async def answered(self, event: CallAnswered) -> None:
+        call = event.call
+        agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
+        caller = self.directory.lookup(call.tenant, call.caller_number)
+        requester = requester_of(caller)
+        ticket, created = await self.tickets.open_for_call(
+            call,
+            requester=requester,
+            agent_id=agent.id if agent is not None else None,
+            agent_name=agent.display_name if agent is not None else call.agent,
+        )
+        self.stats.tickets_created += created
+        if agent is None:
+            self.stats.without_agent_account += 1
+            log.info("call %s answered by %s, who has no account: ticket %s, no pop", call.call_id, call.agent,
+                     ticket.number)  # fmt: skip
+            return
+        recent = await self.tickets.recent_for_requester(
+            call.tenant,
+            user_id=requester.get("user_id") if requester else None,
+            number=call.caller_number,
+            limit=5,
+            exclude_id=ticket.id,
+        )
+        pop = {
+            "type": "pop",
+            "tenant": call.tenant,
+            "agent_id": agent.id,
+            "at": iso(self.clock()),
+            "call": call_summary(call),
+            "caller": caller.to_dict(),
+            "ticket": ticket.to_dict(),
+            "ticket_created": created,
+            "recent_tickets": [t.to_dict() for t in recent],
+            "categories": await self._category_tree(call.tenant),
+        }
+        await self.fanout.publish(pop)
+        self.stats.pops += 1
+
+    async def ended(self, event: CallEnded) -> None:
+        call = event.call
+        await self.callbacks.on_call_ended(call)
+        if call.answered_at is None:
+            return
+        agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
+        if agent is None:
+            return
+        await self.fanout.end(agent.id, call.linkedid)
+        await self.fanout.publish(
+            {"type": "call_ended", "tenant": call.tenant, "agent_id": agent.id, "call": call_summary(call)}
+        )
+
+    async def _category_tree(self, tenant: str) -> list[dict[str, Any]]:
+        from uhd_telephony.tickets.categories import category_tree
+
+        cached = self._categories.get(tenant)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < CATEGORY_CACHE_S:
+            return cached[1]
+        tree = await category_tree(self.db, tenant)
+        self._categories[tenant] = (now, tree)
+        return tree
+
+
+def requester_of(caller: Any) -> dict[str, Any] | None:
+    """Who the ticket is for: the matched user or shared phone; None when unknown or ambiguous."""
+    found = caller.to_dict()
+    if found.get("kind") == "user" and found.get("user"):
+        user = found["user"]
+        return {"user_id": user["id"], "name": user["name"], "vip": bool(user.get("vip"))}
+    if found.get("kind") == "place" and found.get("place"):
+        place = found["place"]
+        return {"place_id": place["id"], "name": place["name"], "vip": False}
+    return None
+
+
+def call_summary(call: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": call.call_id,
+        "linkedid": call.linkedid,
+        "queue": call.queue,
+        "caller_number": call.caller_number,
+        "caller_name": call.caller_name,
+        "entered_at": iso(call.entered_at),
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
+        "wait_s": call.wait_s,
+        "talk_s": call.talk_s,
+        "outcome": None if call.outcome is None else str(call.outcome),
+        "agent": call.agent,
+    }

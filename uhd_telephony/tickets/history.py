@@ -1,0 +1,105 @@
+"""The append-only ticket history: one row per change (who, when, what, old and new value).
+
+Only ``append`` writes here; nothing in the package updates or deletes a history row. Escalation, routing and
+de-escalation (issue #5) append through the same function, so the ticket view and the reports read one record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from uhd_telephony.tickets.models import TicketHistory
+
+history = cast(Table, TicketHistory.__table__)
+
+SYSTEM = "system"
+
+
+class Action(StrEnum):
+    """What a history row records."""
+
+    CREATED = "created"
+    CLASSIFIED = "classified"
+    PRIORITY = "priority"
+    STATUS = "status"
+    COMMENT = "comment"
+    ASSIGNED = "assigned"
+    ROUTED = "routed"
+    ESCALATED = "escalated"
+    DE_ESCALATED = "de-escalated"
+
+
+def agent_actor(agent_id: int) -> str:
+    """The actor string of an agent: ``agent:<id>``."""
+    return f"agent:{agent_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry to append: ``field`` with its ``old`` and ``new`` value, or a plain event (created, comment)."""
+
+    action: Action | str
+    field: str | None = None
+    old: Any = None
+    new: Any = None
+    note: str | None = None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value)
+
+
+async def append(conn: AsyncConnection, ticket_id: int, at: datetime, actor: str, changes: list[Change]) -> None:
+    """Append ``changes`` of one ticket in the caller's transaction, in order."""
+    if not changes:
+        return
+    rows = [
+        {
+            "ticket_id": ticket_id,
+            "at": at,
+            "actor": actor,
+            "action": str(c.action),
+            "field": c.field,
+            "old_value": _text(c.old),
+            "new_value": _text(c.new),
+            "note": c.note,
+        }
+        for c in changes
+    ]
+    await conn.execute(insert(history), rows)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """An aware datetime as ISO 8601 in UTC with milliseconds and a ``Z``, like the call records."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def entry_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The JSON shape of one history row."""
+    return {
+        "id": row["id"],
+        "at": iso(row["at"]),
+        "actor": row["actor"],
+        "action": row["action"],
+        "field": row["field"],
+        "old_value": row["old_value"],
+        "new_value": row["new_value"],
+        "note": row["note"],
+    }
+
+
+async def entries(conn: AsyncConnection, ticket_id: int) -> list[dict[str, Any]]:
+    """Every history row of a ticket, oldest first."""
+    stmt = select(history).where(history.c.ticket_id == ticket_id).order_by(history.c.id)
+    return [entry_dict(row) for row in (await conn.execute(stmt)).mappings()]

@@ -1,0 +1,58 @@
+"""The requester of a ticket: who it is for, from the directory lookup or, for an unknown caller, the caller ID."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from uhd_telephony.calls.records import CallRecord
+from uhd_telephony.errors import TicketError
+
+_TRUE = {"1", "true", "yes", "y", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who a ticket is for, as the directory lookup (or the caller ID alone) told us."""
+
+    user_id: int | None = None
+    place_id: int | None = None
+    number: str = ""
+    name: str = ""
+    vip: bool = False
+
+
+def _optional_id(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TicketError(f"requester {key} must be an integer id, got {value!r}", {"field": key})
+    return value
+
+
+def requester_of(call: CallRecord, lookup: Mapping[str, Any] | None) -> Requester:
+    """The requester of a phone ticket: the directory's user/place/name/VIP when known, else the caller ID."""
+    lookup = lookup or {}
+    name = lookup.get("name") or call.caller_name or ""
+    number = lookup.get("number") or call.caller_number or ""
+    return Requester(
+        user_id=_optional_id(lookup, "user_id"),
+        place_id=_optional_id(lookup, "place_id"),
+        number=_clean(str(number))[:64],
+        name=_clean(str(name))[:200],
+        vip=_flag(lookup.get("vip")),
+    )
+
+
+def _clean(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; a mangled AMI CallerIDName must not make the ticket unstorable
+    return value.replace("\x00", "\ufffd")
+
+
+def _flag(value: Any) -> bool:
+    # the AGI lookup hands VIP over as a channel variable ("1"/"0"): bool("0") would make everyone a VIP
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE
+    return bool(value)

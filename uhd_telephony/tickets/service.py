@@ -1,0 +1,397 @@
+"""TicketService: opens exactly one ticket per answered call, reads tickets per tenant, classifies them.
+
+Every method takes the tenant and looks a ticket up by (tenant, id): a ticket of another tenant is NotFound,
+exactly like one that does not exist. Each method is one short transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Insert, and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from uhd_telephony.calls.records import CallRecord
+from uhd_telephony.errors import Conflict, NotFound, StoreError, TicketError
+from uhd_telephony.store.db import Database
+from uhd_telephony.tickets import history as hist
+from uhd_telephony.tickets.categories import categories
+from uhd_telephony.tickets.history import SYSTEM, Action, Change
+from uhd_telephony.tickets.ids import next_number, normalise_number, number_year
+from uhd_telephony.tickets.models import TENANT_LENGTH, Channel, TicketStatus, valid_tenant
+from uhd_telephony.tickets.priority import DEFAULT_MATRIX, PriorityMatrix, parse_level, priority
+from uhd_telephony.tickets.requester import Requester, requester_of
+from uhd_telephony.tickets.view import TicketView, from_row, tickets, view_select
+
+log = logging.getLogger(__name__)
+
+# the helpdesk's local time decides a ticket number's year (a call at 00:30 on 1 January is next year's)
+NUMBER_TZ = ZoneInfo("Europe/Berlin")
+SUBJECT_LENGTH = 200
+MAX_RECENT = 50
+MAX_ID = 2**63
+# classifying these moves the ticket on to "in progress": an agent is working it now
+_START_WORK = {TicketStatus.NEW.value, TicketStatus.REOPENED.value}
+
+
+class _Rollback(Exception):
+    """Ends a transaction without a write: the ticket existed already, or nothing changed."""
+
+
+def _insert_statement(dialect: str, values: dict[str, Any], *, on_linkedid_conflict: bool) -> Insert:
+    """INSERT of one ticket; with ``on_linkedid_conflict`` it does nothing when the conversation has a ticket."""
+    # the conflict target is named: a clash on anything else (the number) must fail loudly, not be skipped
+    target = [tickets.c.tenant, tickets.c.call_linkedid]
+    if dialect == "postgresql":
+        pg = postgresql.insert(tickets).values(values)
+        return pg.on_conflict_do_nothing(index_elements=target) if on_linkedid_conflict else pg
+    if dialect == "sqlite":
+        lite = sqlite.insert(tickets).values(values)
+        return lite.on_conflict_do_nothing(index_elements=target) if on_linkedid_conflict else lite
+    raise StoreError(f"no ticket insert for database dialect {dialect!r}")
+
+
+def _check_text(value: str | None, field: str, limit: int | None = None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TicketError(f"{field} must be text", {"field": field})
+    if limit is not None and len(value) > limit:
+        raise TicketError(f"{field} is longer than {limit} characters", {"field": field})
+    if "\x00" in value:
+        raise TicketError(f"{field} contains a NUL character", {"field": field})
+    return value
+
+
+def _is_id(value: object) -> bool:
+    # an id from a URL can be any integer: beyond BIGINT PostgreSQL fails the query instead of finding nothing
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID
+
+
+def _check_actor(actor: str) -> str:
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
+        raise TicketError("actor must name who acts (system, agent:<id>, ...) in at most 128 characters")
+    return actor
+
+
+class TicketService:
+    """Tickets over one Database; ``now`` and the numbering time zone are injectable for tests."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        matrix: PriorityMatrix = DEFAULT_MATRIX,
+        number_tz: tzinfo = NUMBER_TZ,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.db = db
+        self.matrix = matrix
+        self.number_tz = number_tz
+        self._now = now or (lambda: datetime.now(UTC))
+
+    # -- creation ---------------------------------------------------------------------------------------------
+
+    async def open_for_call(
+        self,
+        call: CallRecord,
+        *,
+        requester: Mapping[str, Any] | None = None,
+        agent_id: int | None = None,
+        agent_name: str | None = None,
+    ) -> tuple[TicketView, bool]:
+        """The ticket of the call's conversation (tenant, Linkedid): (new ticket, True) or (existing, False).
+
+        Idempotent and race-safe: a second queue call after a transfer, a replay, a reconnect or another service
+        instance finds the ticket the first one opened; the unique constraint on (tenant, call_linkedid) decides
+        a race, the loser reads the winner's row and writes nothing.
+        """
+        tenant = call.tenant
+        if not valid_tenant(tenant):
+            raise TicketError(f"call {call.call_id!r} has no usable tenant ({tenant!r})", {"call_id": call.call_id})
+        # Asterisk gives every channel a Linkedid; the fallbacks only matter for a hand-made record
+        linkedid = call.linkedid or call.uniqueid or call.call_id
+        if not linkedid:
+            raise TicketError("a call without call_id or linkedid cannot get a ticket")
+        if agent_id is not None and not _is_id(agent_id):
+            raise TicketError(f"agent_id must be a positive integer, got {agent_id!r}", {"field": "agent_id"})
+        existing = await self._by_linkedid(tenant, linkedid)
+        if existing is not None:
+            return existing, False
+        who = requester_of(call, requester)
+        agent = agent_name if agent_name is not None else call.agent
+        now = self._now()
+        values = {
+            "tenant": tenant,
+            "status": TicketStatus.NEW.value,
+            "channel": Channel.PHONE.value,
+            "subject": "",
+            "description": "",
+            "requester_user_id": who.user_id,
+            "requester_place_id": who.place_id,
+            "requester_number": who.number,
+            "requester_name": who.name,
+            "vip": who.vip,
+            "call_id": call.call_id,
+            "call_linkedid": linkedid,
+            "agent_id": agent_id,
+            "agent_name": None if agent is None else str(agent).replace("\x00", "\ufffd")[:200],
+            # the agent has the caller on the line: the ticket is responded to the moment it opens
+            "first_response_at": now,
+        }
+        note = f"phone call {call.call_id} answered by {agent or 'an agent'}"
+        ticket_id = await self._insert(values, now, note, on_linkedid_conflict=True)
+        if ticket_id is None:
+            existing = await self._by_linkedid(tenant, linkedid)
+            if existing is None:  # pragma: no cover - the conflicting row is committed before we are told
+                raise StoreError(f"ticket of call {linkedid!r} vanished after a conflict", {"tenant": tenant})
+            return existing, False
+        log.info("ticket opened for call %s (linkedid %s) of tenant %s", call.call_id, linkedid, tenant)
+        return await self.get(tenant, ticket_id), True
+
+    async def create(
+        self,
+        tenant: str,
+        *,
+        channel: Channel | str,
+        subject: str,
+        description: str = "",
+        requester: Requester,
+        actor: str,
+    ) -> TicketView:
+        """A ticket that did not come from a call (web form, mail); status new, numbered like any other."""
+        if not valid_tenant(tenant):
+            raise TicketError(f"invalid tenant {tenant!r}: 1..{TENANT_LENGTH} printable characters")
+        try:
+            kind = Channel(channel)
+        except ValueError:
+            raise TicketError(f"unknown channel {channel!r}", {"field": "channel"}) from None
+        now = self._now()
+        values = {
+            "tenant": tenant,
+            "status": TicketStatus.NEW.value,
+            "channel": kind.value,
+            "subject": _check_text(subject, "subject", SUBJECT_LENGTH),
+            "description": _check_text(description, "description"),
+            "requester_user_id": requester.user_id,
+            "requester_place_id": requester.place_id,
+            "requester_number": _check_text(requester.number, "requester number", 64),
+            "requester_name": _check_text(requester.name, "requester name", 200),
+            "vip": requester.vip,
+        }
+        ticket_id = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor))
+        assert ticket_id is not None  # no conflict target: a failed insert raises
+        return await self.get(tenant, ticket_id)
+
+    async def _insert(
+        self,
+        values: dict[str, Any],
+        now: datetime,
+        note: str,
+        *,
+        actor: str = SYSTEM,
+        on_linkedid_conflict: bool = False,
+    ) -> int | None:
+        """Number and insert one ticket with its ``created`` history row; None when its Linkedid has one already."""
+        try:
+            async with self.db.engine.begin() as conn:
+                # the counter row first: its lock orders concurrent inserts (module tickets.ids)
+                number = await next_number(conn, number_year(now, self.number_tz))
+                stmt = _insert_statement(
+                    conn.dialect.name,
+                    {**values, "number": number, "created_at": now, "updated_at": now},
+                    on_linkedid_conflict=on_linkedid_conflict,
+                )
+                ticket_id = (await conn.execute(stmt.returning(tickets.c.id))).scalar_one_or_none()
+                if ticket_id is None:
+                    # the conversation has its ticket: roll back, which also gives the number back
+                    raise _Rollback
+                await hist.append(conn, ticket_id, now, actor, [Change(Action.CREATED, "number", None, number, note)])
+        except _Rollback:
+            return None
+        return int(ticket_id)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    async def get(self, tenant: str, ticket_id: int) -> TicketView:
+        """One ticket of the tenant; NotFound when it does not exist or belongs to another tenant."""
+        found = (
+            await self._one(and_(tickets.c.tenant == tenant, tickets.c.id == ticket_id)) if _is_id(ticket_id) else None
+        )
+        if found is None:
+            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+        return found
+
+    async def by_number(self, tenant: str, number: str) -> TicketView:
+        """One ticket of the tenant by its number (``UHD-2026-000123``, case-insensitive); NotFound otherwise."""
+        canonical = normalise_number(number) if isinstance(number, str) else None
+        found = None
+        if canonical is not None:
+            found = await self._one(and_(tickets.c.tenant == tenant, tickets.c.number == canonical))
+        if found is None:
+            raise NotFound(f"no ticket {number!r}", {"number": str(number)})
+        return found
+
+    async def recent_for_requester(
+        self,
+        tenant: str,
+        *,
+        user_id: int | None = None,
+        number: str | None = None,
+        limit: int = 5,
+        exclude_id: int | None = None,
+    ) -> list[TicketView]:
+        """A requester's newest tickets, newest first: by directory user when known, else by phone number.
+
+        A known user is matched by ``user_id`` only: a shared ward phone's number would otherwise show the
+        tickets of everyone who ever called from it.
+        """
+        if user_id is not None:
+            if not _is_id(user_id):
+                return []
+            where = tickets.c.requester_user_id == user_id
+        elif number:
+            where = tickets.c.requester_number == number
+        else:
+            return []
+        stmt = view_select().where(tickets.c.tenant == tenant, where)
+        if exclude_id is not None:
+            stmt = stmt.where(tickets.c.id != exclude_id)
+        stmt = stmt.order_by(tickets.c.created_at.desc(), tickets.c.id.desc()).limit(max(0, min(limit, MAX_RECENT)))
+        async with self.db.engine.connect() as conn:
+            return [from_row(row) for row in (await conn.execute(stmt)).mappings()]
+
+    async def history(self, tenant: str, ticket_id: int) -> list[dict[str, Any]]:
+        """The ticket's history, oldest first; NotFound for a ticket of another tenant."""
+        async with self.db.engine.connect() as conn:
+            await self._owned(conn, tenant, ticket_id)
+            return await hist.entries(conn, ticket_id)
+
+    async def _one(self, where: Any) -> TicketView | None:
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(view_select().where(where))).mappings().first()
+        return None if row is None else from_row(row)
+
+    async def _by_linkedid(self, tenant: str, linkedid: str) -> TicketView | None:
+        return await self._one(and_(tickets.c.tenant == tenant, tickets.c.call_linkedid == linkedid))
+
+    @staticmethod
+    async def _owned(conn: AsyncConnection, tenant: str, ticket_id: int) -> None:
+        stmt = select(tickets.c.id).where(tickets.c.tenant == tenant, tickets.c.id == ticket_id)
+        if not _is_id(ticket_id) or (await conn.execute(stmt)).first() is None:
+            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+
+    # -- changes ----------------------------------------------------------------------------------------------
+
+    async def classify(
+        self,
+        tenant: str,
+        ticket_id: int,
+        *,
+        category_id: int,
+        impact: int | str | None = None,
+        urgency: int | str | None = None,
+        description: str | None = None,
+        subject: str | None = None,
+        actor: str,
+    ) -> TicketView:
+        """Set category, impact, urgency (the category's defaults when None), text; compute the priority.
+
+        One history row per changed field with its old and new value; a new or reopened ticket moves to
+        in_progress. Unknown or inactive categories and bad levels are TicketError, a closed ticket Conflict.
+        """
+        _check_actor(actor)
+        if isinstance(category_id, bool) or not isinstance(category_id, int):
+            raise TicketError(f"category_id must be an integer, got {category_id!r}", {"field": "category_id"})
+        if not _is_id(ticket_id):
+            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+        try:
+            impact_in = None if impact is None else parse_level(impact, "impact")
+            urgency_in = None if urgency is None else parse_level(urgency, "urgency")
+        except ValueError as exc:
+            raise TicketError(str(exc)) from None
+        _check_text(subject, "subject", SUBJECT_LENGTH)
+        _check_text(description, "description")
+        now = self._now()
+        try:
+            async with self.db.engine.begin() as conn:
+                changes = await self._classify(
+                    conn, tenant, ticket_id, now, category_id, impact_in, urgency_in, subject, description
+                )
+                if not changes:
+                    raise _Rollback
+                await hist.append(conn, ticket_id, now, actor, changes)
+        except _Rollback:
+            pass
+        return await self.get(tenant, ticket_id)
+
+    async def _classify(
+        self,
+        conn: AsyncConnection,
+        tenant: str,
+        ticket_id: int,
+        now: datetime,
+        category_id: int,
+        impact: int | None,
+        urgency: int | None,
+        subject: str | None,
+        description: str | None,
+    ) -> list[Change]:
+        # the first statement writes: it locks the ticket row (PostgreSQL) or takes the write lock (SQLite), so
+        # two agents classifying at once queue up and each history row's old value is the one it replaced
+        touched = await conn.execute(
+            update(tickets).where(tickets.c.tenant == tenant, tickets.c.id == ticket_id).values(updated_at=now)
+        )
+        if touched.rowcount == 0:
+            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+        row = (await conn.execute(view_select().where(tickets.c.id == ticket_id))).mappings().one()
+        if row["status"] == TicketStatus.CLOSED.value:
+            raise Conflict(f"ticket {row['number']} is closed", {"ticket_id": ticket_id, "status": row["status"]})
+        stmt = select(categories).where(categories.c.tenant == tenant, categories.c.id == category_id)
+        category = (await conn.execute(stmt)).mappings().first() if _is_id(category_id) else None
+        if category is None:
+            # another tenant's category is as unknown as a missing one
+            raise TicketError(f"unknown category {category_id}", {"field": "category_id", "category_id": category_id})
+        if not category["active"]:
+            raise TicketError(f"category {category['path']!r} is no longer in use", {"field": "category_id"})
+        impact = impact if impact is not None else category["default_impact"]
+        urgency = urgency if urgency is not None else category["default_urgency"]
+        for field, level in (("impact", impact), ("urgency", urgency)):
+            if level is None:
+                raise TicketError(
+                    f"{field} is required: category {category['path']!r} has no default", {"field": field}
+                )
+        assert impact is not None and urgency is not None
+        new = {
+            "category_id": category_id,
+            "impact": impact,
+            "urgency": urgency,
+            "priority": priority(impact, urgency, vip=bool(row["vip"]), matrix=self.matrix),
+            "subject": row["subject"] if subject is None else subject,
+            "description": row["description"] if description is None else description,
+            "status": TicketStatus.IN_PROGRESS.value if row["status"] in _START_WORK else row["status"],
+        }
+        changes: list[Change] = []
+        for field, value in new.items():
+            if row[field] == value:
+                continue
+            if field == "category_id":
+                # paths read better than ids in the history, and stay meaningful after a re-import
+                changes.append(Change(Action.CLASSIFIED, "category", row["category_path"], category["path"]))
+            elif field == "priority":
+                vip = " (VIP: urgency raised one level)" if row["vip"] else ""
+                changes.append(
+                    Change(Action.PRIORITY, field, row[field], value, f"impact {impact} x urgency {urgency}{vip}")
+                )
+            elif field == "status":
+                changes.append(Change(Action.STATUS, field, row[field], value))
+            else:
+                changes.append(Change(Action.CLASSIFIED, field, row[field], value))
+        if changes:
+            await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values({**new, "updated_at": now}))
+        return changes

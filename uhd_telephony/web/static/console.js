@@ -1,0 +1,177 @@
+"use strict";
+// Agent console: one WebSocket for pops (reconnects with backoff), a form to classify the popped ticket,
+// and the callback list. Every state-changing request carries the session's CSRF token.
+
+const state = { account: null, csrf: "", pop: null, socket: null, retry: 500 };
+const $ = (id) => document.getElementById(id);
+const LEVELS = [[1, "1 – sehr hoch"], [2, "2 – hoch"], [3, "3 – mittel"], [4, "4 – niedrig"], [5, "5 – sehr niedrig"]];
+
+async function api(path, options = {}) {
+  const headers = { "Content-Type": "application/json", "X-CSRF-Token": state.csrf, ...(options.headers || {}) };
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) { window.location.assign("/login"); throw new Error("not logged in"); }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.message || response.statusText);
+  return body;
+}
+
+function text(el, value) { el.textContent = value == null ? "" : String(value); }
+
+function fillLevels(select, selected) {
+  select.replaceChildren(...LEVELS.map(([value, label]) => new Option(label, value, false, value === selected)));
+}
+
+function flattenCategories(nodes, depth = 0, out = []) {
+  for (const node of nodes || []) {
+    out.push([node.id, "\u00a0\u00a0".repeat(depth) + node.name, node]);
+    flattenCategories(node.children, depth + 1, out);
+  }
+  return out;
+}
+
+function showPop(pop) {
+  state.pop = pop;
+  const caller = pop.caller || {};
+  const who = caller.user || caller.place;
+  $("pop-idle").hidden = true;
+  $("pop-body").hidden = false;
+  $("pop").classList.add("live");
+  text($("caller-name"), who ? who.name : (pop.call.caller_name || "Unbekannter Anrufer"));
+  text($("caller-number"), pop.call.caller_number);
+  $("caller-vip").hidden = !(caller.user && caller.user.vip);
+  const details = who ? [who.department, who.location, who.role, who.email].filter(Boolean).join(" · ") : "";
+  text($("caller-details"), caller.kind === "candidates" ? "Mehrere Treffer – bitte auswählen" : details);
+  const candidates = $("candidates");
+  candidates.replaceChildren(...(caller.candidates || []).map((c) => {
+    const li = document.createElement("li");
+    text(li, [c.user.name, c.user.department, c.user.location].filter(Boolean).join(" · "));
+    return li;
+  }));
+  candidates.hidden = !(caller.candidates || []).length;
+  text($("ticket-number"), pop.ticket.number);
+  text($("call-state"), "im Gespräch · Wartezeit " + Math.round(pop.call.wait_s || 0) + " s");
+  const options = flattenCategories(pop.categories);
+  $("category").replaceChildren(new Option("– Kategorie wählen –", ""),
+    ...options.map(([id, label]) => new Option(label, id, false, pop.ticket.category && id === pop.ticket.category.id)));
+  fillLevels($("impact"), pop.ticket.impact || 3);
+  fillLevels($("urgency"), pop.ticket.urgency || 3);
+  $("subject").value = pop.ticket.subject || "";
+  $("description").value = pop.ticket.description || "";
+  text($("save-state"), "");
+  $("recent").replaceChildren(...(pop.recent_tickets || []).map((t) => {
+    const li = document.createElement("li");
+    text(li, `${t.number} · ${t.status} · ${t.subject || ""}`);
+    return li;
+  }));
+  refreshCallbacks();
+}
+
+function callEnded(message) {
+  if (state.pop && state.pop.call.linkedid === message.call.linkedid) {
+    text($("call-state"), "Gespräch beendet · " + Math.round(message.call.talk_s || 0) + " s");
+    $("pop").classList.remove("live");
+  }
+  refreshCallbacks();
+}
+
+$("category").addEventListener("change", () => {
+  const chosen = flattenCategories(state.pop ? state.pop.categories : []).find(([id]) => String(id) === $("category").value);
+  if (chosen) {
+    fillLevels($("impact"), chosen[2].default_impact || 3);
+    fillLevels($("urgency"), chosen[2].default_urgency || 3);
+  }
+});
+
+$("classify-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!state.pop) return;
+  $("save").disabled = true;
+  try {
+    const body = await api(`/api/tenants/${encodeURIComponent(state.pop.tenant)}/tickets/${state.pop.ticket.id}/classify`, {
+      method: "POST",
+      body: JSON.stringify({
+        category_id: Number($("category").value),
+        impact: Number($("impact").value),
+        urgency: Number($("urgency").value),
+        subject: $("subject").value,
+        description: $("description").value,
+      }),
+    });
+    state.pop.ticket = body.ticket;
+    text($("save-state"), `gespeichert · Priorität ${body.ticket.priority}`);
+  } catch (error) {
+    text($("save-state"), "Fehler: " + error.message);
+  } finally {
+    $("save").disabled = false;
+  }
+});
+
+async function refreshCallbacks() {
+  const tenant = $("callback-tenant").value;
+  if (!tenant) return;
+  const list = $("callback-list");
+  try {
+    const body = await api(`/api/tenants/${encodeURIComponent(tenant)}/callbacks`);
+    list.replaceChildren(...body.callbacks.map((entry) => {
+      const li = document.createElement("li");
+      const label = document.createElement("span");
+      text(label, `${entry.caller_name || entry.caller_number} · ${entry.caller_number} · wartete ${Math.round(entry.wait_s || 0)} s `);
+      const button = document.createElement("button");
+      text(button, "Zurückrufen");
+      button.addEventListener("click", async () => {
+        button.disabled = true;  // one click, one call: the server guards against a second one too
+        try {
+          await api(`/api/tenants/${encodeURIComponent(tenant)}/callbacks/${entry.id}/dial`, { method: "POST", body: "{}" });
+          text(button, "wählt …");
+        } catch (error) {
+          text(button, "Fehler: " + error.message);
+        }
+        setTimeout(refreshCallbacks, 1500);
+      });
+      li.append(label, button);
+      return li;
+    }));
+    if (!body.callbacks.length) { const li = document.createElement("li"); li.className = "muted"; text(li, "keine offenen Rückrufe"); list.append(li); }
+  } catch (error) {
+    text(list, "Fehler: " + error.message);
+  }
+}
+
+function connect() {
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${window.location.host}/ws/console`);
+  state.socket = socket;
+  socket.addEventListener("open", () => {
+    state.retry = 500;
+    $("connection").className = "badge online";
+    text($("connection"), "verbunden");
+  });
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "pop") showPop(message);
+    else if (message.type === "call_ended") callEnded(message);
+  });
+  socket.addEventListener("close", () => {
+    $("connection").className = "badge offline";
+    text($("connection"), "getrennt");
+    setTimeout(connect, state.retry);  // a console that reconnects during a call gets its pop again
+    state.retry = Math.min(state.retry * 2, 10000);
+  });
+}
+
+$("logout").addEventListener("click", async () => {
+  await api("/api/logout", { method: "POST", body: "{}" }).catch(() => null);
+  window.location.assign("/login");
+});
+$("callback-tenant").addEventListener("change", refreshCallbacks);
+
+(async function start() {
+  const body = await api("/api/me");
+  state.account = body.account;
+  state.csrf = body.account.csrf_token;
+  text($("agent-name"), body.account.display_name);
+  $("callback-tenant").replaceChildren(...body.account.tenants.map((t) => new Option(t, t)));
+  refreshCallbacks();
+  setInterval(refreshCallbacks, 15000);
+  connect();
+})();
