@@ -21,16 +21,14 @@ import sys
 import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
 
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
-from uhd_telephony.tickets.categories import import_categories
+from uhd_telephony.tickets.categories import DEFAULT_CATEGORIES, import_categories
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PASSWORD = "bench-password-1"
 
 
@@ -47,7 +45,7 @@ async def seed(url: str, agents: int) -> None:
         accounts = AccountService(db)
         for i in range(agents):
             await accounts.create(f"agent{i + 101}", PASSWORD, tenants=["default"], interface=f"PJSIP/{i + 101}")
-        await import_categories(db, "default", EXAMPLES / "categories.example.yaml")
+        await import_categories(db, "default", DEFAULT_CATEGORIES)
     finally:
         await db.close()
 

@@ -94,3 +94,17 @@ async def test_replay_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None
 async def test_invalid_setting_names_the_variable(var: str, value: str) -> None:
     rc, _, err = await uhd("replay", str(TRACES / "a_answered.ami"), env={var: value})
     assert rc == 2 and var in err and "Traceback" not in err
+
+
+async def test_import_categories_is_idempotent_and_reports_a_bad_node(tmp_path: Path, sqlite_url: str) -> None:
+    env = {"UHD_DATABASE_URL": sqlite_url}
+    rc, out, err = await uhd("import-categories", "--tenant", "klinikum-nord", env=env)
+    assert rc == 0, err
+    first = json.loads(out)
+    assert first["created"] > 20 and first["tenant"] == "klinikum-nord"
+    rc, out, err = await uhd("import-categories", "--tenant", "klinikum-nord", env=env)
+    assert rc == 0 and json.loads(out)["created"] == 0 and json.loads(out)["unchanged"] == first["created"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("categories:\n  - name: KIS\n    impact: 9\n", encoding="utf-8")
+    rc, out, err = await uhd("import-categories", str(bad), "--tenant", "klinikum-nord", env=env)
+    assert rc == 1 and out == "" and "kis" in err.lower() and "Traceback" not in err

@@ -18,6 +18,8 @@ async def test_demo_records_calls_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         "-m",
         "uhd_telephony",
         "demo",
+        "--port",
+        "0",
         "--speed",
         "30",
         "--rate",
@@ -43,6 +45,7 @@ async def test_demo_records_calls_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     output = "".join(lines) + rest.decode()
     assert "built-in AMI simulator" in output and "demo stopped:" in output
+    assert "/console" in output and "agent101 (Anna Becker)" in output
     assert b"Traceback" not in err
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'uhd-telephony.db'}")
     try:

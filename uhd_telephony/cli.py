@@ -27,7 +27,7 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
     )
     # their INFO/DEBUG lines carry SQL parameters and protocol bytes: password hashes, tokens, secrets
-    for noisy in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "panoramisk"):
+    for noisy in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "panoramisk", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--http-port", type=int, help="web port (env UHD_HTTP_PORT, default 8080)")
     run.add_argument("--no-web", action="store_true", help="track calls only; consoles are served elsewhere")
 
-    demo = sub.add_parser("demo", help="simulator + service on SQLite, no Redis: see calls recorded")
+    demo = sub.add_parser("demo", help="simulator + service + agent console on SQLite, no Redis")
     _add_db(demo)
+    demo.add_argument("--port", type=int, default=None, help="web port of the console (default 8080)")
     demo.add_argument("--ami-port", type=int, default=0, help="simulator AMI port (default: any free port)")
     demo.add_argument("--rate", type=float, default=240.0, help="simulated calls per hour (default 240)")
     demo.add_argument("--speed", type=float, default=10.0, help="simulated time per real second (default 10)")
@@ -97,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     import_users = sub.add_parser("import-users", help="import users and places (ward phones) from CSV or JSON")
     directory_cli.add_import_arguments(import_users)
     _add_db(import_users)
+    categories = sub.add_parser("import-categories", help="import a tenant's category tree (YAML or JSON)")
+    categories.add_argument("file", nargs="?", help="the tree; default: the example tree shipped with the package")
+    categories.add_argument("--tenant", required=True)
+    categories.add_argument("--prune", action="store_true", help="deactivate categories not in the file")
+    _add_db(categories)
     lookup = sub.add_parser("lookup", help="who is this caller ID? the directory match as JSON (exit 1: unknown)")
     directory_cli.add_lookup_arguments(lookup)
     _add_db(lookup)
@@ -236,7 +242,26 @@ def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(directory_cli.lookup(args, settings))
 
 
+def cmd_import_categories(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.store.db import Database
+    from uhd_telephony.store.migrate import migrate
+    from uhd_telephony.tickets.categories import DEFAULT_CATEGORIES, import_categories
+
+    async def run() -> int:
+        await migrate(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            result = await import_categories(db, args.tenant, args.file or DEFAULT_CATEGORIES, prune=args.prune)
+        finally:
+            await db.close()
+        sys.stdout.write(json.dumps({"tenant": args.tenant, **result.to_dict()}) + "\n")
+        return 0
+
+    return asyncio.run(run())
+
+
 COMMANDS = {
+    "import-categories": cmd_import_categories,
     "replay": cmd_replay,
     "migrate": cmd_migrate,
     "create-account": cmd_create_account,

@@ -7,6 +7,7 @@ then the AMI connection — so no call event arrives before everyone who needs i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -37,6 +38,7 @@ class Server:
         self.runner: web.AppRunner | None = None
         self.composer: ScreenPop | None = None
         self.port: int | None = None
+        self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.calls.open()
@@ -66,9 +68,27 @@ class Server:
             fanout=self.fanout,
         )
         self.calls.bus.subscribe(self.composer, CallOffered, CallAnswered, CallEnded, name="screenpop")
+        self._refresher = asyncio.create_task(self._refresh_directory(), name="directory-refresh")
         await self.calls.connect()
 
+    async def _refresh_directory(self) -> None:
+        """Imports run in other processes (``uhd-telephony import-users``): pick up what changed."""
+        assert self.app is not None and self.calls.db is not None
+        db = self.calls.db
+        while True:
+            await asyncio.sleep(self.settings.directory_refresh_s)
+            try:
+                changed = await self.app[keys.DIRECTORY].refresh(db)
+                if changed:
+                    log.info("directory reloaded for %s", ", ".join(changed))
+            except Exception as exc:  # the database may be briefly away: the old index serves meanwhile
+                log.warning("directory refresh failed: %s", exc)
+
     async def close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
         await self.calls.disconnect()  # no more events; the bus has handed everything to its subscribers
         if self.composer is not None:
             await self.composer.close()  # tickets and callbacks still being written need the database

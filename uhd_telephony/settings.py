@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, gt=0)
     cookie_secure: bool = False  # set behind HTTPS
     redis_prefix: str = "uhd:"
+    directory_refresh_s: float = Field(default=30.0, gt=0)  # how soon an import elsewhere reaches lookups
 
     log_level: str = "INFO"
 

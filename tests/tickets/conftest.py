@@ -7,7 +7,6 @@ import itertools
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -15,9 +14,10 @@ import pytest
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
+from uhd_telephony.tickets.categories import DEFAULT_CATEGORIES
 from uhd_telephony.tickets.service import TicketService
 
-EXAMPLE_CATEGORIES = Path(__file__).parents[2] / "examples" / "categories.example.yaml"
+EXAMPLE_CATEGORIES = DEFAULT_CATEGORIES
 TENANT = "klinikum-nord"
 OTHER = "klinikum-sued"
 # 2026-03-02 08:00 UTC (09:00 in Berlin)

@@ -17,7 +17,7 @@ from uhd_telephony.directory.importer import import_file
 from uhd_telephony.settings import Settings
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
-from uhd_telephony.tickets.categories import import_categories
+from uhd_telephony.tickets.categories import DEFAULT_CATEGORIES, import_categories
 from uhd_telephony.web import keys
 from uhd_telephony.web.app import init_app
 
@@ -52,7 +52,7 @@ async def seed(url: str) -> Seeded:
             member_name="Carl Sued",
         )  # fmt: skip
         for tenant in (TENANT_A, TENANT_B):
-            await import_categories(db, tenant, EXAMPLES / "categories.example.yaml")
+            await import_categories(db, tenant, DEFAULT_CATEGORIES)
             await import_file(db, EXAMPLES / "users.example.csv", tenant, progress=False)
     finally:
         await db.close()

@@ -262,3 +262,31 @@ async def test_a_pop_is_delivered_once_per_console(client: TestClient, seeded: S
     await first.close()
     await second.close()
     await pops.close()
+
+
+async def test_abandoning_known_caller_goes_on_the_callback_list_until_they_call_again(client: TestClient) -> None:
+    await login(client, "anna")
+    pops = composer(client)
+    gone = CallRecord(
+        call_id="1800000000.21@hotline", linkedid="1800000000.21", uniqueid="1800000000.21", queue="hotline",
+        tenant=TENANT_A, entered_at=T0, caller_number="0231 98 60 572", caller_name="MUELLER J",
+        ended_at=T0 + 40, wait_s=40.0, outcome=Outcome.ABANDONED,
+    )  # fmt: skip
+    unknown = CallRecord(
+        call_id="1800000000.22@hotline", linkedid="1800000000.22", uniqueid="1800000000.22", queue="hotline",
+        tenant=TENANT_A, entered_at=T0, caller_number="+4930999999", caller_name="?",
+        ended_at=T0 + 40, wait_s=40.0, outcome=Outcome.ABANDONED,
+    )  # fmt: skip
+    pops(CallEnded(gone, T0 + 40))
+    pops(CallEnded(unknown, T0 + 40))
+    await pops.drain()
+    listed = (await (await client.get(f"/api/tenants/{TENANT_A}/callbacks")).json())["callbacks"]
+    assert [(c["caller_number"], c["user_id"] is not None) for c in listed] == [("0231 98 60 572", True)]
+    again = CallRecord(
+        call_id="1800000100.1@hotline", linkedid="1800000100.1", uniqueid="1800000100.1", queue="hotline",
+        tenant=TENANT_A, entered_at=T0 + 100, caller_number="+492319860572", caller_name="MUELLER J",
+    )  # fmt: skip
+    pops(CallOffered(again, T0 + 100))
+    await pops.drain()
+    assert (await (await client.get(f"/api/tenants/{TENANT_A}/callbacks")).json())["callbacks"] == []
+    await pops.close()

@@ -160,11 +160,15 @@ class DirectoryIndex:
 
     def __init__(self) -> None:
         self._tenants: dict[str, TenantIndex] = {}
+        self._marks: dict[str, tuple[Any, ...]] = {}
 
     async def load(self, db: Database) -> None:
         """(Re)build the index of every tenant from the database."""
-        directories = await DirectoryRepository(db).directories()
+        repo = DirectoryRepository(db)
+        marks = await repo.fingerprints()
+        directories = await repo.directories()
         tenants = {name: TenantIndex(directory) for name, directory in directories.items()}
+        self._marks = marks
         # one assignment: a lookup running between two awaits sees the old index or the new one, never half
         self._tenants = tenants
         log.info(
@@ -181,6 +185,19 @@ class DirectoryIndex:
         index = TenantIndex(directories[tenant])
         self._tenants = {**self._tenants, tenant: index}
         log.info("directory index of %s reloaded: %d users, %d places", tenant, index.users, index.places)
+
+    async def refresh(self, db: Database) -> list[str]:
+        """Reload the tenants whose directory changed since the last look (an import by the CLI, an edit)."""
+        current = await DirectoryRepository(db).fingerprints()
+        changed = [t for t, mark in current.items() if self._marks.get(t) != mark]
+        changed += [t for t in self._tenants if t not in current]  # a tenant's directory emptied
+        for tenant in changed:
+            if tenant in current:
+                await self.reload_tenant(db, tenant)
+            else:
+                self._tenants = {k: v for k, v in self._tenants.items() if k != tenant}
+        self._marks = current
+        return changed
 
     def lookup(self, tenant: str, raw_number: str | None) -> LookupResult:
         """Who ``raw_number`` (a caller ID as Asterisk gives it) is in ``tenant``; a tenant not loaded knows nobody."""

@@ -77,6 +77,22 @@ class DirectoryRepository:
             plans = await stored_plans(conn, tenant)
         return plans.get(tenant, NumberingPlan())
 
+    async def fingerprints(self) -> dict[str, tuple[Any, ...]]:
+        """Per tenant, what changes whenever its directory does (counts and newest edits): a cheap poll."""
+        result: dict[str, list[Any]] = defaultdict(lambda: [0, None, 0, None, 0])
+        async with self.db.engine.connect() as conn:
+            for slot, table in ((0, USERS), (2, PLACES)):
+                rows = await conn.execute(
+                    select(table.c.tenant, func.count(), func.max(table.c.updated_at)).group_by(table.c.tenant)
+                )
+                for tenant, count, newest in rows:
+                    result[tenant][slot] = count
+                    result[tenant][slot + 1] = newest
+            rows = await conn.execute(select(PHONES.c.tenant, func.count()).group_by(PHONES.c.tenant))
+            for tenant, count in rows:
+                result[tenant][4] = count
+        return {tenant: tuple(values) for tenant, values in result.items()}
+
     async def directories(self, tenant: str | None = None) -> dict[str, TenantDirectory]:
         """The active users and places of one tenant or of all, with their plans: the lookup index's source."""
         async with self.db.engine.connect() as conn:

@@ -153,9 +153,12 @@ class ScreenPop:
 
     async def ended(self, event: CallEnded) -> None:
         call = event.call
-        await self.callbacks.on_call_ended(call)
         if call.answered_at is None:
+            # an abandoned caller the directory knows goes on the callback list
+            requester = requester_of(self.directory.lookup(call.tenant, call.caller_number))
+            await self.callbacks.on_call_ended(call, user_id=requester.get("user_id") if requester else None)
             return
+        await self.callbacks.on_call_ended(call)
         agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
         if agent is None:
             return

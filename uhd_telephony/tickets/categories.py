@@ -47,6 +47,9 @@ _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": 
 # the fields an import writes; a row whose values all match is left alone (no updated_at churn)
 _FIELDS = ("parent_id", "code", "name", "support_group", "default_impact", "default_urgency", "active", "position")
 
+# the example tree shipped with the package: KIS, PACS, hardware, network/WAN, standard applications, facility
+DEFAULT_CATEGORIES = Path(__file__).resolve().parent / "default_categories.yaml"
+
 
 @dataclass(frozen=True, slots=True)
 class CategoryNode:
