@@ -67,6 +67,13 @@ class InvalidInput(UhdError):
     error_id = "invalid-input"
 
 
+class NotAuthenticated(UhdError):
+    """No valid session or token: log in first."""
+
+    status_code = 401
+    error_id = "not-authenticated"
+
+
 class Forbidden(UhdError):
     """The account may not do this (e.g. an agent acting for a tenant it does not serve)."""
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from tests import dbfixtures
 from uhd_telephony.accounts.service import AccountService, AccountView
 from uhd_telephony.ami.names import VAR_USER_ID
 from uhd_telephony.callbacks.service import CallbackService
 from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.migrate import migrate
 
 TENANT = "klinikum-nord"
 OTHER_TENANT = "klinikum-sued"
@@ -23,26 +21,9 @@ T0 = 1732694400.0
 
 MakeCall = Callable[..., CallRecord]
 
-
-@pytest.fixture(autouse=True)
-async def _aiosqlite_threads_finish() -> AsyncIterator[None]:
-    """Every engine is closed by the test: its aiosqlite worker threads must end before the loop does."""
-    yield
-    for thread in threading.enumerate():
-        if "_connection_worker_thread" in thread.name:
-            await asyncio.to_thread(thread.join, 5)
-            assert not thread.is_alive(), f"an aiosqlite connection was left open ({thread.name})"
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    """A migrated database, closed afterwards."""
-    await migrate(db_url)
-    database = Database(db_url)
-    try:
-        yield database
-    finally:
-        await database.close()
+# the shared database fixtures, registered for this package
+aiosqlite_threads_finish = dbfixtures.aiosqlite_threads_finish
+db = dbfixtures.db
 
 
 @pytest.fixture

@@ -4,47 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
+from tests import dbfixtures
 from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
 from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.migrate import migrate
 
 # 2024-11-27 08:00:00.123456 UTC: microseconds on purpose, they must survive the round trip
 T0 = 1732694400.123456
 
 MakeCall = Callable[..., CallRecord]
 
-
-@pytest.fixture(autouse=True)
-async def _aiosqlite_threads_finish() -> AsyncIterator[None]:
-    """Let aiosqlite's worker threads end before the test's event loop closes.
-
-    A failed ``aiosqlite.connect`` (a SQLite file that cannot be opened) queues the stop of its worker thread
-    without awaiting it; if the loop closes first, the thread dies on "Event loop is closed" and pytest reports
-    it against a later test. Every store test closes its engines, so each worker thread must end here.
-    """
-    yield
-    for thread in threading.enumerate():
-        if "_connection_worker_thread" in thread.name:
-            await asyncio.to_thread(thread.join, 5)
-            assert not thread.is_alive(), f"an aiosqlite connection was left open ({thread.name})"
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    """A migrated database (SQLite file, then throwaway PostgreSQL), closed afterwards."""
-    await migrate(db_url)
-    database = Database(db_url)
-    try:
-        yield database
-    finally:
-        await database.close()
+# the shared database fixtures, registered for this package
+aiosqlite_threads_finish = dbfixtures.aiosqlite_threads_finish
+db = dbfixtures.db
 
 
 @pytest.fixture

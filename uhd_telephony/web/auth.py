@@ -13,29 +13,12 @@ from aiohttp_session import get_session, new_session
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field
 
-from uhd_telephony.errors import UhdError
+from uhd_telephony.errors import Forbidden, NotAuthenticated, NotFound
 from uhd_telephony.settings import Settings
 from uhd_telephony.web import keys
 from uhd_telephony.web.middleware import csrf_ok, same_origin
 
 log = logging.getLogger(__name__)
-
-
-class NotAuthenticated(UhdError):
-    status_code = 401
-    error_id = "not-authenticated"
-
-
-class Forbidden(UhdError):
-    status_code = 403
-    error_id = "forbidden"
-
-
-class NotFoundHere(UhdError):
-    """What a foreign tenant's resource looks like: exactly like one that does not exist."""
-
-    status_code = 404
-    error_id = "not-found"
 
 
 @dataclass(slots=True, frozen=True)
@@ -112,7 +95,7 @@ async def require(request: web.Request, *roles: str) -> Principal:
 def require_tenant(who: Principal, tenant: str) -> str:
     """A tenant the account works for; any other is reported as not found, never as forbidden."""
     if tenant not in who.tenants:
-        raise NotFoundHere("no such tenant")
+        raise NotFound("no such tenant")  # exactly what a tenant that does not exist looks like
     return tenant
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field
 
+from uhd_telephony.errors import Forbidden
 from uhd_telephony.screenpop.fanout import encode
 from uhd_telephony.screenpop.hub import Console
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import Forbidden, principal, require, require_tenant
+from uhd_telephony.web.auth import principal, require, require_tenant
 from uhd_telephony.web.middleware import same_origin
 
 log = logging.getLogger(__name__)
