@@ -20,7 +20,11 @@ from uhd_telephony.settings import Settings
 log = logging.getLogger("uhd_telephony")
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
+    """Log lines to stderr; every record masked of ``secrets`` and of tokens, passwords, cookies (issue #8)."""
+    from uhd_telephony.security import redact
+
+    redact.install(secrets)
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -83,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     account.add_argument("--interface", help="Asterisk queue member interface, e.g. PJSIP/101")
     account.add_argument("--member-name", help='queue MemberName, e.g. "Anna Becker"')
     account.add_argument("--phone-channel", help="what a callback rings (default: the interface)")
+    account.add_argument("--partner-group", help="a partner's support group, partner:<firm> (role partner)")
     _add_db(account)
 
     replay = sub.add_parser("replay", help="feed a raw AMI capture through the tracker")
@@ -103,9 +108,40 @@ def build_parser() -> argparse.ArgumentParser:
     categories.add_argument("--tenant", required=True)
     categories.add_argument("--prune", action="store_true", help="deactivate categories not in the file")
     _add_db(categories)
+    groups = sub.add_parser("import-groups", help="import a tenant's support groups (who gets work orders)")
+    groups.add_argument("file", help="the groups (see examples/groups.example.yaml)")
+    groups.add_argument("--tenant", required=True)
+    groups.add_argument("--prune", action="store_true", help="deactivate groups not in the file")
+    _add_db(groups)
+    # issue #7: a tenant's SLA (calendar, targets per priority, escalation contacts)
+    sla = sub.add_parser("import-sla", help="import a tenant's SLA: calendar, targets, escalation contacts")
+    sla.add_argument("file", help="the SLA (see examples/sla.example.yaml)")
+    sla.add_argument("--tenant", required=True)
+    _add_db(sla)
+    # issue #6: the monthly report of one tenant
+    rep = sub.add_parser("report", help="a tenant's monthly KPI report (HTML with charts, CSV or JSON)")
+    rep.add_argument("--tenant", required=True)
+    rep.add_argument("--month", required=True, help="YYYY-MM, in Europe/Berlin (e.g. 2026-11)")
+    rep.add_argument("--format", default="html", choices=["html", "csv", "json"])
+    rep.add_argument("--output", help="file to write (default: stdout)")
+    _add_db(rep)
     lookup = sub.add_parser("lookup", help="who is this caller ID? the directory match as JSON (exit 1: unknown)")
     directory_cli.add_lookup_arguments(lookup)
     _add_db(lookup)
+
+    from uhd_telephony.agi import cli as agi_cli
+
+    agi_lookup = sub.add_parser(
+        "agi-lookup",
+        help="AGI caller lookup on stdin/stdout, as Asterisk runs dialplan/agi/uhd-lookup.agi (always exit 0)",
+    )
+    agi_cli.add_lookup_arguments(agi_lookup)
+    _add_db(agi_lookup)
+
+    from uhd_telephony.tenants import cli as tenants_cli
+
+    tenant = sub.add_parser("tenant", help="add or list tenants (customer organisations) and their hotline numbers")
+    tenants_cli.add_arguments(tenant, _add_db)
 
     simulate = sub.add_parser("simulate", help="run the AMI simulator (a PBX for demos and tests)")
     try:
@@ -202,10 +238,17 @@ def cmd_create_account(args: argparse.Namespace, settings: Settings) -> int:
             interface=args.interface,
             member_name=args.member_name,
             phone_channel=args.phone_channel,
+            partner_group=args.partner_group,
         )
     )
     sys.stdout.write(json.dumps(view.to_dict(), ensure_ascii=False) + "\n")
     return 0
+
+
+def cmd_tenant(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.tenants import cli as tenants_cli
+
+    return asyncio.run(tenants_cli.run(args, settings))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -242,6 +285,12 @@ def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(directory_cli.lookup(args, settings))
 
 
+def cmd_agi_lookup(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.agi import cli as agi_cli
+
+    return agi_cli.agi_lookup(args, settings)
+
+
 def cmd_import_categories(args: argparse.Namespace, settings: Settings) -> int:
     from uhd_telephony.store.db import Database
     from uhd_telephony.store.migrate import migrate
@@ -260,8 +309,75 @@ def cmd_import_categories(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def cmd_import_groups(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.store.db import Database
+    from uhd_telephony.store.migrate import migrate
+    from uhd_telephony.tickets.groups import import_groups
+
+    async def run() -> int:
+        await migrate(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            result = await import_groups(db, args.tenant, args.file, prune=args.prune)
+        finally:
+            await db.close()
+        # counts only: a group's webhook secret never reaches the output or the log
+        sys.stdout.write(json.dumps({"tenant": args.tenant, **result.to_dict()}) + "\n")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_import_sla(args: argparse.Namespace, settings: Settings) -> int:
+    """issue #7: replace the tenant's SLA and re-arm the timers of its open tickets."""
+    from uhd_telephony.sla.policy import import_sla
+    from uhd_telephony.store.db import Database
+    from uhd_telephony.store.migrate import migrate
+
+    async def run() -> int:
+        await migrate(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            result = await import_sla(db, args.tenant, args.file)
+        finally:
+            await db.close()
+        # counts only: a contact's webhook secret never reaches the output or the log
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """issue #6: the monthly report, computed by metrics.kpi over the stored calls and tickets."""
+    from pathlib import Path
+
+    from uhd_telephony.metrics import report
+    from uhd_telephony.store.db import Database
+
+    async def run() -> str:
+        report.month_period(args.month)  # a bad month fails before the database is touched
+        db = Database(settings.database_url)
+        try:
+            built = await report.build(db, args.tenant, args.month)
+        finally:
+            await db.close()
+        return await report.render(built, args.format)
+
+    text = asyncio.run(run())
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        log.info("wrote the %s report of %s for %s to %s", args.format, args.tenant, args.month, args.output)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
 COMMANDS = {
+    "report": cmd_report,  # issue #6
+    "import-sla": cmd_import_sla,  # issue #7
     "import-categories": cmd_import_categories,
+    "import-groups": cmd_import_groups,
     "replay": cmd_replay,
     "migrate": cmd_migrate,
     "create-account": cmd_create_account,
@@ -270,6 +386,8 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "import-users": cmd_import_users,
     "lookup": cmd_lookup,
+    "agi-lookup": cmd_agi_lookup,
+    "tenant": cmd_tenant,
 }
 
 
@@ -284,7 +402,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             where = ".".join(str(p) for p in err["loc"])
             log.error("invalid setting UHD_%s: %s", where.upper(), err["msg"])
         return 2
-    setup_logging(settings.log_level)
+    from uhd_telephony.security.redact import settings_secrets
+
+    setup_logging(settings.log_level, settings_secrets(settings))
     try:
         return COMMANDS[args.command](args, settings)
     except UhdError as exc:

@@ -117,3 +117,15 @@ class ImportFailed(DirectoryError):
     """An import file with errors: ``details["errors"]`` lists each with its line; nothing was written."""
 
     error_id = "import-failed"
+
+
+class TooManyAttempts(UhdError):
+    """Too many failed logins for this username or from this address: wait ``retry_after`` seconds."""
+
+    status_code = 429
+    error_id = "too-many-attempts"
+
+    def __init__(self, message: str, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"retry_after_s": retry_after, **(details or {})})
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}

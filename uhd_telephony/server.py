@@ -14,11 +14,15 @@ from typing import Any
 from aiohttp import web
 
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallOffered
+from uhd_telephony.metrics.service import MetricsService
+from uhd_telephony.outbox.service import OutboxWorker
 from uhd_telephony.screenpop.compose import ScreenPop
 from uhd_telephony.screenpop.fanout import make_fanout
 from uhd_telephony.screenpop.hub import PopHub
 from uhd_telephony.service import CallService, install_stop
 from uhd_telephony.settings import Settings
+from uhd_telephony.sla.escalation import SlaScanner
+from uhd_telephony.tickets.routing import FirstLevelScanner
 from uhd_telephony.web import keys
 from uhd_telephony.web.app import init_app
 
@@ -37,11 +41,20 @@ class Server:
         self.app: web.Application | None = None
         self.runner: web.AppRunner | None = None
         self.composer: ScreenPop | None = None
+        self.metrics: MetricsService | None = None  # issue #6: /metrics, made in start() once the store is open
         self.port: int | None = None
         self._refresher: asyncio.Task[None] | None = None
+        # issue #5: the outbox worker (caller mails, work orders) and the 10-minute rule, made in start()
+        self.outbox: OutboxWorker | None = None
+        self.first_level: FirstLevelScanner | None = None
+        self.sla: SlaScanner | None = None  # issue #7: SLA warnings and breaches, made in start()
 
     async def start(self) -> None:
         await self.calls.open()
+        # issue #6: live metrics subscribe before the first AMI event (counters, queue members, AMI time)
+        self.metrics = MetricsService(db=self.calls.db)
+        self.metrics.attach(self.calls)
+        await self.metrics.prime()
         await self.fanout.start()
         self.app = init_app(
             self.settings,
@@ -49,7 +62,8 @@ class Server:
             hub=self.hub,
             fanout=self.fanout,
             ami=lambda: self.calls.client,  # made only in connect(), after the app has started
-            health=self.calls.health,
+            health=self._health,
+            metrics=self.metrics,  # issue #6
         )
         self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=5)
         await self.runner.setup()  # runs the app's cleanup contexts: services, directory index
@@ -69,7 +83,30 @@ class Server:
         )
         self.calls.bus.subscribe(self.composer, CallOffered, CallAnswered, CallEnded, name="screenpop")
         self._refresher = asyncio.create_task(self._refresh_directory(), name="directory-refresh")
+        # --- issue #5: routing and notifications ----------------------------------------------------------
+        # after the app (its tickets service writes outbox rows), before AMI (calls open phone tickets)
+        assert self.calls.db is not None
+        self.outbox = OutboxWorker(self.calls.db, self.settings)
+        await self.outbox.start()
+        self.first_level = FirstLevelScanner(self.calls.db, interval_s=self.settings.first_level_scan_s)
+        await self.first_level.start()
+        # --- end issue #5 ---------------------------------------------------------------------------------
+        # --- issue #7: SLA escalation: fires due warnings/breaches (outbox rows), once across instances ---
+        self.sla = SlaScanner(self.calls.db, interval_s=self.settings.sla_scan_s)
+        await self.sla.start()
+        # --- end issue #7 ---------------------------------------------------------------------------------
         await self.calls.connect()
+
+    def _health(self) -> dict[str, Any]:
+        """The call service's components, plus the outbox backlog and the 10-minute rule (issue #5)."""
+        parts = self.calls.health()
+        if self.outbox is not None:
+            parts["outbox"] = self.outbox.health()
+        if self.first_level is not None:
+            parts["first_level_rule"] = self.first_level.health()
+        if self.sla is not None:  # issue #7
+            parts["sla_escalation"] = self.sla.health()
+        return parts
 
     async def _refresh_directory(self) -> None:
         """Imports run in other processes (``uhd-telephony import-users``): pick up what changed."""
@@ -92,6 +129,16 @@ class Server:
         await self.calls.disconnect()  # no more events; the bus has handed everything to its subscribers
         if self.composer is not None:
             await self.composer.close()  # tickets and callbacks still being written need the database
+        # --- issue #7: stop the SLA scanner before the outbox it writes to --------------------------------
+        if self.sla is not None:
+            await self.sla.close()
+        # --- end issue #7 ---------------------------------------------------------------------------------
+        # --- issue #5: stop the 10-minute rule, then let the outbox finish its batch; both need the database
+        if self.first_level is not None:
+            await self.first_level.close()
+        if self.outbox is not None:
+            await self.outbox.close()
+        # --- end issue #5 ---------------------------------------------------------------------------------
         await self.calls.close()
         if self.runner is not None:
             await self.runner.cleanup()

@@ -59,6 +59,11 @@ class CallService:
         self._started_at = time.monotonic()
         await migrate(self.settings.database_url)
         self.db = Database(self.settings.database_url)
+        # issue #8: hotline number -> tenant from the tenants table; UHD_TENANT_NUMBERS/QUEUES stay the fallback
+        if self.tracker.tenant_resolver is None:
+            from uhd_telephony.tenants.service import hotline_resolver
+
+            self.tracker.tenant_resolver = await hotline_resolver(self.db, self.tracker.tenant_numbers)
         self.repository = CallRepository(self.db)
         self.writer = CallWriter(
             self.repository,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -71,12 +72,57 @@ class Settings(BaseSettings):
     redis_prefix: str = "uhd:"
     directory_refresh_s: float = Field(default=30.0, gt=0)  # how soon an import elsewhere reaches lookups
 
+    # issue #8: login rate limit and lockout (security.ratelimit), HSTS behind HTTPS
+    login_max_failures: int = Field(default=5, ge=1)  # failures of one username within the window ...
+    login_ip_max_failures: int = Field(default=50, ge=1)  # ... or from one address, before a lockout
+    login_window_s: int = Field(default=900, ge=1)
+    login_lockout_s: int = Field(default=900, ge=1)
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0)  # sent only with UHD_COOKIE_SECURE=true
+
+    # outgoing mail (caller notifications, work orders) through the outbox
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False  # upgrade with STARTTLS (submission port 587)
+    smtp_tls: bool = False  # implicit TLS from the first byte (port 465)
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    mail_from: str = "UHD Helpdesk <helpdesk@localhost>"
+    # base of the links in mails: the caller's status page is {public_url}/status/<token>
+    public_url: str = "http://127.0.0.1:8080"
+
+    # outbox worker
+    outbox_poll_s: float = Field(default=2.0, gt=0)
+    outbox_batch_size: int = Field(default=20, ge=1)
+    outbox_max_attempts: int = Field(default=12, ge=1)
+    outbox_retry_min_s: float = Field(default=5.0, gt=0)
+    outbox_retry_max_s: float = Field(default=1800.0, gt=0)
+    # a claimed message not marked sent by then is taken to be lost with its sender and is sent again
+    outbox_lease_s: float = Field(default=120.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+    # routing: the 10-minute rule
+    first_level_limit_s: float = Field(default=600.0, gt=0)
+    first_level_scan_s: float = Field(default=15.0, gt=0)
+
+    # issue #7: how often the SLA scanner looks for due escalations (targets and contacts are tenant data)
+    sla_scan_s: float = Field(default=15.0, gt=0)
+
     log_level: str = "INFO"
 
     @field_validator("tenant_numbers", "tenant_queues", mode="before")
     @classmethod
     def _mapping(cls, value: Any) -> Any:
         return _parse_mapping(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"expected an http(s) base URL such as https://helpdesk.example.org, got {value!r}")
+        return value
 
     @field_validator("log_level")
     @classmethod

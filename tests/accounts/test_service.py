@@ -26,6 +26,7 @@ VIEW_KEYS = {
     "phone_channel",
     "created_at",
     "last_login_at",
+    "partner_group",
 }
 
 

@@ -86,3 +86,19 @@ async def test_close_is_idempotent(sqlite_url: str) -> None:
     assert await db.ping()
     await db.close()
     await db.close()
+
+
+async def test_database_errors_never_carry_bound_values(db_url: str) -> None:
+    """A failing statement's message (logged, maybe shown) must not contain what was bound: hashes, tokens."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    secret = "scrypt$16384$8$1$c2VjcmV0$bm90LWEtcmVhbC1oYXNo"
+    async with Database(db_url) as db:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE leak_probe (v VARCHAR(80) PRIMARY KEY)"))
+        with pytest.raises(IntegrityError) as caught:
+            async with db.engine.begin() as conn:
+                for _ in range(2):
+                    await conn.execute(text("INSERT INTO leak_probe (v) VALUES (:v)"), {"v": secret})
+    assert secret not in str(caught.value) and "hidden" in str(caught.value)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.tickets.webapp import app_client, client, other, seeded, seeded_any  # noqa: F401  (fixtures, registered here)
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate

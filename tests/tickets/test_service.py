@@ -306,6 +306,7 @@ async def test_the_view_is_json_for_the_screen_pop(db: Database, service: Ticket
         "place_id": 7,
         "number": "+493012340001",
         "name": "Dr. Erika Mustermann",
+        "email": None,
         "vip": True,
     }
     assert (data["priority"], data["priority_name"]) == (2, "high")

@@ -14,15 +14,16 @@ USERNAME_MAX = 64
 TENANT_MAX = 64
 # Asterisk interfaces such as "PJSIP/101" or "Local/101@agents/n" are short; 128 leaves room for odd ones
 INTERFACE_MAX = 128
+GROUP_MAX = 64  # support_groups.code
 
 
 class Role(StrEnum):
-    """What an account is for; issue #8 attaches permissions to these."""
+    """What an account is for; ``security.permissions`` says what each may do."""
 
     ADMIN = "admin"  # the operator: configures tenants, users, categories, SLAs
     AGENT = "agent"  # answers queue calls, works tickets, calls back
     MANAGER = "manager"  # helpdesk lead or customer IT management: KPIs, reports, escalations
-    PARTNER = "partner"  # an external firm that receives routed tickets
+    PARTNER = "partner"  # an external firm: only the tickets routed to its group, by API token
 
 
 class Account(Base):
@@ -45,6 +46,8 @@ class Account(Base):
     member_name: Mapped[str | None] = mapped_column(String(200))
     # what an Originate rings for a callback from this agent's phone; NULL means "the interface"
     phone_channel: Mapped[str | None] = mapped_column(String(INTERFACE_MAX))
+    # a partner's support group (``partner:<firm>``): the only tickets the account sees are those routed to it
+    partner_group: Mapped[str | None] = mapped_column(String(GROUP_MAX))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_login_at: Mapped[datetime | None]
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uhd_telephony.accounts import passwords
-from uhd_telephony.accounts.models import INTERFACE_MAX, TENANT_MAX, Account, AccountTenant, Role
+from uhd_telephony.accounts.models import GROUP_MAX, INTERFACE_MAX, TENANT_MAX, Account, AccountTenant, Role
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
 from uhd_telephony.store.db import Database
 
@@ -23,9 +23,11 @@ log = logging.getLogger(__name__)
 MIN_PASSWORD_CHARS = 8
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 # Asterisk channel technology/resource, e.g. PJSIP/101, SIP/anna, Local/101@agents/n
-_INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s,;|]+")
+_INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s,;|\x00-\x1f\x7f]+")
 # a Local channel's trailing option flags: /n (no optimisation), /j, /m, /b
 _LOCAL_OPTIONS = re.compile(r"/[a-z]+$")
+# a partner firm's support group, as tickets.groups spells it: partner:<firm>
+_PARTNER_GROUP = re.compile(r"partner:[a-z0-9][a-z0-9_.-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class AccountView:
     phone_channel: str | None  # what a callback rings: the explicit channel, else the interface
     created_at: datetime
     last_login_at: datetime | None
+    partner_group: str | None = None  # a partner's group (partner:<firm>): the tickets it may see
 
     def serves(self, tenant: str) -> bool:
         """Whether this account works for ``tenant`` (an admin works for every tenant)."""
@@ -62,6 +65,7 @@ class AccountView:
             "phone_channel": self.phone_channel,
             "created_at": _iso(self.created_at),
             "last_login_at": _iso(self.last_login_at),
+            "partner_group": self.partner_group,
         }
 
     @classmethod
@@ -78,6 +82,7 @@ class AccountView:
             phone_channel=row.phone_channel or row.interface,
             created_at=row.created_at,
             last_login_at=row.last_login_at,
+            partner_group=row.partner_group,
         )
 
 
@@ -121,6 +126,30 @@ def _check_interface(value: str | None, field: str) -> str | None:
     return value
 
 
+def check_role(role: str | Role) -> Role:
+    """``role`` as a Role; InvalidInput naming the roles there are otherwise."""
+    try:
+        return Role(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"unknown role {role!r}: one of {roles}", {"field": "role"}) from None
+
+
+def check_partner_group(value: str | None, role: Role) -> str | None:
+    """A partner needs its group (``partner:<firm>``); every other role has none."""
+    group = (value or "").strip() or None
+    if role != Role.PARTNER:
+        if group is not None:
+            raise InvalidInput("only a partner account has a partner_group", {"field": "partner_group"})
+        return None
+    if group is None or len(group) > GROUP_MAX or not _PARTNER_GROUP.fullmatch(group):
+        raise InvalidInput(
+            "a partner account needs its support group, partner:<firm> (lower-case letters, digits, '.', '_', '-')",
+            {"field": "partner_group"},
+        )
+    return group
+
+
 def _check_tenants(tenants: Iterable[str], role: Role) -> list[str]:
     clean = sorted({t.strip() for t in tenants})
     for tenant in clean:
@@ -150,6 +179,7 @@ class AccountService:
         interface: str | None = None,
         member_name: str | None = None,
         phone_channel: str | None = None,
+        partner_group: str | None = None,
     ) -> AccountView:
         """A new active account; ``Conflict`` when the username or interface is taken."""
         name = normalise_username(username)
@@ -158,11 +188,8 @@ class AccountService:
                 "a username is 1-64 characters: letters, digits, '.', '_', '@', '-', starting with a letter or digit",
                 {"field": "username"},
             )
-        try:
-            checked_role = Role(role)
-        except ValueError:
-            roles = ", ".join(r.value for r in Role)
-            raise InvalidInput(f"unknown role {role!r}: one of {roles}", {"field": "role"}) from None
+        checked_role = check_role(role)
+        group = check_partner_group(partner_group, checked_role)
         _check_password(password)
         tenant_list = _check_tenants(tenants, checked_role)
         iface = _check_interface(interface, "interface")
@@ -179,6 +206,7 @@ class AccountService:
             interface=iface,
             member_name=member,
             phone_channel=channel,
+            partner_group=group,
             tenants=[AccountTenant(tenant=t) for t in tenant_list],
         )
         async with self.db.sessionmaker() as session:
@@ -266,6 +294,52 @@ class AccountService:
         log.info("account %s (id %d) deactivated", view.username, account_id)
         return view
 
+    async def list_all(self) -> list[AccountView]:
+        """Every account, by username (the admin API's list)."""
+        async with self.db.sessionmaker() as session:
+            return [AccountView.of(row) for row in await session.scalars(select(Account).order_by(Account.username))]
+
+    async def change(
+        self,
+        account_id: int,
+        *,
+        role: str | None = None,
+        tenants: Sequence[str] | None = None,
+        partner_group: str | None = None,
+        display_name: str | None = None,
+        active: bool | None = None,
+    ) -> tuple[AccountView, AccountView]:
+        """Change what is given (None: keep it); the account (before, after), checked as ``create`` checks it.
+
+        A change of role re-checks the partner group and the tenants against the new role: an account that
+        becomes a partner needs its group, one that stops being a partner loses it.
+        """
+        async with self.db.sessionmaker() as session:
+            row = await self._load(session, account_id)
+            before = AccountView.of(row)
+            new_role = check_role(role if role is not None else row.role)
+            if new_role == Role.PARTNER:
+                group = check_partner_group(partner_group or row.partner_group, new_role)
+            else:
+                group = check_partner_group(partner_group, new_role)
+            tenant_list = _check_tenants(tenants if tenants is not None else before.tenants, new_role)
+            row.role = new_role.value
+            row.partner_group = group
+            if display_name is not None:
+                name = display_name.strip()
+                if not name or len(name) > 200:
+                    raise InvalidInput("a display name is 1-200 characters", {"field": "display_name"})
+                row.display_name = name
+            if active is not None:
+                row.active = active
+            if tenants is not None:
+                keep = {t.tenant: t for t in row.tenants}
+                row.tenants = [keep.get(t) or AccountTenant(tenant=t) for t in tenant_list]
+            await session.commit()
+            after = AccountView.of(await self._load(session, account_id))
+        log.info("account %s (id %d) changed", after.username, account_id)
+        return before, after
+
     async def list_agents(self, tenant: str) -> list[AccountView]:
         """The active agents who work for ``tenant``, by display name."""
         async with self.db.sessionmaker() as session:
@@ -335,6 +409,7 @@ async def create_account(
     interface: str | None = None,
     member_name: str | None = None,
     phone_channel: str | None = None,
+    partner_group: str | None = None,
     migrate_first: bool = True,
 ) -> AccountView:
     """Migrate the database (unless told not to) and create one account: ``uhd-telephony create-account``."""
@@ -342,9 +417,11 @@ async def create_account(
         from uhd_telephony.store.migrate import migrate
 
         await migrate(database_url)
+    from uhd_telephony.security.audit import AuditAction, AuditLog
+
     db = Database(database_url)
     try:
-        return await AccountService(db).create(
+        view = await AccountService(db).create(
             username,
             password,
             display_name=display_name,
@@ -353,7 +430,15 @@ async def create_account(
             interface=interface,
             member_name=member_name,
             phone_channel=phone_channel,
+            partner_group=partner_group,
         )
+        await AuditLog(db).write(
+            AuditAction.ACCOUNT_CREATED,
+            actor="cli",
+            target=f"account:{view.id} {view.username}",
+            details={"role": view.role, "tenants": list(view.tenants), "partner_group": view.partner_group},
+        )
+        return view
     finally:
         # the engine's pool must be gone before asyncio.run closes the loop
         await db.close()

@@ -6,7 +6,8 @@ rename cannot break one side silently.
 
 from __future__ import annotations
 
-# channel variables set by the AGI caller lookup (dialplan/) and read by the tracker from VarSet events
+# channel variables set by the AGI caller lookup (dialplan/) and read by the tracker from VarSet events.
+# Never set them with an inheritance prefix (``__UHD_TENANT``): VarSet reports the name as written.
 VAR_TENANT = "UHD_TENANT"
 VAR_USER_ID = "UHD_USER_ID"
 VAR_USER_NAME = "UHD_USER_NAME"
@@ -20,9 +21,17 @@ VAR_QUEUESTATUS = "QUEUESTATUS"
 # set by the overflow branch of the dialplan right before the CallbackRequested UserEvent
 VAR_CALLBACK_REQUESTED = "CALLBACK_REQUESTED"
 
+# read by app_queue: a caller with a higher QUEUE_PRIO is answered first; the AGI lookup raises it for VIPs
+VAR_QUEUE_PRIO = "QUEUE_PRIO"
+
 # UserEvent names the dialplan sends
 USEREVENT_CALLBACK = "CallbackRequested"
 USEREVENT_CLOSED = "HotlineClosed"
+# the headers the tracker reads from each UserEvent (``UserEvent(Name,Header: value,...)`` in the dialplan)
+USEREVENT_HEADERS: dict[str, tuple[str, ...]] = {
+    USEREVENT_CALLBACK: ("Queue", "Reason"),
+    USEREVENT_CLOSED: ("Queue", "Tenant"),
+}
 
 # QUEUESTATUS values, by what they mean for the call record
 QUEUESTATUS_TIMEOUT = frozenset({"TIMEOUT"})

@@ -16,12 +16,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from uhd_telephony.directory.numbers import NumberingPlan
 from uhd_telephony.directory.records import KIND_RANK, Place, TenantDirectory, User, gc_paused
-from uhd_telephony.directory.repository import DirectoryRepository
-from uhd_telephony.store.db import Database
+
+if TYPE_CHECKING:
+    from uhd_telephony.store.db import Database
+
+# The repository (SQLAlchemy) is imported where the index loads, not here: the AGI caller lookup ranks with
+# TenantIndex in a process Asterisk starts per call, within 500 ms, and SQLAlchemy alone takes ~300 ms to import.
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +168,8 @@ class DirectoryIndex:
 
     async def load(self, db: Database) -> None:
         """(Re)build the index of every tenant from the database."""
+        from uhd_telephony.directory.repository import DirectoryRepository
+
         repo = DirectoryRepository(db)
         marks = await repo.fingerprints()
         directories = await repo.directories()
@@ -181,6 +187,8 @@ class DirectoryIndex:
 
     async def reload_tenant(self, db: Database, tenant: str) -> None:
         """Rebuild one tenant's index (after an import or an edit of that tenant)."""
+        from uhd_telephony.directory.repository import DirectoryRepository
+
         directories = await DirectoryRepository(db).directories(tenant)
         index = TenantIndex(directories[tenant])
         self._tenants = {**self._tenants, tenant: index}
@@ -188,6 +196,8 @@ class DirectoryIndex:
 
     async def refresh(self, db: Database) -> list[str]:
         """Reload the tenants whose directory changed since the last look (an import by the CLI, an edit)."""
+        from uhd_telephony.directory.repository import DirectoryRepository
+
         current = await DirectoryRepository(db).fingerprints()
         changed = [t for t, mark in current.items() if self._marks.get(t) != mark]
         changed += [t for t in self._tenants if t not in current]  # a tenant's directory emptied

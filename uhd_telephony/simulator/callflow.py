@@ -172,13 +172,13 @@ class QueueCall:
         pbx.em.newchannel(ch)
         pbx.trunk_changed(ch.device, +1)
         self._app("NoOp", dialplan.entry_noop(self.hotline, ch))
-        self._set(f"__{names.VAR_HOTLINE}", self.hotline.number)
+        self._set(names.VAR_HOTLINE, self.hotline.number)
         self._app("Answer")
         pbx.em.newstate(ch, UP)
         self.answered_at_channel = pbx.clock.now()
         self._app("Set", "CDR(userfield)=hotline")
         if self.hotline.agi_lookup or self.lookup is not None:
-            self._app("AGI", f"{dialplan.AGI_SCRIPT},{ch.cid_num},{self.hotline.number}")
+            self._app("AGI", f"{dialplan.AGI_SCRIPT},{self.hotline.tenant}")
             # the lookup script asks the database: its SET VARIABLEs come some tens of milliseconds later
             self.later(0.02 + 0.04 * pbx.rng.random(), self._agi_lookup)
         else:

@@ -1,14 +1,15 @@
 """The hotline dialplan the simulated calls run, as Asterisk would show it in Newexten/VarSet events.
 
-It mirrors ``asterisk-etc/extensions.conf`` of the recorded test PBX, with the production additions: the trunk
-delivers the hotline number as ``Exten``, the AGI caller lookup runs before ``Queue()``::
+It mirrors ``asterisk-etc/extensions.conf`` of the recorded test PBX, with the production additions of the
+repository's ``dialplan/``: the trunk delivers the hotline number as ``Exten``, the AGI caller lookup runs before
+``Queue()`` (the caller ID comes from ``agi_callerid``, not the arguments)::
 
     [hotline-in]
     exten => _X.,1,NoOp(UHD hotline ${EXTEN}: call from ${CALLERID(all)} uid=${UNIQUEID})
-     same => n,Set(__UHD_HOTLINE=${EXTEN})                  ; inherited by the agent legs
+     same => n,Set(UHD_HOTLINE=${EXTEN})                    ; plain name: a "__" prefix would hide it from the tracker
      same => n,Answer()
      same => n,Set(CDR(userfield)=hotline)
-     same => n,AGI(uhd-lookup.agi,${CALLERID(num)},${EXTEN})  ; optional: sets UHD_TENANT, UHD_USER_*, UHD_VIP
+     same => n,AGI(uhd-lookup.agi,<tenant>)                 ; as dialplan/: sets UHD_TENANT, UHD_USER_*, UHD_VIP
      same => n,Set(MAXWAIT=60)
      same => n,Queue(hotline,r,,,${MAXWAIT})
      same => n,NoOp(Queue hotline finished: QUEUESTATUS=${QUEUESTATUS})
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from uhd_telephony.ami import names
 from uhd_telephony.simulator.channels import Channel
 
 if TYPE_CHECKING:
@@ -40,8 +40,9 @@ QUEUE_RESET_VARS = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME
 # the QUEUESTATUS values the dialplan sends to the overflow branch, in the order of its GotoIf lines
 OVERFLOW_STATUSES = ("TIMEOUT", "FULL", "JOINEMPTY", "JOINUNAVAIL", "LEAVEEMPTY", "LEAVEUNAVAIL")
 
-# variables set with a "__" prefix, which Asterisk copies onto every channel the caller's channel dials
-INHERITED = frozenset({names.VAR_HOTLINE})
+# variables set with a "__" prefix, which Asterisk copies onto every channel the caller's channel dials; the
+# production dialplan sets none (VarSet would show "__UHD_…", which the tracker does not read)
+INHERITED: frozenset[str] = frozenset()
 
 
 class Default:

@@ -53,6 +53,7 @@ def create_engine(
         return create_async_engine(
             parsed,
             echo=echo,
+            hide_parameters=True,  # errors and logs must not carry bound values: password hashes, tokens
             # a connection the server or a firewall dropped is noticed at checkout, not by the next INSERT
             pool_pre_ping=True,
             pool_size=pg_pool_size,
@@ -76,7 +77,7 @@ def _sqlite_engine(url: URL, *, echo: bool, busy_timeout_ms: int) -> AsyncEngine
     if memory:
         # every new connection to ":memory:" is a new empty database: share one connection
         options["poolclass"] = StaticPool
-    engine = create_async_engine(url, echo=echo, **options)
+    engine = create_async_engine(url, echo=echo, hide_parameters=True, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

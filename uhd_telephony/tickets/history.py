@@ -76,6 +76,12 @@ async def append(conn: AsyncConnection, ticket_id: int, at: datetime, actor: str
         for c in changes
     ]
     await conn.execute(insert(history), rows)
+    # --- issue #7: the SLA follows every creation, status and priority row, in the same transaction: the ticket's
+    # due timer is recomputed (waiting pauses the clock), and resolving de-escalates (sla.escalation) ------------
+    from uhd_telephony.sla.escalation import on_ticket_change
+
+    await on_ticket_change(conn, ticket_id, at, actor, changes)
+    # --- end issue #7 --------------------------------------------------------------------------------------
 
 
 def iso(dt: datetime | None) -> str | None:

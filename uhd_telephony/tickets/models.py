@@ -16,12 +16,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from uhd_telephony.store.models import Base, IdType
 
 TENANT_LENGTH = 64
+# the support group every ticket starts with: the helpdesk's agents (tickets.groups knows the others)
+FIRST_LEVEL = "1st_level"
 
 
 def valid_tenant(tenant: object) -> bool:
@@ -110,6 +113,9 @@ class Ticket(Base):
     requester_place_id: Mapped[int | None] = mapped_column(IdType)
     requester_number: Mapped[str] = mapped_column(String(64), default="")
     requester_name: Mapped[str] = mapped_column(String(200), default="")
+    # the requester's mail address when given with the ticket (a mail ticket's sender, a web form); a directory
+    # user's address stays in the directory. Caller notifications (tickets.notify) go here first.
+    requester_email: Mapped[str | None] = mapped_column(String(254))
     vip: Mapped[bool] = mapped_column(default=False)  # as the directory said at creation
     # the answered call (CallRecord.call_id) and its conversation; no foreign key to calls: the batched
     # writer may store the call record after the ticket exists
@@ -126,6 +132,12 @@ class Ticket(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # routing (tickets.routing): the group working the ticket now; every ticket starts at the helpdesk
+    support_group: Mapped[str] = mapped_column(String(64), default=FIRST_LEVEL, server_default=FIRST_LEVEL)
+    # the 10-minute rule: when a phone ticket still at 1st level goes to 2nd level; NULL once routed or done
+    first_level_due_at: Mapped[datetime | None]
+    # sha256 (hex) of the caller's status-link token (tickets.notify); the raw token is only ever in the mail
+    status_token_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # one ticket per conversation: a transfer to a second queue, a second agent, a replay, a reconnect or
@@ -142,6 +154,15 @@ class Ticket(Base):
         # "their recent tickets" in the screen-pop: by directory user, or by number for an unknown caller
         Index("ix_tickets_tenant_requester_user_id", "tenant", "requester_user_id", "created_at"),
         Index("ix_tickets_tenant_requester_number", "tenant", "requester_number", "created_at"),
+        # the 10-minute rule's scan: only tickets still waiting for it are in the index
+        Index(
+            "ix_tickets_first_level_due_at",
+            "first_level_due_at",
+            sqlite_where=text("first_level_due_at IS NOT NULL"),
+            postgresql_where=text("first_level_due_at IS NOT NULL"),
+        ),
+        # the public status page finds its ticket by the token's hash alone
+        Index("ix_tickets_status_token_hash", "status_token_hash", unique=True),
     )
 
 
@@ -170,3 +191,31 @@ class TicketCounter(Base):
 
     scope: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class SupportGroup(Base):
+    """A team that works tickets (``1st_level``, ``2nd_level``, ``3rd_level``, ``partner:<firm>``) of one tenant.
+
+    Routing sends it work orders by mail (``mail``: addresses, comma-separated) and/or as a signed webhook
+    (``webhook_url`` with ``webhook_secret``, a Standard Webhooks ``whsec_`` key: kept here, never logged).
+    """
+
+    __tablename__ = "support_groups"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    mail: Mapped[str | None] = mapped_column(String(1000))
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "code"),
+        CheckConstraint("level BETWEEN 1 AND 3", name="level"),
+        CheckConstraint("webhook_url IS NULL OR webhook_secret IS NOT NULL", name="webhook_signed"),
+    )

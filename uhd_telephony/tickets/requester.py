@@ -21,6 +21,7 @@ class Requester:
     number: str = ""
     name: str = ""
     vip: bool = False
+    email: str | None = None  # given with a web or mail ticket; a directory user's stays in the directory
 
 
 def _optional_id(data: Mapping[str, Any], key: str) -> int | None:

@@ -7,8 +7,8 @@ exactly like one that does not exist. Each method is one short transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from uhd_telephony.tickets.categories import categories
 from uhd_telephony.tickets.history import SYSTEM, Action, Change
 from uhd_telephony.tickets.ids import next_number, normalise_number, number_year
 from uhd_telephony.tickets.models import TENANT_LENGTH, Channel, TicketStatus, valid_tenant
+from uhd_telephony.tickets.notify import notify_caller
 from uhd_telephony.tickets.priority import DEFAULT_MATRIX, PriorityMatrix, parse_level, priority
 from uhd_telephony.tickets.requester import Requester, requester_of
 from uhd_telephony.tickets.view import TicketView, from_row, tickets, view_select
@@ -35,8 +36,14 @@ NUMBER_TZ = ZoneInfo("Europe/Berlin")
 SUBJECT_LENGTH = 200
 MAX_RECENT = 50
 MAX_ID = 2**63
+# the 10-minute rule (tickets.routing): a phone ticket still at 1st level this long after the answer goes on
+FIRST_LEVEL_LIMIT_S = 600.0
 # classifying these moves the ticket on to "in progress": an agent is working it now
 _START_WORK = {TicketStatus.NEW.value, TicketStatus.REOPENED.value}
+
+
+# work done inside a new ticket's transaction: (connection, ticket id, now)
+AfterInsert = Callable[[AsyncConnection, int, datetime], Awaitable[None]]
 
 
 class _Rollback(Exception):
@@ -73,6 +80,10 @@ def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID
 
 
+def _answered(call: CallRecord, fallback: datetime) -> datetime:
+    return fallback if call.answered_at is None else datetime.fromtimestamp(call.answered_at, UTC)
+
+
 def _check_actor(actor: str) -> str:
     if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
         raise TicketError("actor must name who acts (system, agent:<id>, ...) in at most 128 characters")
@@ -89,8 +100,10 @@ class TicketService:
         matrix: PriorityMatrix = DEFAULT_MATRIX,
         number_tz: tzinfo = NUMBER_TZ,
         now: Callable[[], datetime] | None = None,
+        first_level_limit_s: float = FIRST_LEVEL_LIMIT_S,
     ) -> None:
         self.db = db
+        self.first_level_limit_s = first_level_limit_s
         self.matrix = matrix
         self.number_tz = number_tz
         self._now = now or (lambda: datetime.now(UTC))
@@ -143,6 +156,7 @@ class TicketService:
             "agent_name": None if agent is None else str(agent).replace("\x00", "\ufffd")[:200],
             # the agent has the caller on the line: the ticket is responded to the moment it opens
             "first_response_at": now,
+            "first_level_due_at": _answered(call, now) + timedelta(seconds=self.first_level_limit_s),
         }
         note = f"phone call {call.call_id} answered by {agent or 'an agent'}"
         ticket_id = await self._insert(values, now, note, on_linkedid_conflict=True)
@@ -163,8 +177,14 @@ class TicketService:
         description: str = "",
         requester: Requester,
         actor: str,
+        responded: bool = False,
+        then: AfterInsert | None = None,
     ) -> TicketView:
-        """A ticket that did not come from a call (web form, mail); status new, numbered like any other."""
+        """A ticket that did not come from a call (web form, mail); status new, numbered like any other.
+
+        ``responded``: an agent is talking to the requester (first response now); ``then(conn, ticket_id, now)``
+        runs inside the creating transaction (classification at creation).
+        """
         if not valid_tenant(tenant):
             raise TicketError(f"invalid tenant {tenant!r}: 1..{TENANT_LENGTH} printable characters")
         try:
@@ -182,9 +202,11 @@ class TicketService:
             "requester_place_id": requester.place_id,
             "requester_number": _check_text(requester.number, "requester number", 64),
             "requester_name": _check_text(requester.name, "requester name", 200),
+            "requester_email": _check_text(requester.email, "requester email", 254),
             "vip": requester.vip,
+            "first_response_at": now if responded else None,
         }
-        ticket_id = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor))
+        ticket_id = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor), then=then)
         assert ticket_id is not None  # no conflict target: a failed insert raises
         return await self.get(tenant, ticket_id)
 
@@ -196,6 +218,7 @@ class TicketService:
         *,
         actor: str = SYSTEM,
         on_linkedid_conflict: bool = False,
+        then: AfterInsert | None = None,
     ) -> int | None:
         """Number and insert one ticket with its ``created`` history row; None when its Linkedid has one already."""
         try:
@@ -212,6 +235,10 @@ class TicketService:
                     # the conversation has its ticket: roll back, which also gives the number back
                     raise _Rollback
                 await hist.append(conn, ticket_id, now, actor, [Change(Action.CREATED, "number", None, number, note)])
+                # the caller's mail with the status link commits with the ticket (the outbox sends it)
+                await notify_caller(conn, {**values, "id": ticket_id, "number": number}, "created")
+                if then is not None:
+                    await then(conn, int(ticket_id), now)
         except _Rollback:
             return None
         return int(ticket_id)

@@ -39,6 +39,7 @@ class TicketView:
     requester_place_id: int | None
     requester_number: str
     requester_name: str
+    requester_email: str | None
     vip: bool
     call_id: str | None
     call_linkedid: str | None
@@ -49,6 +50,7 @@ class TicketView:
     first_response_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    support_group: str = "1st_level"  # the group working it now (tickets.routing)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape: nested requester, category, call and agent; times as ISO 8601 UTC strings."""
@@ -77,6 +79,7 @@ class TicketView:
                 "place_id": self.requester_place_id,
                 "number": self.requester_number,
                 "name": self.requester_name,
+                "email": self.requester_email,
                 "vip": self.vip,
             },
             "call": None if self.call_id is None else {"call_id": self.call_id, "linkedid": self.call_linkedid},
@@ -91,6 +94,7 @@ class TicketView:
             "first_response_at": iso(self.first_response_at),
             "resolved_at": iso(self.resolved_at),
             "closed_at": iso(self.closed_at),
+            "support_group": self.support_group,
         }
 
 
@@ -125,6 +129,7 @@ def from_row(row: Mapping[Any, Any]) -> TicketView:
         requester_place_id=row["requester_place_id"],
         requester_number=row["requester_number"],
         requester_name=row["requester_name"],
+        requester_email=row["requester_email"],
         vip=bool(row["vip"]),
         call_id=row["call_id"],
         call_linkedid=row["call_linkedid"],
@@ -135,4 +140,5 @@ def from_row(row: Mapping[Any, Any]) -> TicketView:
         first_response_at=row["first_response_at"],
         resolved_at=row["resolved_at"],
         closed_at=row["closed_at"],
+        support_group=row["support_group"],
     )

@@ -10,9 +10,16 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
+from uhd_telephony.accounts import api as accounts_api
+from uhd_telephony.metrics import api as metrics_api
+from uhd_telephony.security import api as security_api
 from uhd_telephony.settings import Settings
-from uhd_telephony.web import auth, console, keys
-from uhd_telephony.web.middleware import errors, security_headers
+from uhd_telephony.sla import api as sla_api
+from uhd_telephony.tenants import api as tenants_api
+from uhd_telephony.tickets import api as tickets_api
+from uhd_telephony.tickets import status_page
+from uhd_telephony.web import auth, console, keys, openapi
+from uhd_telephony.web.middleware import errors, hostile_input, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,7 @@ def init_app(
     fanout: Any = None,
     ami: Callable[[], Any] | None = None,
     health: Callable[[], dict[str, Any]] | None = None,
+    metrics: Any = None,
 ) -> web.Application:
     """The web app; resources not handed in (database, pop hub and fan-out) are made and owned by it."""
     storage = EncryptedCookieStorage(
@@ -38,20 +46,31 @@ def init_app(
         max_age=settings.session_max_age_s,
     )
     app = web.Application(
-        middlewares=[security_headers, errors, session_middleware(storage)],
+        middlewares=[security_headers, errors, hostile_input, session_middleware(storage)],
         client_max_size=MAX_BODY,
     )
     app[keys.SETTINGS] = settings
     app[keys.AMI] = ami or (lambda: None)
     app[keys.HEALTH] = health
+    app[keys.METRICS] = metrics  # issue #6: metrics.service.MetricsService, or None
     app.cleanup_ctx.append(_database(db))
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(_security)  # issue #8: tokens, audit log, login lockout, tenants
     app.cleanup_ctx.append(_screenpop(hub, fanout))
     app.router.add_post("/api/login", auth.login)
     app.router.add_post("/api/logout", auth.logout)
     app.router.add_get("/api/me", auth.me)
     app.router.add_get("/healthz", healthz)
     console.add_routes(app)
+    status_page.add_routes(app)  # the caller's status page: public, the token is the key
+    tickets_api.add_routes(app)
+    openapi.add_routes(app)
+    metrics_api.add_routes(app)  # issue #6: GET /metrics, GET /api/tenants/{tenant}/kpis
+    # issue #8: the admin API (accounts, tokens, audit log, tenants)
+    accounts_api.add_routes(app)
+    security_api.add_routes(app)
+    tenants_api.add_routes(app)
+    sla_api.add_routes(app)  # issue #7: escalations (list, acknowledge, de-escalate), a ticket's SLA
     return app
 
 
@@ -94,13 +113,35 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
     db = app[keys.DB]
     app[keys.ACCOUNTS] = AccountService(db)
-    app[keys.TICKETS] = TicketService(db)
+    app[keys.TICKETS] = TicketService(db, first_level_limit_s=app[keys.SETTINGS].first_level_limit_s)
     app[keys.CALLBACKS] = CallbackService(db)
     app[keys.DIRECTORY_REPO] = DirectoryRepository(db)
     index = DirectoryIndex()
     await index.load(db)
     app[keys.DIRECTORY] = index
     yield
+
+
+async def _security(app: web.Application) -> AsyncIterator[None]:
+    from uhd_telephony.security.audit import AuditLog
+    from uhd_telephony.security.ratelimit import LoginGuard, LoginLimits
+    from uhd_telephony.security.tokens import TokenService
+    from uhd_telephony.tenants.service import TenantService
+
+    db = app[keys.DB]
+    settings = app[keys.SETTINGS]
+    app[keys.TOKENS] = TokenService(db)
+    app[keys.AUDIT] = AuditLog(db)
+    app[keys.TENANTS] = TenantService(db)
+    limits = LoginLimits(
+        max_failures=settings.login_max_failures,
+        ip_max_failures=settings.login_ip_max_failures,
+        window_s=settings.login_window_s,
+        lockout_s=settings.login_lockout_s,
+    )
+    app[keys.LOGIN_GUARD] = LoginGuard(limits, settings.redis_url, settings.redis_prefix)
+    yield
+    await app[keys.LOGIN_GUARD].close()
 
 
 def _screenpop(hub: Any, fanout: Any) -> Callable[[web.Application], AsyncIterator[None]]:

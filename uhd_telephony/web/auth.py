@@ -1,11 +1,18 @@
-"""Log in and out; who is asking: the session cookie (encrypted), its CSRF token, role and tenant checks."""
+"""Who is asking: the session cookie (encrypted) with its CSRF token, or a bearer API token; role and tenant checks.
+
+``require(request, *roles)`` is the one gate every handler passes: it finds the principal (a bearer token wins over
+the cookie; a bad token is 401 even beside a good cookie), refuses tokens on routes they are not for and tokens
+without the route's scope (``security.permissions``), then the role, then — for a cookie — the CSRF token and
+Origin of a state-changing request. ``require_tenant`` turns another tenant into 404. Logins are rate-limited
+and locked out (``security.ratelimit``) and written to the audit log with logouts.
+"""
 
 from __future__ import annotations
 
 import base64
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -13,17 +20,30 @@ from aiohttp_session import get_session, new_session
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field
 
-from uhd_telephony.errors import Forbidden, NotAuthenticated, NotFound
+from uhd_telephony.accounts.models import TENANT_MAX, Role
+from uhd_telephony.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
+from uhd_telephony.security.audit import AuditAction
+from uhd_telephony.security.permissions import token_scope
 from uhd_telephony.settings import Settings
 from uhd_telephony.web import keys
 from uhd_telephony.web.middleware import csrf_ok, same_origin
 
 log = logging.getLogger(__name__)
 
+PRINCIPAL = "uhd.principal"  # where a request keeps who it is, once found
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class InvalidToken(NotAuthenticated):
+    """A bearer token that is malformed, unknown, revoked or expired, or whose account is deactivated."""
+
+    error_id = "invalid-token"
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
 
 @dataclass(slots=True, frozen=True)
 class Principal:
-    """The logged-in account as the web layer needs it."""
+    """Who a request is: a logged-in account, or an account acting through one of its API tokens."""
 
     account_id: int
     username: str
@@ -31,21 +51,42 @@ class Principal:
     role: str
     tenants: frozenset[str]
     csrf: str
+    partner_group: str | None = None
+    token_id: int | None = None  # set when the request came with a bearer token
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def via_token(self) -> bool:
+        return self.token_id is not None
+
+    def serves(self, tenant: str) -> bool:
+        """Whether this principal may see ``tenant``: an admin every tenant, anyone else its own."""
+        return self.role == Role.ADMIN or tenant in self.tenants
+
+    @property
+    def actor(self) -> str:
+        """How ticket history names this principal: ``agent:<id>`` for staff, ``partner:<id>`` for a partner."""
+        return f"partner:{self.account_id}" if self.role == Role.PARTNER else f"agent:{self.account_id}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.account_id,
             "username": self.username,
             "display_name": self.display_name,
             "role": self.role,
             "tenants": sorted(self.tenants),
             "csrf_token": self.csrf,
+            "partner_group": self.partner_group,
         }
+        if self.token_id is not None:
+            out["token"] = {"id": self.token_id, "scopes": sorted(self.scopes)}
+        return out
 
 
 class LoginBody(BaseModel):
     model_config = {"extra": "forbid"}
-    username: str = Field(min_length=1, max_length=150)
+    # no control characters: PostgreSQL refuses a NUL in text, and a username goes into a query and the audit log
+    username: str = Field(min_length=1, max_length=150, pattern=r"^[^\x00-\x1f\x7f]*$")
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -59,14 +100,33 @@ def session_key(settings: Settings) -> bytes:
     return base64.urlsafe_b64decode(Fernet.generate_key())
 
 
+def client_ip(request: web.Request) -> str | None:
+    """The peer address (a reverse proxy in front must pass the client's through aiohttp's forwarded handling)."""
+    return request.remote
+
+
+def bearer(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header; "" for another or a malformed Authorization header."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return ""
+    return value.strip()
+
+
 async def principal(request: web.Request) -> Principal | None:
-    """The logged-in account, or None; checks the account is still active."""
+    """The account logged in by the session cookie, or None; checks the account is still active (pages use this)."""
     session = await get_session(request)
     account_id = session.get("account_id")
     if not isinstance(account_id, int):
         return None
-    account = await request.app[keys.ACCOUNTS].get(account_id)
-    if account is None or not account.active:
+    try:
+        account = await request.app[keys.ACCOUNTS].get(account_id)
+    except NotFound:
+        account = None
+    if account is None or not account.active or account.role == Role.PARTNER:
         session.invalidate()
         return None
     return Principal(
@@ -76,25 +136,77 @@ async def principal(request: web.Request) -> Principal | None:
         role=account.role,
         tenants=frozenset(account.tenants),
         csrf=str(session.get("csrf", "")),
+        partner_group=account.partner_group,
     )
 
 
+async def _token_principal(request: web.Request, presented: str) -> Principal:
+    use = await request.app[keys.TOKENS].authenticate(presented) if presented else None
+    if use is None:
+        # the same answer for every kind of bad token: which part was wrong is not the caller's business
+        raise InvalidToken("invalid, expired or revoked API token")
+    account = use.account
+    return Principal(
+        account_id=account.id,
+        username=account.username,
+        display_name=account.display_name,
+        role=account.role,
+        tenants=use.tenants,
+        csrf="",
+        partner_group=account.partner_group,
+        token_id=use.token.id,
+        scopes=frozenset(use.token.scopes),
+    )
+
+
+async def authenticate(request: web.Request) -> Principal | None:
+    """The principal of this request (bearer token, else session cookie), found once per request."""
+    if PRINCIPAL in request:
+        found: Principal | None = request[PRINCIPAL]
+        return found
+    presented = bearer(request)
+    who = await (_token_principal(request, presented) if presented is not None else principal(request))
+    request[PRINCIPAL] = who
+    return who
+
+
+def _route_path(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path
+
+
 async def require(request: web.Request, *roles: str) -> Principal:
-    """The logged-in account with one of ``roles``; state-changing requests must carry the CSRF token."""
-    who = await principal(request)
+    """The principal with one of ``roles``; a token needs the route's scope, a cookie the CSRF token on writes."""
+    who = await authenticate(request)
     if who is None:
         raise NotAuthenticated("log in first")
+    if who.via_token:
+        scope = token_scope(request.method, _route_path(request))
+        if scope is None:
+            raise Forbidden("API tokens are not accepted here")
+        if scope and scope not in who.scopes:
+            raise Forbidden(f"the API token lacks the scope {scope}", {"scope": scope})
     if roles and who.role not in roles:
         raise Forbidden("not allowed for your role")
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    # a browser sends the cookie by itself, never an Authorization header: only cookie requests need CSRF proof
+    if not who.via_token and request.method not in SAFE_METHODS:
         if not same_origin(request) or not csrf_ok(request, who.csrf):
             raise Forbidden("missing or wrong CSRF token")
     return who
 
 
+def valid_tenant(tenant: str) -> bool:
+    """A tenant as stored: 1..64 printable characters without surrounding blanks (``klinikum-nord``)."""
+    return 0 < len(tenant) <= TENANT_MAX and tenant == tenant.strip() and tenant.isprintable()
+
+
 def require_tenant(who: Principal, tenant: str) -> str:
-    """A tenant the account works for; any other is reported as not found, never as forbidden."""
-    if tenant not in who.tenants:
+    """A tenant the principal works for; any other is reported as not found, never as forbidden.
+
+    An admin serves every tenant, so its path's tenant reaches the queries: it must at least be one that can be
+    stored (a NUL from a URL is an error in PostgreSQL, not an empty answer).
+    """
+    if not valid_tenant(tenant) or not who.serves(tenant):
         raise NotFound("no such tenant")  # exactly what a tenant that does not exist looks like
     return tenant
 
@@ -103,23 +215,54 @@ async def login(request: web.Request) -> web.Response:
     if not same_origin(request):
         raise Forbidden("cross-origin login refused")
     body = LoginBody.model_validate(await request.json())
+    ip = client_ip(request)
+    guard = request.app[keys.LOGIN_GUARD]
+    audit = request.app[keys.AUDIT]
+    name = body.username.strip().lower()[:64]
+    locked = await guard.locked(body.username, ip)
+    if locked is not None:
+        log.info("login for %r from %s refused: %s locked out", name, ip, locked.kind)
+        raise TooManyAttempts(
+            f"too many failed logins: try again in {locked.retry_after} s", locked.retry_after, {"locked": locked.kind}
+        )
     account = await request.app[keys.ACCOUNTS].authenticate(body.username, body.password)
     if account is None:
-        log.info("login failed for %r from %s", body.username[:64], request.remote)
+        log.info("login failed for %r from %s", name, ip)
+        await audit.write(AuditAction.LOGIN_FAILED, actor=name, ip=ip)
+        started = await guard.failed(body.username, ip)
+        if started is not None:
+            lock = {"locked": started.kind, "for_s": started.retry_after}
+            await audit.write(AuditAction.LOGIN_LOCKED, actor=name, ip=ip, details=lock)
+            log.warning("login locked out (%s) for %r from %s for %d s", started.kind, name, ip, started.retry_after)
+            raise TooManyAttempts(
+                f"wrong username or password; too many failed logins: try again in {started.retry_after} s",
+                started.retry_after,
+                {"locked": started.kind},
+            )
         raise NotAuthenticated("wrong username or password")
+    if account.role == Role.PARTNER:
+        refused = {"reason": "partner accounts use API tokens"}
+        await audit.write(AuditAction.LOGIN_FAILED, actor=name, ip=ip, details=refused)
+        raise Forbidden("partner accounts use API tokens, not a login")
+    await guard.succeeded(body.username)
     session = await new_session(request)  # a fresh session id: no fixation
     session["account_id"] = account.id
     session["csrf"] = secrets.token_urlsafe(32)
-    log.info("login of %s (%s) from %s", account.username, account.role, request.remote)
+    await audit.write(AuditAction.LOGIN_OK, actor=account.username, target=f"account:{account.id}", ip=ip)
+    log.info("login of %s (%s) from %s", account.username, account.role, ip)
     who = await principal(request)
     assert who is not None
+    request[PRINCIPAL] = who
     return web.json_response({"account": who.to_dict()})
 
 
 async def logout(request: web.Request) -> web.Response:
-    await require(request)
+    who = await require(request)
     session = await get_session(request)
     session.invalidate()
+    await request.app[keys.AUDIT].write(
+        AuditAction.LOGOUT, actor=who.username, target=f"account:{who.account_id}", ip=client_ip(request)
+    )
     return web.json_response({"ok": True})
 
 

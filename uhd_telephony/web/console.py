@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field
 
-from uhd_telephony.errors import Forbidden
+from uhd_telephony.errors import Forbidden, NotFound
 from uhd_telephony.screenpop.fanout import encode
 from uhd_telephony.screenpop.hub import Console
 from uhd_telephony.web import keys
@@ -67,9 +67,13 @@ def _id(request: web.Request, name: str) -> int:
 
 
 async def ticket(request: web.Request) -> web.Response:
-    who = await require(request, "agent", "admin", "manager")
+    # issue #8: a partner reads the tickets routed to its group; any other is as missing as one that is not
+    who = await require(request, "agent", "admin", "manager", "partner")
     tenant = require_tenant(who, request.match_info["tenant"])
-    view = await request.app[keys.TICKETS].get(tenant, _id(request, "ticket_id"))
+    ticket_id = _id(request, "ticket_id")
+    view = await request.app[keys.TICKETS].get(tenant, ticket_id)
+    if who.role == "partner" and (who.partner_group is None or view.support_group != who.partner_group):
+        raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
     return web.json_response({"ticket": view.to_dict()})
 
 

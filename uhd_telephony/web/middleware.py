@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from uhd_telephony.errors import UhdError
+from uhd_telephony.web import keys
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+# the console needs none of the browser's powerful features: deny them to it and to anything it might embed
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), midi=(), payment=(), usb=()"
 )
 
 
@@ -35,7 +41,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except UhdError as exc:
-        return web.json_response(exc.to_dict(), status=exc.status_code)
+        # Retry-After of a lockout, WWW-Authenticate of a bad token
+        return web.json_response(exc.to_dict(), status=exc.status_code, headers=getattr(exc, "headers", None))
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
@@ -55,6 +62,33 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response(error_body("internal-error", "internal error"), status=500)
 
 
+def _unstorable(text: str) -> bool:
+    """Text no database takes as a value: a NUL (PostgreSQL refuses it) or a lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+@web.middleware
+async def hostile_input(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A path (404) or query (400) with a NUL byte or a lone surrogate is refused before a handler queries with it.
+
+    Bodies are checked by each handler's Pydantic model; a path segment or query value reaches SQL as it is,
+    and PostgreSQL answers a NUL in text with an error (a 500), SQLite with a silent miss.
+    """
+    if _unstorable(request.path):  # no resource has such a name
+        return web.json_response(error_body("not-found", "not found"), status=404)
+    if any(_unstorable(k) or _unstorable(v) for k, v in request.query.items()):
+        return web.json_response(
+            error_body("invalid-request", "the query contains a NUL byte or invalid Unicode"), status=400
+        )
+    return await handler(request)
+
+
 def _keep(exc: web.HTTPException) -> dict[str, str]:
     return {k: v for k, v in exc.headers.items() if k in ("Location", "Allow", "Retry-After")}
 
@@ -68,6 +102,12 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        settings = request.app.get(keys.SETTINGS)
+        if settings is not None and settings.cookie_secure and settings.hsts_max_age_s > 0:
+            # only behind HTTPS: a browser that saw HSTS over plain HTTP of a test install would be locked out
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={settings.hsts_max_age_s}")
     return response
 
 

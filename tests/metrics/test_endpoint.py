@@ -1,0 +1,205 @@
+"""GET /metrics through the app: valid exposition text, bounded labels, no caller data, counters that move."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import trace_bytes
+from tests.metrics.conftest import TENANT_A, TicketSpec, store_tickets
+from tests.web.conftest import web_settings
+from uhd_telephony.bus import Bus
+from uhd_telephony.calls.domain import CallEvent
+from uhd_telephony.calls.pipeline import CallPipeline
+from uhd_telephony.calls.tracker import CallTracker
+from uhd_telephony.metrics import queries
+from uhd_telephony.metrics.live import METRIC_NAMES, Renderer
+from uhd_telephony.metrics.service import MetricsService, TicketStatsCache
+from uhd_telephony.store.db import Database
+from uhd_telephony.store.migrate import migrate
+from uhd_telephony.web.app import init_app
+
+ALLOWED_LABELS = {"tenant", "queue", "category", "le"}
+
+
+class Live:
+    """A tracker, a pipeline and a bus like CallService's, with the metrics listening."""
+
+    def __init__(self, db: Database) -> None:
+        # threshold 0: the captured abandon is a plain abandon, as in Asterisk's queue_log
+        self.tracker = CallTracker(short_abandon_s=0, tenant_queues={"hotline": TENANT_A, "backoffice": TENANT_A})
+        self.bus = Bus()
+        self.pipeline = CallPipeline(self.tracker, self.bus.publish_many, clock=lambda: self.tracker.now)
+        self.metrics = MetricsService(db=db, tracker=self.tracker)
+        self.bus.subscribe(self.metrics.counters, CallEvent, name="metrics")
+        self.pipeline.observers.extend([self.metrics.members, self.metrics.events])
+
+    def feed(self, data: bytes) -> None:
+        self.pipeline.feed(data)
+
+
+@pytest.fixture
+async def live(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[TestClient, Live]]:
+    await migrate(sqlite_url)
+    db = Database(sqlite_url)
+    live = Live(db)
+    client = await aiohttp_client(init_app(web_settings(sqlite_url), db=db, metrics=live.metrics))
+    try:
+        yield client, live
+    finally:
+        await db.close()
+
+
+async def scrape(client: TestClient) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """name -> {sorted labels: value} of every sample, parsed by prometheus-client's own parser."""
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(await response.text()):
+        for s in family.samples:
+            samples.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+    return samples
+
+
+def value(samples: dict[str, Any], name: str, **labels: str) -> float:
+    return float(samples[name][tuple(sorted(labels.items()))])
+
+
+async def test_counters_move_after_call_events_and_labels_stay_bounded(live: tuple[TestClient, Live]) -> None:
+    client, state = live
+    before = await scrape(client)
+    assert "uhd_calls_offered_total" not in before  # no call seen yet: no series
+    assert value(before, "uhd_ami_connected") == 0
+    # a real Asterisk 22 capture each: answered (Jürgen Müller), abandoned, a blind transfer to a second queue
+    for name in ("a_answered", "b_abandoned", "f_transfer"):
+        state.feed(trace_bytes(name))
+    state.pipeline.flush()
+    hotline = {"tenant": TENANT_A, "queue": "hotline"}
+    # a new series shows 0 first: Prometheus' increase() counts from its first sample, the calls are not lost
+    first = await scrape(client)
+    assert value(first, "uhd_calls_offered_total", **hotline) == 0
+    assert value(first, "uhd_call_wait_seconds_count", **hotline) == 0
+    after = await scrape(client)
+    assert value(after, "uhd_calls_offered_total", **hotline) == 3
+    assert value(after, "uhd_calls_answered_total", **hotline) == 2
+    assert value(after, "uhd_calls_abandoned_total", **hotline) == 1
+    assert value(after, "uhd_call_wait_seconds_count", **hotline) == 2
+    assert value(after, "uhd_call_talk_seconds_count", **hotline) == 2
+    # the transfer's second stay is a stay of its own, in its queue, flagged as come by transfer
+    assert value(after, "uhd_calls_offered_total", tenant=TENANT_A, queue="backoffice") == 1
+    assert value(after, "uhd_calls_transferred_in_total", tenant=TENANT_A, queue="backoffice") == 1
+    assert value(after, "uhd_callers_waiting", **hotline) == 0
+    # only bounded labels, and nothing of a caller, a call or a ticket anywhere in the text
+    text = await (await client.get("/metrics")).text()
+    for name, series in after.items():
+        for labels in series:
+            assert {k for k, _ in labels} <= ALLOWED_LABELS, name
+    for needle in ("Müller", "Muller", "Mueller", "+49", "@hotline", "Local/", "PJSIP/", "UHD-"):
+        assert needle not in text
+    for record in state.tracker._finished:  # every call id the tracker made
+        assert record.split("@")[0] not in text
+    # every name is one the dashboards may rely on
+    families = {f.name for f in text_string_to_metric_families(text)}
+    documented = {n.removesuffix("_total") for n in METRIC_NAMES}
+    assert families <= documented, families - documented
+
+
+async def test_a_waiting_caller_shows_until_answered(live: tuple[TestClient, Live]) -> None:
+    client, state = live
+    data = trace_bytes("a_answered")
+    connect = data.index(b"Event: AgentConnect")
+    state.feed(data[:connect])  # the caller has joined the queue, nobody answered yet
+    await scrape(client)  # the series' first showing (at 0)
+    samples = await scrape(client)
+    hotline = {"tenant": TENANT_A, "queue": "hotline"}
+    assert value(samples, "uhd_callers_waiting", **hotline) == 1
+    assert value(samples, "uhd_callers_longest_wait_seconds", **hotline) >= 0
+    assert value(samples, "uhd_calls_offered_total", **hotline) == 1
+    assert value(samples, "uhd_calls_answered_total", **hotline) == 0
+    state.feed(data[connect:])
+    samples = await scrape(client)
+    assert value(samples, "uhd_callers_waiting", **hotline) == 0
+    assert value(samples, "uhd_calls_answered_total", **hotline) == 1
+
+
+async def test_queue_members_from_events(live: tuple[TestClient, Live]) -> None:
+    client, state = live
+    state.feed(trace_bytes("g_members"))
+    samples = await scrape(client)
+    assert value(samples, "uhd_queue_agents_logged_in", queue="hotline") == 5
+    assert value(samples, "uhd_queue_agents_paused", queue="hotline") == 0
+
+
+async def test_ticket_totals_appear_per_tenant_and_top_level_category(
+    live: tuple[TestClient, Live], sqlite_url: str
+) -> None:
+    client, state = live
+    db = state.metrics.db
+    assert db is not None
+    from datetime import UTC, datetime, timedelta
+
+    c0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    await store_tickets(
+        db,
+        [
+            TicketSpec(TENANT_A, c0, "kis/login", 3, "phone", (("routed", "2nd_level", c0 + timedelta(minutes=7)),)),
+            TicketSpec(TENANT_A, c0, None, None, "phone"),
+        ],
+    )
+    samples = await scrape(client)
+    assert value(samples, "uhd_tickets_created", tenant=TENANT_A, category="kis") == 1
+    assert value(samples, "uhd_tickets_created", tenant=TENANT_A, category="none") == 1
+    assert value(samples, "uhd_tickets_routed", tenant=TENANT_A, category="kis") == 1
+    assert value(samples, "uhd_ticket_escalation_seconds_bucket", tenant=TENANT_A, le="300.0") == 0
+    assert value(samples, "uhd_ticket_escalation_seconds_bucket", tenant=TENANT_A, le="600.0") == 1
+    assert value(samples, "uhd_ticket_escalation_seconds_sum", tenant=TENANT_A) == 420
+
+
+async def test_ticket_totals_are_cached_and_survive_a_database_outage(tmp_path: Any, monkeypatch: Any) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}"
+    await migrate(url)
+    now = [0.0]
+    db = Database(url)
+    try:
+        cache = TicketStatsCache(db, ttl_s=30, clock=lambda: now[0])
+        first = await cache.get()
+        assert first is not None and cache.reads == 1
+        now[0] = 10
+        assert await cache.get() is first and cache.reads == 1  # within the TTL: no query
+
+        async def down(db: Database) -> None:
+            raise ConnectionRefusedError("database is down")
+
+        monkeypatch.setattr(queries, "ticket_totals", down)
+        now[0] = 45
+        assert await cache.get() is first and cache.errors == 1  # the last totals serve meanwhile
+        now[0] = 50
+        assert await cache.get() is first and cache.errors == 1  # and the next try waits a TTL
+    finally:
+        await db.close()
+
+
+async def test_rendering_runs_off_the_event_loop(live: tuple[TestClient, Live], monkeypatch: Any) -> None:
+    client, _ = live
+    threads: list[int] = []
+    original = Renderer.render
+
+    def spy(self: Renderer, sample: Any) -> bytes:
+        threads.append(threading.get_ident())
+        return original(self, sample)
+
+    monkeypatch.setattr(Renderer, "render", spy)
+    await scrape(client)
+    assert threads and threads[0] != threading.get_ident()
+
+
+async def test_no_metrics_service_no_metrics(sqlite_url: str, aiohttp_client: Any) -> None:
+    await migrate(sqlite_url)
+    client = await aiohttp_client(init_app(web_settings(sqlite_url)))
+    assert (await client.get("/metrics")).status == 404

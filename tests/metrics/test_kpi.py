@@ -1,0 +1,210 @@
+"""The KPI definitions on hand-built calls and tickets with known answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from uhd_telephony.calls.records import CallRecord, Outcome
+from uhd_telephony.metrics import kpi
+from uhd_telephony.metrics.kpi import call_kpis, percentile, ticket_fact, ticket_kpis
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=kpi.TIMEZONE).timestamp()  # a Monday, 08:00 in Berlin
+_ids = count(1)
+
+
+def stay(
+    outcome: Outcome | None,
+    *,
+    wait: float | None = None,
+    talk: float | None = None,
+    linkedid: str | None = None,
+    queue: str = "hotline",
+    at: float = T0,
+) -> CallRecord:
+    n = next(_ids)
+    call = CallRecord(f"{n}@{queue}", linkedid or f"l{n}", str(n), queue, "klinikum-nord", at)
+    call.outcome = outcome
+    call.wait_s = wait
+    call.talk_s = talk
+    if outcome in (Outcome.ANSWERED, Outcome.TRANSFERRED):
+        call.answered_at = at + (wait or 0)
+    return call
+
+
+def test_short_abandons_leave_the_denominator_of_every_ratio() -> None:
+    calls = [stay(Outcome.ANSWERED, wait=w, talk=60) for w in (5, 10, 15, 20, 25, 40)]
+    calls += [stay(Outcome.ABANDONED, wait=30), stay(Outcome.ABANDONED, wait=50)]
+    calls += [stay(Outcome.SHORT_ABANDON, wait=2), stay(Outcome.SHORT_ABANDON, wait=1)]
+    k = call_kpis(calls)
+    assert (k.offered, k.answered, k.abandoned, k.short_abandons, k.base) == (10, 6, 2, 2, 8)
+    assert k.reachability == 6 / 8
+    assert k.service_level == 4 / 8  # waits of 5, 10, 15 and 20 s: "within 20 s" includes 20
+    assert k.abandon_rate == 2 / 8
+    assert k.answered_within_service_level == 4
+
+
+def test_calls_outside_business_hours_are_counted_apart_and_in_no_ratio() -> None:
+    calls = [stay(Outcome.ANSWERED, wait=3), stay(Outcome.CLOSED, at=T0 + 13 * 3600), stay(Outcome.CLOSED)]
+    k = call_kpis(calls)
+    assert (k.offered, k.closed, k.base, k.reachability) == (1, 2, 1, 1.0)
+    assert k.outcomes == {"answered": 1, "closed": 2}
+    assert k.closed_by_weekday_hour[0][8] == 1 and k.closed_by_weekday_hour[0][21] == 1
+    assert sum(map(sum, k.offered_by_weekday_hour)) == 1
+
+
+def test_refused_exit_key_callback_and_unknown_are_offered_and_not_answered() -> None:
+    calls = [stay(o, wait=0) for o in (Outcome.REFUSED, Outcome.EXIT_KEY, Outcome.CALLBACK, Outcome.UNKNOWN)]
+    calls.append(stay(Outcome.ANSWERED, wait=12))
+    k = call_kpis(calls)
+    assert (k.offered, k.answered, k.abandoned, k.timed_out, k.base) == (5, 1, 0, 0, 5)
+    assert k.reachability == 1 / 5
+
+
+def test_timeouts_and_overflows_are_timed_out() -> None:
+    k = call_kpis([stay(Outcome.TIMEOUT, wait=60), stay(Outcome.OVERFLOW, wait=4), stay(Outcome.ANSWERED, wait=1)])
+    assert (k.offered, k.timed_out, k.answered, k.reachability) == (3, 2, 1, 1 / 3)
+
+
+def test_a_transferred_call_is_two_queue_stays_and_the_second_is_flagged() -> None:
+    first = stay(Outcome.TRANSFERRED, wait=8, talk=90, linkedid="conv-1")
+    second = stay(Outcome.ANSWERED, wait=30, talk=200, linkedid="conv-1", queue="backoffice", at=T0 + 100)
+    other = stay(Outcome.ABANDONED, wait=40, at=T0 + 5)
+    # any order: call_kpis orders the stays by queue entry
+    k = call_kpis([second, other, first])
+    assert (k.offered, k.answered, k.transfers_in, k.conversations) == (3, 2, 1, 2)
+    assert k.reaction_time.count == 2 and k.talk_time.mean == 145
+    hotline = call_kpis([second, other, first], exclude_transfers_in=True)
+    assert (hotline.offered, hotline.answered, hotline.transfers_in, hotline.conversations) == (2, 1, 1, 2)
+    assert hotline.reachability == 1 / 2 and hotline.transfers_in_excluded
+
+
+def test_a_caller_who_calls_again_is_not_a_transfer() -> None:
+    k = call_kpis([stay(Outcome.ANSWERED, wait=1, linkedid="a"), stay(Outcome.ANSWERED, wait=1, linkedid="b")])
+    assert k.transfers_in == 0 and k.conversations == 2
+
+
+def test_an_empty_period_has_no_ratios() -> None:
+    k = call_kpis([])
+    assert (k.offered, k.base, k.reachability, k.service_level, k.abandon_rate) == (0, 0, None, None, None)
+    assert k.reaction_time == kpi.Distribution(0, None, None, None)
+    body = k.to_dict()
+    assert body["reachability"] is None and body["reaction_time_s"] == {
+        "count": 0,
+        "mean": None,
+        "median": None,
+        "p90": None,
+    }
+
+
+def test_only_short_abandons_is_an_empty_base() -> None:
+    k = call_kpis([stay(Outcome.SHORT_ABANDON, wait=1)])
+    assert (k.offered, k.base, k.reachability) == (1, 0, None)
+
+
+def test_calls_in_progress_count_nowhere() -> None:
+    k = call_kpis([stay(None), stay(Outcome.ANSWERED, wait=3)])
+    assert (k.offered, k.in_progress, k.reachability) == (1, 1, 1.0)
+
+
+def test_reaction_time_is_the_wait_of_answered_calls_only() -> None:
+    calls = [stay(Outcome.ANSWERED, wait=w) for w in (2, 4, 6, 8, 10, 12, 14, 16, 18, 100)]
+    calls += [stay(Outcome.ABANDONED, wait=500), stay(Outcome.TIMEOUT, wait=600)]
+    r = call_kpis(calls).reaction_time
+    assert (r.count, r.mean, r.median, r.p90) == (10, 19.0, 10, 18)
+
+
+@pytest.mark.parametrize(
+    ("values", "p", "expected"),
+    [
+        ([15, 20, 35, 40, 50], 5, 15),
+        ([15, 20, 35, 40, 50], 30, 20),
+        ([15, 20, 35, 40, 50], 40, 20),
+        ([15, 20, 35, 40, 50], 50, 35),
+        ([15, 20, 35, 40, 50], 100, 50),
+        ([4, 1, 3, 2], 50, 2),  # the median of an even count is the lower middle value
+        (list(range(1, 11)), 90, 9),  # ceil(0.9 * 10) = 9: exactly, no float rounding up to 10
+        (list(range(1, 12)), 90, 10),  # ceil(0.9 * 11) = 10
+        ([7.5], 90, 7.5),
+        ([], 90, None),
+    ],
+)
+def test_percentiles_are_nearest_rank(values: list[float], p: int, expected: float | None) -> None:
+    assert percentile(values, p) == expected
+
+
+def test_a_percentile_outside_1_to_100_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        percentile([1.0], 0)
+
+
+def test_service_level_threshold_is_inclusive_and_configurable() -> None:
+    calls = [stay(Outcome.ANSWERED, wait=w) for w in (20.0, 20.001, 30.0)]
+    assert call_kpis(calls).answered_within_service_level == 1
+    assert call_kpis(calls, service_level_s=30).service_level == 1.0
+
+
+def test_calls_by_weekday_and_hour_are_in_berlin_time() -> None:
+    winter = datetime(2026, 3, 1, 23, 30, tzinfo=UTC).timestamp()  # Monday 00:30 in Berlin (CET)
+    summer = datetime(2026, 7, 1, 6, 15, tzinfo=UTC).timestamp()  # Wednesday 08:15 in Berlin (CEST)
+    grid = call_kpis([stay(Outcome.ANSWERED, wait=1, at=winter), stay(Outcome.ABANDONED, at=summer)])
+    assert grid.offered_by_weekday_hour[0][0] == 1 and grid.offered_by_weekday_hour[2][8] == 1
+    assert sum(map(sum, grid.offered_by_weekday_hour)) == 2
+
+
+def test_talk_time_is_the_mean_over_answered_and_transferred_stays() -> None:
+    calls = [stay(Outcome.ANSWERED, wait=1, talk=100), stay(Outcome.TRANSFERRED, wait=1, talk=50)]
+    calls.append(stay(Outcome.ABANDONED, wait=10))
+    assert call_kpis(calls).talk_time == kpi.Distribution(2, 75.0, 50, 100)
+
+
+# -- tickets --------------------------------------------------------------------------------------------------
+
+C0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def minutes(n: float) -> datetime:
+    return C0 + timedelta(minutes=n)
+
+
+def test_routing_beyond_first_level_and_escalations_are_forwardings() -> None:
+    tickets = [
+        # routed to 1st level and nothing else: not forwarded
+        ticket_fact("t", C0, "kis", 3, "phone", [("routed", "1st_level", minutes(1))]),
+        # routed to 2nd level after 12 minutes (the 1st-level routing before does not count)
+        ticket_fact(
+            "t", C0, "kis", 2, "phone", [("routed", "1st_level", minutes(1)), ("routed", "2nd_level", minutes(12))]
+        ),
+        # escalated after 30 minutes, then routed to a partner: forwarded at the escalation
+        ticket_fact(
+            "t",
+            C0,
+            "pacs",
+            1,
+            "web",
+            [("routed", "partner:pacs-vendor", minutes(45)), ("escalated", None, minutes(30))],
+        ),
+        # other history entries are no forwarding
+        ticket_fact("t", C0, "none", None, "mail", [("classified", "kis/login", minutes(2)), ("comment", None, C0)]),
+    ]
+    k = ticket_kpis(tickets)
+    assert (k.created, k.routed, k.escalated, k.forwarded) == (4, 2, 1, 2)
+    assert k.by_category == {"kis": 2, "none": 1, "pacs": 1}
+    assert k.by_priority == {"1": 1, "2": 1, "3": 1, "none": 1}
+    assert k.by_channel == {"mail": 1, "phone": 2, "web": 1}
+    assert k.routed_by_category == {"kis": 1, "pacs": 1} and k.escalated_by_category == {"pacs": 1}
+    assert k.forwarded_by_category == {"kis": 1, "pacs": 1}
+    assert k.escalation_time == kpi.Distribution(2, 21 * 60.0, 12 * 60.0, 30 * 60.0)
+    assert tickets[2].escalation_us == 30 * 60 * 1_000_000
+
+
+def test_no_tickets_no_escalation_time() -> None:
+    k = ticket_kpis([])
+    assert (k.created, k.forwarded, k.escalation_time.mean, k.escalation_time.p90) == (0, 0, None, None)
+
+
+def test_top_level_category_of_a_path() -> None:
+    assert kpi.top_level("kis/login/sso") == "kis"
+    assert kpi.top_level(None) == kpi.top_level("") == "none"

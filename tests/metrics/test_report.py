@@ -1,0 +1,350 @@
+"""The monthly report: every figure of a month with known calls and tickets, exactly, on SQLite and PostgreSQL;
+the report, the KPI API and kpi.py agree on the same stored rows; CSV, HTML, the route and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+
+from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, store_calls, store_tickets
+from tests.web.conftest import PASSWORD, login, seed, web_settings
+from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.calls.records import CallRecord, Outcome
+from uhd_telephony.cli import main
+from uhd_telephony.errors import InvalidInput
+from uhd_telephony.metrics import kpi, report
+from uhd_telephony.store.db import Database
+from uhd_telephony.store.migrate import migrate
+from uhd_telephony.tickets.view import tickets
+from uhd_telephony.web.app import init_app
+
+BERLIN = kpi.TIMEZONE
+MONTH = "2026-11"
+
+
+def berlin(day: int, month: int, hh: int, mm: int, ss: float = 0.0) -> datetime:
+    year = 2026
+    whole = int(ss)
+    return datetime(year, month, day, hh, mm, whole, round((ss - whole) * 1e6), tzinfo=BERLIN)
+
+
+def stay(
+    n: int,
+    at: datetime,
+    outcome: Outcome | None,
+    *,
+    wait: float | None = None,
+    talk: float | None = None,
+    linkedid: str | None = None,
+    queue: str = "hotline",
+    tenant: str = TENANT_A,
+) -> CallRecord:
+    entered = at.timestamp()
+    call = CallRecord(f"c{n}@{queue}", linkedid or f"l{n}", f"u{n}", queue, tenant, entered)
+    call.outcome, call.wait_s, call.talk_s = outcome, wait, talk
+    if outcome in (Outcome.ANSWERED, Outcome.TRANSFERRED):
+        call.answered_at = entered + (wait or 0)
+        call.agent = "Anna Becker"
+    if outcome is not None:
+        call.ended_at = entered + (wait or 0) + (talk or 0) + 1
+    return call
+
+
+def month_calls() -> list[CallRecord]:
+    a, t = Outcome.ANSWERED, Outcome.TRANSFERRED
+    return [
+        stay(1, berlin(1, 11, 0, 0, 5), a, wait=5, talk=60),  # the month's first seconds: counts
+        stay(2, berlin(31, 10, 23, 59, 59), a, wait=4, talk=10),  # October's last second: does not
+        stay(3, berlin(30, 11, 23, 59, 50), a, wait=30, talk=40),  # ends on 1 December: November's
+        stay(4, berlin(2, 11, 10, 0), a, wait=20.0, talk=100),  # exactly T: within the service level
+        stay(5, berlin(2, 11, 10, 5), Outcome.ABANDONED, wait=45),
+        stay(6, berlin(2, 11, 10, 6), Outcome.SHORT_ABANDON, wait=3),
+        stay(7, berlin(2, 11, 10, 7), Outcome.TIMEOUT, wait=300),
+        stay(8, berlin(2, 11, 10, 8), Outcome.OVERFLOW, wait=60),
+        # a blind transfer: the same linkedid in the hotline and then in the 2nd-level queue
+        stay(9, berlin(3, 11, 9, 0), t, wait=10, talk=120, linkedid="conv-9"),
+        stay(10, berlin(3, 11, 9, 2, 10), a, wait=8, talk=300, linkedid="conv-9", queue="2nd-level"),
+        stay(11, berlin(7, 11, 22, 0), Outcome.CLOSED),  # Saturday night: outside business hours
+        stay(12, berlin(1, 12, 0, 0, 1), Outcome.CLOSED),  # December
+        stay(13, berlin(4, 11, 12, 0), Outcome.REFUSED),
+        stay(14, berlin(5, 11, 14, 0), None),  # still in progress: counts nowhere
+        stay(15, berlin(12, 11, 8, 30), a, wait=12.5, talk=200),
+        stay(16, berlin(12, 11, 8, 31), a, wait=1, talk=1, tenant=TENANT_B),  # another tenant
+    ]
+
+
+@dataclass(frozen=True)
+class TicketCase:
+    spec: TicketSpec
+    status: str
+
+
+def month_tickets() -> list[TicketCase]:
+    t1 = berlin(1, 11, 0, 0, 0.5)
+    t2 = berlin(30, 11, 23, 59, 59)
+    t6 = berlin(12, 11, 9, 0)
+    return [
+        TicketCase(
+            TicketSpec(TENANT_A, t1, "kis/login", 3, "phone", (("routed", "2nd_level", t1 + timedelta(seconds=600)),)),
+            "in_progress",
+        ),
+        # escalated (SLA) but never routed away from 1st level, and resolved: a first-contact resolution
+        TicketCase(
+            TicketSpec(TENANT_A, t2, "pacs", 2, "web", (("escalated", None, t2 + timedelta(seconds=1800)),)), "resolved"
+        ),
+        TicketCase(TicketSpec(TENANT_A, berlin(31, 10, 23, 59, 59), "kis", 2, "phone"), "new"),  # October
+        TicketCase(
+            TicketSpec(
+                TENANT_A,
+                berlin(10, 11, 11, 0),
+                "hardware/printer",
+                4,
+                "mail",
+                (("routed", "1st_level", berlin(10, 11, 11, 1)),),
+            ),
+            "closed",
+        ),
+        TicketCase(TicketSpec(TENANT_A, berlin(11, 11, 15, 0), None, None, "phone"), "new"),
+        # routed to 2nd level and back: solved, but not at first contact
+        TicketCase(
+            TicketSpec(
+                TENANT_A,
+                t6,
+                "kis",
+                1,
+                "phone",
+                (
+                    ("routed", "2nd_level", t6 + timedelta(seconds=3600)),
+                    ("routed", "1st_level", t6 + timedelta(hours=5)),
+                ),
+            ),
+            "closed",
+        ),
+        TicketCase(TicketSpec(TENANT_B, berlin(12, 11, 9, 0), "kis", 1, "phone"), "closed"),
+    ]
+
+
+async def store_month(
+    db: Database, also: list[TicketSpec] | None = None
+) -> tuple[list[CallRecord], list[kpi.TicketFact]]:
+    """The month's calls and tickets (and the tickets ``also``, status new); returns every stored call and the
+    tickets' facts."""
+    records = await store_calls(db, month_calls())
+    cases = month_tickets()
+    facts = await store_tickets(db, [*(c.spec for c in cases), *(also or [])])
+    async with db.engine.begin() as conn:
+        for case in cases:  # the ticket opened for each spec carries its creation time
+            await conn.execute(
+                update(tickets)
+                .where(tickets.c.tenant == case.spec.tenant, tickets.c.created_at == case.spec.created_at)
+                .values(status=case.status)
+            )
+    return records, facts
+
+
+EXPECTED_CALLS = {
+    "calls_offered": 11,  # 1, 3, 4, 5, 6, 7, 8, 9, 10, 13, 15
+    "calls_answered": 6,  # 1, 3, 4, 9 (transferred), 10, 15
+    "calls_abandoned": 1,
+    "short_abandons": 1,
+    "calls_timed_out": 2,
+    "calls_closed": 1,
+    "transfers_in": 1,
+    "reachability": 0.6,  # 6 / (11 - 1)
+    "service_level": 0.5,  # waits 5, 20, 10, 8, 12.5 of 5, 30, 20, 10, 8, 12.5
+    "abandon_rate": 0.1,
+    "reaction_time_mean_s": 14.25,  # 85.5 / 6
+    "reaction_time_median_s": 10.0,  # nearest rank 3 of 6
+    "reaction_time_p90_s": 30.0,  # nearest rank 6 of 6
+    "talk_time_mean_s": 820 / 6,
+}
+EXPECTED_TICKETS = {
+    "tickets_created": 5,
+    "tickets_escalated": 3,
+    "escalation_time_mean_s": 2000.0,  # 600, 1800, 3600
+    "escalation_time_p90_s": 3600.0,
+    "first_contact_resolution": 0.4,  # the pacs and the hardware ticket of 5
+    "sla_compliance_response": None,  # no ticket measured by an SLA: no figure
+    "sla_compliance_resolution": None,
+}
+
+
+async def test_every_figure_of_a_known_month(db_url: str) -> None:
+    await migrate(db_url)
+    db = Database(db_url)
+    try:
+        await store_month(db)
+        built = await report.build(db, TENANT_A, MONTH, now=berlin(1, 12, 6, 0))
+    finally:
+        await db.close()
+    body = report.to_json(built)
+    assert {k: body[k] for k in EXPECTED_CALLS} == EXPECTED_CALLS
+    assert {k: body[k] for k in EXPECTED_TICKETS} == EXPECTED_TICKETS
+    assert (body["from"], body["to"]) == ("2026-11-01T00:00:00+01:00", "2026-12-01T00:00:00+01:00")
+    calls = body["calls"]
+    assert calls["in_progress"] == 1 and calls["conversations"] == 10 and calls["answered_within_service_level"] == 5
+    assert calls["outcomes"] == {
+        "abandoned": 1, "answered": 5, "closed": 1, "overflow": 1, "refused": 1, "short_abandon": 1, "timeout": 1,
+        "transferred": 1,
+    }  # fmt: skip
+    grid = calls["offered_by_weekday_hour"]
+    assert grid[6][0] == 1  # Sunday 1.11. 00:00:05
+    assert grid[0][23] == 1  # Monday 30.11. 23:59:50
+    assert grid[0][10] == 5 and grid[1][9] == 2 and grid[2][12] == 1 and grid[3][8] == 1
+    assert sum(map(sum, grid)) == 11
+    assert calls["closed_by_weekday_hour"][5][22] == 1 and sum(map(sum, calls["closed_by_weekday_hour"])) == 1
+    assert body["tickets_by_category"] == {"hardware": 1, "kis": 2, "none": 1, "pacs": 1}
+    assert body["tickets_by_priority"] == {"1": 1, "2": 1, "3": 1, "4": 1, "none": 1}
+    assert body["tickets_by_channel"] == {"mail": 1, "phone": 3, "web": 1}
+    assert body["tickets_escalated_by_category"] == {"kis": 2, "pacs": 1}
+    assert body["tickets_routed_by_category"] == {"kis": 2}
+    assert body["first_contact"] == {"created": 5, "resolved_at_first_level": 2, "rate": 0.4}
+    assert body["sla"] is None and "SLA" in body["sla_note"]
+    assert body["generated_at"] == "2026-12-01T06:00:00+01:00"
+
+
+async def test_the_report_the_kpi_api_and_kpi_py_agree(db_url: str, aiohttp_client: Any) -> None:
+    await seed(db_url)
+    db = Database(db_url)
+    try:
+        await AccountService(db).create("maria", PASSWORD, role="manager", tenants=[TENANT_A])
+        records, facts = await store_month(db)
+    finally:
+        await db.close()
+    client = await aiohttp_client(init_app(web_settings(db_url)))
+    await login(client, "maria")
+    response = await client.get(f"/api/tenants/{TENANT_A}/reports/{MONTH}", params={"format": "json"})
+    assert response.status == 200, await response.text()
+    from_report = await response.json()
+    response = await client.get(f"/api/tenants/{TENANT_A}/kpis", params={"from": "2026-11-01", "to": "2026-11-30"})
+    assert response.status == 200, await response.text()
+    from_api = await response.json()
+    start, end = report.month_period(MONTH)
+    rows = [r for r in records if r.tenant == TENANT_A and start.timestamp() <= r.entered_at < end.timestamp()]
+    cohort = [f for f in facts if f.tenant == TENANT_A and start <= f.created_at < end]
+    direct = {"calls": kpi.call_kpis(rows).to_dict(), "tickets": kpi.ticket_kpis(cohort).to_dict()}
+    assert from_report["calls"] == from_api["calls"] == direct["calls"]
+    assert from_report["tickets"] == from_api["tickets"] == direct["tickets"]
+    assert from_report["calls_offered"] == from_api["calls"]["offered"] == EXPECTED_CALLS["calls_offered"]
+    assert from_report["reaction_time_p90_s"] == from_api["calls"]["reaction_time_s"]["p90"]
+
+
+@pytest.fixture
+async def month_app(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[TestClient]:
+    await seed(sqlite_url)
+    db = Database(sqlite_url)
+    try:
+        await AccountService(db).create("maria", PASSWORD, role="manager", tenants=[TENANT_A])
+        await store_month(db)
+    finally:
+        await db.close()
+    yield await aiohttp_client(init_app(web_settings(sqlite_url)))
+
+
+async def test_the_route_serves_csv_and_html_to_managers_only(month_app: TestClient) -> None:
+    client = month_app
+    url = f"/api/tenants/{TENANT_A}/reports/{MONTH}"
+    assert (await client.get(url)).status == 401
+    await login(client, "anna")  # an agent
+    assert (await client.get(url)).status == 403
+    await login(client, "maria")
+    response = await client.get(url, params={"format": "csv"})
+    assert response.status == 200 and response.content_type == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    response = await client.get(url, params={"format": "html"})
+    assert response.status == 200 and response.content_type == "text/html"
+    assert "<svg" in await response.text()
+    for bad in ({"format": "pdf"}, {"format": "json", "x": "1"}):
+        assert (await client.get(url, params=bad)).status == 400
+    for month in ("2026-13", "2026-1", "november"):
+        assert (await client.get(f"/api/tenants/{TENANT_A}/reports/{month}")).status == 400
+    assert (await client.get(f"/api/tenants/{TENANT_B}/reports/{MONTH}")).status == 404
+
+
+async def test_csv_has_one_kpi_per_row_and_the_hour_table(sqlite_url: str) -> None:
+    await migrate(sqlite_url)
+    db = Database(sqlite_url)
+    try:
+        await store_month(db)
+        built = await report.build(db, TENANT_A, MONTH, now=berlin(1, 12, 6, 0))
+    finally:
+        await db.close()
+    rows = list(csv.reader(io.StringIO(report.to_csv(built))))
+    by_key = {r[0]: r for r in rows if r}
+    assert by_key["calls_offered"][2:4] == ["11", "Anrufe"]
+    assert by_key["reachability"][2:4] == ["0.6", "fraction"]
+    assert by_key["reaction_time_p90_s"][2] == "30.0" and "Rangmethode" in by_key["reaction_time_p90_s"][4]
+    assert by_key["sla_compliance_response"][2] == ""  # no invented number
+    assert by_key["tickets_escalated_by_category.kis"][2] == "2"
+    header = rows.index(["calls_offered_by_weekday_hour", *map(str, range(24))])
+    assert rows[header + 1][0] == "Mo" and rows[header + 1][1 + 10] == "5"
+
+
+async def test_html_is_self_contained_german_and_defines_its_figures(sqlite_url: str) -> None:
+    await migrate(sqlite_url)
+    db = Database(sqlite_url)
+    try:
+        await store_month(db)
+        built = await report.build(db, TENANT_A, MONTH, now=berlin(1, 12, 6, 0))
+    finally:
+        await db.close()
+    page = await report.to_html(built)
+    assert "November 2026" in page and TENANT_A in page and "01.12.2026 um 06:00" in page
+    assert page.count("<svg") == 3
+    for label, _, definition in report.DEFINITIONS.values():
+        if "SLA" not in label:
+            assert label in page and definition.replace("„", "&#8222;")[:30] in page.replace("„", "&#8222;")
+    assert 'id="kpi-reachability"><td>Erreichbarkeit</td><td class="num">60,0 %' in page
+    assert "SLA-Einhaltung nicht ausgewiesen" in page
+    # nothing to fetch: no external stylesheet, script, image or font
+    assert not re.search(r"<(link|script|img)\b", page) and not re.search(r"url\((?!#)", page)
+    assert not re.search(r'(src|href)="https?:', page)
+
+
+def test_a_month_is_berlin_midnight_to_midnight() -> None:
+    assert report.month_period("2026-03") == (
+        datetime(2026, 3, 1, tzinfo=BERLIN),
+        datetime(2026, 4, 1, tzinfo=BERLIN),
+    )
+    start, end = report.month_period("2026-12")
+    assert (end - start) == timedelta(days=31) and end.year == 2027
+    for bad in ("2026-00", "2026-13", "26-11", "2026-11-01", "", "1999-01"):
+        with pytest.raises(InvalidInput):
+            report.month_period(bad)
+
+
+async def test_the_cli_writes_each_format(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    await migrate(sqlite_url)
+    db = Database(sqlite_url)
+    try:
+        await store_month(db)
+    finally:
+        await db.close()
+    base = ["report", "--tenant", TENANT_A, "--month", MONTH, "--database-url", sqlite_url]
+    out = tmp_path / "report.json"
+    assert await _run(main, [*base, "--format", "json", "--output", str(out)]) == 0
+    assert json.loads(out.read_text())["calls_offered"] == 11
+    assert await _run(main, [*base, "--format", "csv"]) == 0
+    assert "calls_offered" in capsys.readouterr().out
+    html = tmp_path / "report.html"
+    assert await _run(main, [*base, "--format", "html", "--output", str(html)]) == 0
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert await _run(main, [*base, "--format", "json", "--month", "2026-13"]) == 1
+
+
+async def _run(fn: Any, argv: list[str]) -> int:
+    """The CLI runs its own event loop (asyncio.run): give it a thread of its own."""
+    import asyncio
+
+    return int(await asyncio.to_thread(fn, argv))

@@ -1,0 +1,306 @@
+"""Every route the app registers, by every kind of principal: own tenant, other tenant, other tenant's object.
+
+``EXPECT`` names, per route (method + path as registered) and per principal, what its own tenant's request gets:
+a status, or ``OK`` (let through: 2xx, or 400/409 of the request itself — never 401/403/404/5xx). From that the
+walk derives the other two variants:
+
+- ``foreign`` — the path names tenant B (or, for the status page, an unknown token): ``OK`` becomes 404 (an admin
+  serves every tenant: ``OK`` stays), 403 may be 403 or 404, everything else stays;
+- ``cross`` — tenant A in the path but tenant B's ticket, callback or ticket number (the status page: a malformed
+  token): ``OK`` becomes 404 for everyone, admins included (not for the ticket page: static HTML whose data
+  comes through the API).
+
+Tenant B's ticket number and requester name never appear in an answer to anyone but an admin, unless the request
+itself carried them. A route missing from ``EXPECT`` fails the test: add its row when you add the route
+(DEVELOPERS.md, "The route and role table").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.security.conftest import SECRET_NAME, World, bearer, browser, login
+from tests.web.conftest import TENANT_A, TENANT_B
+
+pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
+
+OK = "ok"
+Expect = int | str
+PRINCIPALS = ("anon", "agent", "manager", "partner", "admin", "token", "token_noscope")
+
+
+def row(*statuses: Expect) -> dict[str, Expect]:
+    """One expectation per principal, in the order of PRINCIPALS."""
+    return dict(zip(PRINCIPALS, statuses, strict=True))
+
+
+PUBLIC = row(200, 200, 200, 200, 200, 200, 200)
+ADMIN_ONLY = row(401, 403, 403, 403, OK, 403, 403)
+#                              anon agent manager partner admin token token_noscope
+TICKET_READ = row(401, OK, OK, OK, OK, OK, 403)  # a partner: its group's tickets only
+TICKET_WRITE = row(401, OK, 403, 403, OK, OK, 403)
+TICKET_WORK = row(401, OK, 403, OK, OK, OK, 403)  # what a partner may do: comment, status, resolve
+TENANT_READ = row(401, OK, OK, 403, OK, OK, 403)  # categories, agents
+CONSOLE = row(401, OK, 403, 403, OK, 403, 403)  # the console's own routes: no tokens
+PAGE = row(302, OK, OK, 302, OK, 302, 302)  # pages: a session only (a token is no login: to /login)
+
+_T = "/api/tenants/{tenant}"
+_TICKET = _T + "/tickets/{ticket_id}"
+_ADMIN = "/api/admin"
+
+EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
+    # public: no login, nothing of any tenant
+    ("GET", "/"): row(302, 302, 302, 302, 302, 302, 302),
+    ("GET", "/login"): PUBLIC,
+    ("GET", "/static/{filename}"): PUBLIC,
+    ("GET", "/status/{token}"): PUBLIC,  # the token is the key; other and malformed tokens: 404
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/metrics"): row(404, 404, 404, 404, 404, 404, 404),  # served only beside a call service
+    ("POST", "/api/login"): row(400, 400, 400, 400, 400, 400, 400),  # the walk sends no credentials
+    # session
+    ("GET", "/api/me"): row(401, OK, OK, OK, OK, OK, OK),  # any valid token: who am I
+    ("POST", "/api/logout"): row(401, OK, OK, 403, OK, 403, 403),
+    # pages and the console
+    ("GET", "/console"): row(302, OK, 403, 302, OK, 302, 302),
+    ("GET", "/tickets"): PAGE,
+    ("GET", "/tickets/{tenant}/{ticket_id}"): PAGE,
+    ("GET", "/ws/console"): CONSOLE,  # OK here is 400: the walk's GET is no WebSocket upgrade
+    ("GET", _T + "/callbacks"): CONSOLE,
+    ("POST", _T + "/callbacks/{callback_id}/dial"): CONSOLE,
+    ("GET", _T + "/directory/search"): CONSOLE,
+    ("POST", _TICKET + "/classify"): row(401, OK, 403, 403, OK, OK, 403),
+    ("GET", _T + "/categories"): TENANT_READ,
+    ("GET", _T + "/agents"): TENANT_READ,
+    # tickets
+    ("GET", _T + "/tickets"): TICKET_READ,
+    ("POST", _T + "/tickets"): TICKET_WRITE,
+    ("GET", _T + "/tickets/by-number/{number}"): TICKET_READ,
+    ("GET", _TICKET): TICKET_READ,
+    ("PATCH", _TICKET): TICKET_WRITE,
+    ("GET", _TICKET + "/history"): TICKET_READ,
+    ("POST", _TICKET + "/comments"): TICKET_WORK,
+    ("POST", _TICKET + "/assign"): TICKET_WRITE,
+    ("POST", _TICKET + "/route"): TICKET_WRITE,
+    ("POST", _TICKET + "/status"): TICKET_WORK,
+    ("POST", _TICKET + "/resolve"): TICKET_WORK,
+    ("POST", _TICKET + "/close"): TICKET_WRITE,  # closing and reopening stay with the helpdesk
+    ("POST", _TICKET + "/reopen"): TICKET_WRITE,
+    # issue #7: escalations for managers (and admins), a ticket's SLA for whoever reads the tenant's tickets
+    ("GET", _T + "/escalations"): row(401, 403, OK, 403, OK, 403, 403),
+    ("GET", _TICKET + "/sla"): row(401, OK, OK, 403, OK, 403, 403),
+    ("POST", _TICKET + "/escalations/{escalation_id}/acknowledge"): row(401, 403, OK, 403, OK, 403, 403),
+    ("POST", _TICKET + "/escalations/{escalation_id}/de-escalate"): row(401, 403, OK, 403, OK, 403, 403),
+    # KPIs: managers too; a token with kpis:read
+    ("GET", _T + "/kpis"): row(401, OK, OK, 403, OK, OK, OK),
+    # the monthly report: managers and admins; no tokens (not in security.permissions.TOKEN_ROUTES)
+    ("GET", _T + "/reports/{month}"): row(401, 403, OK, 403, OK, 403, 403),
+    # the admin API
+    ("GET", _ADMIN + "/accounts"): ADMIN_ONLY,
+    ("POST", _ADMIN + "/accounts"): ADMIN_ONLY,
+    ("GET", _ADMIN + "/accounts/{account_id}"): ADMIN_ONLY,
+    ("PATCH", _ADMIN + "/accounts/{account_id}"): ADMIN_ONLY,
+    ("POST", _ADMIN + "/accounts/{account_id}/deactivate"): ADMIN_ONLY,
+    ("GET", _ADMIN + "/accounts/{account_id}/tokens"): ADMIN_ONLY,
+    ("POST", _ADMIN + "/accounts/{account_id}/tokens"): ADMIN_ONLY,
+    ("DELETE", _ADMIN + "/tokens/{token_id}"): ADMIN_ONLY,
+    ("GET", _ADMIN + "/audit"): ADMIN_ONLY,
+    ("GET", _ADMIN + "/tenants"): ADMIN_ONLY,
+    ("POST", _ADMIN + "/tenants"): ADMIN_ONLY,
+}
+
+
+def _bodies(world: World) -> dict[tuple[str, str], Any]:
+    """Valid bodies for the ticket writes: the request reaches the ticket, so tenant and ownership are checked."""
+    return {
+        ("POST", _T + "/tickets"): {"channel": "web", "subject": "Walk", "requester": {"name": "Walker"}},
+        ("PATCH", _TICKET): {"subject": "PACS-Viewer startet nicht (walk)"},
+        ("POST", _TICKET + "/comments"): {"text": "walk", "public": False},
+        ("POST", _TICKET + "/assign"): {"agent_id": None},
+        ("POST", _TICKET + "/route"): {"group": "partner:acme", "reason": "walk"},  # its group already: no change
+        ("POST", _TICKET + "/status"): {"status": "in_progress"},
+        ("POST", _TICKET + "/resolve"): {"resolution": "walk"},
+        ("POST", _TICKET + "/close"): {"note": "walk"},
+        ("POST", _TICKET + "/reopen"): {"reason": "walk"},
+        ("POST", _TICKET + "/classify"): {"category_id": world.category_a, "impact": 3, "urgency": 3},
+        ("POST", _TICKET + "/escalations/{escalation_id}/acknowledge"): {"note": "walk"},
+        ("POST", _TICKET + "/escalations/{escalation_id}/de-escalate"): {"reason": "walk"},
+    }
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as registered, regexes stripped: {ticket_id}
+
+    @property
+    def params(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.path)
+
+    def variants(self) -> list[str]:
+        names = set(self.params)
+        out = ["own"]
+        if names & {"tenant", "token"}:
+            out.append("foreign")
+        if names & {"ticket_id", "callback_id", "escalation_id", "number", "token"}:
+            out.append("cross")
+        return out
+
+
+def registered(app: Any) -> list[Route]:
+    """Every (method, path) of the app's router; HEAD of a GET route included."""
+    routes = []
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None:
+            continue
+        info = resource.get_info()
+        path = info.get("formatter") or info.get("path") or ""
+        if "prefix" in info:  # the static files
+            path = info["prefix"] + "/{filename}"
+        path = re.sub(r"\{(\w+):[^}]*(\{[^}]*\}[^}]*)*\}", r"{\1}", path)
+        routes.append(Route(route.method, path))
+    # logout last: it ends the sessions the other requests use
+    return sorted(set(routes), key=lambda r: (r.path == "/api/logout", r.path, r.method))
+
+
+def fill(route: Route, variant: str, world: World) -> str:
+    own = variant == "own"
+    values: dict[str, Callable[[], str]] = {
+        "tenant": lambda: TENANT_B if variant == "foreign" else TENANT_A,
+        "ticket_id": lambda: str(world.ids["ticket_a" if own else "ticket_b"]),
+        "callback_id": lambda: str(world.ids["callback_a" if own else "callback_b"]),
+        "escalation_id": lambda: str(world.ids["escalation_a" if own else "escalation_b"]),
+        "number": lambda: world.numbers["ticket_a" if own else "ticket_b"],
+        "account_id": lambda: str(world.ids["victim"]),
+        "token_id": lambda: str(world.ids["token_throwaway"]),
+        "filename": lambda: "console.js",
+        "month": lambda: "2026-11",
+        "token": lambda: {
+            "own": world.status_token,
+            "foreign": secrets.token_urlsafe(32),
+            "cross": "not-a-token!",
+        }[variant],
+    }
+    path = route.path
+    for name in route.params:
+        path = path.replace("{" + name + "}", values[name]())
+    return path
+
+
+def expected(route: Route, principal: str, variant: str) -> Expect | set[int]:
+    own = EXPECT[(route.method if route.method != "HEAD" else "GET", route.path)][principal]
+    if variant == "own":
+        return own
+    if route.path == "/status/{token}":
+        return 404
+    if route.path == "/tickets/{tenant}/{ticket_id}" and variant == "cross":
+        return own  # the same static page for every ticket of the tenant: its data comes through the API
+    if own == OK:
+        return OK if variant == "foreign" and principal == "admin" else 404
+    if own == 403:
+        return {403, 404}
+    return own
+
+
+def passed(status: int, body: str) -> bool:
+    """Let through by every check of who may do this: the answer is the request's own business now."""
+    if status in (401, 403, 404, 302) or status >= 500:
+        # a callback dial got through to "Asterisk" (FakeAmi): the only 5xx that means "allowed"
+        return status == 503 and '"ami-not-connected"' in body
+    return True
+
+
+@dataclass
+class Caller:
+    client: TestClient
+    headers: dict[str, str]
+
+
+@pytest.fixture
+async def callers(client: TestClient, world: World) -> AsyncIterator[dict[str, Caller]]:
+    opened: list[TestClient] = []
+
+    async def session_of(username: str) -> Caller:
+        other = await browser(client)
+        opened.append(other)
+        return Caller(other, {"X-CSRF-Token": await login(other, username)})
+
+    anon = await browser(client)
+    opened.append(anon)
+    found = {
+        "anon": Caller(anon, {}),
+        "agent": await session_of("anna"),
+        "manager": await session_of("maria"),
+        "admin": await session_of("olga"),
+        "partner": Caller(anon, bearer(world.tokens["partner"])),
+        "token": Caller(anon, bearer(world.tokens["token"])),
+        "token_noscope": Caller(anon, bearer(world.tokens["token_noscope"])),
+    }
+    try:
+        yield found
+    finally:
+        for other in opened:
+            await other.session.close()
+
+
+async def test_every_route_enforces_role_and_tenant(
+    client: TestClient, world: World, callers: dict[str, Caller]
+) -> None:
+    routes = registered(client.server.app)
+    unknown = sorted({(r.method, r.path) for r in routes if r.method != "HEAD"} - set(EXPECT))
+    assert not unknown, f"routes without an expectation in EXPECT (add a row, see DEVELOPERS.md): {unknown}"
+    stale = sorted(set(EXPECT) - {(r.method, r.path) for r in routes})
+    assert not stale, f"expectations for routes the app does not have: {stale}"
+
+    bodies = _bodies(world)
+    secrets_of_b = {SECRET_NAME, world.numbers["ticket_b"], "0231 555 77"}
+    failures: list[str] = []
+    requests = 0
+    for route in routes:
+        for variant in route.variants():
+            for principal in PRINCIPALS:
+                caller = callers[principal]
+                url = fill(route, variant, world)
+                body = bodies.get((route.method, route.path), {}) if route.method not in ("GET", "HEAD") else None
+                response = await caller.client.request(
+                    route.method, url, json=body, headers=caller.headers, allow_redirects=False
+                )
+                text = await response.text()
+                requests += 1
+                want = expected(route, principal, variant)
+                where = f"{principal:>13} {variant:>7} {route.method} {url} -> {response.status}"
+                if want == OK:
+                    ok = passed(response.status, text)
+                elif isinstance(want, set):
+                    ok = response.status in want
+                else:
+                    ok = response.status == want
+                if not ok:
+                    failures.append(f"{where}, expected {want}: {text[:160]}")
+                if principal != "admin" or variant == "cross":
+                    sent = url + json.dumps(body, ensure_ascii=False)
+                    leaked = [s for s in secrets_of_b if s in text and s not in sent]
+                    if leaked:
+                        failures.append(f"{where}: tenant B's {leaked} in the answer")
+                if response.status >= 500 and not passed(response.status, text):
+                    failures.append(f"{where}: server error")
+    assert not failures, "\n".join(failures)
+    # the size of the walk, so a shrinking router or principal list is noticed
+    assert len(routes) >= len(EXPECT) and requests >= len(EXPECT) * len(PRINCIPALS)
+
+
+async def test_the_walk_covers_the_screen_pop_socket_and_the_status_links() -> None:
+    assert ("GET", "/ws/console") in EXPECT
+    assert ("GET", "/status/{token}") in EXPECT
+    for principal in ("manager", "partner", "token", "token_noscope"):
+        assert EXPECT[("GET", "/ws/console")][principal] == 403
+    assert Route("GET", "/status/{token}").variants() == ["own", "foreign", "cross"]

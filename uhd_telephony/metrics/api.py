@@ -1,0 +1,266 @@
+"""``GET /metrics`` for Prometheus and ``GET /api/tenants/{tenant}/kpis`` for people and the report.
+
+The KPI API streams the tenant's stored calls of the period through ``kpi.py`` (``queries.call_kpis``): the
+same functions the live counters classify with. Periods are ISO dates or datetimes:
+
+- ``from=2026-03-01&to=2026-03-31``: whole days in Europe/Berlin, ``to`` included (March, to the last second).
+- ``from=2026-03-01T08:00:00+01:00&to=2026-03-01T12:00:00+01:00``: instants, ``to`` excluded; a datetime
+  without an offset is Europe/Berlin time.
+
+Optional: ``queue`` (one queue's stays only; tickets have no queue and stay per tenant), ``service_level_s``
+(T of the service level, default 20), ``exclude_transfers_in=true`` (the per-hotline view, see ``kpi``).
+Calls count by their queue entry time, tickets by their creation time (``kpi``'s docstring).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from uhd_telephony.errors import InvalidInput
+from uhd_telephony.metrics import kpi, queries, report
+from uhd_telephony.web import keys
+from uhd_telephony.web.auth import require, require_tenant
+from uhd_telephony.web.openapi import documented
+
+KPI_ROLES = ("agent", "admin", "manager")
+REPORT_ROLES = ("admin", "manager")  # the monthly report goes to management, not to the agents
+# the classic text format, which is what generate_latest writes for our ASCII names (recent prometheus-client
+# releases announce version=1.0.0 in CONTENT_TYPE_LATEST; Prometheus 2.x expects 0.0.4)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_PERIOD = timedelta(days=400)
+
+
+# -- request and response models (what web.openapi documents) --------------------------------------------------
+
+
+class KpiQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str = Field(
+        alias="from",
+        max_length=40,
+        description="first day (2026-03-01, Europe/Berlin) or instant (2026-03-01T08:00:00+01:00), included",
+    )
+    to: str = Field(max_length=40, description="last day (included) or instant (excluded)")
+    queue: str | None = Field(default=None, min_length=1, max_length=128, description="one queue's stays only")
+    service_level_s: float = Field(default=kpi.SERVICE_LEVEL_S, gt=0, le=3600, description="T of the service level")
+    exclude_transfers_in: bool = Field(default=False, description="leave out stays that came by a transfer")
+
+    @field_validator("queue")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("must be a queue name")
+        return value
+
+
+_OUT = ConfigDict(extra="forbid", populate_by_name=True)  # the answer has exactly these fields
+
+
+class DistributionOut(BaseModel):
+    model_config = _OUT
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+
+class TalkTimeOut(BaseModel):
+    model_config = _OUT
+    count: int
+    mean: float | None
+
+
+class CallKpisOut(BaseModel):
+    """``kpi.CallKpis.to_dict()``: counts of queue stays, ratios 0..1 (null when the base is 0)."""
+
+    model_config = _OUT
+
+    offered: int
+    answered: int
+    answered_within_service_level: int
+    abandoned: int
+    short_abandons: int
+    timed_out: int
+    closed: int
+    outcomes: dict[str, int]
+    transfers_in: int
+    transfers_in_excluded: bool
+    conversations: int
+    in_progress: int
+    base: int = Field(description="offered - short abandons: the denominator of every ratio")
+    reachability: float | None
+    service_level: float | None
+    service_level_s: float
+    abandon_rate: float | None
+    reaction_time_s: DistributionOut = Field(description="wait of answered stays; percentiles by nearest rank")
+    talk_time_s: TalkTimeOut
+    offered_by_weekday_hour: list[list[int]] = Field(description="7 rows (Monday first) of 24 hours, Europe/Berlin")
+    closed_by_weekday_hour: list[list[int]]
+
+
+class EscalationTimeOut(BaseModel):
+    model_config = _OUT
+    count: int
+    mean: float | None
+    p90: float | None
+
+
+class TicketKpisOut(BaseModel):
+    """``kpi.TicketKpis.to_dict()`` over the tickets created in the period."""
+
+    model_config = _OUT
+
+    created: int
+    by_category: dict[str, int]
+    by_priority: dict[str, int]
+    by_channel: dict[str, int]
+    routed: int
+    escalated: int
+    forwarded: int
+    routed_by_category: dict[str, int]
+    escalated_by_category: dict[str, int]
+    forwarded_by_category: dict[str, int]
+    escalation_time_s: EscalationTimeOut
+
+
+class KpiResponse(BaseModel):
+    model_config = _OUT
+    tenant: str
+    from_: str = Field(alias="from")
+    to: str
+    timezone: str
+    queue: str | None
+    calls: CallKpisOut
+    tickets: TicketKpisOut
+
+
+# -- the period -----------------------------------------------------------------------------------------------
+
+
+def _moment(value: str, name: str, *, end: bool) -> datetime:
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            # a day is its local midnight; an end day is included, so the period runs to the next midnight
+            return datetime.combine(day + timedelta(days=1) if end else day, time(0), kpi.TIMEZONE)
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            f"{name} is not an ISO date (2026-03-01) or datetime (2026-03-01T08:00:00+01:00)", {"field": name}
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=kpi.TIMEZONE)
+
+
+def parse_period(start: str, end: str) -> tuple[datetime, datetime]:
+    """``[from, to)`` as aware datetimes from the query's ``from`` and ``to`` (module docstring)."""
+    first, last = _moment(start, "from", end=False), _moment(end, "to", end=True)
+    if last <= first:
+        raise InvalidInput("to must be after from", {"from": start, "to": end})
+    if last - first > MAX_PERIOD:
+        raise InvalidInput(f"a period of at most {MAX_PERIOD.days} days", {"from": start, "to": end})
+    return first, last
+
+
+def _single_values(request: web.Request) -> dict[str, str]:
+    raw: dict[str, str] = {}
+    for name in request.query:
+        values = request.query.getall(name)
+        if len(values) > 1:
+            raise InvalidInput(f"query parameter {name!r} given more than once", {"field": name})
+        raw[name] = values[0]
+    return raw
+
+
+def _query(request: web.Request) -> KpiQuery:
+    return KpiQuery.model_validate(_single_values(request))
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["json", "csv", "html"] = Field(default="json", description="json, csv or html (self-contained)")
+
+
+# -- handlers -------------------------------------------------------------------------------------------------
+
+
+@documented(
+    "Call and ticket KPIs of the tenant over a period",
+    query=KpiQuery,
+    response=KpiResponse,
+    tag="kpis",
+    description="Computed from the stored calls and tickets by the same definitions as /metrics (metrics.kpi): "
+    "queue stays that entered in the period, tickets created in it.",
+)
+async def tenant_kpis(request: web.Request) -> web.Response:
+    """The tenant's call and ticket KPIs over a period (JSON; the shapes of ``CallKpis``/``TicketKpis.to_dict``)."""
+    who = await require(request, *KPI_ROLES)
+    tenant = require_tenant(who, request.match_info["tenant"])
+    query = _query(request)
+    start, end = parse_period(query.from_, query.to)
+    db = request.app[keys.DB]
+    calls = await queries.call_kpis(
+        db,
+        tenant,
+        start,
+        end,
+        queue=query.queue,
+        service_level_s=query.service_level_s,
+        exclude_transfers_in=query.exclude_transfers_in,
+    )
+    tickets = kpi.ticket_kpis(await queries.ticket_facts(db, tenant, start, end))
+    body: dict[str, Any] = {
+        "tenant": tenant,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "timezone": str(kpi.TIMEZONE),
+        "queue": query.queue,
+        "calls": calls.to_dict(),
+        "tickets": tickets.to_dict(),
+    }
+    return web.json_response(body)
+
+
+@documented(
+    "The tenant's monthly report (JSON, CSV or a self-contained HTML page)",
+    query=ReportQuery,
+    tag="kpis",
+    description="The month (YYYY-MM) in Europe/Berlin: calls by queue entry, tickets by creation, by the "
+    "definitions of metrics.kpi (the same figures as /kpis over the month). Managers and admins only.",
+)
+async def tenant_report(request: web.Request) -> web.Response:
+    """``metrics.report`` of the tenant for the month in the path."""
+    who = await require(request, *REPORT_ROLES)
+    tenant = require_tenant(who, request.match_info["tenant"])
+    query = ReportQuery.model_validate(_single_values(request))
+    month = request.match_info["month"]
+    report.month_period(month)  # a bad month is a 400 before any query
+    built = await report.build(request.app[keys.DB], tenant, month)
+    text = await report.render(built, query.format)
+    headers = {}
+    if query.format != "json":
+        disposition = "attachment" if query.format == "csv" else "inline"
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"report-{tenant}-{month}.{query.format}")
+        headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
+    content_type = report.CONTENT_TYPES[query.format].split(";")[0]
+    return web.Response(text=text, content_type=content_type, charset="utf-8", headers=headers)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition text of this process (404 when the app runs without live metrics)."""
+    service = request.app.get(keys.METRICS)
+    if service is None:
+        raise web.HTTPNotFound()
+    body = await service.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/tenants/{tenant}/kpis", tenant_kpis)
+    app.router.add_get("/api/tenants/{tenant}/reports/{month}", tenant_report)

@@ -1,0 +1,1 @@
+"""Security: API tokens, the login rate limit and lockout, the audit log, secrets kept out of logs."""

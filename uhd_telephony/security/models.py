@@ -1,0 +1,51 @@
+"""SQLAlchemy models of security: ``api_tokens`` (machine access) and ``audit_log`` (who changed what)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from uhd_telephony.store.models import Base, IdType, JsonType
+
+
+class ApiToken(Base):
+    """A bearer token of a partner or service account; only the sha256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(IdType, ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the whole token string
+    scopes: Mapped[list[str]] = mapped_column(JsonType)  # e.g. ["tickets:read", "tickets:write"]
+    # the tenants the token may act for (within the account's); empty: all of the account's tenants
+    tenants: Mapped[list[str]] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_api_tokens_account_id", "account_id"),)
+
+
+class AuditEntry(Base):
+    """One security-relevant event: a login, a failed login, a change of roles, tenants or tokens."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(100))  # the account acting (username), "cli", or a login name tried
+    action: Mapped[str] = mapped_column(String(32))  # security.audit.AuditAction
+    target: Mapped[str | None] = mapped_column(String(200))  # "account:12 anna", "token:3", "tenant:klinikum-nord"
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+    )

@@ -1,0 +1,12 @@
+"""Service levels: business calendars, SLA policies per tenant and priority, escalation of foreseeable and
+actual misses (issue #7).
+
+``calendar`` and ``clock`` are pure (values and an injected clock); ``timers`` keeps each ticket's next due
+instant in the database; ``escalation`` fires due escalations exactly once and notifies through the outbox.
+"""
+
+from __future__ import annotations
+
+from uhd_telephony.sla.calendar import Calendar, is_business_time
+
+__all__ = ["Calendar", "is_business_time"]

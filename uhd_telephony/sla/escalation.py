@@ -1,0 +1,386 @@
+"""Escalation: a foreseeable miss (warning) and a miss (breach) of an SLA target, fired exactly once each.
+
+``SlaScanner`` looks for due timers every ~15 s with an indexed query (``sla_timers.next_due_at``) and handles each
+ticket in one transaction:
+
+1. the claim: ``UPDATE sla_timers SET next_due_at = NULL WHERE ticket_id = … AND next_due_at <= now`` — of two
+   service instances exactly one changes the row (PostgreSQL: the other waits for the row lock, then finds the
+   condition false; SQLite: one writer at a time);
+2. the ticket's plan is computed again from its facts (a status or priority change since only moves deadlines);
+3. each deadline due fires: ``INSERT INTO escalations … ON CONFLICT (ticket_id, kind, target) DO NOTHING`` — the
+   unique key is the second guard: a row already there means it fired before, and nothing is sent;
+4. with the escalation row go an ``escalated`` history row and the notifications (outbox rows) to the tenant's
+   contacts of the level (per category branch where configured), then the next due instant.
+
+All of it commits together or not at all: a crash mid-way leaves the timer due, and the next scan (here or on
+another instance, after a restart too) fires it — once.
+
+``on_ticket_change`` is what the ticket history calls after a creation, status or priority row: it reschedules the
+ticket's timer and, when the ticket is resolved, de-escalates its open escalations (reason "ticket resolved").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from uhd_telephony.outbox.service import PUBLIC_URL, enqueue
+from uhd_telephony.sla.calendar import describe
+from uhd_telephony.sla.clock import DONE, Deadline, Kind, Target, pending
+from uhd_telephony.sla.clock import due as due_now
+from uhd_telephony.sla.models import escalations, sla_timers
+from uhd_telephony.sla.policy import Contact, TenantSla, contacts_for, load_sla
+from uhd_telephony.sla.timers import Plan, plan, schedule, store
+from uhd_telephony.store.db import Database
+from uhd_telephony.tickets import history as hist
+from uhd_telephony.tickets.history import SYSTEM, Action, Change, iso
+from uhd_telephony.tickets.priority import PRIORITY_NAMES
+from uhd_telephony.tickets.view import tickets, view_select
+
+log = logging.getLogger(__name__)
+
+SCAN_BATCH = 100
+# the history rows that change a ticket's SLA clock or targets: creation, status, priority
+RESCHEDULING = frozenset({Action.CREATED.value, Action.STATUS.value, Action.PRIORITY.value})
+# history action of a manager's acknowledgement (escalated / de-escalated are tickets.history.Action's)
+ACKNOWLEDGED = "acknowledged"
+HISTORY_FIELD = "sla"
+RESOLVED_REASON = "ticket resolved"
+LOCAL_TZ_NAME = "Europe/Berlin"
+
+_TARGET_DE = {Target.RESPONSE: "Reaktionszeit", Target.RESOLUTION: "Lösungszeit"}
+_TARGET_EN = {Target.RESPONSE: "response time", Target.RESOLUTION: "resolution time"}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def label(kind: str, target: str) -> str:
+    """How the history names an escalation: ``resolution warning``, ``response breach``."""
+    return f"{target} {kind}"
+
+
+def _hm(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+# -- the hook of the ticket history ---------------------------------------------------------------------------
+
+
+async def on_ticket_change(
+    conn: AsyncConnection, ticket_id: int, at: datetime, actor: str, changes: Sequence[Change]
+) -> None:
+    """After a creation, status or priority row (``tickets.history.append``, same transaction): reschedule the
+    ticket's timer; on resolving or closing, de-escalate what is still open."""
+    if not any(str(c.action) in RESCHEDULING for c in changes):
+        return
+    await schedule(conn, ticket_id, at)
+    finished = any(str(c.action) == Action.STATUS.value and str(c.new) in DONE for c in changes)
+    if finished:
+        await de_escalate_open(conn, ticket_id, actor=actor, at=at, reason=RESOLVED_REASON)
+
+
+async def de_escalate_open(
+    conn: AsyncConnection, ticket_id: int, *, actor: str, at: datetime, reason: str, escalation_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Take back the ticket's open escalations (or the one ``escalation_id``) in the caller's transaction: the
+    table row (an unacknowledged one counts as acknowledged by the same hand) and a ``de-escalated`` history row
+    each. The rows taken back."""
+    stmt = update(escalations).where(escalations.c.ticket_id == ticket_id, escalations.c.de_escalated_at.is_(None))
+    if escalation_id is not None:
+        stmt = stmt.where(escalations.c.id == escalation_id)
+    stmt = stmt.values(
+        de_escalated_by=actor,
+        de_escalated_at=at,
+        reason=reason,
+        acknowledged_by=func.coalesce(escalations.c.acknowledged_by, actor),
+        # typed: a plain bind would be a naive DATETIME (local wall time of ``at`` on SQLite), not the UTC column
+        acknowledged_at=func.coalesce(escalations.c.acknowledged_at, literal(at, escalations.c.acknowledged_at.type)),
+    ).returning(escalations.c.id, escalations.c.kind, escalations.c.target)
+    rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
+    rows.sort(key=lambda r: r["id"])
+    await hist.append(
+        conn,
+        ticket_id,
+        at,
+        actor,
+        [
+            Change(
+                Action.DE_ESCALATED,
+                HISTORY_FIELD,
+                label(r["kind"], r["target"]),
+                None,
+                f"escalation #{r['id']} taken back: {reason}",
+            )
+            for r in rows
+        ],
+    )
+    return rows
+
+
+# -- firing ---------------------------------------------------------------------------------------------------
+
+
+def _insert_escalation(dialect: str, values: dict[str, Any]) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(escalations).values(values)
+    return stmt.on_conflict_do_nothing(
+        index_elements=[escalations.c.ticket_id, escalations.c.kind, escalations.c.target]
+    ).returning(escalations.c.id)
+
+
+def escalation_body(
+    ticket: Mapping[str, Any], sla: TenantSla, current: Plan, deadline: Deadline, escalation_id: int, level: int,
+    at: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """The webhook's JSON (Standard Webhooks' ``type``/``timestamp``/``data`` envelope)."""
+    assert current.policy is not None and current.calendar is not None
+    target = current.policy.target(deadline.target)
+    return {
+        "type": "ticket.escalated",
+        "timestamp": iso(at),
+        "data": {
+            "ticket": {
+                "id": ticket["id"],
+                "number": ticket["number"],
+                "tenant": ticket["tenant"],
+                "status": ticket["status"],
+                "priority": ticket["priority"],
+                "priority_name": None if ticket["priority"] is None else PRIORITY_NAMES[ticket["priority"]],
+                "category": None if ticket["category_id"] is None else ticket["category_path"],
+                "subject": ticket["subject"],
+                "support_group": ticket["support_group"],
+                "created_at": iso(ticket["created_at"]),
+            },
+            "escalation": {
+                "id": escalation_id,
+                "kind": deadline.kind.value,
+                "target": deadline.target.value,
+                "level": level,
+                "due_at": iso(deadline.at),
+                "fired_at": iso(at),
+                "target_s": int(target.total_seconds()),
+                "threshold_s": int(deadline.threshold.total_seconds()),
+                "calendar": describe(current.calendar),
+            },
+        },
+    }
+
+
+def escalation_text(body: Mapping[str, Any], contact: Contact) -> tuple[str, str]:
+    """(subject, text) of the mail, German first."""
+    t, e = body["data"]["ticket"], body["data"]["escalation"]
+    which = Target(e["target"])
+    share = round(100 * e["threshold_s"] / e["target_s"]) if e["target_s"] else 100
+    if e["kind"] == Kind.WARNING.value:
+        head_de = f"SLA-Warnung: {share} % der {_TARGET_DE[which]} verbraucht"
+        head_en = f"SLA warning: {share} % of the {_TARGET_EN[which]} used"
+    else:
+        head_de = f"SLA verletzt: {_TARGET_DE[which]} überschritten"
+        head_en = f"SLA breached: {_TARGET_EN[which]} exceeded"
+    due = datetime.fromisoformat(e["due_at"].replace("Z", "+00:00"))
+    local = due.astimezone(ZoneInfo(LOCAL_TZ_NAME)).strftime("%d.%m.%Y %H:%M")
+    priority = "-" if t["priority"] is None else f"{t['priority']} ({t['priority_name']})"
+    lines = [
+        f"{head_de} / {head_en}",
+        "",
+        f"Ticket: {t['number']} — {t['subject'] or '-'}",
+        f"Mandant / Tenant: {t['tenant']}",
+        f"Priorität / Priority: {priority}",
+        f"Kategorie / Category: {t['category'] or 'nicht klassifiziert / unclassified'}",
+        f"Status: {t['status']}, Gruppe / group: {t['support_group']}",
+        f"Ziel / Target: {_hm(e['target_s'])} ({e['calendar']})",
+        f"Fällig / Due: {local} ({LOCAL_TZ_NAME}), {e['due_at']}",
+        f"Eskalationsstufe / Level: {e['level']} ({contact.name})",
+        "",
+        f"Ticket: {PUBLIC_URL}/tickets/{t['tenant']}/{t['id']}",
+        f"Quittieren oder zurücknehmen / Acknowledge or de-escalate: escalation #{e['id']}, "
+        f"POST /api/tenants/{t['tenant']}/tickets/{t['id']}/escalations/{e['id']}/acknowledge | /de-escalate",
+        "",
+        "Diese Nachricht wurde automatisch erstellt. / This message was generated automatically.",
+    ]
+    subject = f"[{t['number']}] {head_de} / {head_en}"
+    return subject, "\n".join(lines) + "\n"
+
+
+async def fire(
+    conn: AsyncConnection, current: Plan, deadline: Deadline, sla: TenantSla, at: datetime
+) -> int | None:  # fmt: skip
+    """Record one escalation with its history row and notifications, in the caller's transaction; its id, or
+    None when it had fired already (the unique key decided: nothing written, nothing sent)."""
+    row = (await conn.execute(view_select().where(tickets.c.id == current.ticket_id))).mappings().one()
+    level = sla.warning_level if deadline.kind is Kind.WARNING else sla.breach_level
+    contacts = contacts_for(sla, level, row["category_path"])
+    notified = [{"name": c.name, "channels": list(c.channels())} for c in contacts]
+    values = {
+        "ticket_id": current.ticket_id,
+        "tenant": current.tenant,
+        "kind": deadline.kind.value,
+        "target": deadline.target.value,
+        "level": level,
+        "due_at": deadline.at,
+        "fired_at": at,
+        "category_id": row["category_id"],
+        "priority": row["priority"],
+        "notified": notified,
+    }
+    escalation_id = (await conn.execute(_insert_escalation(conn.dialect.name, values))).scalar_one_or_none()
+    if escalation_id is None:
+        log.info("ticket %s: %s fired before; nothing sent", row["number"], label(deadline.kind, deadline.target))
+        return None
+    who = ", ".join(f"{c.name} ({'+'.join(c.channels())})" for c in contacts) or "nobody configured"
+    assert current.policy is not None
+    target = _hm(current.policy.target(deadline.target).total_seconds())
+    note = (
+        f"escalation #{escalation_id}: {deadline.target.value} target {target}, "
+        f"{deadline.kind.value} due {iso(deadline.at)}; level {level} notified: {who}"
+    )
+    await hist.append(
+        conn,
+        current.ticket_id,
+        at,
+        SYSTEM,
+        [Change(Action.ESCALATED, HISTORY_FIELD, None, label(deadline.kind, deadline.target), note)],
+    )
+    body = escalation_body(row, sla, current, deadline, int(escalation_id), level, at)
+    for contact in contacts:
+        subject, text = escalation_text(body, contact)
+        for channel in contact.channels():
+            await enqueue(
+                conn,
+                tenant=current.tenant,
+                channel="mail" if channel == "mail" else "webhook",
+                target=", ".join(contact.mail) if channel == "mail" else str(contact.webhook_url),
+                subject=subject if channel == "mail" else None,
+                body={"text": text} if channel == "mail" else body,
+                dedupe_key=f"escalation:{escalation_id}:{contact.id}:{channel}",
+                ticket_id=current.ticket_id,
+                now=at,
+            )
+    if not contacts:
+        log.warning("ticket %s of %s: %s at level %d, but the tenant has no contact for it", row["number"],
+                    current.tenant, label(deadline.kind, deadline.target), level)  # fmt: skip
+    log.info("ticket %s of %s: %s (escalation #%d), due %s, notified %s", row["number"], current.tenant,
+             label(deadline.kind, deadline.target), escalation_id, iso(deadline.at), who)  # fmt: skip
+    return int(escalation_id)
+
+
+# -- the scanner ----------------------------------------------------------------------------------------------
+
+
+class SlaScanner:
+    """Fires due escalations; one owned task, ``start``/``close``; ``clock`` is injectable."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval_s: float = 15.0,
+        clock: Callable[[], datetime] = _utc_now,
+        batch_size: int = SCAN_BATCH,
+    ) -> None:
+        self.db = db
+        self.interval_s = interval_s
+        self.clock = clock
+        self.batch_size = batch_size
+        self.fired = 0
+        self.scans = 0
+        self.last_error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="sla-scanner")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            log.info("SLA scanner shutdown: %d escalations fired in %d scans", self.fired, self.scans)
+
+    def health(self) -> dict[str, Any]:
+        return {"fired": self.fired, "last_error": self.last_error}
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.scan_once()
+                self.last_error = None
+            except Exception as exc:  # the database may be away: the due times wait in the table meanwhile
+                self.last_error = repr(exc)
+                log.warning("SLA scan failed: %r", exc)
+            await asyncio.sleep(self.interval_s)
+
+    def due_query(self, now: datetime) -> Any:
+        """The indexed scan: timers due at ``now``, earliest first (``ix_sla_timers_next_due_at``)."""
+        return (
+            select(sla_timers.c.ticket_id)
+            .where(sla_timers.c.next_due_at.is_not(None), sla_timers.c.next_due_at <= now)
+            .order_by(sla_timers.c.next_due_at, sla_timers.c.ticket_id)
+            .limit(self.batch_size)
+        )
+
+    async def scan_once(self) -> int:
+        """Fire every escalation due now; the number this instance fired."""
+        now = self.clock()
+        count = 0
+        seen: set[int] = set()
+        while True:
+            async with self.db.engine.connect() as conn:
+                due = [t for t in (await conn.execute(self.due_query(now))).scalars() if t not in seen]
+            for ticket_id in due:
+                seen.add(ticket_id)
+                try:
+                    count += await self.handle(ticket_id, now)
+                except Exception:  # one broken ticket must not stop escalation for every other one
+                    log.exception("SLA: ticket %d failed; it stays due and is tried at the next scan", ticket_id)
+            if len(due) < self.batch_size:
+                break
+        self.fired += count
+        self.scans += 1
+        return count
+
+    async def handle(self, ticket_id: int, now: datetime) -> int:
+        """Claim the ticket's due timer, fire what is due, store the next instant: one transaction."""
+        async with self.db.engine.begin() as conn:
+            claimed = await conn.execute(
+                update(sla_timers)
+                .where(
+                    sla_timers.c.ticket_id == ticket_id,
+                    sla_timers.c.next_due_at.is_not(None),
+                    sla_timers.c.next_due_at <= now,
+                )
+                .values(next_due_at=None, computed_at=now)
+                .returning(sla_timers.c.tenant)
+            )
+            tenant = claimed.scalar_one_or_none()
+            if tenant is None:
+                return 0  # another instance has it, or a ticket change moved it since the scan's query
+            sla = await load_sla(conn, tenant, with_contacts=True)
+            current = await plan(conn, ticket_id, sla=sla)
+            if current is None or current.sla is None:
+                return 0  # the ticket or the tenant's SLA is gone: the timer stays cleared
+            firing = due_now(current.deadlines, now)
+            ids: list[int] = []
+            for deadline in firing:
+                escalation_id = await fire(conn, current, deadline, current.sla, now)
+                if escalation_id is not None:
+                    ids.append(escalation_id)
+            done = set(current.fired) | {(d.kind.value, d.target.value) for d in firing}
+            ahead = [d for d in pending(current.deadlines, done) if d.at > now]
+            await store(conn, ticket_id, current.tenant, min((d.at for d in ahead), default=None), now)
+        return len(ids)

@@ -1,0 +1,157 @@
+"""Each ticket's next SLA due instant, persisted: computed from the ticket's facts, never slept on in memory.
+
+``plan()`` reads what the clock needs (the ticket, its status rows, its escalations so far, the tenant's SLA)
+and returns the deadlines still to fire; ``schedule()`` stores the earliest as ``sla_timers.next_due_at``. The
+scanner (``sla.escalation``) finds due rows with an indexed query, so a restart loses nothing and an instant
+that passed while the service was down is simply due at the next scan.
+
+The stored instant may be early, never late: only a status or priority change (or an import) moves a deadline
+earlier, and each reschedules in its own transaction. The write that records an agent's first response appends
+its history row before it sets ``first_response_at`` (and a comment reschedules nothing), so the response
+deadline can stay stored after it stopped mattering; the scanner recomputes the plan before it fires anything,
+finds nothing due and stores the next instant.
+
+Locks: a ticket change holds the ticket row, then writes the timer row; the scanner takes the timer row first and
+never waits for the ticket row (its inserts referencing the ticket take only the key-share lock, which a ticket
+update does not block). Both write the timer row before they read the ticket's escalations — so a status change
+and a scanner firing the same ticket take turns on the timer row, without deadlock, and whichever comes second
+sees what the first committed (tests/sla/test_instances.py races the two on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from uhd_telephony.sla.calendar import Calendar
+from uhd_telephony.sla.clock import Deadline, Facts, Policy, deadlines, pending
+from uhd_telephony.sla.models import escalations, sla_timers
+from uhd_telephony.sla.policy import TenantSla, load_sla
+from uhd_telephony.tickets.history import Action
+from uhd_telephony.tickets.models import TicketHistory
+from uhd_telephony.tickets.view import tickets
+
+history = cast(Table, TicketHistory.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A ticket's SLA as of now: its policy and calendar, and the deadlines still to fire (earliest first)."""
+
+    ticket_id: int
+    tenant: str
+    facts: Facts
+    priority: int | None
+    category_id: int | None
+    sla: TenantSla | None
+    policy: Policy | None
+    calendar: Calendar | None
+    deadlines: tuple[Deadline, ...]
+    fired: frozenset[tuple[str, str]]
+
+    @property
+    def next_due(self) -> datetime | None:
+        return min((d.at for d in self.deadlines), default=None)
+
+
+async def _ticket_row(conn: AsyncConnection, ticket_id: int) -> Mapping[Any, Any] | None:
+    stmt = select(
+        tickets.c.id,
+        tickets.c.tenant,
+        tickets.c.status,
+        tickets.c.priority,
+        tickets.c.category_id,
+        tickets.c.created_at,
+        tickets.c.first_response_at,
+    ).where(tickets.c.id == ticket_id)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def _facts(conn: AsyncConnection, row: Mapping[Any, Any]) -> Facts:
+    changes = await conn.execute(
+        select(history.c.at, history.c.new_value)
+        .where(
+            history.c.ticket_id == row["id"],
+            history.c.action == Action.STATUS.value,
+            history.c.field == "status",
+        )
+        .order_by(history.c.id)
+    )
+    return Facts(
+        created_at=row["created_at"],
+        status=row["status"],
+        changes=tuple((at, str(new)) for at, new in changes.all()),
+        first_response_at=row["first_response_at"],
+    )
+
+
+async def ticket_facts(conn: AsyncConnection, ticket_id: int) -> Facts | None:
+    """What the SLA clock needs of a ticket: creation, status rows of its history, first response."""
+    row = await _ticket_row(conn, ticket_id)
+    return None if row is None else await _facts(conn, row)
+
+
+async def fired(conn: AsyncConnection, ticket_id: int) -> frozenset[tuple[str, str]]:
+    """(kind, target) of the ticket's escalations so far."""
+    stmt = select(escalations.c.kind, escalations.c.target).where(escalations.c.ticket_id == ticket_id)
+    return frozenset((kind, target) for kind, target in (await conn.execute(stmt)).all())
+
+
+async def plan(conn: AsyncConnection, ticket_id: int, *, sla: TenantSla | None = None) -> Plan | None:
+    """The ticket's SLA plan; None when there is no such ticket. No SLA (tenant or priority): no deadlines."""
+    row = await _ticket_row(conn, ticket_id)
+    if row is None:
+        return None
+    tenant = row["tenant"]
+    if sla is None or sla.tenant != tenant:  # (a ticket's tenant never changes; the guard is for the caller)
+        sla = await load_sla(conn, tenant)
+    policy = None if sla is None else sla.policy_for(row["priority"])
+    calendar = None if sla is None or policy is None else sla.calendar_of(policy)
+    facts = Facts(created_at=row["created_at"], status=row["status"], first_response_at=row["first_response_at"])
+    done: frozenset[tuple[str, str]] = frozenset()
+    ahead: tuple[Deadline, ...] = ()
+    if policy is not None and calendar is not None:
+        facts = await _facts(conn, row)
+        done = await fired(conn, ticket_id)
+        ahead = tuple(pending(deadlines(facts, policy, calendar), set(done)))
+    return Plan(ticket_id, tenant, facts, row["priority"], row["category_id"], sla, policy, calendar, ahead, done)
+
+
+async def lock_timer(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
+    """Take the ticket's timer row (if it has one) before reading its escalations: see the module's lock order."""
+    await conn.execute(update(sla_timers).where(sla_timers.c.ticket_id == ticket_id).values(computed_at=now))
+
+
+async def store(conn: AsyncConnection, ticket_id: int, tenant: str, next_due: datetime | None, now: datetime) -> None:
+    """Write the ticket's next due instant (NULL: nothing ahead, the row leaves the scan's index)."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(sla_timers).values(ticket_id=ticket_id, tenant=tenant, next_due_at=next_due, computed_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[sla_timers.c.ticket_id],
+        set_={"next_due_at": stmt.excluded.next_due_at, "computed_at": stmt.excluded.computed_at},
+    )
+    await conn.execute(stmt)
+
+
+async def schedule(conn: AsyncConnection, ticket_id: int, now: datetime) -> Plan | None:
+    """Recompute and store the ticket's next due instant in the caller's transaction; its plan (None: no such
+    ticket, or its tenant has no SLA)."""
+    row = await _ticket_row(conn, ticket_id)
+    if row is None:
+        return None
+    sla = await load_sla(conn, row["tenant"])
+    if sla is None:
+        # no SLA for this tenant: no timer row (an SLA imported later arms the tenant's open tickets)
+        await conn.execute(delete(sla_timers).where(sla_timers.c.ticket_id == ticket_id))
+        return None
+    await lock_timer(conn, ticket_id, now)  # before the escalations are read: see the lock order above
+    current = await plan(conn, ticket_id, sla=sla)
+    assert current is not None
+    await store(conn, ticket_id, current.tenant, current.next_due, now)
+    return current

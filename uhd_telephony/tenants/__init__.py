@@ -1,0 +1,1 @@
+"""Tenants: the customer organisations served from one installation, with their hotline numbers."""

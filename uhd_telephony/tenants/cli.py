@@ -1,0 +1,66 @@
+"""``uhd-telephony tenant add SLUG --name … [--hotline NUMBER=QUEUE …]`` and ``uhd-telephony tenant list``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from uhd_telephony.settings import Settings
+
+CLI_ACTOR = "cli"  # how the audit log names the operator at the shell
+
+
+def add_arguments(p: argparse.ArgumentParser, add_db: Callable[[argparse.ArgumentParser], None]) -> None:
+    """The ``tenant`` command and its subcommands; ``add_db`` adds ``--database-url`` to a parser."""
+    sub = p.add_subparsers(dest="tenant_command", required=True, metavar="SUBCOMMAND")
+    add = sub.add_parser("add", help="add a tenant with its hotline numbers")
+    add.add_argument("tenant", metavar="SLUG", help="the tenant's slug, e.g. klinikum-nord")
+    add.add_argument("--name", required=True, help='display name, e.g. "Klinikum Nord"')
+    add.add_argument("--region", default="DE", help="country its numbers are read in (default DE)")
+    add.add_argument("--time-zone", default="Europe/Berlin", help="its time zone (default Europe/Berlin)")
+    add.add_argument(
+        "--hotline",
+        dest="hotlines",
+        action="append",
+        default=[],
+        metavar="NUMBER=QUEUE",
+        help="a hotline number and the Asterisk queue it rings (repeatable)",
+    )
+    listing = sub.add_parser("list", help="the tenants with their hotline numbers, as JSON lines")
+    for parser in (add, listing):
+        add_db(parser)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.security.audit import AuditAction, AuditLog
+    from uhd_telephony.store.db import Database
+    from uhd_telephony.store.migrate import migrate
+    from uhd_telephony.tenants.service import TenantService, parse_hotline
+
+    await migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        service = TenantService(db)
+        if args.tenant_command == "add":
+            view = await service.add(
+                args.tenant,
+                name=args.name,
+                region=args.region,
+                time_zone=args.time_zone,
+                hotlines=[parse_hotline(h) for h in args.hotlines],
+            )
+            await AuditLog(db).write(
+                AuditAction.TENANT_ADDED,
+                actor=CLI_ACTOR,
+                target=f"tenant:{view.tenant}",
+                details={"hotlines": [h.to_dict() for h in view.hotlines]},
+            )
+            sys.stdout.write(json.dumps(view.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            for tenant in await service.list_all():
+                sys.stdout.write(json.dumps(tenant.to_dict(), ensure_ascii=False) + "\n")
+    finally:
+        await db.close()
+    return 0

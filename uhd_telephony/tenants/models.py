@@ -1,0 +1,51 @@
+"""SQLAlchemy models of tenants: ``tenants`` (one per customer organisation) and ``tenant_hotlines``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from uhd_telephony.store.models import Base
+
+TENANT_MAX = 64  # the same width as every ``tenant`` column of the other tables
+NUMBER_MAX = 32  # E.164 is at most 15 digits and a "+"
+QUEUE_MAX = 128
+
+
+class Tenant(Base):
+    """A customer organisation; ``tenant`` is the slug every other table names it by (``klinikum-nord``).
+
+    Rows of other tables carry the slug without a foreign key: tickets, calls and accounts were recorded
+    before tenants were data, and a tenant's history must outlive a tenant set inactive.
+    """
+
+    __tablename__ = "tenants"
+
+    tenant: Mapped[str] = mapped_column(String(TENANT_MAX), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # the region phone numbers of this tenant are read in (phonenumbers' region code)
+    region: Mapped[str] = mapped_column(String(2), default="DE")
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    hotlines: Mapped[list[TenantHotline]] = relationship(
+        back_populates="owner", cascade="all, delete-orphan", lazy="selectin", order_by="TenantHotline.number"
+    )
+
+
+class TenantHotline(Base):
+    """One hotline number of a tenant and the queue it rings; a number belongs to exactly one tenant."""
+
+    __tablename__ = "tenant_hotlines"
+
+    number: Mapped[str] = mapped_column(String(NUMBER_MAX), primary_key=True)  # E.164, e.g. +49231990001
+    tenant: Mapped[str] = mapped_column(String(TENANT_MAX), ForeignKey("tenants.tenant", ondelete="CASCADE"))
+    queue: Mapped[str] = mapped_column(String(QUEUE_MAX))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    owner: Mapped[Tenant] = relationship(back_populates="hotlines")
+
+    __table_args__ = (Index("ix_tenant_hotlines_tenant", "tenant"),)

@@ -1,0 +1,370 @@
+"""The tickets REST API (``/api/tenants/{tenant}/tickets…``) and the ticket pages.
+
+Agents and admins of a tenant read and work its tickets; its managers only read; another tenant's tickets do not
+exist (404). A partner (by API token) sees only the tickets routed to its group (``partner:<firm>``): it reads
+them, comments and sets in_progress, waiting or resolved; every other ticket does not exist for it (404).
+Every write is one transaction with its history rows (``tickets.workflow``); a rejected request writes nothing.
+Bodies and answers are the models of ``tickets.schemas``, which ``web.openapi`` documents.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from uhd_telephony.errors import NotFound, TicketError
+from uhd_telephony.security.permissions import PARTNER_STATUSES
+from uhd_telephony.tickets.ids import normalise_number
+from uhd_telephony.tickets.models import TicketStatus
+from uhd_telephony.tickets.requester import Requester
+from uhd_telephony.tickets.schemas import (
+    AgentsResponse,
+    AssignBody,
+    CloseBody,
+    CommentBody,
+    CommentResponse,
+    CreateTicketBody,
+    ReopenBody,
+    RequesterIn,
+    ResolveBody,
+    RouteBody,
+    RouteResponse,
+    StatusBody,
+    TicketHistoryResponse,
+    TicketListQuery,
+    TicketPageResponse,
+    TicketResponse,
+    UpdateTicketBody,
+)
+from uhd_telephony.tickets.search import TicketFilter, search
+from uhd_telephony.tickets.service import NUMBER_TZ
+from uhd_telephony.tickets.view import TicketView
+from uhd_telephony.tickets.workflow import TicketWorkflow, next_statuses
+from uhd_telephony.web import keys
+from uhd_telephony.web.auth import Forbidden, Principal, principal, require, require_tenant
+from uhd_telephony.web.console import STATIC
+from uhd_telephony.web.openapi import documented
+
+READ_ROLES = ("agent", "admin", "manager")
+WRITE_ROLES = ("agent", "admin")
+PAGE_ROLES = READ_ROLES
+PARTNER = "partner"
+# issue #8: a partner reads and works the tickets routed to its group (security.permissions)
+TICKET_READ_ROLES = (*READ_ROLES, PARTNER)
+TICKET_WORK_ROLES = (*WRITE_ROLES, PARTNER)
+NO_GROUP = "(no group)"  # not a group code (tickets.groups.GROUP_RE): a filter that matches no ticket
+LOCAL_TZ: ZoneInfo = NUMBER_TZ  # a date or time without an offset is the helpdesk's local time
+M = TypeVar("M", bound=BaseModel)
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+
+def ticket_json(view: TicketView) -> dict[str, Any]:
+    """The JSON of a ticket in this API's answers: the view plus the statuses it may move to."""
+    return {**view.to_dict(), "next_statuses": next_statuses(view.status)}
+
+
+async def _who(request: web.Request, *roles: str) -> tuple[Principal, str]:
+    who = await require(request, *roles)
+    return who, require_tenant(who, request.match_info["tenant"])
+
+
+def _ticket_id(request: web.Request) -> int:
+    return int(request.match_info["ticket_id"])  # the route pattern admits 1..18 digits only
+
+
+def partner_may_see(who: Principal, view: TicketView) -> bool:
+    """Whether ``who`` may see the ticket as far as partners go: anyone but a partner, a partner its group's."""
+    return who.role != PARTNER or (who.partner_group is not None and view.support_group == who.partner_group)
+
+
+async def _visible(request: web.Request, who: Principal, tenant: str) -> int:
+    """The ticket id of the path; for a partner, a ticket routed elsewhere is as missing as one that is not."""
+    ticket_id = _ticket_id(request)
+    if who.role == PARTNER:
+        view = await request.app[keys.TICKETS].get(tenant, ticket_id)
+        if not partner_may_see(who, view):
+            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+    return ticket_id
+
+
+async def _body(request: web.Request, model: type[M]) -> M:
+    return model.model_validate(await request.json())
+
+
+def _workflow(request: web.Request) -> TicketWorkflow:
+    return TicketWorkflow(request.app[keys.TICKETS])
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=LOCAL_TZ) if moment.tzinfo is None else moment
+
+
+def _query(request: web.Request) -> TicketListQuery:
+    raw: dict[str, Any] = {}
+    for name in request.query:
+        if name in raw:
+            continue
+        values = request.query.getall(name)
+        field = TicketListQuery.model_fields.get(name)
+        if field is not None and getattr(field.annotation, "__origin__", None) is list:
+            raw[name] = [part.strip() for value in values for part in value.split(",") if part.strip()]
+        elif len(values) > 1:
+            raise TicketError(f"query parameter {name!r} given more than once", {"field": name})
+        else:
+            raw[name] = values[0]
+    return TicketListQuery.model_validate(raw)
+
+
+# -- handlers -----------------------------------------------------------------------------------------------
+
+
+@documented(
+    "Create a ticket",
+    body=CreateTicketBody,
+    response=TicketResponse,
+    status=201,
+    description="Channel phone, web or mail; the requester by directory user id or free name/number/mail.",
+)
+async def create_ticket(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *WRITE_ROLES)
+    body = await _body(request, CreateTicketBody)
+    requester = await _requester(request, tenant, body.requester)
+    view = await _workflow(request).create(
+        tenant,
+        channel=body.channel,
+        subject=body.subject,
+        description=body.description,
+        requester=requester,
+        actor=who.actor,
+        category_id=body.category_id,
+        impact=body.impact,
+        urgency=body.urgency,
+    )
+    location = f"/api/tenants/{tenant}/tickets/{view.id}"
+    return web.json_response({"ticket": ticket_json(view)}, status=201, headers={"Location": location})
+
+
+async def _requester(request: web.Request, tenant: str, given: RequesterIn) -> Requester:
+    if given.user_id is None:
+        return Requester(name=given.name.strip(), number=given.number.strip(), email=given.email)
+    user = await request.app[keys.DIRECTORY_REPO].get_user(tenant, given.user_id)
+    if user is None:
+        # another tenant's user is as unknown as a missing one
+        raise TicketError(f"unknown requester user_id {given.user_id}", {"field": "requester.user_id"})
+    number = given.number.strip() or (user.phones[0].number if user.phones else "")
+    return Requester(user_id=user.id, name=user.name, number=number, vip=user.vip, email=given.email)
+
+
+@documented("List and search tickets", query=TicketListQuery, response=TicketPageResponse)
+async def list_tickets(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *TICKET_READ_ROLES)
+    query = _query(request)
+    group = query.group
+    if who.role == PARTNER:
+        # its own group's tickets, whatever group it asks for: another group's list is empty
+        mine = who.partner_group
+        group = mine if mine is not None and query.group in (None, mine) else NO_GROUP
+    agent_id = None
+    if query.agent == "me":
+        agent_id = who.account_id
+    elif query.agent not in (None, "none"):
+        agent_id = int(query.agent)
+    page = await search(
+        request.app[keys.DB],
+        tenant,
+        TicketFilter(
+            status=[s.value for s in query.status],
+            priority=query.priority,
+            channel=[c.value for c in query.channel],
+            category_id=query.category,
+            group=group,
+            agent_id=agent_id,
+            unassigned=query.agent == "none",
+            requester_user_id=query.requester_user_id,
+            requester_number=query.requester_number,
+            created_from=_local(query.created_from),
+            created_to=_local(query.created_to),
+            text=query.q,
+            sort=query.sort,
+            limit=query.limit,
+            offset=query.offset,
+            cursor=query.cursor,
+        ),
+    )
+    return web.json_response(
+        {
+            "tickets": [ticket_json(t) for t in page.tickets],
+            "total": page.total,
+            "limit": page.limit,
+            "offset": page.offset,
+            "next_cursor": page.next_cursor,
+        }
+    )
+
+
+@documented("Read a ticket by its number", response=TicketResponse, errors=(400,))
+async def ticket_by_number(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *TICKET_READ_ROLES)
+    given = request.match_info["number"]
+    number = normalise_number(given)
+    if number is None:
+        raise TicketError(
+            f"{given[:40]!r} is not a ticket number: expected UHD-<year>-<6 digits>, e.g. UHD-2026-000123",
+            {"field": "number"},
+        )
+    view = await request.app[keys.TICKETS].by_number(tenant, number)
+    if not partner_may_see(who, view):
+        raise NotFound(f"no ticket {number!r}", {"number": number})
+    return web.json_response({"ticket": ticket_json(view)})
+
+
+@documented("A ticket with its history, oldest entry first", response=TicketHistoryResponse)
+async def ticket_history(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *TICKET_READ_ROLES)
+    service = request.app[keys.TICKETS]
+    view = await service.get(tenant, await _visible(request, who, tenant))
+    entries = await service.history(tenant, view.id)
+    return web.json_response({"ticket": ticket_json(view), "history": entries})
+
+
+@documented("Change subject, description, impact, urgency or category", body=UpdateTicketBody, response=TicketResponse,
+            errors=(409,))  # fmt: skip
+async def update_ticket(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *WRITE_ROLES)
+    body = await _body(request, UpdateTicketBody)
+    view = await _workflow(request).update(
+        tenant,
+        _ticket_id(request),
+        actor=who.actor,
+        **{name: getattr(body, name) for name in body.model_fields_set},
+    )
+    return web.json_response({"ticket": ticket_json(view)})
+
+
+@documented("Comment on a ticket (internal, or public for the caller)", body=CommentBody, response=CommentResponse,
+            status=201, errors=(409,))  # fmt: skip
+async def comment(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *TICKET_WORK_ROLES)
+    ticket_id = await _visible(request, who, tenant)
+    body = await _body(request, CommentBody)
+    done = await _workflow(request).comment(tenant, ticket_id, text=body.text, public=body.public, actor=who.actor)
+    return web.json_response({"ticket": ticket_json(done.ticket), "entry": done.entry}, status=201)
+
+
+@documented("Assign the ticket to an agent of the tenant, or unassign it", body=AssignBody, response=TicketResponse,
+            errors=(409,))  # fmt: skip
+async def assign(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *WRITE_ROLES)
+    body = await _body(request, AssignBody)
+    agent = None
+    if body.agent_id is not None:
+        try:
+            agent = await request.app[keys.ACCOUNTS].get(body.agent_id)
+        except NotFound:
+            raise TicketError(f"unknown agent {body.agent_id}", {"field": "agent_id"}) from None
+    view = await _workflow(request).assign(tenant, _ticket_id(request), agent=agent, actor=who.actor)
+    return web.json_response({"ticket": ticket_json(view)})
+
+
+@documented("Route the ticket to a support group (work order by mail/webhook)", body=RouteBody,
+            response=RouteResponse, errors=(409,))  # fmt: skip
+async def route(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *WRITE_ROLES)
+    body = await _body(request, RouteBody)
+    view, result = await _workflow(request).route(
+        tenant, _ticket_id(request), group=body.group, reason=body.reason, actor=who.actor
+    )
+    return web.json_response({"ticket": ticket_json(view), "route": result.to_dict()})
+
+
+async def _move(request: web.Request, who: Principal, tenant: str, status: str, note: str | None) -> web.Response:
+    ticket_id = await _visible(request, who, tenant)
+    if who.role == PARTNER and status not in PARTNER_STATUSES:
+        raise Forbidden(
+            f"a partner sets {', '.join(sorted(PARTNER_STATUSES))}; closing and reopening stay with the helpdesk",
+            {"status": status},
+        )
+    view = await _workflow(request).transition(tenant, ticket_id, status, note=note, actor=who.actor)
+    return web.json_response({"ticket": ticket_json(view)})
+
+
+@documented("Change the status (state machine; 409 names an illegal from/to)", body=StatusBody,
+            response=TicketResponse, errors=(409,))  # fmt: skip
+async def set_status(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *TICKET_WORK_ROLES)
+    body = await _body(request, StatusBody)
+    return await _move(request, who, tenant, body.status.value, body.note)
+
+
+@documented("Resolve the ticket with a resolution text", body=ResolveBody, response=TicketResponse, errors=(409,))
+async def resolve(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *TICKET_WORK_ROLES)
+    body = await _body(request, ResolveBody)
+    return await _move(request, who, tenant, TicketStatus.RESOLVED.value, body.resolution)
+
+
+@documented("Close a resolved ticket (the caller gets the closure mail)", body=CloseBody, response=TicketResponse,
+            errors=(409,))  # fmt: skip
+async def close(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *WRITE_ROLES)
+    body = await _body(request, CloseBody)
+    return await _move(request, who, tenant, TicketStatus.CLOSED.value, body.note)
+
+
+@documented("Reopen a resolved or closed ticket with a reason", body=ReopenBody, response=TicketResponse,
+            errors=(409,))  # fmt: skip
+async def reopen(request: web.Request) -> web.Response:
+    who, tenant = await _who(request, *WRITE_ROLES)
+    body = await _body(request, ReopenBody)
+    return await _move(request, who, tenant, TicketStatus.REOPENED.value, body.reason)
+
+
+@documented("The agents a ticket of the tenant can be assigned to", response=AgentsResponse)
+async def agents(request: web.Request) -> web.Response:
+    _, tenant = await _who(request, *READ_ROLES)
+    found = await request.app[keys.ACCOUNTS].list_agents(tenant)
+    return web.json_response(
+        {"agents": [{"id": a.id, "username": a.username, "display_name": a.display_name} for a in found]}
+    )
+
+
+async def tickets_page(request: web.Request) -> web.StreamResponse:
+    """The ticket list and detail pages (one HTML, the script picks the view by its path)."""
+    who = await principal(request)
+    if who is None:
+        raise web.HTTPFound("/login")
+    if who.role not in PAGE_ROLES:
+        raise Forbidden("the ticket pages are for agents and managers")
+    if "tenant" in request.match_info:
+        # issue #8: another tenant's pages do not exist either (the ticket itself comes through the API)
+        require_tenant(who, request.match_info["tenant"])
+    return web.FileResponse(STATIC / "tickets.html")
+
+
+def add_routes(app: web.Application) -> None:
+    """The ticket API and pages; GET of one ticket and classify are the console's (``web.console``)."""
+    t = "/api/tenants/{tenant}/tickets"
+    one = t + "/{ticket_id:\\d{1,18}}"
+    app.router.add_get("/tickets", tickets_page)
+    app.router.add_get("/tickets/{tenant}/{ticket_id:\\d{1,18}}", tickets_page)
+    app.router.add_post(t, create_ticket)
+    app.router.add_get(t, list_tickets)
+    app.router.add_get(t + "/by-number/{number}", ticket_by_number)
+    app.router.add_patch(one, update_ticket)
+    app.router.add_get(one + "/history", ticket_history)
+    app.router.add_post(one + "/comments", comment)
+    app.router.add_post(one + "/assign", assign)
+    app.router.add_post(one + "/route", route)
+    app.router.add_post(one + "/status", set_status)
+    app.router.add_post(one + "/resolve", resolve)
+    app.router.add_post(one + "/close", close)
+    app.router.add_post(one + "/reopen", reopen)
+    app.router.add_get("/api/tenants/{tenant}/agents", agents)

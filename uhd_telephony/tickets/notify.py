@@ -1,0 +1,165 @@
+"""Mail to the caller when their ticket is created and when it is closed, with a status link that needs no login.
+
+The address is the one given with the ticket (a web form's, a mail's sender) or else the requester's in the
+tenant's directory. The link is ``{UHD_PUBLIC_URL}/status/<token>`` with a fresh ``secrets.token_urlsafe(32)``
+per mail. Only its sha256 is stored (``tickets.status_token_hash``), so the database alone opens no status page;
+the raw token is in the mail (and in the outbox row until it is sent, then blanked out). Each mail's link
+replaces the one before: the closure mail's link is the one that works from then on.
+
+Everything happens in the caller's transaction: the token's hash and the mail commit with the ticket change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from uhd_telephony.directory.models import USERS
+from uhd_telephony.outbox.mail import valid_address
+from uhd_telephony.outbox.models import outbox
+from uhd_telephony.outbox.service import PUBLIC_URL, REDACT, enqueue
+from uhd_telephony.tickets.history import Action, history
+from uhd_telephony.tickets.models import TicketStatus
+from uhd_telephony.tickets.view import TicketView, tickets
+
+log = logging.getLogger(__name__)
+
+Event = Literal["created", "closed"]
+TOKEN_BYTES = 32
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a status token: its sha256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def status_path(token: str) -> str:
+    return f"/status/{token}"
+
+
+def _get(ticket: TicketView | Mapping[str, Any], name: str) -> Any:
+    if isinstance(ticket, Mapping):
+        return ticket.get(name)
+    return getattr(ticket, name, None)
+
+
+def _texts(event: Event, number: str, name: str, subject: str, link: str) -> tuple[str, str]:
+    greeting_de = f"Guten Tag {name}," if name else "Guten Tag,"
+    greeting_en = f"Hello {name}," if name else "Hello,"
+    about_de = f"Betreff: {subject}\n" if subject else ""
+    about_en = f"Subject: {subject}\n" if subject else ""
+    if event == "created":
+        title = f"[{number}] Ihre Anfrage ist eingegangen / Your request has been received"
+        de = (
+            f"Ihre Anfrage beim IT-Helpdesk wurde unter der Nummer {number} erfasst.\n{about_de}"
+            f"Den aktuellen Stand sehen Sie jederzeit ohne Anmeldung hier:\n{link}\n\n"
+            "Bitte nennen Sie bei Rückfragen die Ticketnummer."
+        )
+        en = (
+            f"your request to the IT helpdesk has been recorded as {number}.\n{about_en}"
+            f"You can follow its status at any time, without logging in, here:\n{link}\n\n"
+            "Please quote the ticket number in any reply."
+        )
+    else:
+        title = f"[{number}] Ihre Anfrage wurde abgeschlossen / Your request has been closed"
+        de = (
+            f"Ihre Anfrage {number} wurde abgeschlossen.\n{about_de}"
+            f"Den Verlauf sehen Sie ohne Anmeldung hier:\n{link}\n\n"
+            "Besteht das Problem weiter, rufen Sie uns bitte unter Angabe der Ticketnummer an."
+        )
+        en = (
+            f"your request {number} has been closed.\n{about_en}"
+            f"You can see its history without logging in here:\n{link}\n\n"
+            "If the problem persists, please call us and quote the ticket number."
+        )
+    text = (
+        f"{greeting_de}\n\n{de}\n\n"
+        "--- English ---\n\n"
+        f"{greeting_en}\n\n{en}\n\n"
+        "Ihr IT User Helpdesk / Your IT user helpdesk\n"
+        "Diese Nachricht wurde automatisch erstellt. / This message was generated automatically.\n"
+    )
+    return title, text
+
+
+async def _closure_key(conn: AsyncConnection, ticket_id: int) -> str:
+    # one mail per closure: a ticket closed, reopened and closed again gets a second one
+    closed_at = (await conn.execute(select(tickets.c.closed_at).where(tickets.c.id == ticket_id))).scalar()
+    if isinstance(closed_at, datetime):
+        return f"caller:{ticket_id}:closed:{closed_at.timestamp():.6f}"
+    closures = (
+        await conn.execute(
+            select(func.count()).where(
+                history.c.ticket_id == ticket_id,
+                history.c.action == Action.STATUS.value,
+                history.c.new_value == TicketStatus.CLOSED.value,
+            )
+        )
+    ).scalar_one()
+    return f"caller:{ticket_id}:closed:n{closures}"
+
+
+async def _recipient(conn: AsyncConnection, ticket: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The caller's address and name: the one given with the ticket, else the directory user's."""
+    given = (ticket.get("requester_email") or "").strip()
+    if given:
+        return given, ticket["requester_name"] or ""
+    if ticket["requester_user_id"] is None:
+        return None, ""
+    stmt = select(USERS.c.email, USERS.c.name).where(
+        USERS.c.tenant == ticket["tenant"], USERS.c.id == ticket["requester_user_id"]
+    )
+    user = (await conn.execute(stmt)).mappings().first()
+    if user is None or not (user["email"] or "").strip():
+        return None, ""
+    return user["email"].strip(), user["name"] or ticket["requester_name"] or ""
+
+
+async def notify_caller(
+    conn: AsyncConnection, ticket_row_or_view: TicketView | Mapping[str, Any], event: Event
+) -> None:
+    """Queue the caller's mail about ``event`` with a new status link, in ``conn``'s transaction.
+
+    The address is the one given with the ticket (``requester_email``), else the requester's in the tenant's
+    directory. A no-op without a usable address, and when this event's mail is queued already (that mail's link
+    stays the valid one). The ticket is read again in ``conn``: a row or view from before the change will do.
+    """
+    if event not in ("created", "closed"):
+        raise ValueError(f"unknown caller notification {event!r}")
+    ticket_id = _get(ticket_row_or_view, "id")
+    if ticket_id is None:
+        return
+    found = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
+    if found is None:
+        return
+    ticket = dict(found)
+    number = ticket["number"]
+    address, name = await _recipient(conn, ticket)
+    if not address:
+        return
+    if not valid_address(address):
+        log.warning("ticket %s: the requester's mail address is unusable; no mail", number)
+        return
+    key = f"caller:{ticket_id}:created" if event == "created" else await _closure_key(conn, ticket_id)
+    if (await conn.execute(select(outbox.c.id).where(outbox.c.dedupe_key == key))).first() is not None:
+        return  # queued already: a new token now would break that mail's link
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(status_token_hash=token_hash(token)))
+    subject, text = _texts(event, str(number), str(name), str(ticket["subject"] or ""), PUBLIC_URL + status_path(token))
+    await enqueue(
+        conn,
+        tenant=ticket["tenant"],
+        channel="mail",
+        target=address,
+        subject=subject,
+        body={"text": text, REDACT: [token]},
+        dedupe_key=key,
+        ticket_id=int(ticket_id),
+    )
