@@ -136,6 +136,9 @@ async def build_world(url: str) -> World:
                     )
                 ).scalar_one()
             )
+            world.ids["category_b"] = int(
+                (await conn.execute(select(func.min(Category.id)).where(Category.tenant == TENANT_B))).scalar_one()
+            )
         async with db.sessionmaker() as session:
             now = datetime.now(UTC)
             for tenant, name, number, key in (

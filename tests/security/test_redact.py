@@ -66,6 +66,7 @@ def _all_text(caplog: pytest.LogCaptureFixture) -> str:
         ("login with password=hunter2hunter2&next=/", "hunter2hunter2"),
         ("Action: Login\r\nUsername: uhd\r\nSecret: topsecret-1\r\n", "topsecret-1"),
         ("postgresql+asyncpg://uhd:db-Pass-77@db.example/uhd", "db-Pass-77"),
+        ('"GET /status/q0XsTj2pJ8c9vYhK1mN4bR6wE3uI5oA7zL HTTP/1.1" 200', "q0XsTj2pJ8c9vYhK1mN4bR6wE3uI5oA7zL"),
     ],
 )
 def test_the_redactor_masks_each_kind_of_secret(line: str, secret: str) -> None:

@@ -80,6 +80,9 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("POST", _TICKET + "/classify"): row(401, OK, 403, 403, OK, OK, 403),
     ("GET", _T + "/categories"): TENANT_READ,
     ("GET", _T + "/agents"): TENANT_READ,
+    # the category tree is configuration: operator admins edit it, nobody else (reading: TENANT_READ above)
+    ("POST", _T + "/categories"): ADMIN_ONLY,
+    ("PATCH", _T + "/categories/{category_id}"): ADMIN_ONLY,
     # tickets
     ("GET", _T + "/tickets"): TICKET_READ,
     ("POST", _T + "/tickets"): TICKET_WRITE,
@@ -133,6 +136,8 @@ def _bodies(world: World) -> dict[tuple[str, str], Any]:
         ("POST", _TICKET + "/classify"): {"category_id": world.category_a, "impact": 3, "urgency": 3},
         ("POST", _TICKET + "/escalations/{escalation_id}/acknowledge"): {"note": "walk"},
         ("POST", _TICKET + "/escalations/{escalation_id}/de-escalate"): {"reason": "walk"},
+        ("POST", _T + "/categories"): {"name": "Walk", "group": "1st_level"},
+        ("PATCH", _T + "/categories/{category_id}"): {"default_urgency": 3},
     }
 
 
@@ -150,7 +155,7 @@ class Route:
         out = ["own"]
         if names & {"tenant", "token"}:
             out.append("foreign")
-        if names & {"ticket_id", "callback_id", "escalation_id", "number", "token"}:
+        if names & {"ticket_id", "callback_id", "escalation_id", "category_id", "number", "token"}:
             out.append("cross")
         return out
 
@@ -179,6 +184,7 @@ def fill(route: Route, variant: str, world: World) -> str:
         "ticket_id": lambda: str(world.ids["ticket_a" if own else "ticket_b"]),
         "callback_id": lambda: str(world.ids["callback_a" if own else "callback_b"]),
         "escalation_id": lambda: str(world.ids["escalation_a" if own else "escalation_b"]),
+        "category_id": lambda: str(world.category_a if own else world.ids["category_b"]),
         "number": lambda: world.numbers["ticket_a" if own else "ticket_b"],
         "account_id": lambda: str(world.ids["victim"]),
         "token_id": lambda: str(world.ids["token_throwaway"]),

@@ -47,6 +47,11 @@ Tickets (a cohort: the tickets CREATED in the period, with what happened to them
   entry. forwarded: either (the SPEC's "escalated (forwarded) tickets").
 - escalation time = ticket creation → its first forwarding entry (routed beyond 1st level or escalated):
   mean and p90 (nearest rank), in seconds.
+- first-contact resolution = tickets resolved or closed (now) and never routed beyond 1st level ÷ created
+  (an ``escalated`` entry alone keeps a ticket at 1st level).
+
+The monthly report (``metrics.report``) counts with ``metrics.aggregates``: SQL that counts and fetches, and these
+functions that classify; ``tests/metrics/test_aggregates.py`` proves the two paths equal.
 """
 
 from __future__ import annotations

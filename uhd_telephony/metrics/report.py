@@ -232,12 +232,16 @@ async def build(
 ) -> MonthlyReport:
     """The tenant's report for ``month`` (``YYYY-MM``), from the stored calls and tickets."""
     start, end = month_period(month)
-    calls = await aggregates.call_kpis(db, tenant, start, end, service_level_s=service_level_s)
-    tickets = await aggregates.ticket_kpis(db, tenant, start, end)
-    sla_dict, note = await _sla(db, tenant, start, end)
+    # independent reads: on PostgreSQL they run side by side (aggregates.run_all), on SQLite one after another
+    calls, tickets, (sla_dict, note), name = await asyncio.gather(
+        aggregates.call_kpis(db, tenant, start, end, service_level_s=service_level_s),
+        aggregates.ticket_kpis(db, tenant, start, end),
+        _sla(db, tenant, start, end),
+        _tenant_name(db, tenant),
+    )
     return MonthlyReport(
         tenant=tenant,
-        tenant_name=await _tenant_name(db, tenant),
+        tenant_name=name,
         month=month,
         start=start,
         end=end,

@@ -1,7 +1,8 @@
 """No secrets in logs: every log record is masked as it is made, whichever logger or handler it goes to.
 
 Masked: the configured secrets themselves (AMI secret, SMTP password, session key, the database password),
-API tokens (``uhd_<id>_…``), ``Authorization`` headers, the session cookie's value, and passwords or secrets
+API tokens (``uhd_<id>_…``), ``Authorization`` headers, the session cookie's value, the token of a caller's
+status link (``/status/…``, in every access log line), and passwords or secrets
 written as ``password=…``, ``"password": "…"`` or an AMI ``Secret: …`` header. The CLI's ``setup_logging``
 installs it; ``install`` returns a function that takes it out again (tests).
 """
@@ -39,6 +40,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"(?i)\b(password|passwd|secret|pwd)(\s*[=:]\s*)(?!\*\*\*)[^\s,;&'\"]+"),
         r"\1\2" + MASK,
     ),
+    # a caller's status link is the key to the ticket (the access log writes every request line)
+    (re.compile(r"(/status/)[A-Za-z0-9_-]{16,}"), r"\1" + MASK),
     # a URL's user:password@
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1" + MASK + "@"),
 ]

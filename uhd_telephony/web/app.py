@@ -17,7 +17,7 @@ from uhd_telephony.settings import Settings
 from uhd_telephony.sla import api as sla_api
 from uhd_telephony.tenants import api as tenants_api
 from uhd_telephony.tickets import api as tickets_api
-from uhd_telephony.tickets import status_page
+from uhd_telephony.tickets import category_api, status_page
 from uhd_telephony.web import auth, console, keys, openapi
 from uhd_telephony.web.middleware import errors, hostile_input, security_headers
 
@@ -64,6 +64,7 @@ def init_app(
     console.add_routes(app)
     status_page.add_routes(app)  # the caller's status page: public, the token is the key
     tickets_api.add_routes(app)
+    category_api.add_routes(app)  # the category tree edited through the API (operator admins)
     openapi.add_routes(app)
     metrics_api.add_routes(app)  # issue #6: GET /metrics, GET /api/tenants/{tenant}/kpis
     # issue #8: the admin API (accounts, tokens, audit log, tenants)
