@@ -21,11 +21,9 @@ ticket's timer and, when the ticket is resolved, de-escalates its open escalatio
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +39,7 @@ from uhd_telephony.sla.models import escalations, sla_timers
 from uhd_telephony.sla.policy import Contact, TenantSla, contacts_for, load_sla
 from uhd_telephony.sla.timers import Plan, plan, schedule, store
 from uhd_telephony.store.db import Database
+from uhd_telephony.store.scanner import PeriodicScanner
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.history import SYSTEM, Action, Change, iso
 from uhd_telephony.tickets.priority import PRIORITY_NAMES
@@ -48,7 +47,6 @@ from uhd_telephony.tickets.view import tickets, view_select
 
 log = logging.getLogger(__name__)
 
-SCAN_BATCH = 100
 # the history rows that change a ticket's SLA clock or targets: creation, status, priority
 RESCHEDULING = frozenset({Action.CREATED.value, Action.STATUS.value, Action.PRIORITY.value})
 # history action of a manager's acknowledgement (escalated / de-escalated are tickets.history.Action's)
@@ -59,10 +57,6 @@ LOCAL_TZ_NAME = "Europe/Berlin"
 
 _TARGET_DE = {Target.RESPONSE: "Reaktionszeit", Target.RESOLUTION: "Lösungszeit"}
 _TARGET_EN = {Target.RESPONSE: "response time", Target.RESOLUTION: "resolution time"}
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def label(kind: str, target: str) -> str:
@@ -280,50 +274,21 @@ async def fire(
 # -- the scanner ----------------------------------------------------------------------------------------------
 
 
-class SlaScanner:
+class SlaScanner(PeriodicScanner):
     """Fires due escalations; one owned task, ``start``/``close``; ``clock`` is injectable."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        interval_s: float = 15.0,
-        clock: Callable[[], datetime] = _utc_now,
-        batch_size: int = SCAN_BATCH,
-    ) -> None:
-        self.db = db
-        self.interval_s = interval_s
-        self.clock = clock
-        self.batch_size = batch_size
+    label = "SLA scan"
+
+    def __init__(self, db: Database, **options: Any) -> None:
+        super().__init__(db, **options)
         self.fired = 0
         self.scans = 0
-        self.last_error: str | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="sla-scanner")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-            log.info("SLA scanner shutdown: %d escalations fired in %d scans", self.fired, self.scans)
+    def closing_summary(self) -> str:
+        return f"SLA scanner shutdown: {self.fired} escalations fired in {self.scans} scans"
 
     def health(self) -> dict[str, Any]:
         return {"fired": self.fired, "last_error": self.last_error}
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.scan_once()
-                self.last_error = None
-            except Exception as exc:  # the database may be away: the due times wait in the table meanwhile
-                self.last_error = repr(exc)
-                log.warning("SLA scan failed: %r", exc)
-            await asyncio.sleep(self.interval_s)
 
     def due_query(self, now: datetime) -> Any:
         """The indexed scan: timers due at ``now``, earliest first (``ix_sla_timers_next_due_at``)."""

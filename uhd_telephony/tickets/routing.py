@@ -11,10 +11,8 @@ the row and routes it; the other sees nothing left to do.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from uhd_telephony.errors import Conflict, NotFound, TicketError
 from uhd_telephony.outbox.service import enqueue
 from uhd_telephony.store.db import Database
+from uhd_telephony.store.scanner import PeriodicScanner
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.groups import (
     SECOND_LEVEL,
@@ -46,7 +45,6 @@ RULE_REASON = "auto-routed: 10-minute rule"
 DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 MAX_REASON = 1000
 MAX_HISTORY_IN_ORDER = 200
-SCAN_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,52 +322,17 @@ class _Skip(Exception):
     """Another instance routed the ticket first (or it needs nothing): roll back, write nothing."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class FirstLevelScanner:
+class FirstLevelScanner(PeriodicScanner):
     """Routes phone tickets still at 1st level when their due time passes; one owned task, ``start``/``close``."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        interval_s: float = 15.0,
-        clock: Callable[[], datetime] = _utc_now,
-        batch_size: int = SCAN_BATCH,
-    ) -> None:
-        self.db = db
-        self.interval_s = interval_s
-        self.clock = clock
-        self.batch_size = batch_size
+    label = "10-minute rule scan"
+
+    def __init__(self, db: Database, **options: Any) -> None:
+        super().__init__(db, **options)
         self.routed = 0
-        self.last_error: str | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="first-level-scanner")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def health(self) -> dict[str, Any]:
         return {"routed": self.routed, "last_error": self.last_error}
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.scan_once()
-                self.last_error = None
-            except Exception as exc:  # the database may be away: the due times wait in the table meanwhile
-                self.last_error = repr(exc)
-                log.warning("10-minute rule scan failed: %r", exc)
-            await asyncio.sleep(self.interval_s)
 
     async def scan_once(self) -> int:
         """Route every ticket due now; the number this instance routed."""
