@@ -47,6 +47,8 @@ class CallService:
         self.writer: CallWriter | None = None
         self.client: AmiClient | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._tenant_refresher: asyncio.Task[None] | None = None
+        self._resolver_from_table = False  # True: the resolver is ours to rebuild when the tenants table changes
         self._started_at = 0.0
         self.resyncs = 0
 
@@ -61,9 +63,8 @@ class CallService:
         self.db = Database(self.settings.database_url)
         # issue #8: hotline number -> tenant from the tenants table; UHD_TENANT_NUMBERS/QUEUES stay the fallback
         if self.tracker.tenant_resolver is None:
-            from uhd_telephony.tenants.service import hotline_resolver
-
-            self.tracker.tenant_resolver = await hotline_resolver(self.db, self.tracker.tenant_numbers)
+            self._resolver_from_table = True
+            await self.refresh_tenants()
         self.repository = CallRepository(self.db)
         self.writer = CallWriter(
             self.repository,
@@ -84,6 +85,8 @@ class CallService:
         self.client = AmiClient(self.settings, on_event=self.pipeline.on_fields, on_connect=self._on_connect)
         await self.client.start()
         self._ticker = asyncio.create_task(self._tick_loop(), name="tracker-tick")
+        if self._resolver_from_table:
+            self._tenant_refresher = asyncio.create_task(self._tenant_refresh_loop(), name="tenant-refresh")
 
     def _store(self, event: CallEvent) -> None:
         assert self.writer is not None
@@ -110,13 +113,37 @@ class CallService:
             except Exception:  # a bug in one tick must not stop call tracking
                 log.exception("tracker tick failed")
 
+    async def refresh_tenants(self) -> bool:
+        """Rebuild the hotline number → tenant resolver from the tenants table (``uhd-telephony tenant add`` and
+        the admin API write it from other processes); True when it changed. Calls already tracked keep their
+        tenant; the next call to a new hotline number is attributed right."""
+        if not self._resolver_from_table or self.db is None:
+            return False
+        from uhd_telephony.tenants.service import hotline_resolver
+
+        resolver = await hotline_resolver(self.db, self.tracker.tenant_numbers)
+        if resolver == self.tracker.tenant_resolver:
+            return False
+        self.tracker.tenant_resolver = resolver
+        return True
+
+    async def _tenant_refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.directory_refresh_s)
+            try:
+                if await self.refresh_tenants():
+                    log.info("hotline numbers reloaded from the tenants table")
+            except Exception as exc:  # the database may be briefly away: the resolver we have serves meanwhile
+                log.warning("tenant refresh failed: %s", exc)
+
     async def disconnect(self) -> None:
         """Stop taking events and let every subscriber have what was published (idempotent)."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        for task in (self._ticker, self._tenant_refresher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._ticker = self._tenant_refresher = None
         if self.client is not None:
             await self.client.close()
         # calls still in progress stay open in the store and are restored at the next start

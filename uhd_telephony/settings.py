@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, gt=0)
     cookie_secure: bool = False  # set behind HTTPS
     redis_prefix: str = "uhd:"
-    directory_refresh_s: float = Field(default=30.0, gt=0)  # how soon an import elsewhere reaches lookups
+    directory_refresh_s: float = Field(default=30.0, gt=0)  # how soon an import or a tenant change elsewhere reaches lookups
 
     # issue #8: login rate limit and lockout (security.ratelimit), HSTS behind HTTPS
     login_max_failures: int = Field(default=5, ge=1)  # failures of one username within the window ...

@@ -104,7 +104,7 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("POST", _TICKET + "/escalations/{escalation_id}/de-escalate"): row(401, 403, OK, 403, OK, 403, 403),
     # KPIs: managers too; a token with kpis:read
     ("GET", _T + "/kpis"): row(401, OK, OK, 403, OK, OK, OK),
-    # the monthly report: managers and admins; no tokens (not in security.permissions.TOKEN_ROUTES)
+    # the monthly report: managers and admins; a token only when its account is a manager (test_tokens)
     ("GET", _T + "/reports/{month}"): row(401, 403, OK, 403, OK, 403, 403),
     # the admin API
     ("GET", _ADMIN + "/accounts"): ADMIN_ONLY,

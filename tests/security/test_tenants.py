@@ -101,6 +101,40 @@ async def test_the_call_service_takes_the_tenant_from_the_table_and_the_settings
     assert sorted(c.tenant for c in calls) == ["from-settings", "klinikum-dortmund"]
 
 
+async def test_a_tenant_added_while_the_service_runs_gets_its_calls(sqlite_url: str) -> None:
+    config = default_config(2, tenants=1, max_wait_s=30)
+    async with AmiSimulator(config, speed=0) as sim:
+        settings = Settings(
+            ami_port=sim.port,
+            database_url=sqlite_url,
+            finalize_grace_s=0.2,
+            store_flush_interval_s=0.05,
+            ami_reconnect_min_s=0.05,
+            directory_refresh_s=0.1,
+        )
+        service = CallService(settings)
+        await service.start()
+        try:
+            assert service.tracker.tenant_resolver is None  # no tenants yet: settings alone
+            assert service.client is not None and service.db is not None
+            await service.client.wait_connected(5)
+            # another process (the tenant command, the admin API) adds the tenant and its hotline number
+            await TenantService(service.db).add("klinikum-west", name="West", hotlines=[("0231 990077", "west")])
+            await eventually(lambda: service.tracker.tenant_resolver is not None)
+            assert await service.refresh_tenants() is False  # unchanged table: the same resolver stays
+            sim.place_call("+492311234567", "Jürgen Müller", dialled="+49231990077", talk_s=5)
+            await sim.settle()
+            await eventually(lambda: service.tracker.stats.finished == 1)
+        finally:
+            await service.close()
+    db = Database(sqlite_url)
+    try:
+        calls = await CallRepository(db).list_calls(limit=10)
+    finally:
+        await db.close()
+    assert [c.tenant for c in calls] == ["klinikum-west"]
+
+
 async def uhd(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """The real command line, in a worker thread (its asyncio.run needs a thread without a running loop)."""
     try:

@@ -111,6 +111,21 @@ async def test_a_token_acts_within_its_scopes_and_tenants(client: TestClient, wo
         await tokens.create(world.ids["olga"], name="root", scopes=["tickets:read"])
 
 
+async def test_a_managers_token_with_kpis_read_fetches_the_monthly_report(client: TestClient, world: World) -> None:
+    tokens = TokenService(app_db(client))
+    reporting = await tokens.create(world.ids["maria"], name="monthly job", scopes=["kpis:read"])
+    tickets_only = await tokens.create(world.ids["maria"], name="tickets", scopes=["tickets:read"])
+    url = A + "/reports/2026-11?format=csv"
+    ok = await client.get(url, headers=bearer(reporting.secret))
+    assert ok.status == 200 and ok.headers["Content-Disposition"].startswith("attachment")
+    refused = await client.get(url, headers=bearer(tickets_only.secret))
+    assert refused.status == 403 and (await refused.json())["details"] == {"scope": "kpis:read"}
+    # an agent's token with the scope is still refused by the role; another tenant's report stays hidden
+    assert (await client.get(url, headers=bearer(world.tokens["token"]))).status == 403
+    foreign = await client.get(f"/api/tenants/{TENANT_B}/reports/2026-11", headers=bearer(reporting.secret))
+    assert foreign.status == 404
+
+
 async def test_tokens_are_refused_by_the_console_its_socket_and_the_admin_api(client: TestClient, world: World) -> None:
     headers = bearer(world.tokens["token"])
     for method, path in (
