@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -46,6 +47,13 @@ def _add_ami(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ami-secret", help="AMI secret (env UHD_AMI_SECRET; prefer the environment)")
 
 
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {value!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uhd-telephony", description=__doc__)
     parser.add_argument("--version", action="version", version=f"uhd-telephony {__version__}")
@@ -60,15 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--http-port", type=int, help="web port (env UHD_HTTP_PORT, default 8080)")
     run.add_argument("--no-web", action="store_true", help="track calls only; consoles are served elsewhere")
 
-    demo = sub.add_parser("demo", help="simulator + service + agent console on SQLite, no Redis")
+    demo = sub.add_parser("demo", help="simulator + service + agent console + live KPIs on SQLite, no Redis")
     _add_db(demo)
     demo.add_argument("--port", type=int, default=None, help="web port of the console (default 8080)")
     demo.add_argument("--ami-port", type=int, default=0, help="simulator AMI port (default: any free port)")
-    demo.add_argument("--rate", type=float, default=240.0, help="simulated calls per hour (default 240)")
+    demo.add_argument("--rate", type=float, default=100.0, help="simulated calls per hour (default 100)")
     demo.add_argument("--speed", type=float, default=10.0, help="simulated time per real second (default 10)")
     demo.add_argument("--agents", type=int, default=6, help="simulated agents (default 6)")
     demo.add_argument("--seed", type=int, default=None, help="random seed for reproducible traffic")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("--people", type=int, default=1, help="agents a person answers in the browser (default 1: you)")
+    demo.add_argument("--mail-dir", default="demo-mail", help="where the demo writes its mails (default demo-mail)")
+    demo.add_argument("--sla", default=None, help="an SLA file to import for both tenants instead of the demo's")
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     _add_db(migrate)
@@ -125,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", default="html", choices=["html", "csv", "json"])
     rep.add_argument("--output", help="file to write (default: stdout)")
     _add_db(rep)
+    # issue #6: the KPI history (kpi_daily) behind Grafana's "Hotline history" dashboard
+    daily = sub.add_parser("kpi-daily", help="compute the per-day KPI history (kpi_daily) of past days")
+    daily.add_argument(
+        "--tenant", dest="tenants", action="append", default=[], help="a tenant (repeatable; default: every tenant)"
+    )
+    daily.add_argument("--from", dest="first", required=True, type=_day, help="first day, YYYY-MM-DD (Europe/Berlin)")
+    daily.add_argument("--to", dest="last", type=_day, help="last day, included (default: today)")
+    _add_db(daily)
     lookup = sub.add_parser("lookup", help="who is this caller ID? the directory match as JSON (exit 1: unknown)")
     directory_cli.add_lookup_arguments(lookup)
     _add_db(lookup)
@@ -373,8 +392,31 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_kpi_daily(args: argparse.Namespace, settings: Settings) -> int:
+    """issue #6: (re)compute kpi_daily for a range of days, with metrics.aggregates (idempotent upserts)."""
+    from uhd_telephony.metrics import daily
+    from uhd_telephony.store.db import Database
+    from uhd_telephony.store.migrate import migrate
+
+    async def run() -> int:
+        now = daily.utc_now()
+        last = args.last or daily.berlin_day(now)
+        await migrate(settings.database_url)
+        db = Database(settings.database_url)
+        try:
+            written = await daily.backfill(db, args.first, last, tenants=args.tenants, now=now)
+        finally:
+            await db.close()
+        result = {"from": args.first.isoformat(), "to": last.isoformat(), "tenants": args.tenants or "all"}
+        sys.stdout.write(json.dumps({**result, "rows": written}) + "\n")
+        return 0
+
+    return asyncio.run(run())
+
+
 COMMANDS = {
     "report": cmd_report,  # issue #6
+    "kpi-daily": cmd_kpi_daily,  # issue #6
     "import-sla": cmd_import_sla,  # issue #7
     "import-categories": cmd_import_categories,
     "import-groups": cmd_import_groups,

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallOffered
+from uhd_telephony.metrics.daily import KpiDailyScanner
 from uhd_telephony.metrics.service import MetricsService
+from uhd_telephony.outbox.mail import Mailer
 from uhd_telephony.outbox.service import OutboxWorker
 from uhd_telephony.screenpop.compose import ScreenPop
 from uhd_telephony.screenpop.fanout import make_fanout
@@ -32,9 +35,20 @@ log = logging.getLogger(__name__)
 class Server:
     """Owns the CallService, the web runner, the pop fan-out and the screen-pop composer."""
 
-    def __init__(self, settings: Settings, *, web_enabled: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        web_enabled: bool = True,
+        mailer: Mailer | None = None,
+        routes: Sequence[Callable[[web.Application], None]] = (),
+    ) -> None:
+        """``mailer``: where the outbox's mail goes (default: SMTP per settings; the demo's is a directory);
+        ``routes``: more web routes (the demo's softphone)."""
         self.settings = settings
         self.web_enabled = web_enabled
+        self.mailer = mailer
+        self.routes = tuple(routes)
         self.calls = CallService(settings)
         self.hub = PopHub()
         self.fanout = make_fanout(self.hub, settings.redis_url, settings.redis_prefix)
@@ -48,6 +62,7 @@ class Server:
         self.outbox: OutboxWorker | None = None
         self.first_level: FirstLevelScanner | None = None
         self.sla: SlaScanner | None = None  # issue #7: SLA warnings and breaches, made in start()
+        self.kpi_daily: KpiDailyScanner | None = None  # issue #6: the KPI history for Grafana, made in start()
 
     async def start(self) -> None:
         await self.calls.open()
@@ -64,6 +79,7 @@ class Server:
             ami=lambda: self.calls.client,  # made only in connect(), after the app has started
             health=self._health,
             metrics=self.metrics,  # issue #6
+            routes=self.routes,
         )
         self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=5)
         await self.runner.setup()  # runs the app's cleanup contexts: services, directory index
@@ -86,7 +102,7 @@ class Server:
         # --- issue #5: routing and notifications ----------------------------------------------------------
         # after the app (its tickets service writes outbox rows), before AMI (calls open phone tickets)
         assert self.calls.db is not None
-        self.outbox = OutboxWorker(self.calls.db, self.settings)
+        self.outbox = OutboxWorker(self.calls.db, self.settings, mailer=self.mailer)
         await self.outbox.start()
         self.first_level = FirstLevelScanner(self.calls.db, interval_s=self.settings.first_level_scan_s)
         await self.first_level.start()
@@ -95,6 +111,9 @@ class Server:
         self.sla = SlaScanner(self.calls.db, interval_s=self.settings.sla_scan_s)
         await self.sla.start()
         # --- end issue #7 ---------------------------------------------------------------------------------
+        # issue #6: today's and yesterday's kpi_daily rows (reads calls and tickets, writes only its table)
+        self.kpi_daily = KpiDailyScanner(self.calls.db, interval_s=self.settings.kpi_daily_s)
+        await self.kpi_daily.start()
         await self.calls.connect()
 
     def _health(self) -> dict[str, Any]:
@@ -106,6 +125,8 @@ class Server:
             parts["first_level_rule"] = self.first_level.health()
         if self.sla is not None:  # issue #7
             parts["sla_escalation"] = self.sla.health()
+        if self.kpi_daily is not None:  # issue #6
+            parts["kpi_daily"] = self.kpi_daily.health()
         return parts
 
     async def _refresh_directory(self) -> None:
@@ -129,6 +150,8 @@ class Server:
         await self.calls.disconnect()  # no more events; the bus has handed everything to its subscribers
         if self.composer is not None:
             await self.composer.close()  # tickets and callbacks still being written need the database
+        if self.kpi_daily is not None:  # issue #6: needs the database only
+            await self.kpi_daily.close()
         # --- issue #7: stop the SLA scanner before the outbox it writes to --------------------------------
         if self.sla is not None:
             await self.sla.close()

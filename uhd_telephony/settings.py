@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, gt=0)
     cookie_secure: bool = False  # set behind HTTPS
     redis_prefix: str = "uhd:"
-    directory_refresh_s: float = Field(default=30.0, gt=0)  # how soon an import or a tenant change elsewhere reaches lookups
+    # how soon an import or a tenant change elsewhere reaches lookups
+    directory_refresh_s: float = Field(default=30.0, gt=0)
 
     # issue #8: login rate limit and lockout (security.ratelimit), HSTS behind HTTPS
     login_max_failures: int = Field(default=5, ge=1)  # failures of one username within the window ...
@@ -107,6 +108,9 @@ class Settings(BaseSettings):
 
     # issue #7: how often the SLA scanner looks for due escalations (targets and contacts are tenant data)
     sla_scan_s: float = Field(default=15.0, gt=0)
+
+    # issue #6: how often today's and yesterday's kpi_daily rows (Grafana's history dashboard) are recomputed
+    kpi_daily_s: float = Field(default=300.0, gt=0)
 
     log_level: str = "INFO"
 

@@ -15,6 +15,7 @@ DASHBOARDS = ROOT / "grafana" / "dashboards"
 RULES = ROOT / "prometheus" / "rules"
 RULE_TESTS = ROOT / "prometheus" / "tests"
 DATASOURCE_UID = "prometheus"  # grafana/provisioning/datasources/prometheus.yml
+HISTORY_UID = "postgres-history"  # grafana/provisioning/datasources/postgres.yml: SQL, tests/metrics/test_history.py
 
 # what Grafana puts in for its variables when a test runs the query against Prometheus itself
 SUBSTITUTIONS = {"$__range": "1h", "$tenant": ".*", "$queue": ".*"}
@@ -32,15 +33,25 @@ def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from panel.get("panels", [])
 
 
-def panel_queries(board: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(panel, target) of every PromQL query of the dashboard."""
+def datasource_uid(panel: dict[str, Any], target: dict[str, Any] | None = None) -> str | None:
+    """The uid of the datasource a query runs on: the target's, else the panel's (or the variable's)."""
+    source = (target or {}).get("datasource") or panel.get("datasource") or {}
+    return source.get("uid")
+
+
+def panel_queries(board: dict[str, Any], uid: str = DATASOURCE_UID) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(panel, target) of every query of the dashboard on datasource ``uid`` (default: the PromQL ones)."""
     for panel in panels(board):
         for target in panel.get("targets", []):
-            yield panel, target
+            if datasource_uid(panel, target) == uid:
+                yield panel, target
 
 
-def variable_queries(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from board.get("templating", {}).get("list", [])
+def variable_queries(board: dict[str, Any], uid: str = DATASOURCE_UID) -> Iterator[dict[str, Any]]:
+    """The dashboard's template variables queried from datasource ``uid`` (default: Prometheus)."""
+    for variable in board.get("templating", {}).get("list", []):
+        if datasource_uid(variable) == uid:
+            yield variable
 
 
 def rules() -> Iterator[tuple[str, dict[str, Any]]]:

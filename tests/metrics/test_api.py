@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, rendered_records, store_calls, store_tickets
+from tests.metrics.test_report import store_calendar
 from tests.web.conftest import login, seed, web_settings
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.metrics import kpi
@@ -91,6 +92,39 @@ async def test_options_hours_queue_service_level_and_transfers(
     # a datetime without an offset is Berlin time
     naive = {"from": start.replace(tzinfo=None).isoformat(), "to": end.replace(tzinfo=None).isoformat()}
     assert (await kpis(client, TENANT_A, **naive))["calls"] == kpis_of(records, start, end)
+
+
+async def test_the_api_counts_by_the_tenants_business_calendar(
+    stored: tuple[TestClient, list[CallRecord], list[kpi.TicketFact]], db_url: str
+) -> None:
+    client, records, _ = stored
+    # the simulated calls (Friday from 09:00) are cut by a break; klinikum-sued keeps no calendar (24/7)
+    config = {"hours": {d: ["06:30-09:20", "09:40-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}
+    db = Database(db_url)
+    try:
+        calendar = await store_calendar(db, TENANT_A, config)
+    finally:
+        await db.close()
+    await login(client, "anna")
+    start = datetime.combine(DAY, datetime.min.time(), kpi.TIMEZONE)
+    end = start + timedelta(days=1)
+    body = await kpis(client, TENANT_A, **{"from": DAY.isoformat(), "to": DAY.isoformat()})
+    mine = in_period(records, TENANT_A, start, end)
+    assert body["calls"] == kpi.call_kpis(mine, calendar=calendar).to_dict()
+    assert body["business_hours"] == calendar.to_config()
+    calls = body["calls"]
+    assert (
+        calls["queued_outside_hours"] > 0 and calls["outside_hours"] == calls["closed"] + calls["queued_outside_hours"]
+    )
+    assert calls["offered"] + calls["queued_outside_hours"] == kpi.call_kpis(mine).offered
+    KpiResponse.model_validate(body)
+    query = {"from": DAY.isoformat(), "to": DAY.isoformat(), "queue": "hotline", "exclude_transfers_in": "true"}
+    hotline = [r for r in mine if r.queue == "hotline"]
+    want = kpi.call_kpis(hotline, calendar=calendar, exclude_transfers_in=True).to_dict()
+    assert (await kpis(client, TENANT_A, **query))["calls"] == want
+    await login(client, "carl")
+    other = await kpis(client, TENANT_B, **{"from": DAY.isoformat(), "to": DAY.isoformat()})
+    assert other["business_hours"] is None and other["calls"]["outside_hours"] == other["calls"]["closed"]
 
 
 def kpis_of(records: list[CallRecord], start: datetime, end: datetime) -> dict[str, Any]:

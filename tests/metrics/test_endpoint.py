@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -12,14 +13,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import trace_bytes
 from tests.metrics.conftest import TENANT_A, TicketSpec, store_tickets
+from tests.sla.conftest import sla_data
 from tests.web.conftest import web_settings
 from uhd_telephony.bus import Bus
-from uhd_telephony.calls.domain import CallEvent
+from uhd_telephony.calls.domain import CallEvent, CallOffered
 from uhd_telephony.calls.pipeline import CallPipeline
+from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.calls.tracker import CallTracker
-from uhd_telephony.metrics import queries
-from uhd_telephony.metrics.live import METRIC_NAMES, Renderer
+from uhd_telephony.metrics import kpi, queries
+from uhd_telephony.metrics.exposition import Renderer
+from uhd_telephony.metrics.live import METRIC_NAMES
 from uhd_telephony.metrics.service import MetricsService, TicketStatsCache
+from uhd_telephony.sla.policy import import_sla
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
 from uhd_telephony.web.app import init_app
@@ -185,8 +190,10 @@ async def test_ticket_totals_are_cached_and_survive_a_database_outage(tmp_path: 
         await db.close()
 
 
-async def test_rendering_runs_off_the_event_loop(live: tuple[TestClient, Live], monkeypatch: Any) -> None:
-    client, _ = live
+async def test_a_cheap_render_runs_on_the_loop_and_a_big_one_in_a_thread(
+    live: tuple[TestClient, Live], monkeypatch: Any
+) -> None:
+    client, state = live
     threads: list[int] = []
     original = Renderer.render
 
@@ -195,8 +202,41 @@ async def test_rendering_runs_off_the_event_loop(live: tuple[TestClient, Live], 
         return original(self, sample)
 
     monkeypatch.setattr(Renderer, "render", spy)
+    small = await (await client.get("/metrics")).text()
+    assert threads == [threading.get_ident()]  # a few lines: formatted on the loop, no thread hop
+    state.metrics.inline_lines = -1  # as if thousands of queues had changed since the last scrape
+    big = await (await client.get("/metrics")).text()
+    assert len(threads) == 2 and threads[1] != threading.get_ident()
+    assert big == small
+
+
+async def test_business_hours_come_from_the_tenants_sla_calendar(live: tuple[TestClient, Live]) -> None:
+    client, state = live
+    metrics = state.metrics
+    assert metrics.db is not None and metrics.calendars is not None
+    weekdays = ("mon", "tue", "wed", "thu", "fri")
+    await import_sla(metrics.db, TENANT_A, sla_data(calendar={"hours": {d: ["06:30-17:00"] for d in weekdays}}))
+    await metrics.prime()  # at start
+    assert not metrics.counters.calendars[TENANT_A].always
+    hotline = {"tenant": TENANT_A, "queue": "hotline"}
+    monday = datetime(2026, 3, 2, tzinfo=kpi.TIMEZONE).timestamp()
+    for n, entered in enumerate((monday + 6 * 3600, monday + 7 * 3600, monday - 12 * 3600), start=1):  # 06:00 07:00 Sun
+        metrics.counters(
+            CallOffered(CallRecord(f"{n}@hotline", f"l{n}", str(n), "hotline", TENANT_A, entered), entered)
+        )
+    await scrape(client)  # the series' first showing (at 0)
+    samples = await scrape(client)
+    assert value(samples, "uhd_calls_outside_hours_total", **hotline) == 2
+    assert value(samples, "uhd_calls_offered_total", **hotline) == 1
+    # an import of a 24/7 calendar (here, or by the CLI in another process) is read again after the TTL
+    await import_sla(metrics.db, TENANT_A, sla_data(calendar={"always": True}))
     await scrape(client)
-    assert threads and threads[0] != threading.get_ident()
+    assert not metrics.counters.calendars[TENANT_A].always  # read at most every minute
+    metrics.calendars.ttl_s = 0
+    await scrape(client)
+    assert metrics.counters.calendars[TENANT_A].always and metrics.calendars.reads == 2
+    metrics.counters(CallOffered(CallRecord("9@hotline", "l9", "9", "hotline", TENANT_A, monday), monday))
+    assert value(await scrape(client), "uhd_calls_offered_total", **hotline) == 2
 
 
 async def test_no_metrics_service_no_metrics(sqlite_url: str, aiohttp_client: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -10,6 +12,7 @@ import pytest
 from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.metrics import kpi
 from uhd_telephony.metrics.kpi import call_kpis, percentile, ticket_fact, ticket_kpis
+from uhd_telephony.sla.calendar import Calendar
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=kpi.TIMEZONE).timestamp()  # a Monday, 08:00 in Berlin
 _ids = count(1)
@@ -49,10 +52,88 @@ def test_short_abandons_leave_the_denominator_of_every_ratio() -> None:
 def test_calls_outside_business_hours_are_counted_apart_and_in_no_ratio() -> None:
     calls = [stay(Outcome.ANSWERED, wait=3), stay(Outcome.CLOSED, at=T0 + 13 * 3600), stay(Outcome.CLOSED)]
     k = call_kpis(calls)
-    assert (k.offered, k.closed, k.base, k.reachability) == (1, 2, 1, 1.0)
+    assert (k.offered, k.outside_hours, k.closed, k.base, k.reachability) == (1, 2, 2, 1, 1.0)
     assert k.outcomes == {"answered": 1, "closed": 2}
-    assert k.closed_by_weekday_hour[0][8] == 1 and k.closed_by_weekday_hour[0][21] == 1
+    assert k.outside_hours_by_weekday_hour[0][8] == 1 and k.outside_hours_by_weekday_hour[0][21] == 1
     assert sum(map(sum, k.offered_by_weekday_hour)) == 1
+
+
+# Monday to Friday 06:30-17:00, Saxony's holidays (Buß- und Bettag, Wednesday 18.11.2026), one extra closed day
+CALENDAR = Calendar.from_config(
+    {"hours": {d: ["06:30-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}, "holidays": {"state": "SN"},
+     "closed": ["2026-11-20"]}
+)  # fmt: skip
+
+
+def berlin(day: int, hh: int, mm: int, ss: float = 0.0) -> float:
+    return datetime(2026, 11, day, hh, mm, tzinfo=kpi.TIMEZONE).timestamp() + ss
+
+
+def test_the_calendar_decides_outside_business_hours_and_those_stays_are_in_no_ratio() -> None:
+    inside = [
+        stay(Outcome.ANSWERED, wait=10, talk=100, at=berlin(2, 6, 30)),  # Monday 06:30:00: opening time is inside
+        stay(Outcome.ABANDONED, wait=40, at=berlin(2, 16, 59, 59.999999)),  # the last microsecond
+        stay(Outcome.SHORT_ABANDON, wait=2, at=berlin(3, 12, 0)),
+    ]
+    outside = [
+        stay(Outcome.ANSWERED, wait=5, talk=300, at=berlin(2, 6, 29, 59.5)),  # half a second early: answered anyway
+        stay(Outcome.ABANDONED, wait=90, at=berlin(2, 17, 0)),  # closing time is outside
+        stay(Outcome.ANSWERED, wait=1, talk=60, at=berlin(7, 10, 0)),  # Saturday
+        stay(Outcome.TIMEOUT, wait=300, at=berlin(18, 10, 0)),  # Buß- und Bettag in Saxony
+        stay(Outcome.ANSWERED, wait=2, talk=20, at=berlin(20, 10, 0)),  # an extra closed day
+        stay(Outcome.CLOSED, at=berlin(2, 22, 0)),  # the dialplan: closed
+        stay(Outcome.CLOSED, at=berlin(4, 10, 0)),  # closed by the dialplan in business hours: still closed
+    ]
+    k = call_kpis([*inside, *outside], calendar=CALENDAR)
+    assert (k.offered, k.answered, k.abandoned, k.short_abandons, k.timed_out) == (3, 1, 1, 1, 0)
+    assert (k.base, k.reachability, k.service_level, k.abandon_rate) == (2, 0.5, 0.5, 0.5)
+    assert (k.outside_hours, k.closed, k.queued_outside_hours, k.answered_outside_hours) == (7, 2, 5, 3)
+    assert k.reaction_time == kpi.Distribution(1, 10.0, 10, 10) and k.talk_time.mean == 100.0
+    assert sum(map(sum, k.offered_by_weekday_hour)) == 3 and sum(map(sum, k.outside_hours_by_weekday_hour)) == 7
+    assert k.outside_hours_by_weekday_hour[0][6] == 1 and k.offered_by_weekday_hour[0][6] == 1  # 06:29 and 06:30
+    assert k.outcomes == {"abandoned": 2, "answered": 4, "closed": 2, "short_abandon": 1, "timeout": 1}
+    # no calendar: around the clock, only the dialplan's closed calls are outside business hours
+    assert call_kpis([*inside, *outside]).offered == 8
+    for c in [*inside, *outside]:
+        assert kpi.is_outside_hours(c.outcome, c.entered_at, CALENDAR) == (c in outside)
+    assert not kpi.is_outside_hours(None, berlin(7, 10, 0), CALENDAR)  # in progress: not classified yet
+
+
+def test_a_transfer_after_closing_time_is_outside_hours_and_a_transfer_in_only_in_hours() -> None:
+    before = stay(Outcome.TRANSFERRED, wait=5, talk=60, linkedid="late", at=berlin(2, 16, 58))
+    after = stay(Outcome.ANSWERED, wait=5, talk=60, linkedid="late", queue="2nd-level", at=berlin(2, 17, 0, 1))
+    early = stay(Outcome.TRANSFERRED, wait=5, talk=60, linkedid="early", at=berlin(3, 6, 28))
+    opened = stay(Outcome.ANSWERED, wait=5, talk=60, linkedid="early", queue="2nd-level", at=berlin(3, 6, 30))
+    k = call_kpis([before, after, early, opened], calendar=CALENDAR)
+    assert (k.offered, k.outside_hours, k.answered_outside_hours, k.transfers_in, k.conversations) == (2, 2, 2, 1, 2)
+    hotline = call_kpis([before, after, early, opened], calendar=CALENDAR, exclude_transfers_in=True)
+    assert (hotline.offered, hotline.outside_hours, hotline.transfers_in) == (1, 2, 1)
+
+
+def test_business_spans_are_exactly_what_in_business_hours_accepts() -> None:
+    start = datetime(2026, 10, 1, tzinfo=kpi.TIMEZONE)  # a DST change (25 October) and the 18th in the month
+    end = datetime(2026, 12, 1, tzinfo=kpi.TIMEZONE)
+    spans = kpi.business_spans(CALENDAR, start, end)
+    assert spans is not None and all(s < e for s, e in spans)
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))  # sorted, disjoint, not touching
+    assert datetime(2026, 11, 18, 6, 30, tzinfo=kpi.TIMEZONE) not in [s for s, _ in spans]  # the holiday
+    assert (spans[0][0], spans[-1][1]) == (
+        datetime(2026, 10, 1, 6, 30, tzinfo=kpi.TIMEZONE),
+        datetime(2026, 11, 30, 17, 0, tzinfo=kpi.TIMEZONE),
+    )
+    edges = [t.timestamp() + d for s, e in spans for t in (s, e) for d in (-1e-6, 0.0, 1e-6)]
+    rng = random.Random(7)
+    instants = edges + [rng.uniform(start.timestamp(), end.timestamp()) for _ in range(3000)]
+    for ts in instants:
+        at = datetime.fromtimestamp(ts, UTC)
+        assert kpi.in_business_hours(ts, CALENDAR) == any(s <= at < e for s, e in spans), at
+    # clipped to the period; none for around the clock
+    noon, one = datetime.fromtimestamp(berlin(2, 12, 0), UTC), datetime.fromtimestamp(berlin(2, 13, 0), UTC)
+    assert kpi.business_spans(CALENDAR, noon, one) == [(noon, one)]
+    weekend = datetime(2026, 11, 7, tzinfo=kpi.TIMEZONE), datetime(2026, 11, 9, tzinfo=kpi.TIMEZONE)
+    assert kpi.business_spans(CALENDAR, *weekend) == []
+    assert kpi.business_spans(None, start, end) is None
+    assert kpi.business_spans(Calendar.around_the_clock(), start, end) is None
 
 
 def test_refused_exit_key_callback_and_unknown_are_offered_and_not_answered() -> None:
@@ -169,7 +250,7 @@ def minutes(n: float) -> datetime:
     return C0 + timedelta(minutes=n)
 
 
-def test_routing_beyond_first_level_and_escalations_are_forwardings() -> None:
+def test_routing_beyond_first_level_forwards_and_an_sla_escalation_does_not() -> None:
     tickets = [
         # routed to 1st level and nothing else: not forwarded
         ticket_fact("t", C0, "kis", 3, "phone", [("routed", "1st_level", minutes(1))]),
@@ -177,7 +258,7 @@ def test_routing_beyond_first_level_and_escalations_are_forwardings() -> None:
         ticket_fact(
             "t", C0, "kis", 2, "phone", [("routed", "1st_level", minutes(1)), ("routed", "2nd_level", minutes(12))]
         ),
-        # escalated after 30 minutes, then routed to a partner: forwarded at the escalation
+        # an SLA warning after 30 minutes, then routed to a partner: forwarded at the routing, escalated apart
         ticket_fact(
             "t",
             C0,
@@ -186,18 +267,23 @@ def test_routing_beyond_first_level_and_escalations_are_forwardings() -> None:
             "web",
             [("routed", "partner:pacs-vendor", minutes(45)), ("escalated", None, minutes(30))],
         ),
+        # an SLA breach alone: escalated (the managers were told), not forwarded
+        ticket_fact("t", C0, "hardware", 4, "phone", [("escalated", None, minutes(90))]),
         # other history entries are no forwarding
         ticket_fact("t", C0, "none", None, "mail", [("classified", "kis/login", minutes(2)), ("comment", None, C0)]),
     ]
     k = ticket_kpis(tickets)
-    assert (k.created, k.routed, k.escalated, k.forwarded) == (4, 2, 1, 2)
-    assert k.by_category == {"kis": 2, "none": 1, "pacs": 1}
-    assert k.by_priority == {"1": 1, "2": 1, "3": 1, "none": 1}
-    assert k.by_channel == {"mail": 1, "phone": 2, "web": 1}
-    assert k.routed_by_category == {"kis": 1, "pacs": 1} and k.escalated_by_category == {"pacs": 1}
+    assert (k.created, k.routed, k.escalated, k.forwarded) == (5, 2, 2, 2)
+    assert k.by_category == {"hardware": 1, "kis": 2, "none": 1, "pacs": 1}
+    assert k.by_priority == {"1": 1, "2": 1, "3": 1, "4": 1, "none": 1}
+    assert k.by_channel == {"mail": 1, "phone": 3, "web": 1}
+    assert k.routed_by_category == {"kis": 1, "pacs": 1}
+    assert k.escalated_by_category == {"hardware": 1, "pacs": 1}
     assert k.forwarded_by_category == {"kis": 1, "pacs": 1}
-    assert k.escalation_time == kpi.Distribution(2, 21 * 60.0, 12 * 60.0, 30 * 60.0)
-    assert tickets[2].escalation_us == 30 * 60 * 1_000_000
+    assert k.escalation_time == kpi.Distribution(2, 28.5 * 60.0, 12 * 60.0, 45 * 60.0)
+    assert tickets[2].escalation_us == 45 * 60 * 1_000_000
+    assert tickets[3].escalation_us is None and tickets[3].escalated_at == minutes(90)
+    assert not kpi.is_forwarding("escalated", None) and kpi.is_forwarding("routed", "partner:pacs-vendor")
 
 
 def test_no_tickets_no_escalation_time() -> None:

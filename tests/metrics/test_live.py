@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from datetime import datetime
 
 import pytest
 
@@ -18,12 +19,20 @@ from uhd_telephony.metrics import kpi
 from uhd_telephony.metrics.live import OTHER, WAIT_BUCKETS, CallCounters, EventClock, waiting_callers
 from uhd_telephony.metrics.members import MemberState
 from uhd_telephony.simulator.render import render_calls
+from uhd_telephony.sla.calendar import WEEKDAYS, Calendar
+
+# open five minutes in every ten, every day: about half of any stretch of calls entered outside business hours
+FIVE_IN_TEN = [f"{h:02d}:{m:02d}-{h:02d}:{m + 5:02d}" for h in range(24) for m in range(0, 60, 10)]
+PATCHY = Calendar.from_config({"hours": dict.fromkeys(WEEKDAYS, FIVE_IN_TEN)})
 
 
-def test_counters_fed_by_domain_events_agree_with_kpi_to_the_call() -> None:
+@pytest.mark.parametrize("calendar", [None, PATCHY], ids=["around-the-clock", "business-hours"])
+def test_counters_fed_by_domain_events_agree_with_kpi_to_the_call(calendar: Calendar | None) -> None:
     # thousands of interleaved calls of three tenants with every outcome and blind transfers to 2nd level
     rendered = render_calls(1500, seed=7, concurrency=10, agents=6, tenants=3)
     counters = CallCounters()
+    if calendar is not None:
+        counters.calendars = {f"tenant{n}": calendar for n in (1, 2, 3)}
     ended: list[CallRecord] = []
 
     def publish(events: list[CallEvent]) -> None:
@@ -44,7 +53,7 @@ def test_counters_fed_by_domain_events_agree_with_kpi_to_the_call() -> None:
     assert len(by_tenant) == 3
     transfers = 0
     for tenant, records in by_tenant.items():
-        want = kpi.call_kpis(records)
+        want = kpi.call_kpis(records, calendar=calendar)
         queues = [q for (t, _), q in counters.queues.items() if t == tenant]
         got = {
             "offered": sum(q.offered for q in queues),
@@ -53,6 +62,7 @@ def test_counters_fed_by_domain_events_agree_with_kpi_to_the_call() -> None:
             "short_abandons": sum(q.short_abandoned for q in queues),
             "timed_out": sum(q.timed_out for q in queues),
             "closed": sum(q.closed for q in queues),
+            "outside_hours": sum(q.outside_hours for q in queues),
             "transfers_in": sum(q.transferred_in for q in queues),
             "reaction_count": sum(q.wait.count for q in queues),
             "within_sl": sum(q.wait.counts[i] for q in queues for i, b in enumerate(WAIT_BUCKETS) if b <= 20),
@@ -65,6 +75,7 @@ def test_counters_fed_by_domain_events_agree_with_kpi_to_the_call() -> None:
             "short_abandons": want.short_abandons,
             "timed_out": want.timed_out,
             "closed": want.closed,
+            "outside_hours": want.outside_hours,
             "transfers_in": want.transfers_in,
             "reaction_count": want.reaction_time.count,
             "within_sl": want.answered_within_service_level,
@@ -76,6 +87,8 @@ def test_counters_fed_by_domain_events_agree_with_kpi_to_the_call() -> None:
         talk_sum = sum(q.talk.sum for q in queues)
         assert math.isclose(talk_sum / want.talk_time.count, want.talk_time.mean, rel_tol=1e-9)
         transfers += want.transfers_in
+        if calendar is not None:  # both sides split the calls, and some of each side
+            assert want.offered > 100 and want.outside_hours - want.closed > 100
     assert transfers > 0  # the render had transfers, and both sides saw them
     outcomes = {str(r.outcome) for r in ended}
     assert {"answered", "transferred", "abandoned", "short_abandon", "timeout"} <= outcomes
@@ -136,6 +149,96 @@ def test_unanswered_outcomes_and_closed_calls() -> None:
     counters(CallEnded(closed, 1000))  # a closed call has no CallOffered
     q = counters.queues[("klinikum-nord", "hotline")]
     assert (q.offered, q.abandoned, q.short_abandoned, q.timed_out, q.closed, q.answered) == (5, 1, 1, 2, 1, 0)
+
+
+# Monday to Friday from 06:30 (Europe/Berlin); 1 March 2026 is a Sunday
+HOURS = Calendar.from_config({"hours": {day: ["06:30-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}})
+
+
+def berlin(day: int, hour: int, minute: int = 0, second: int = 0) -> float:
+    return datetime(2026, 3, day, hour, minute, second, tzinfo=kpi.TIMEZONE).timestamp()
+
+
+def answered_stay(counters: CallCounters, call: CallRecord, wait_s: float = 8.0) -> None:
+    counters(CallOffered(call.snapshot(), call.entered_at))
+    call.answered_at, call.wait_s = call.entered_at + wait_s, wait_s
+    counters(CallAnswered(call.snapshot(), call.answered_at))
+    call.outcome, call.talk_s = Outcome.ANSWERED, 60.0
+    counters(CallEnded(call, call.answered_at + 60))
+
+
+def test_a_stay_entered_outside_the_calendars_business_hours_counts_only_as_outside_hours() -> None:
+    counters = CallCounters(calendars={"klinikum-nord": HOURS})
+    answered_stay(counters, record(1, entered=berlin(2, 6, 0)))  # Monday 06:00, hours from 06:30
+    answered_stay(counters, record(2, entered=berlin(1, 10, 0)))  # Sunday
+    answered_stay(counters, record(3, entered=berlin(2, 6, 29, 59)), wait_s=90)  # answered at 06:31: still outside
+    answered_stay(counters, record(4, entered=berlin(2, 6, 30)))  # open
+    answered_stay(counters, record(5, tenant="klinikum-sued", entered=berlin(1, 3, 0)))  # no calendar: 24/7
+    nord = counters.queues[("klinikum-nord", "hotline")]
+    assert (nord.outside_hours, nord.offered, nord.answered, nord.wait.count, nord.talk.count) == (3, 1, 1, 1, 1)
+    assert nord.closed == 0
+    sued = counters.queues[("klinikum-sued", "hotline")]
+    assert (sued.outside_hours, sued.offered, sued.answered) == (0, 1, 1)
+
+
+def test_outside_hours_is_decided_at_the_first_event_and_kept_to_the_end() -> None:
+    counters = CallCounters(calendars={"klinikum-nord": HOURS})
+    late = record(1, entered=berlin(2, 16, 59, 50))  # in business hours, abandoned after closing time
+    early = record(2, entered=berlin(2, 6, 25))  # outside, abandoned once the hotline is open
+    for call in (late, early):
+        counters(CallOffered(call.snapshot(), call.entered_at))
+    counters.calendars = {}  # a calendar changed meanwhile (24/7 now): the stays keep their decision
+    for call in (late, early):
+        call.outcome, call.wait_s = Outcome.ABANDONED, 600.0
+        counters(CallEnded(call, call.entered_at + 600))
+    rebuilt = record(3, entered=berlin(1, 12, 0))  # first seen at its end (rebuilt by the tracker): its entry decides
+    counters.calendars = {"klinikum-nord": HOURS}
+    rebuilt.answered_at, rebuilt.wait_s, rebuilt.talk_s, rebuilt.outcome = (
+        berlin(1, 12, 1),
+        60.0,
+        30.0,
+        Outcome.ANSWERED,
+    )
+    counters(CallEnded(rebuilt, berlin(1, 12, 2)))
+    q = counters.queues[("klinikum-nord", "hotline")]
+    assert (q.offered, q.abandoned, q.outside_hours, q.answered, q.wait.count, q.talk.count) == (1, 1, 2, 0, 0, 0)
+
+
+def test_closed_calls_count_as_closed_and_outside_hours_whatever_the_calendar() -> None:
+    counters = CallCounters(calendars={"klinikum-nord": HOURS})
+    for n, entered in enumerate((berlin(2, 10, 0), berlin(1, 10, 0), berlin(2, 3, 0)), start=1):
+        closed = record(n, entered=entered)  # the dialplan closed it (HotlineClosed), in hours or not
+        closed.outcome, closed.wait_s = Outcome.CLOSED, 0.0
+        counters(CallEnded(closed, entered))
+    q = counters.queues[("klinikum-nord", "hotline")]
+    assert (q.closed, q.outside_hours, q.offered) == (3, 3, 0)
+
+
+def test_a_restored_stay_outside_hours_counts_nothing_more_at_its_end() -> None:
+    counters = CallCounters(calendars={"klinikum-nord": HOURS})
+    night, day = record(1, entered=berlin(3, 2, 0)), record(2, entered=berlin(3, 9, 0))
+    counters.restore([night, day])
+    for call in (night, day):
+        call.outcome, call.wait_s = Outcome.TIMEOUT, 300.0
+        counters(CallEnded(call, call.entered_at + 300))
+    q = counters.queues[("klinikum-nord", "hotline")]
+    assert (q.offered, q.outside_hours, q.timed_out) == (0, 0, 1)
+
+
+def test_a_transfer_from_a_stay_outside_hours_flags_the_second_stay_in_hours() -> None:
+    counters = CallCounters(calendars={"klinikum-nord": HOURS})
+    first = record(1, entered=berlin(2, 6, 20))  # queued before 06:30, answered by an early agent
+    counters(CallOffered(first.snapshot(), first.entered_at))
+    first.answered_at, first.wait_s = berlin(2, 6, 21), 60.0
+    counters(CallAnswered(first.snapshot(), first.answered_at))
+    first.outcome, first.talk_s, first.transferred_to = Outcome.TRANSFERRED, 840.0, "s@backoffice-in"
+    counters(CallEnded(first, berlin(2, 6, 35)))
+    second = CallRecord("1@backoffice", "l1", "1", "backoffice", "klinikum-nord", berlin(2, 6, 35))
+    counters(CallOffered(second, second.entered_at))
+    hotline = counters.queues[("klinikum-nord", "hotline")]
+    assert (hotline.outside_hours, hotline.offered, hotline.answered, hotline.talk.count) == (1, 0, 0, 0)
+    backoffice = counters.queues[("klinikum-nord", "backoffice")]
+    assert (backoffice.offered, backoffice.transferred_in, backoffice.outside_hours) == (1, 1, 0)
 
 
 def test_a_blind_transfer_flags_the_second_stay() -> None:

@@ -9,13 +9,13 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, store_calls, store_tickets
 from tests.web.conftest import PASSWORD, login, seed, web_settings
@@ -23,7 +23,9 @@ from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.cli import main
 from uhd_telephony.errors import InvalidInput
-from uhd_telephony.metrics import kpi, report
+from uhd_telephony.metrics import kpi, report, report_html
+from uhd_telephony.sla.calendar import Calendar
+from uhd_telephony.sla.models import sla_tenants
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
 from uhd_telephony.tickets.view import tickets
@@ -81,7 +83,36 @@ def month_calls() -> list[CallRecord]:
         stay(14, berlin(5, 11, 14, 0), None),  # still in progress: counts nowhere
         stay(15, berlin(12, 11, 8, 30), a, wait=12.5, talk=200),
         stay(16, berlin(12, 11, 8, 31), a, wait=1, talk=1, tenant=TENANT_B),  # another tenant
+        # outside the calendar's business hours (MONTH_CALENDAR), though queued: apart, in no ratio
+        stay(17, berlin(9, 11, 6, 29, 59.5), a, wait=4, talk=90),  # half a second before opening, answered
+        stay(18, berlin(14, 11, 11, 0), a, wait=2, talk=30),  # Saturday: closed, and answered anyway
+        stay(19, berlin(18, 11, 10, 0), Outcome.ABANDONED, wait=50),  # Buß- und Bettag, a holiday in Saxony
     ]
+
+
+# the hotline of TENANT_A: weekdays from 06:30 to midnight, Sunday duty all day, Saturdays and Saxony's holidays
+# closed (the month's edge calls above, Sunday 00:00:05 and Monday 23:59:50, are in business hours)
+MONTH_CALENDAR = {
+    "hours": {**{d: ["06:30-24:00"] for d in ("mon", "tue", "wed", "thu", "fri")}, "sun": ["00:00-24:00"]},
+    "holidays": {"state": "SN"},
+}
+
+
+async def store_calendar(db: Database, tenant: str, config: dict[str, Any]) -> Calendar:
+    """The tenant's business calendar as an SLA import stores it (no policies: no ticket gets an SLA clock)."""
+    calendar = Calendar.from_config(config)
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            insert(sla_tenants).values(
+                tenant=tenant,
+                calendar=calendar.to_config(),
+                unclassified_priority=3,
+                warning_level=1,
+                breach_level=2,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    return calendar
 
 
 @dataclass(frozen=True)
@@ -138,8 +169,8 @@ def month_tickets() -> list[TicketCase]:
 async def store_month(
     db: Database, also: list[TicketSpec] | None = None
 ) -> tuple[list[CallRecord], list[kpi.TicketFact]]:
-    """The month's calls and tickets (and the tickets ``also``, status new); returns every stored call and the
-    tickets' facts."""
+    """The month's calls and tickets (and the tickets ``also``, status new) and TENANT_A's calendar; returns every
+    stored call and the tickets' facts."""
     records = await store_calls(db, month_calls())
     cases = month_tickets()
     facts = await store_tickets(db, [*(c.spec for c in cases), *(also or [])])
@@ -150,6 +181,7 @@ async def store_month(
                 .where(tickets.c.tenant == case.spec.tenant, tickets.c.created_at == case.spec.created_at)
                 .values(status=case.status)
             )
+    await store_calendar(db, TENANT_A, MONTH_CALENDAR)
     return records, facts
 
 
@@ -159,7 +191,9 @@ EXPECTED_CALLS = {
     "calls_abandoned": 1,
     "short_abandons": 1,
     "calls_timed_out": 2,
+    "calls_outside_hours": 4,  # 11 (closed), 17, 18, 19
     "calls_closed": 1,
+    "calls_answered_outside_hours": 2,  # 17, 18: not in reachability, service level or reaction time
     "transfers_in": 1,
     "reachability": 0.6,  # 6 / (11 - 1)
     "service_level": 0.5,  # waits 5, 20, 10, 8, 12.5 of 5, 30, 20, 10, 8, 12.5
@@ -171,8 +205,8 @@ EXPECTED_CALLS = {
 }
 EXPECTED_TICKETS = {
     "tickets_created": 5,
-    "tickets_escalated": 3,
-    "escalation_time_mean_s": 2000.0,  # 600, 1800, 3600
+    "tickets_escalated": 2,  # forwarded beyond 1st level; the pacs ticket's SLA escalation forwards nothing
+    "escalation_time_mean_s": 2100.0,  # 600, 3600
     "escalation_time_p90_s": 3600.0,
     "first_contact_resolution": 0.4,  # the pacs and the hardware ticket of 5
     "sla_compliance_response": None,  # no ticket measured by an SLA: no figure
@@ -194,8 +228,9 @@ async def test_every_figure_of_a_known_month(db_url: str) -> None:
     assert (body["from"], body["to"]) == ("2026-11-01T00:00:00+01:00", "2026-12-01T00:00:00+01:00")
     calls = body["calls"]
     assert calls["in_progress"] == 1 and calls["conversations"] == 10 and calls["answered_within_service_level"] == 5
+    assert (calls["queued_outside_hours"], calls["answered_outside_hours"]) == (3, 2)
     assert calls["outcomes"] == {
-        "abandoned": 1, "answered": 5, "closed": 1, "overflow": 1, "refused": 1, "short_abandon": 1, "timeout": 1,
+        "abandoned": 2, "answered": 7, "closed": 1, "overflow": 1, "refused": 1, "short_abandon": 1, "timeout": 1,
         "transferred": 1,
     }  # fmt: skip
     grid = calls["offered_by_weekday_hour"]
@@ -203,11 +238,17 @@ async def test_every_figure_of_a_known_month(db_url: str) -> None:
     assert grid[0][23] == 1  # Monday 30.11. 23:59:50
     assert grid[0][10] == 5 and grid[1][9] == 2 and grid[2][12] == 1 and grid[3][8] == 1
     assert sum(map(sum, grid)) == 11
-    assert calls["closed_by_weekday_hour"][5][22] == 1 and sum(map(sum, calls["closed_by_weekday_hour"])) == 1
+    outside = calls["outside_hours_by_weekday_hour"]
+    assert outside[5][22] == 1 and outside[0][6] == 1 and outside[5][11] == 1 and outside[2][10] == 1
+    assert sum(map(sum, outside)) == 4
+    assert body["business_hours"] == (
+        "Mo 06:30-24:00; Di 06:30-24:00; Mi 06:30-24:00; Do 06:30-24:00; Fr 06:30-24:00; So 00:00-24:00, "
+        "ohne die Feiertage (SN)"
+    )
     assert body["tickets_by_category"] == {"hardware": 1, "kis": 2, "none": 1, "pacs": 1}
     assert body["tickets_by_priority"] == {"1": 1, "2": 1, "3": 1, "4": 1, "none": 1}
     assert body["tickets_by_channel"] == {"mail": 1, "phone": 3, "web": 1}
-    assert body["tickets_escalated_by_category"] == {"kis": 2, "pacs": 1}
+    assert body["tickets_escalated_by_category"] == {"kis": 2}
     assert body["tickets_routed_by_category"] == {"kis": 2}
     assert body["first_contact"] == {"created": 5, "resolved_at_first_level": 2, "rate": 0.4}
     assert body["sla"] is None and "SLA" in body["sla_note"]
@@ -233,8 +274,11 @@ async def test_the_report_the_kpi_api_and_kpi_py_agree(db_url: str, aiohttp_clie
     start, end = report.month_period(MONTH)
     rows = [r for r in records if r.tenant == TENANT_A and start.timestamp() <= r.entered_at < end.timestamp()]
     cohort = [f for f in facts if f.tenant == TENANT_A and start <= f.created_at < end]
-    direct = {"calls": kpi.call_kpis(rows).to_dict(), "tickets": kpi.ticket_kpis(cohort).to_dict()}
+    calendar = Calendar.from_config(MONTH_CALENDAR)
+    direct = {"calls": kpi.call_kpis(rows, calendar=calendar).to_dict(), "tickets": kpi.ticket_kpis(cohort).to_dict()}
     assert from_report["calls"] == from_api["calls"] == direct["calls"]
+    assert from_api["business_hours"] == calendar.to_config()
+    assert from_report["calls_answered_outside_hours"] == from_api["calls"]["answered_outside_hours"] == 2
     assert from_report["tickets"] == from_api["tickets"] == direct["tickets"]
     assert from_report["calls_offered"] == from_api["calls"]["offered"] == EXPECTED_CALLS["calls_offered"]
     assert from_report["reaction_time_p90_s"] == from_api["calls"]["reaction_time_s"]["p90"]
@@ -310,6 +354,18 @@ async def test_html_is_self_contained_german_and_defines_its_figures(sqlite_url:
     # nothing to fetch: no external stylesheet, script, image or font
     assert not re.search(r"<(link|script|img)\b", page) and not re.search(r"url\((?!#)", page)
     assert not re.search(r'(src|href)="https?:', page)
+
+
+def test_the_charts_are_svg_with_escaped_names_and_round_ticks() -> None:
+    page = report_html.categories_svg({"kis": 12, "<script>alert(1)</script>": 3}, {"kis": 5})
+    assert page.startswith("<svg") and page.endswith("</svg>") and "<script>" not in page
+    assert "&lt;script&gt;" in page and "kis: 12 erstellt" in page
+    assert report_html.nice_ticks(87_345) == [0, 20_000, 40_000, 60_000, 80_000, 100_000]
+    assert report_html.nice_ticks(7) == [0, 2, 4, 6, 8] and report_html.nice_ticks(0) == [0, 1]
+    assert report_html.nice_ticks(1) == [0, 1]
+    assert (report_html.shade(0), report_html.shade(1)) == (report_html.BLUES[0], report_html.BLUES[-1])
+    empty = [[0] * 24 for _ in range(7)]  # a month without calls: no division by zero
+    assert "<rect" in report_html.heatmap_svg(empty, "leer") and "<rect" in report_html.hourly_bars_svg(empty, empty)
 
 
 def test_a_month_is_berlin_midnight_to_midnight() -> None:

@@ -11,10 +11,12 @@ import pytest
 
 from tests.metrics.shipped import (
     DATASOURCE_UID,
+    HISTORY_UID,
     LABEL_VALUES,
     RULE_TESTS,
     RULES,
     dashboards,
+    datasource_uid,
     panel_queries,
     panels,
     rules,
@@ -27,18 +29,31 @@ HISTOGRAMS = {"uhd_call_wait_seconds", "uhd_call_talk_seconds", "uhd_ticket_esca
 EXPORTED = set(METRIC_NAMES) | {f"{h}_{suffix}" for h in HISTOGRAMS for suffix in ("bucket", "sum", "count")}
 METRIC = re.compile(r"\buhd_[a-z_]+\b")
 BOARDS = dashboards()
+# the Prometheus dashboards; history.json queries PostgreSQL (tests/metrics/test_history.py runs its SQL)
+PROMQL_BOARDS = sorted(name for name, board in BOARDS.items() if any(panel_queries(board)))
 promtool = pytest.mark.skipif(
     shutil.which("promtool") is None, reason="promtool missing: apt-get install prometheus (CI installs it)"
 )
 
 
-def test_there_are_the_three_dashboards() -> None:
-    assert sorted(BOARDS) == ["hotline-live.json", "sla.json", "tickets.json"]
+def test_there_are_the_dashboards() -> None:
+    assert sorted(BOARDS) == ["history.json", "hotline-live.json", "sla.json", "tickets.json"]
+    assert PROMQL_BOARDS == ["hotline-live.json", "sla.json", "tickets.json"]
     uids = [b["uid"] for b in BOARDS.values()]
     assert len(set(uids)) == len(uids)
 
 
-@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_query_runs_on_a_provisioned_datasource() -> None:
+    """The per-datasource filters skip nothing by a typo: every query is on Prometheus or on the history."""
+    for name, board in BOARDS.items():
+        for panel in panels(board):
+            for target in panel.get("targets", []):
+                assert datasource_uid(panel, target) in {DATASOURCE_UID, HISTORY_UID}, (name, panel["title"])
+        for variable in board.get("templating", {}).get("list", []):
+            assert datasource_uid(variable) in {DATASOURCE_UID, HISTORY_UID}, (name, variable["name"])
+
+
+@pytest.mark.parametrize("name", PROMQL_BOARDS)
 def test_dashboard_queries_use_the_provisioned_datasource_and_exported_metrics(name: str) -> None:
     board = BOARDS[name]
     assert board["timezone"] == "Europe/Berlin" and board["id"] is None

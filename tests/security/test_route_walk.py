@@ -73,6 +73,7 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("GET", "/console"): row(302, OK, 403, 302, OK, 302, 302),
     ("GET", "/tickets"): PAGE,
     ("GET", "/tickets/{tenant}/{ticket_id}"): PAGE,
+    ("GET", "/kpis"): PAGE,  # issue #9: the live KPI page; its figures come through the KPI API
     ("GET", "/ws/console"): CONSOLE,  # OK here is 400: the walk's GET is no WebSocket upgrade
     ("GET", _T + "/callbacks"): CONSOLE,
     ("POST", _T + "/callbacks/{callback_id}/dial"): CONSOLE,

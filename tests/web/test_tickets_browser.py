@@ -85,7 +85,7 @@ async def test_agent_works_a_ticket_and_a_manager_only_reads_it(seeded: Seeded, 
             await page.fill("#username", "maria")
             await page.fill("#password", PASSWORD)
             await page.click("#login-button")
-            await page.wait_for_url(re.compile(r".*/console$"))  # login goes to the console, which refuses her
+            await page.wait_for_url(re.compile(r".*/kpis$"))  # a manager's start page: the live KPIs
             await page.goto(detail)
             await page.wait_for_selector("#d-status:has-text('gelöst')")
             assert await page.is_hidden("#comment-form") and await page.is_hidden("#status-buttons")

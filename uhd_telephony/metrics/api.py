@@ -9,7 +9,8 @@ same functions the live counters classify with. Periods are ISO dates or datetim
 
 Optional: ``queue`` (one queue's stays only; tickets have no queue and stay per tenant), ``service_level_s``
 (T of the service level, default 20), ``exclude_transfers_in=true`` (the per-hotline view, see ``kpi``).
-Calls count by their queue entry time, tickets by their creation time (``kpi``'s docstring).
+Calls count by their queue entry time, tickets by their creation time (``kpi``'s docstring). Business hours are
+the tenant's SLA calendar (none imported: around the clock); calls outside them are counted apart, in no ratio.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ class CallKpisOut(BaseModel):
     abandoned: int
     short_abandons: int
     timed_out: int
-    closed: int
+    outside_hours: int = Field(description="stays outside business hours (closed, or queued outside the calendar)")
+    closed: int = Field(description="of which closed by the dialplan (never in a queue)")
+    queued_outside_hours: int = Field(description="of which entered a queue outside the calendar's business hours")
+    answered_outside_hours: int = Field(description="of which queued and answered outside business hours")
     outcomes: dict[str, int]
     transfers_in: int
     transfers_in_excluded: bool
@@ -100,7 +104,7 @@ class CallKpisOut(BaseModel):
     reaction_time_s: DistributionOut = Field(description="wait of answered stays; percentiles by nearest rank")
     talk_time_s: TalkTimeOut
     offered_by_weekday_hour: list[list[int]] = Field(description="7 rows (Monday first) of 24 hours, Europe/Berlin")
-    closed_by_weekday_hour: list[list[int]]
+    outside_hours_by_weekday_hour: list[list[int]]
 
 
 class EscalationTimeOut(BaseModel):
@@ -135,6 +139,9 @@ class KpiResponse(BaseModel):
     to: str
     timezone: str
     queue: str | None
+    business_hours: dict[str, Any] | None = Field(
+        description="the tenant's business calendar the calls were classified by (null: around the clock)"
+    )
     calls: CallKpisOut
     tickets: TicketKpisOut
 
@@ -204,6 +211,7 @@ async def tenant_kpis(request: web.Request) -> web.Response:
     query = _query(request)
     start, end = parse_period(query.from_, query.to)
     db = request.app[keys.DB]
+    calendar = await queries.tenant_calendar(db, tenant)
     calls = await queries.call_kpis(
         db,
         tenant,
@@ -212,6 +220,7 @@ async def tenant_kpis(request: web.Request) -> web.Response:
         queue=query.queue,
         service_level_s=query.service_level_s,
         exclude_transfers_in=query.exclude_transfers_in,
+        calendar=calendar,
     )
     tickets = kpi.ticket_kpis(await queries.ticket_facts(db, tenant, start, end))
     body: dict[str, Any] = {
@@ -220,6 +229,7 @@ async def tenant_kpis(request: web.Request) -> web.Response:
         "to": end.isoformat(),
         "timezone": str(kpi.TIMEZONE),
         "queue": query.queue,
+        "business_hours": None if calendar is None else calendar.to_config(),
         "calls": calls.to_dict(),
         "tickets": tickets.to_dict(),
     }
@@ -240,8 +250,7 @@ async def tenant_report(request: web.Request) -> web.Response:
     query = ReportQuery.model_validate(_single_values(request))
     month = request.match_info["month"]
     report.month_period(month)  # a bad month is a 400 before any query
-    built = await report.build(request.app[keys.DB], tenant, month)
-    text = await report.render(built, query.format)
+    _, text = await report.produce(request.app[keys.DB], tenant, month, query.format)
     headers = {}
     if query.format != "json":
         disposition = "attachment" if query.format == "csv" else "inline"

@@ -14,20 +14,30 @@ the distinct linkedids of the offered stays.
 
 Calls:
 
-- offered: finished stays except ``closed``; ``refused`` (JOINEMPTY, FULL), ``exit_key``, ``callback`` and
+- outside business hours: a stay that ended ``closed`` (the dialplan's HotlineClosed: never in a queue) OR that
+  entered the queue outside the tenant's business hours — its SLA calendar (``sla.calendar``, holidays and closed
+  days included; ``in_business_hours``), the same calendar its SLA clocks run on; no calendar: around the clock.
+  Outside-hours stays are counted apart: not offered, in no ratio, no reaction or talk time — reachability,
+  service level, abandon rate and reaction time are business-hours figures, as the contract measures them. They
+  are reported with their own figures: ``outside_hours`` (all of them), of which ``closed`` (by the dialplan) and
+  ``answered_outside_hours`` (queued and answered outside hours, e.g. by an agent who stayed on).
+- offered: finished stays in business hours; ``refused`` (JOINEMPTY, FULL), ``exit_key``, ``callback`` and
   ``unknown`` (ended while the AMI link was down: not provably answered, so counted as not reached) are offered
   and not answered.
-- closed: calls outside business hours (never in a queue), counted apart and in no ratio.
 - answered: ``answered`` + ``transferred``. abandoned: ``abandoned`` (short abandons NOT included).
-  short abandons: ``short_abandon``. timed out: ``timeout`` + ``overflow``.
+  short abandons: ``short_abandon``. timed out: ``timeout`` + ``overflow``. (All of offered stays.)
 - base = offered - short abandons (the denominator of every ratio below).
 - reachability = answered ÷ base. service level = answered with wait ≤ T (default 20 s) ÷ base — "within T"
   includes T itself, the same boundary as the ``le="20.0"`` bucket of the live wait histogram.
 - abandon rate = abandoned ÷ base.
 - call reaction time = wait (queue entry → answer) of answered stays: mean, median, p90.
 - talk time = answered stays' talk (answer → end of that stay; a transferred stay ends at the transfer): mean.
-- calls by weekday x hour of entry in Europe/Berlin: offered stays, and closed calls apart.
+- calls by weekday x hour of entry in Europe/Berlin: offered stays, and outside-hours stays apart.
+- outcomes: every finished stay by its outcome, business hours or not (an excluded transfer in: not).
 - Stays still in progress (no outcome yet) count nowhere; ``in_progress`` reports them.
+- Each stay is classified on its own, by its own queue entry: the second stay of a transfer that enters the
+  2nd-level queue after closing time is outside hours. A transfer in is a business-hours stay whose linkedid had
+  an earlier ``transferred`` stay (in or outside hours); ``exclude_transfers_in`` leaves those out.
 
 A period holds the stays that ENTERED a queue in it. The live counters classify with the same functions but
 count as things happen (offered at queue entry, answered at the answer, the other outcomes at the end), so a
@@ -43,10 +53,13 @@ Tickets (a cohort: the tickets CREATED in the period, with what happened to them
 
 - created: by top-level category (``none`` when unclassified), priority and channel.
 - routed: tickets with a ``routed`` history entry to a group beyond 1st level (``new_value`` is the support
-  group; ``1st_level`` does not count, any other value or none does). escalated: tickets with an ``escalated``
-  entry. forwarded: either (the SPEC's "escalated (forwarded) tickets").
-- escalation time = ticket creation → its first forwarding entry (routed beyond 1st level or escalated):
-  mean and p90 (nearest rank), in seconds.
+  group; ``1st_level`` does not count, any other value or none does). forwarded = routed: the SPEC's and the
+  seed's "escalated (forwarded) tickets" — functional escalation, the ticket goes to 2nd/3rd level or a partner.
+  escalated: tickets with an ``escalated`` entry, i.e. an SLA warning or breach sent to the named managers
+  (hierarchical escalation: the ticket stays where it is), counted apart and never as a forwarding — a warning
+  fires at a fixed share of the target by construction, so it would only blur the forwarding figures.
+- escalation time = ticket creation → its first forwarding (routing beyond 1st level): mean and p90 (nearest
+  rank), in seconds.
 - first-contact resolution = tickets resolved or closed (now) and never routed beyond 1st level ÷ created
   (an ``escalated`` entry alone keeps a ticket at 1st level).
 
@@ -58,13 +71,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from uhd_telephony.calls.records import ANSWERED_OUTCOMES, Outcome
+from uhd_telephony.sla.calendar import Calendar, is_business_time
 
 SERVICE_LEVEL_S = 20.0
 TIMEZONE = ZoneInfo("Europe/Berlin")
@@ -74,7 +88,8 @@ TIMED_OUT_OUTCOMES = frozenset({Outcome.TIMEOUT, Outcome.OVERFLOW})
 ROUTED = "routed"
 ESCALATED = "escalated"
 FIRST_LEVEL = "1st_level"
-FORWARDING_ACTIONS = (ROUTED, ESCALATED)
+FORWARDING_ACTIONS = (ROUTED,)  # functional escalation; an SLA escalation (ESCALATED) notifies, it does not forward
+TICKET_ACTIONS = (ROUTED, ESCALATED)  # the history entries the ticket KPIs read
 UNCLASSIFIED = "none"  # the category label of a ticket without a category
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -87,7 +102,10 @@ def percentile(values: Sequence[float], p: int) -> float | None:
         raise ValueError(f"percentile {p} is not in 1..100")
     if not values:
         return None
-    ordered = sorted(values)
+    return _nearest_rank(sorted(values), p)
+
+
+def _nearest_rank(ordered: Sequence[float], p: int) -> float:
     rank = -(-p * len(ordered) // 100)  # ceil(p·n/100) in integers: no float rounding at exact ranks
     return ordered[max(rank, 1) - 1]
 
@@ -113,7 +131,10 @@ class Distribution:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Distribution:
-        return cls(len(values), mean(values), percentile(values, 50), percentile(values, 90))
+        if not values:
+            return cls(0, None, None, None)
+        ordered = sorted(values)  # once (timsort: linear when the values come sorted)
+        return cls(len(ordered), mean(ordered), _nearest_rank(ordered, 50), _nearest_rank(ordered, 90))
 
     def to_dict(self) -> dict[str, Any]:
         return {"count": self.count, "mean": self.mean, "median": self.median, "p90": self.p90}
@@ -173,6 +194,44 @@ def is_closed(outcome: Outcome | None) -> bool:
     return outcome == Outcome.CLOSED
 
 
+def in_business_hours(entered_at: float, calendar: Calendar | None) -> bool:
+    """Whether a stay entered the queue inside the tenant's business hours: the SLA calendar decides
+    (``sla.is_business_time``), the same calendar the SLA clocks run on. No calendar: around the clock."""
+    return calendar is None or is_business_time(calendar, datetime.fromtimestamp(entered_at, UTC))
+
+
+def is_outside_hours(outcome: Outcome | None, entered_at: float, calendar: Calendar | None) -> bool:
+    """A finished stay outside business hours: closed by the dialplan, or queued outside the calendar's hours."""
+    return outcome is not None and (is_closed(outcome) or not in_business_hours(entered_at, calendar))
+
+
+Span = tuple[datetime, datetime]
+
+
+def business_spans(calendar: Calendar | None, start: datetime, end: datetime) -> list[Span] | None:
+    """The calendar's business time within ``[start, end)`` as sorted, disjoint, half-open UTC spans: exactly the
+    instants ``in_business_hours`` accepts (the same ``Calendar.day_spans``), for SQL to classify stays with.
+    None when every instant is business time (no calendar, or a 24/7 one)."""
+    if calendar is None or calendar.always:
+        return None
+    lo, hi = start.astimezone(UTC), end.astimezone(UTC)
+    day = lo.astimezone(calendar.zone).date() - timedelta(days=1)  # is_business_time looks one day around too
+    last = hi.astimezone(calendar.zone).date() + timedelta(days=1)
+    clipped: list[Span] = []
+    while day <= last:
+        clipped.extend((max(s, lo), min(e, hi)) for s, e in calendar.day_spans(day))
+        day += timedelta(days=1)
+    spans: list[Span] = []
+    for s, e in sorted(clipped):
+        if s >= e:
+            continue
+        if spans and s <= spans[-1][1]:  # touching the previous day's span (24:00 - 00:00), or a DST overlap
+            spans[-1] = (spans[-1][0], max(spans[-1][1], e))
+        else:
+            spans.append((s, e))
+    return spans
+
+
 def within_service_level(wait_s: float | None, service_level_s: float = SERVICE_LEVEL_S) -> bool:
     """Answered within T: a wait of at most T seconds (T included, like a histogram's ``le`` bucket)."""
     return wait_s is not None and wait_s <= service_level_s
@@ -198,7 +257,9 @@ class CallKpis:
     abandoned: int
     short_abandons: int
     timed_out: int
+    outside_hours: int
     closed: int
+    answered_outside_hours: int
     outcomes: dict[str, int]
     transfers_in: int
     conversations: int
@@ -208,12 +269,17 @@ class CallKpis:
     reaction_time: Distribution
     talk_time: Distribution
     offered_by_weekday_hour: list[list[int]]
-    closed_by_weekday_hour: list[list[int]]
+    outside_hours_by_weekday_hour: list[list[int]]
 
     @property
     def base(self) -> int:
         """offered - short abandons: the denominator of reachability, service level and abandon rate."""
         return self.offered - self.short_abandons
+
+    @property
+    def queued_outside_hours(self) -> int:
+        """Outside-hours stays that were in a queue (entered outside the calendar's hours, not closed)."""
+        return self.outside_hours - self.closed
 
     @property
     def reachability(self) -> float | None:
@@ -236,7 +302,10 @@ class CallKpis:
             "abandoned": self.abandoned,
             "short_abandons": self.short_abandons,
             "timed_out": self.timed_out,
+            "outside_hours": self.outside_hours,
             "closed": self.closed,
+            "queued_outside_hours": self.queued_outside_hours,
+            "answered_outside_hours": self.answered_outside_hours,
             "outcomes": dict(sorted(self.outcomes.items())),
             "transfers_in": self.transfers_in,
             "transfers_in_excluded": self.transfers_in_excluded,
@@ -250,7 +319,7 @@ class CallKpis:
             "reaction_time_s": self.reaction_time.to_dict(),
             "talk_time_s": {"count": self.talk_time.count, "mean": self.talk_time.mean},
             "offered_by_weekday_hour": [list(row) for row in self.offered_by_weekday_hour],
-            "closed_by_weekday_hour": [list(row) for row in self.closed_by_weekday_hour],
+            "outside_hours_by_weekday_hour": [list(row) for row in self.outside_hours_by_weekday_hour],
         }
 
 
@@ -259,25 +328,28 @@ class CallTally:
     """Call KPIs built one stay at a time, so a long period can be streamed from the database.
 
     Stays must come in order of ``entered_at`` (a transfer's second stay after its first); ``call_kpis``
-    sorts for you.
+    sorts for you. ``calendar`` is the tenant's business calendar (None: around the clock).
     """
 
     service_level_s: float = SERVICE_LEVEL_S
     exclude_transfers_in: bool = False
+    calendar: Calendar | None = None
     offered: int = 0
     answered: int = 0
     answered_within_service_level: int = 0
     abandoned: int = 0
     short_abandons: int = 0
     timed_out: int = 0
+    outside_hours: int = 0
     closed: int = 0
+    answered_outside_hours: int = 0
     transfers_in: int = 0
     in_progress: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     waits: list[float] = field(default_factory=list)
     talks: list[float] = field(default_factory=list)
     offered_grid: list[list[int]] = field(default_factory=_grid)
-    closed_grid: list[list[int]] = field(default_factory=_grid)
+    outside_grid: list[list[int]] = field(default_factory=_grid)
     _transferred: set[str] = field(default_factory=set, init=False, repr=False)  # linkedids of transferred stays
     _conversations: set[str] = field(default_factory=set, init=False, repr=False)
 
@@ -286,15 +358,19 @@ class CallTally:
         if outcome is None:
             self.in_progress += 1
             return
-        if is_closed(outcome):
-            self.closed += 1
+        transfer_in = call.linkedid in self._transferred
+        if outcome == Outcome.TRANSFERRED:  # in or outside hours: its next stay is a transfer in
+            self._transferred.add(call.linkedid)
+        if is_outside_hours(outcome, call.entered_at, self.calendar):
+            self.outside_hours += 1
             self.outcomes[outcome.value] += 1
             day, hour = weekday_hour(call.entered_at)
-            self.closed_grid[day][hour] += 1
+            self.outside_grid[day][hour] += 1
+            if is_closed(outcome):
+                self.closed += 1
+            elif is_answered(outcome):
+                self.answered_outside_hours += 1
             return
-        transfer_in = call.linkedid in self._transferred
-        if outcome == Outcome.TRANSFERRED:
-            self._transferred.add(call.linkedid)
         if transfer_in:
             self.transfers_in += 1
             if self.exclude_transfers_in:
@@ -331,7 +407,9 @@ class CallTally:
             abandoned=self.abandoned,
             short_abandons=self.short_abandons,
             timed_out=self.timed_out,
+            outside_hours=self.outside_hours,
             closed=self.closed,
+            answered_outside_hours=self.answered_outside_hours,
             outcomes=dict(self.outcomes),
             transfers_in=self.transfers_in,
             conversations=len(self._conversations),
@@ -341,15 +419,19 @@ class CallTally:
             reaction_time=Distribution.of(self.waits),
             talk_time=Distribution.of(self.talks),
             offered_by_weekday_hour=[list(row) for row in self.offered_grid],
-            closed_by_weekday_hour=[list(row) for row in self.closed_grid],
+            outside_hours_by_weekday_hour=[list(row) for row in self.outside_grid],
         )
 
 
 def call_kpis(
-    calls: Iterable[CallLike], *, service_level_s: float = SERVICE_LEVEL_S, exclude_transfers_in: bool = False
+    calls: Iterable[CallLike],
+    *,
+    service_level_s: float = SERVICE_LEVEL_S,
+    exclude_transfers_in: bool = False,
+    calendar: Calendar | None = None,
 ) -> CallKpis:
-    """Every call KPI over ``calls`` (any order)."""
-    tally = CallTally(service_level_s=service_level_s, exclude_transfers_in=exclude_transfers_in)
+    """Every call KPI over ``calls`` (any order); ``calendar``: the tenant's business hours (None: 24/7)."""
+    tally = CallTally(service_level_s=service_level_s, exclude_transfers_in=exclude_transfers_in, calendar=calendar)
     tally.add_all(sorted(calls, key=lambda c: c.entered_at))
     return tally.result()
 
@@ -372,8 +454,9 @@ def is_escalation(action: str) -> bool:
 
 
 def is_forwarding(action: str, new_value: str | None) -> bool:
-    """A history entry that forwards the ticket: routed beyond 1st level, or escalated."""
-    return is_escalation(action) or is_routed_beyond_first_level(action, new_value)
+    """A history entry that forwards the ticket (the seed's "eskalierte (weitergeleitete) Tickets"): routed beyond
+    1st level. An SLA warning or breach (``escalated``) tells the named managers; the ticket stays where it is."""
+    return is_routed_beyond_first_level(action, new_value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,8 +473,8 @@ class TicketFact:
 
     @property
     def forwarded_at(self) -> datetime | None:
-        times = [t for t in (self.routed_at, self.escalated_at) if t is not None]
-        return min(times) if times else None
+        """The first forwarding: routing beyond 1st level (SLA escalations are counted apart)."""
+        return self.routed_at
 
     @property
     def escalation_us(self) -> int | None:
@@ -535,8 +618,14 @@ class FirstContactResolution:
 
 def first_contact_resolution(tickets: Iterable[tuple[str | None, bool]]) -> FirstContactResolution:
     """FCR over ``(status, routed beyond 1st level)`` of each ticket of the cohort."""
+    return first_contact_resolution_counted(Counter(tickets))
+
+
+def first_contact_resolution_counted(counts: Mapping[tuple[str | None, bool], int]) -> FirstContactResolution:
+    """FCR over how many tickets of the cohort have each ``(status, routed beyond 1st level)``."""
     created = solved = 0
-    for status, routed in tickets:
-        created += 1
-        solved += is_resolved_at_first_level(status, routed)
+    for (status, routed), n in counts.items():
+        created += n
+        if is_resolved_at_first_level(status, routed):
+            solved += n
     return FirstContactResolution(created, solved)

@@ -1,15 +1,18 @@
 """SQL for the KPIs: the rows ``kpi.py`` reads over a period, and the all-time ticket totals of ``/metrics``.
 
-The period queries fetch facts and leave every decision to ``kpi.py``. The ticket totals are SQL aggregates
+The period queries fetch facts and leave every decision to ``kpi.py``. Calls are classified by the tenant's
+business calendar (``sla.policy.load_calendar``: the SLA calendar; none imported: around the clock) unless the
+caller passes one (``calendar=``, None for around the clock). The ticket totals are SQL aggregates
 (``/metrics`` must not pull every ticket every scrape); they build their predicates from ``kpi``'s constants
 and ``tests/metrics/test_queries.py`` proves them equal to ``kpi.ticket_kpis`` over the same tickets.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 
 from sqlalchemy import BigInteger, ColumnElement, Integer, Table, and_, case, extract, func, or_, select
 from sqlalchemy import cast as sql_cast
@@ -18,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from uhd_telephony.calls.records import Outcome
 from uhd_telephony.metrics import kpi
 from uhd_telephony.metrics.live import ESCALATION_BUCKETS, TicketTotals
+from uhd_telephony.sla.calendar import Calendar
+from uhd_telephony.sla.policy import load_calendar
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.models import Call
 from uhd_telephony.tickets.models import Category, Ticket, TicketHistory
@@ -31,6 +36,27 @@ categories = cast(Table, Category.__table__)
 
 PARTITION = 2_000  # rows per round trip when streaming a period's calls
 RECENT_PAIRS_DAYS = 35  # the (tenant, queue) series created at 0 at start: those with calls this recent
+
+
+class _Default(enum.Enum):
+    TENANT_CALENDAR = "the tenant's calendar"
+
+
+TENANT_CALENDAR: Final = _Default.TENANT_CALENDAR  # the default of ``calendar=``: load the tenant's
+CalendarChoice = Calendar | None | Literal[_Default.TENANT_CALENDAR]
+
+
+async def tenant_calendar(db: Database, tenant: str) -> Calendar | None:
+    """The tenant's business calendar (its SLA calendar); None when it has none: around the clock."""
+    async with db.engine.connect() as conn:
+        return await load_calendar(conn, tenant)
+
+
+async def resolve_calendar(db: Database, tenant: str, calendar: CalendarChoice) -> Calendar | None:
+    """``calendar``, or the tenant's when it is ``TENANT_CALENDAR``."""
+    if calendar is TENANT_CALENDAR:
+        return await tenant_calendar(db, tenant)
+    return calendar
 
 
 def _outcome(value: str | None) -> Outcome | None:
@@ -52,8 +78,11 @@ async def call_kpis(
     queue: str | None = None,
     service_level_s: float = kpi.SERVICE_LEVEL_S,
     exclude_transfers_in: bool = False,
+    calendar: CalendarChoice = TENANT_CALENDAR,
 ) -> kpi.CallKpis:
-    """The call KPIs of the tenant's stays that entered a queue in ``[start, end)``, streamed through kpi.py."""
+    """The call KPIs of the tenant's stays that entered a queue in ``[start, end)``, streamed through kpi.py;
+    business hours by ``calendar`` (default: the tenant's)."""
+    business = await resolve_calendar(db, tenant, calendar)
     stmt = select(
         calls.c.linkedid, calls.c.queue, calls.c.entered_at, calls.c.outcome, calls.c.wait_s, calls.c.talk_s
     ).where(calls.c.tenant == tenant, calls.c.entered_at >= start, calls.c.entered_at < end)
@@ -61,7 +90,7 @@ async def call_kpis(
         stmt = stmt.where(calls.c.queue == queue)
     # entry order: a transfer's second stay after its first (kpi.CallTally needs that)
     stmt = stmt.order_by(calls.c.entered_at, calls.c.id)
-    tally = kpi.CallTally(service_level_s=service_level_s, exclude_transfers_in=exclude_transfers_in)
+    tally = kpi.CallTally(service_level_s=service_level_s, exclude_transfers_in=exclude_transfers_in, calendar=business)
     async with db.engine.connect() as conn:
         result = await conn.stream(stmt)
         async for part in result.partitions(PARTITION):
@@ -127,7 +156,7 @@ async def ticket_facts(db: Database, tenant: str, start: datetime, end: datetime
     forwarding = (
         select(history.c.ticket_id, history.c.action, history.c.new_value, history.c.at)
         .join(tickets, tickets.c.id == history.c.ticket_id)
-        .where(period, history.c.action.in_(kpi.FORWARDING_ACTIONS))
+        .where(period, history.c.action.in_(kpi.TICKET_ACTIONS))
     )
     async with db.engine.connect() as conn:
         top = await _top_levels(conn, tenant)
@@ -174,7 +203,6 @@ async def ticket_totals(db: Database) -> TicketTotals:
             history.c.ticket_id,
             func.min(case((routed, history.c.at))).label("routed_at"),
             func.min(case((escalated, history.c.at))).label("escalated_at"),
-            func.min(history.c.at).label("forwarded_at"),
         )
         .where(or_(routed, escalated))
         .group_by(history.c.ticket_id)
@@ -182,7 +210,8 @@ async def ticket_totals(db: Database) -> TicketTotals:
     )
     async with db.engine.connect() as conn:
         dialect = conn.dialect.name
-        us = _micros_between(dialect, firsts.c.forwarded_at, tickets.c.created_at).label("us")
+        # creation -> first forwarding (kpi.TicketFact.escalation_us); NULL for SLA escalations only
+        us = _micros_between(dialect, firsts.c.routed_at, tickets.c.created_at).label("us")
         per_ticket = (
             select(tickets.c.tenant, tickets.c.category_id, firsts.c.routed_at, firsts.c.escalated_at, us)
             .join(tickets, tickets.c.id == firsts.c.ticket_id)
@@ -194,8 +223,8 @@ async def ticket_totals(db: Database) -> TicketTotals:
             p.category_id,
             func.count(p.routed_at).label("routed"),
             func.count(p.escalated_at).label("escalated"),
-            func.count().label("forwarded"),
-            func.sum(p.us).label("us_sum"),
+            func.count(p.us).label("forwarded"),
+            func.coalesce(func.sum(p.us), 0).label("us_sum"),
             *(
                 func.sum(case((p.us <= int(bound * 1_000_000), 1), else_=0)).label(f"le{i}")
                 for i, bound in enumerate(ESCALATION_BUCKETS)

@@ -1,12 +1,15 @@
 """The monthly report of one tenant: the KPIs of ``kpi.py`` over a calendar month in Europe/Berlin.
 
 ``build()`` counts with ``metrics.aggregates`` (SQL aggregates proven equal to kpi.py) and returns a
-``MonthlyReport``; ``to_json``, ``to_csv`` and ``to_html`` write it. The HTML is one self-contained file (inline
-CSS, charts as inline SVG from matplotlib) a manager forwards as it is, with the definitions below printed in it.
-``to_html`` is a coroutine: matplotlib and Jinja2 run in an executor, never on the event loop.
+``MonthlyReport``; ``to_json``, ``to_csv`` and ``to_html`` write it, ``produce()`` does both for the API. The HTML
+is one self-contained file (inline CSS, charts as inline SVG, ``metrics.report_html``) a manager forwards as it is,
+with the definitions below printed in it. ``to_html`` is a coroutine: the page is written in an executor, never
+on the event loop.
 
 Calls count in the month they ENTERED a queue (a call entering 30.11. 23:59:50 and ending 1.12. is November's),
-tickets in the month they were created, with what happened to them up to ``generated_at``.
+tickets in the month they were created, with what happened to them up to ``generated_at``. Business hours are the
+tenant's SLA calendar (``queries.tenant_calendar``; none: around the clock): calls outside them are reported apart
+and in no ratio (``kpi``'s module docstring).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 from sqlalchemy import select
 
 from uhd_telephony.errors import InvalidInput
-from uhd_telephony.metrics import aggregates, kpi
+from uhd_telephony.metrics import aggregates, kpi, queries
+from uhd_telephony.sla.calendar import Calendar, format_interval
 from uhd_telephony.store.db import Database
 
 FORMATS = ("json", "csv", "html")
@@ -44,9 +48,10 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
     "calls_offered": (
         "Angebotene Anrufe",
         "Anrufe",
-        "Anrufe, die im Monat in eine Hotline-Warteschlange eingetreten sind (Zeitpunkt des Eintritts, "
-        "Europe/Berlin). Gezählt wird jeder Aufenthalt in einer Warteschlange; eine Weiterleitung in eine "
-        "zweite Warteschlange zählt dort erneut (siehe „Weitergeleitete Anrufe (intern)“).",
+        "Anrufe, die im Monat während der Servicezeit in eine Hotline-Warteschlange eingetreten sind (Zeitpunkt "
+        "des Eintritts, Europe/Berlin; Servicezeit nach dem Geschäftszeiten-Kalender des SLA mit Feiertagen). "
+        "Gezählt wird jeder Aufenthalt in einer Warteschlange; eine Weiterleitung in eine zweite Warteschlange "
+        "zählt dort erneut (siehe „Weitergeleitete Anrufe (intern)“).",
     ),
     "calls_answered": ("Angenommene Anrufe", "Anrufe", "Von einem Agenten angenommen (auch später weiterverbunden)."),
     "calls_abandoned": (
@@ -64,10 +69,22 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
         "Anrufe",
         "Maximale Wartezeit erreicht oder Warteschlange ohne verfügbare Agenten: in den Überlauf (Rückruf).",
     ),
-    "calls_closed": (
+    "calls_outside_hours": (
         "Anrufe außerhalb der Servicezeit",
         "Anrufe",
-        "Anrufe außerhalb der Geschäftszeiten (nie in einer Warteschlange); gesondert gezählt, in keiner Quote.",
+        "Anrufe, die außerhalb der Servicezeit in eine Warteschlange eingetreten sind, und Anrufe, die die "
+        "Telefonanlage als geschlossen angenommen hat; gesondert gezählt, nicht angeboten, in keiner Quote und "
+        "keiner Reaktionszeit.",
+    ),
+    "calls_closed": (
+        "davon bei geschlossener Hotline",
+        "Anrufe",
+        "Von der Telefonanlage außerhalb der Geschäftszeiten angenommen (Ansage, nie in einer Warteschlange).",
+    ),
+    "calls_answered_outside_hours": (
+        "davon außerhalb der Servicezeit angenommen",
+        "Anrufe",
+        "Außerhalb der Servicezeit in eine Warteschlange eingetreten und von einem Agenten angenommen.",
     ),
     "transfers_in": (
         "Weitergeleitete Anrufe (intern)",
@@ -78,7 +95,7 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
     "reachability": (
         "Erreichbarkeit",
         "Anteil",
-        "Angenommene ÷ (angebotene - Kurzabbrüche).",
+        "Angenommene ÷ (angebotene - Kurzabbrüche), während der Servicezeit.",
     ),
     "service_level": (
         "Servicelevel",
@@ -89,7 +106,7 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
     "reaction_time_mean_s": (
         "Anruf-Reaktionszeit, Mittelwert",
         "s",
-        "Wartezeit vom Eintritt in die Warteschlange bis zur Annahme, über die angenommenen Anrufe.",
+        "Wartezeit vom Eintritt in die Warteschlange bis zur Annahme, über die angenommenen Anrufe der Servicezeit.",
     ),
     "reaction_time_median_s": (
         "Anruf-Reaktionszeit, Median",
@@ -114,13 +131,14 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
     "tickets_escalated": (
         "Weitergeleitete (eskalierte) Tickets",
         "Tickets",
-        "Tickets des Monats, die über den 1st Level hinaus geroutet (2nd/3rd Level, Partner) oder eskaliert "
-        "wurden, je Hauptkategorie.",
+        "Tickets des Monats, die über den 1st Level hinaus weitergeleitet wurden (2nd/3rd Level, Partner), je "
+        "Hauptkategorie. SLA-Eskalationen (Meldungen an die benannten Verantwortlichen, wenn eine Verletzung "
+        "absehbar ist oder eingetreten) leiten nicht weiter und stehen in einer eigenen Spalte.",
     ),
     "escalation_time_mean_s": (
         "Eskalationszeit, Mittelwert",
         "s",
-        "Zeit von der Ticketerstellung bis zur ersten Weiterleitung oder Eskalation.",
+        "Zeit von der Ticketerstellung bis zur ersten Weiterleitung über den 1st Level.",
     ),
     "escalation_time_p90_s": ("Eskalationszeit, 90. Perzentil", "s", "90. Perzentil derselben Zeit (Rangmethode)."),
     "first_contact_resolution": (
@@ -142,9 +160,10 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
     ),
 }
 GRID_DEFINITION = (
-    "Anrufe nach Wochentag und Stunde des Eintritts (Europe/Berlin); angebotene Anrufe, die außerhalb der "
-    "Servicezeit gesondert."
+    "Anrufe nach Wochentag und Stunde des Eintritts (Europe/Berlin); angebotene Anrufe (Servicezeit), die "
+    "außerhalb der Servicezeit gesondert."
 )
+AROUND_THE_CLOCK = "rund um die Uhr (kein Geschäftszeiten-Kalender hinterlegt)"
 
 
 def month_period(month: str) -> tuple[datetime, datetime]:
@@ -173,6 +192,7 @@ class MonthlyReport:
     first_contact: kpi.FirstContactResolution
     sla: dict[str, Any] | None  # metrics.sla.SlaKpis.to_dict(); None when this installation has no SLA data
     sla_note: str
+    business_hours: str  # the calendar that decided "outside business hours", in one line
 
     def figures(self) -> dict[str, Any]:
         """The flat figures, keyed as in ``DEFINITIONS`` (ratios 0..1, durations in seconds, None: no base)."""
@@ -184,7 +204,9 @@ class MonthlyReport:
             "calls_abandoned": c.abandoned,
             "short_abandons": c.short_abandons,
             "calls_timed_out": c.timed_out,
+            "calls_outside_hours": c.outside_hours,
             "calls_closed": c.closed,
+            "calls_answered_outside_hours": c.answered_outside_hours,
             "transfers_in": c.transfers_in,
             "reachability": c.reachability,
             "service_level": c.service_level,
@@ -232,9 +254,10 @@ async def build(
 ) -> MonthlyReport:
     """The tenant's report for ``month`` (``YYYY-MM``), from the stored calls and tickets."""
     start, end = month_period(month)
+    calendar = await queries.tenant_calendar(db, tenant)
     # independent reads: on PostgreSQL they run side by side (aggregates.run_all), on SQLite one after another
     calls, tickets, (sla_dict, note), name = await asyncio.gather(
-        aggregates.call_kpis(db, tenant, start, end, service_level_s=service_level_s),
+        aggregates.call_kpis(db, tenant, start, end, service_level_s=service_level_s, calendar=calendar),
         aggregates.ticket_kpis(db, tenant, start, end),
         _sla(db, tenant, start, end),
         _tenant_name(db, tenant),
@@ -251,7 +274,30 @@ async def build(
         first_contact=tickets.first_contact,
         sla=sla_dict,
         sla_note=note,
+        business_hours=business_hours(calendar, start, end),
     )
+
+
+def business_hours(calendar: Calendar | None, start: datetime, end: datetime) -> str:
+    """The business hours the report counted by, in one German line (with the month's extra closed days)."""
+    if calendar is None or calendar.always:
+        return AROUND_THE_CLOCK
+    parts = [
+        "; ".join(
+            f"{day} {', '.join(format_interval(i) for i in intervals)}"
+            for day, intervals in zip(WEEKDAYS, calendar.hours, strict=True)
+            if intervals
+        )
+    ]
+    if calendar.holiday_state:
+        parts.append(f"ohne die Feiertage ({calendar.holiday_state})")
+    first, last = start.astimezone(calendar.zone).date(), end.astimezone(calendar.zone).date()
+    closed = sorted(d for d in calendar.closed_days if first <= d < last)
+    if closed:
+        parts.append("geschlossen am " + ", ".join(d.strftime("%d.%m.") for d in closed))
+    if calendar.timezone != str(kpi.TIMEZONE):
+        parts.append(f"Zeitzone {calendar.timezone}")
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------------- writers
@@ -267,6 +313,7 @@ def to_json(report: MonthlyReport) -> dict[str, Any]:
         "timezone": str(kpi.TIMEZONE),
         "generated_at": report.generated_at.isoformat(),
         "service_level_s": report.calls.service_level_s,
+        "business_hours": report.business_hours,
         **report.figures(),
         "tickets_by_category": t.by_category,
         "tickets_by_priority": t.by_priority,
@@ -289,6 +336,7 @@ def to_csv(report: MonthlyReport) -> str:
     w.writerow(["tenant", report.tenant, report.tenant_name])
     w.writerow(["month", report.month, f"{report.start.isoformat()} .. {report.end.isoformat()}"])
     w.writerow(["generated_at", report.generated_at.isoformat()])
+    w.writerow(["business_hours", report.business_hours])
     w.writerow([])
     w.writerow(["kpi", "label", "value", "unit", "definition"])
     for key, value in report.figures().items():
@@ -307,7 +355,7 @@ def to_csv(report: MonthlyReport) -> str:
         w.writerow(["sla_compliance", "", "", "", report.sla_note])
     for title, grid in (
         ("calls_offered_by_weekday_hour", report.calls.offered_by_weekday_hour),
-        ("calls_closed_by_weekday_hour", report.calls.closed_by_weekday_hour),
+        ("calls_outside_hours_by_weekday_hour", report.calls.outside_hours_by_weekday_hour),
     ):
         w.writerow([])
         w.writerow([title, *range(24)])
@@ -321,6 +369,22 @@ async def to_html(report: MonthlyReport) -> str:
     from uhd_telephony.metrics import report_html
 
     return await asyncio.get_running_loop().run_in_executor(None, report_html.render, report)
+
+
+async def produce(
+    db: Database,
+    tenant: str,
+    month: str,
+    fmt: str,
+    *,
+    now: datetime | None = None,
+    service_level_s: float = kpi.SERVICE_LEVEL_S,
+) -> tuple[MonthlyReport, str]:
+    """The tenant's report for ``month`` and its text as ``fmt``: what the API serves (and the benchmark times)."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", {"format": fmt[:20]})
+    built = await build(db, tenant, month, now=now, service_level_s=service_level_s)
+    return built, await render(built, fmt)
 
 
 async def render(report: MonthlyReport, fmt: str) -> str:

@@ -11,6 +11,10 @@ tenant by ``web.auth.require_tenant`` (another tenant's data is 404, never 403):
 
 A bearer token acts as its account, narrowed to its scopes and tenants, on the routes of ``TOKEN_ROUTES`` only:
 everything else (console, WebSocket, pages, admin API, logout) refuses tokens with 403.
+
+Pages take a session only (no token: to the login page): the console (agent, admin), the ticket pages (agent,
+manager, admin) and the live KPI page ``/kpis`` (``KPI_PAGE_ROLES``: who may read the KPI API with a session).
+The demo's softphone routes (``/api/demo/...``) exist only in ``uhd-telephony demo``: the console's checks.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ KPIS_READ = "kpis:read"
 SCOPES = frozenset({TICKETS_READ, TICKETS_WRITE, KPIS_READ})
 PARTNER_SCOPES = frozenset({TICKETS_READ, TICKETS_WRITE})
 ANY_TOKEN = ""  # a route every valid token may use, whatever its scopes (who am I)
+
+# issue #9: the live KPI page (web.wallboard); the same roles as GET /api/tenants/{tenant}/kpis
+KPI_PAGE_ROLES = ("agent", "manager", "admin")
 
 # the statuses a partner may set: it works the order, closing and reopening stay with the helpdesk
 PARTNER_STATUSES = frozenset({"in_progress", "waiting", "resolved"})

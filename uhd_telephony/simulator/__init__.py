@@ -3,7 +3,8 @@
 - ``AmiSimulator`` (server.py): the simulated PBX on a TCP port, with hooks for tests and the demo;
 - ``render_calls`` (render.py): the byte stream and ground truth of N calls, offline and fast;
 - ``ReplayServer`` (replay.py): serves a recorded capture to real clients;
-- ``Scenario`` / ``LoadGenerator`` (scenario.py): Poisson load; ``PbxConfig`` & co. (config.py): the PBX.
+- ``Scenario`` / ``LoadGenerator`` (scenario.py): Poisson load; ``PbxConfig`` & co. (config.py): the PBX;
+- ``PhoneView`` (softphone.py): a phone a person answers by hand (``PhoneBehaviour(manual=True)``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from uhd_telephony.simulator.render import Rendered, render_calls
 from uhd_telephony.simulator.replay import ReplayServer, load_capture
 from uhd_telephony.simulator.scenario import LoadGenerator, Scenario
 from uhd_telephony.simulator.server import AmiSimulator, PlacedCall
+from uhd_telephony.simulator.softphone import PhoneView
 
 __all__ = [
     "AmiSimulator",
@@ -29,6 +31,7 @@ __all__ = [
     "MemberConfig",
     "PbxConfig",
     "PhoneBehaviour",
+    "PhoneView",
     "PlacedCall",
     "QueueConfig",
     "Rendered",

@@ -150,7 +150,21 @@ class LiveClock(Clock):
             self._base_virtual = self._now
         return ran
 
+    def set_speed(self, speed: float) -> None:
+        """Run at ``speed`` from now on; virtual time stays continuous (what passed so far keeps its pace)."""
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self.now()  # settle the time passed at the old speed
+        if self._loop is not None:
+            self._base_wall = self._loop.time()
+            self._base_virtual = self._now
+        self.speed = speed
+        self._wake()  # the pacing task sleeps for a wall delay computed at the old speed
+
     def _scheduled(self, timer: Timer) -> None:
+        self._wake()
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -34,6 +34,12 @@ class PhoneBehaviour:
     busy: bool = False
     no_answer_share: float = 0.0  # chance that one ring is left to run out (agent away from the desk)
     talk_s: float | None = None  # fixed talk time for this agent; None: the call's own talk time
+    # a person works this phone (``simulator.softphone``: answer, hang up): it rings like any other but never
+    # picks up by itself; ``talk_s`` is then how long a caller stays on the line at most (None: until hung up)
+    manual: bool = False
+    # a ring that runs out pauses the member in all its queues (app_queue's ``autopause=all``, PausedReason
+    # Auto-Pause): a person who left the desk does not hold up every caller
+    autopause: bool = False
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ device state change of a member's phone, ``Queue:<q>_avail`` when the queue gain
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from uhd_telephony.simulator.callflow import QueueCall
@@ -46,6 +47,10 @@ class Pbx:
         self.truth: list[dict[str, Any]] = []
         self._kicks: dict[str, Timer] = {}
         self._trunk_use: dict[str, int] = {}
+        # told True when a phone a person works (PhoneBehaviour.manual) starts ringing or talking and no other
+        # was, False when the last one is idle again: the live server then runs the clock in real time
+        self.on_people_busy: Callable[[bool], None] | None = None
+        self.people_busy = False
         for qcfg in self.config.queues:
             queue = Queue(qcfg)
             self.queues[qcfg.name] = queue
@@ -110,6 +115,12 @@ class Pbx:
             for queue in self.queues.values():
                 if dev.interface in queue.members:
                     self.kick(queue)
+        if dev.behaviour.manual:
+            busy = any(d.behaviour.manual and d.state != NOT_INUSE for d in self.devices.values())
+            if busy != self.people_busy:
+                self.people_busy = busy
+                if self.on_people_busy is not None:
+                    self.on_people_busy(busy)
 
     def update_avail(self, queue: Queue) -> None:
         """``Queue:<name>_avail``: NOT_INUSE while some member could take a call, INUSE when none can."""

@@ -4,8 +4,9 @@ Asterisk 22 as recorded in ``tests/data/ami-traces``: per attempt a new agent ch
 ``AppQueue (Outgoing Line)``, the caller's id copied over, inherited ``__`` variables, ``DIALEDPEERNUMBER``),
 then AgentCalled and DialBegin, the phone's Ringing (DeviceStateChange, QueueMemberStatus 6) and DialState.
 A ring that runs out gives AgentRingNoAnswer (RingTime in **milliseconds**), DialEnd NOANSWER then CANCEL and
-a retry after the queue's ``retry``; a busy phone AgentRingNoAnswer with RingTime 0 and DialEnd BUSY; a caller
-who leaves while phones ring cancels each leg with DialEnd CANCEL twice — never AgentRingNoAnswer.
+a retry after the queue's ``retry`` (with ``autopause``, the member pauses too); a busy phone AgentRingNoAnswer
+with RingTime 0 and DialEnd BUSY; a caller who leaves while phones ring cancels each leg with DialEnd CANCEL
+twice — never AgentRingNoAnswer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from uhd_telephony.simulator.clock import Timer
 if TYPE_CHECKING:
     from uhd_telephony.simulator.callflow import QueueCall
     from uhd_telephony.simulator.queues import Member
+
+
+AUTOPAUSE_REASON = "Auto-Pause"  # app_queue's PausedReason for a member it paused after a ring ran out
 
 
 class Ring:
@@ -77,8 +81,9 @@ def ring_one(call: QueueCall, member: Member) -> None:
     em.dial_state(ch, agent, "RINGING")
     ring_s = behaviour.ring_s * (0.8 + 0.4 * pbx.rng.random())
     unanswered = behaviour.never_answer or pbx.rng.random() < behaviour.no_answer_share
-    if unanswered or ring_s >= queue.cfg.timeout_s:
-        ring.timer = call.later(queue.cfg.timeout_s, lambda: ring_noanswer(call, ring))
+    if behaviour.manual or unanswered or ring_s >= queue.cfg.timeout_s:
+        # a person's phone (simulator.softphone) rings until they answer it or the queue's timeout runs out
+        ring.timer = call.later(queue.cfg.timeout_s, lambda: ring_timeout(call, ring))
     else:
         ring.timer = call.later(ring_s, lambda: talk.answer(call, ring))
 
@@ -131,6 +136,14 @@ def ring_noanswer(call: QueueCall, ring: Ring) -> None:
     end_ring(call, ring, 0)
     release_phone(call, ring)
     retry(call)
+
+
+def ring_timeout(call: QueueCall, ring: Ring) -> None:
+    """Nobody picked up within the queue's ``timeout``; a phone with ``autopause`` then pauses its member in
+    every queue, after the AgentRingNoAnswer (app_queue's ``autopause=all``: QueueMemberPause, Auto-Pause)."""
+    ring_noanswer(call, ring)
+    if ring.member.device.behaviour.autopause:
+        call.pbx.pause(ring.member.interface, True, AUTOPAUSE_REASON)
 
 
 def ring_busy(call: QueueCall, ring: Ring) -> None:

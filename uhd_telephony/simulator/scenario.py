@@ -161,6 +161,8 @@ class LoadGenerator:
         if self.scenario.pause_rate_per_hour > 0:
             hotline_queues = {h.queue for h in self.pbx.config.hotlines}
             interfaces = {i for q in hotline_queues for i in self.pbx.queue(q).members}
+            # a person's phone (softphone.py) pauses when the person says so, never at random
+            interfaces = {i for i in interfaces if not self.pbx.devices[i].behaviour.manual}
             for interface in sorted(interfaces):
                 self._schedule_pause(interface)
 

@@ -7,7 +7,8 @@
 Every connected, logged-in client gets every event. The server owns two things that run: the clock's pacing
 task and a ``call_soon`` flush of the events emitted in one loop iteration (one write per client); both are
 cancelled on ``close()``. The hooks (``place_call``, ``pause_member``, ``drop_connections``, ``freeze``,
-``inject``, …) are synchronous and act at the simulated ``now``.
+``inject``, …) are synchronous and act at the simulated ``now``; ``answer_phone``/``hangup_phone``/``phone`` work a
+phone a person answers by hand (``simulator.softphone``), and while one rings or talks the clock runs at real time.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from uhd_telephony.simulator import actions
+from uhd_telephony.simulator import actions, softphone
 from uhd_telephony.simulator.clock import LiveClock
 from uhd_telephony.simulator.config import PbxConfig, PhoneBehaviour, default_config
 from uhd_telephony.simulator.pbx import Pbx
 from uhd_telephony.simulator.protocol import Action, AmiSession, fully_booted, login_preamble
 from uhd_telephony.simulator.scenario import LoadGenerator, Scenario
+from uhd_telephony.simulator.softphone import PhoneView
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,9 @@ class AmiSimulator:
         self.encoding = "latin-1" if latin1 else "utf-8"
         self.frozen = False
         self.clock = LiveClock(time.time() if start_time is None else start_time, speed)
+        self.full_speed = speed  # the clock's pace while no person's phone rings or talks (softphone.py)
         self.pbx = Pbx(config, self.clock, self._sink, seed=seed)
+        self.pbx.on_people_busy = self._people_busy
         self.generator = LoadGenerator(self.pbx, scenario, seed=seed) if scenario is not None else None
         self.sessions: set[AmiSession] = set()
         self.sessions_served = 0
@@ -249,6 +253,34 @@ class AmiSimulator:
 
     def hangup(self, channel: str) -> None:
         self.pbx.hangup(channel)
+
+    # a phone a person works (PhoneBehaviour.manual; simulator.softphone) ------------------------------------------
+    def phone(self, interface: str) -> PhoneView:
+        """What the phone shows now: idle, ringing (who calls) or talking; paused or not."""
+        return softphone.view(self.pbx, interface)
+
+    def answer_phone(self, interface: str) -> PlacedCall:
+        """The person picks up the call ringing on ``interface``; PbxError when it does not ring."""
+        call = softphone.answer(self.pbx, interface)
+        h = call.hotline
+        return PlacedCall(call.ch.uniqueid, call.ch.linkedid, call.ch.name, call.queue_name, h.number, h.tenant)
+
+    def hangup_phone(self, interface: str) -> str:
+        """The person hangs up: ``call`` (conversation ended), ``ring`` (rejected) or ``callback``; PbxError: idle."""
+        return softphone.hang_up(self.pbx, interface)
+
+    @property
+    def realtime(self) -> bool:
+        """Whether the clock runs at real time now because a person's phone rings or talks."""
+        return self.pbx.people_busy and 0 < self.clock.speed < self.full_speed
+
+    def _people_busy(self, busy: bool) -> None:
+        # one clock for the whole PBX: real time while a person rings or talks, full speed again after
+        if self.full_speed <= 1.0:
+            return  # real time or slower already; speed 0 (tests) moves only by advance()
+        self.clock.set_speed(1.0 if busy else self.full_speed)
+        log.info("AMI simulator clock at %gx: %s", self.clock.speed,
+                 "a person's phone rings or talks" if busy else "no person on the phone")  # fmt: skip
 
     def drop_connections(self) -> int:
         """Close every client socket abruptly (RST, unsent data lost); calls go on in the PBX."""

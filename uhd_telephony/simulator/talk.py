@@ -77,7 +77,11 @@ def answer(call: QueueCall, ring: Ring) -> None:
         answered_at=round(now, 6),
     )  # fmt: skip
     talk = dev.behaviour.talk_s if dev.behaviour.talk_s is not None else call.talk_s
-    if call.transfer_to is not None:
+    if dev.behaviour.manual:
+        # a person talks (simulator.softphone): they end it, or the caller gives up after talk_s when set
+        if dev.behaviour.talk_s is not None:
+            call.talk_timer = call.later(dev.behaviour.talk_s, lambda: complete(call, "caller"))
+    elif call.transfer_to is not None:
         target = pbx.queue(call.transfer_to)
         after = call.transfer_after_s if call.transfer_after_s is not None else talk
         call.talk_timer = call.later(after, lambda: blind_transfer(call, target, "s"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from uhd_telephony.accounts import models as _accounts  # noqa: F401
 from uhd_telephony.callbacks import models as _callbacks  # noqa: F401
 from uhd_telephony.directory import models as _directory  # noqa: F401
+from uhd_telephony.metrics import models as _metrics  # noqa: F401  (issue #6: kpi_daily)
 from uhd_telephony.outbox import models as _outbox  # noqa: F401
 from uhd_telephony.security import models as _security  # noqa: F401
 from uhd_telephony.sla import models as _sla  # noqa: F401  (issue #7)

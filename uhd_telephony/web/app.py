@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +18,7 @@ from uhd_telephony.sla import api as sla_api
 from uhd_telephony.tenants import api as tenants_api
 from uhd_telephony.tickets import api as tickets_api
 from uhd_telephony.tickets import category_api, status_page
-from uhd_telephony.web import auth, console, keys, openapi
+from uhd_telephony.web import auth, console, keys, openapi, wallboard
 from uhd_telephony.web.middleware import errors, hostile_input, security_headers
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,12 @@ def init_app(
     ami: Callable[[], Any] | None = None,
     health: Callable[[], dict[str, Any]] | None = None,
     metrics: Any = None,
+    routes: Sequence[Callable[[web.Application], None]] = (),
 ) -> web.Application:
-    """The web app; resources not handed in (database, pop hub and fan-out) are made and owned by it."""
+    """The web app; resources not handed in (database, pop hub and fan-out) are made and owned by it.
+
+    ``routes``: more routes to add (``uhd-telephony demo`` adds its softphone's); the app itself has them all.
+    """
     storage = EncryptedCookieStorage(
         auth.session_key(settings),
         cookie_name="uhd_session",
@@ -53,6 +57,7 @@ def init_app(
     app[keys.AMI] = ami or (lambda: None)
     app[keys.HEALTH] = health
     app[keys.METRICS] = metrics  # issue #6: metrics.service.MetricsService, or None
+    app[keys.FEATURES] = frozenset()  # issue #9: what ``routes`` add says so here (GET /api/me)
     app.cleanup_ctx.append(_database(db))
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_security)  # issue #8: tokens, audit log, login lockout, tenants
@@ -72,6 +77,9 @@ def init_app(
     security_api.add_routes(app)
     tenants_api.add_routes(app)
     sla_api.add_routes(app)  # issue #7: escalations (list, acknowledge, de-escalate), a ticket's SLA
+    wallboard.add_routes(app)  # issue #9: the live KPI page
+    for add in routes:
+        add(app)
     return app
 
 

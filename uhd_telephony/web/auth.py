@@ -268,4 +268,6 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     who = await require(request)
-    return web.json_response({"account": who.to_dict()})
+    # what the pages may use beyond the routes every server has (the demo's softphone), so none probes for it
+    features: frozenset[str] = request.app.get(keys.FEATURES, frozenset())
+    return web.json_response({"account": who.to_dict(), "features": sorted(features)})

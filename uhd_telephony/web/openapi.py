@@ -110,6 +110,10 @@ class AccountOut(BaseModel):
 
 class AccountResponse(BaseModel):
     account: AccountOut
+    features: list[str] = Field(
+        default_factory=list,
+        description="optional parts this server runs (GET /api/me): demo = the embedded demo's softphone and /api/demo",
+    )
 
 
 class OkResponse(BaseModel):

@@ -11,7 +11,7 @@ async function api(path, options = {}) {
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) { window.location.assign("/login"); throw new Error("not logged in"); }
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.message || response.statusText);
+  if (!response.ok) { const error = new Error(body.message || response.statusText); error.status = response.status; throw error; }
   return body;
 }
 
@@ -159,6 +159,62 @@ function connect() {
   });
 }
 
+// The demo's softphone (uhd-telephony demo only: /api/me names the "demo" feature; elsewhere the card stays hidden).
+// Its keys drive the simulated PBX; the pop itself comes over the WebSocket, as for every answered call.
+const PHONE_MS = 1000;
+const phone = { timer: null, view: null };
+
+function showPhone(body) {
+  const card = $("demo-phone");
+  const view = body.phone, demo = body.demo;
+  phone.view = view;
+  card.hidden = false;
+  text($("phone-clock"), demo.realtime ? "Echtzeit: ein Telefonat im Browser läuft" : `Demo-Uhr ×${demo.speed}`);
+  $("phone-simulated").hidden = view !== null;
+  $("phone-controls").hidden = view === null;
+  card.classList.toggle("ringing", !!view && view.state === "ringing");
+  card.classList.toggle("talking", !!view && view.state === "talking");
+  if (!view) return;
+  text($("phone-name"), `${view.name} · ${view.interface}`);
+  const caller = [view.caller_name, view.caller_number ? `<${view.caller_number}>` : ""].filter(Boolean).join(" ") || "Unbekannt";
+  if (view.state === "ringing") {
+    text($("phone-state"), `Es klingelt: ${caller} · ${view.tenant || ""} · noch ${Math.ceil(view.ring_left_s || 0)} s`);
+  } else if (view.state === "talking") {
+    const s = Math.round(view.talk_s || 0);
+    text($("phone-state"), `Im Gespräch mit ${caller} · ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`);
+  } else if (view.paused) {
+    text($("phone-state"), `Pausiert${view.paused_reason ? " (" + view.paused_reason + ")" : ""}: „Bereit“ drücken, um Anrufe anzunehmen`);
+  } else {
+    text($("phone-state"), "Bereit: wartet auf einen Anruf aus der Warteschlange");
+  }
+  $("phone-answer").hidden = view.state !== "ringing";
+  $("phone-hangup").hidden = view.state === "idle";
+  text($("phone-hangup"), view.state === "ringing" ? "Ablehnen" : "Auflegen");
+  text($("phone-ready"), view.paused ? "Bereit" : "Pause");
+}
+
+async function refreshPhone() {
+  try {
+    showPhone(await api("/api/demo/phone"));
+  } catch (error) {
+    if (error.status === 404) { clearInterval(phone.timer); $("demo-phone").hidden = true; }
+  }
+}
+
+async function phoneKey(path, body = {}) {
+  $("phone-error").hidden = true;
+  try {
+    showPhone(await api(`/api/demo/phone/${path}`, { method: "POST", body: JSON.stringify(body) }));
+  } catch (error) {
+    text($("phone-error"), error.message);
+    $("phone-error").hidden = false;
+  }
+}
+
+$("phone-answer").addEventListener("click", () => phoneKey("answer"));
+$("phone-hangup").addEventListener("click", () => phoneKey("hangup"));
+$("phone-ready").addEventListener("click", () => phoneKey("pause", { paused: !(phone.view && phone.view.paused) }));
+
 $("logout").addEventListener("click", async () => {
   await api("/api/logout", { method: "POST", body: "{}" }).catch(() => null);
   window.location.assign("/login");
@@ -174,4 +230,8 @@ $("callback-tenant").addEventListener("change", refreshCallbacks);
   refreshCallbacks();
   setInterval(refreshCallbacks, 15000);
   connect();
+  if ((body.features || []).includes("demo")) {
+    await refreshPhone();
+    phone.timer = setInterval(refreshPhone, PHONE_MS);
+  }
 })();

@@ -12,7 +12,11 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
     }),
   });
   if (response.ok) {
-    window.location.assign("/console");
+    // back to the page that sent us here (a path of this site only), else the role's start page
+    const body = await response.json().catch(() => ({}));
+    const next = new URLSearchParams(window.location.search).get("next") || "";
+    const home = ((body.account || {}).role === "manager") ? "/kpis" : "/console";
+    window.location.assign(/^\/(?![\/\\])/.test(next) ? next : home);
   } else {
     const body = await response.json().catch(() => ({}));
     error.textContent = body.message || "Anmeldung fehlgeschlagen";

@@ -1,0 +1,232 @@
+"""The ``/metrics`` text: Prometheus' text format (version 0.0.4) written directly from a ``live.Sample``.
+
+The bytes are those ``prometheus_client.generate_latest`` writes for the same metric families
+(``tests/metrics/test_exposition.py`` keeps that path as the reference): ``# HELP`` and ``# TYPE`` per family, one
+line per sample, labels sorted by name, label values escaped (backslash, newline, double quote), numbers by
+prometheus-client's ``floatToGoString``. Building a ``Metric`` and a ``Sample`` with a label dict for each of the
+~6,500 samples at 50 tenants, for ``generate_latest`` to take apart again, made tens of thousands of short-lived
+objects per scrape; the garbage collections they set off were the slow scrapes (issue #6). Here a scrape makes a
+few hundred strings.
+
+Each (tenant, queue)'s counter and histogram lines are kept with the ``version`` of the counts they show: a
+scrape formats only the pairs whose counts changed since the previous one (a few per scrape interval even in a
+busy hour) and the ticket totals only when they were read anew; the gauges (waiting callers, agents, AMI) every
+time. ``cost`` estimates the lines a render will format, so ``MetricsService`` can render a cheap scrape on the
+event loop and a big one (the first, or thousands of pairs) in a thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.utils import floatToGoString
+
+from uhd_telephony.metrics.live import (
+    ESCALATION_BUCKETS,
+    TALK_BUCKETS,
+    WAIT_BUCKETS,
+    AmiSample,
+    Histogram,
+    Pair,
+    QueueCalls,
+    Sample,
+    TicketTotals,
+    le,
+)
+
+# (family name, help, QueueCalls attribute) of the call counters, in the order /metrics shows them
+COUNTERS: tuple[tuple[str, str, str], ...] = (
+    (
+        "uhd_calls_offered",
+        "Queue stays offered, counted as the caller enters the queue (refused joins included)",
+        "offered",
+    ),
+    ("uhd_calls_answered", "Queue stays answered (answered + transferred)", "answered"),
+    ("uhd_calls_abandoned", "Queue stays abandoned by the caller after the short-abandon threshold", "abandoned"),
+    ("uhd_calls_short_abandoned", "Queue stays abandoned within the short-abandon threshold", "short_abandoned"),
+    ("uhd_calls_timed_out", "Queue stays that timed out of the queue (timeout + overflow)", "timed_out"),
+    (
+        "uhd_calls_closed",
+        "Calls the dialplan turned away as closed (never in a queue); also counted in uhd_calls_outside_hours_total",
+        "closed",
+    ),
+    (
+        "uhd_calls_outside_hours",
+        "Stays outside business hours (entered outside the tenant's SLA calendar, or closed): not offered",
+        "outside_hours",
+    ),
+    ("uhd_calls_transferred_in", "Offered queue stays that came by an agent's transfer", "transferred_in"),
+)
+WAIT = ("uhd_call_wait_seconds", "Call reaction time: queue entry to answer of answered stays")
+TALK = ("uhd_call_talk_seconds", "Talk time of answered stays")
+WAITING = ("uhd_callers_waiting", "Callers waiting in a queue now")
+LONGEST = ("uhd_callers_longest_wait_seconds", "Longest current wait in a queue")
+LOGGED_IN = ("uhd_queue_agents_logged_in", "Queue members logged in (device reachable)")
+PAUSED = ("uhd_queue_agents_paused", "Queue members logged in and paused")
+TICKET_GAUGES = (
+    ("uhd_tickets_created", "Tickets stored, by current top-level category (database total)", "created"),
+    ("uhd_tickets_routed", "Tickets routed beyond 1st level, by top-level category (database total)", "routed"),
+    ("uhd_tickets_escalated", "Tickets with an escalation, by top-level category (database total)", "escalated"),
+)
+ESCALATION = (
+    "uhd_ticket_escalation_seconds",
+    "Escalation time: ticket creation to first forwarding (routed beyond 1st level or escalated), database total",
+)
+
+# lines a render formats per changed (tenant, queue), per waiting row, per ticket gauge row, per escalation row
+PAIR_LINES = len(COUNTERS) + len(WAIT_BUCKETS) + 3 + len(TALK_BUCKETS) + 3
+TICKET_ESCALATION_LINES = len(ESCALATION_BUCKETS) + 3
+
+_WAIT_LES = tuple(map(le, WAIT_BUCKETS))
+_TALK_LES = tuple(map(le, TALK_BUCKETS))
+_ESCALATION_LES = (*map(le, ESCALATION_BUCKETS), "+Inf")
+
+
+def escape(value: str) -> str:
+    """A label value as the text format quotes it (what ``generate_latest`` does)."""
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def header(name: str, doc: str, kind: str) -> str:
+    doc = doc.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {doc}\n# TYPE {name} {kind}\n"
+
+
+def number(value: float) -> str:
+    """``floatToGoString``, with the counts' common case (a whole number below 10^6: "42.0") made directly."""
+    if type(value) is int and 0 <= value < 1_000_000:
+        return f"{value}.0"
+    return floatToGoString(value)
+
+
+def pair_labels(pair: Pair) -> str:
+    """The label text of a (tenant, queue), in label-name order: ``queue="…",tenant="…"``."""
+    return f'queue="{escape(pair[1])}",tenant="{escape(pair[0])}"'
+
+
+def _histogram(name: str, labels: str, les: tuple[str, ...], h: Histogram) -> str:
+    out = []
+    running = 0
+    for bound, n in zip(les, h.counts, strict=True):
+        running += n
+        out.append(f'{name}_bucket{{le="{bound}",{labels}}} {number(running)}\n')
+    out.append(f'{name}_bucket{{le="+Inf",{labels}}} {number(h.count)}\n')
+    out.append(f"{name}_count{{{labels}}} {number(h.count)}\n")
+    out.append(f"{name}_sum{{{labels}}} {number(h.sum)}\n")
+    return "".join(out)
+
+
+def pair_text(labels: str, q: QueueCalls) -> tuple[bytes, ...]:
+    """One (tenant, queue)'s line of each counter family, then its two histograms' lines."""
+    lines = [f"{name}_total{{{labels}}} {number(getattr(q, attr))}\n".encode() for name, _, attr in COUNTERS]
+    lines.append(_histogram(WAIT[0], labels, _WAIT_LES, q.wait).encode())
+    lines.append(_histogram(TALK[0], labels, _TALK_LES, q.talk).encode())
+    return tuple(lines)
+
+
+_PAIR_HEADS = (
+    *(header(f"{name}_total", doc, "counter").encode() for name, doc, _ in COUNTERS),
+    header(*WAIT, "histogram").encode(),
+    header(*TALK, "histogram").encode(),
+)
+
+
+def gauges_text(s: Sample) -> str:
+    """The families taken anew each scrape: waiting callers, queue agents, the AMI link."""
+    out = [header(*WAITING, "gauge")]
+    rows = [(pair_labels(pair), n, wait_s) for pair, (n, wait_s) in sorted(s.waiting.items())]
+    out.extend(f"{WAITING[0]}{{{labels}}} {number(n)}\n" for labels, n, _ in rows)
+    out.append(header(*LONGEST, "gauge"))
+    out.extend(f"{LONGEST[0]}{{{labels}}} {number(round(wait_s, 3))}\n" for labels, _, wait_s in rows)
+    queues = [(escape(queue), agents) for queue, agents in s.agents.items()]
+    out.append(header(*LOGGED_IN, "gauge"))
+    out.extend(f'{LOGGED_IN[0]}{{queue="{queue}"}} {number(a.logged_in)}\n' for queue, a in queues)
+    out.append(header(*PAUSED, "gauge"))
+    out.extend(f'{PAUSED[0]}{{queue="{queue}"}} {number(a.paused)}\n' for queue, a in queues)
+    if s.ami is not None:
+        out.extend(ami_lines(s.ami))
+    return "".join(out)
+
+
+def ami_lines(a: AmiSample) -> Iterator[str]:
+    yield header("uhd_ami_connected", "1 while logged in to the Asterisk Manager Interface", "gauge")
+    yield f"uhd_ami_connected {number(float(a.connected))}\n"
+    yield header("uhd_ami_reconnects_total", "AMI reconnects since the service started", "counter")
+    yield f"uhd_ami_reconnects_total {number(a.reconnects)}\n"
+    if a.event_lag_s is not None:
+        yield header("uhd_ami_event_lag_seconds", "Now minus the Timestamp of the latest AMI event", "gauge")
+        yield f"uhd_ami_event_lag_seconds {number(round(a.event_lag_s, 3))}\n"
+    for kind, n in (
+        ("skipped", a.frames_skipped),
+        ("malformed", a.frames_malformed),
+        ("oversized", a.frames_oversized),
+    ):
+        yield header(f"uhd_ami_frames_{kind}_total", f"AMI frames {kind} by the decoder", "counter")
+        yield f"uhd_ami_frames_{kind}_total {number(n)}\n"
+
+
+def ticket_text(t: TicketTotals) -> str:
+    """The ticket totals' families (per tenant and top-level category; the escalation histogram per tenant)."""
+    out = []
+    for name, doc, attr in TICKET_GAUGES:
+        out.append(header(name, doc, "gauge"))
+        values: dict[tuple[str, str], int] = getattr(t, attr)
+        for (tenant, category), n in sorted(values.items()):
+            out.append(f'{name}{{category="{escape(category)}",tenant="{escape(tenant)}"}} {number(n)}\n')
+    name = ESCALATION[0]
+    out.append(header(*ESCALATION, "histogram"))
+    for tenant, (counts, total) in sorted(t.escalation.items()):
+        labels = f'tenant="{escape(tenant)}"'
+        for bound, n in zip(_ESCALATION_LES, counts, strict=True):
+            out.append(f'{name}_bucket{{le="{bound}",{labels}}} {number(n)}\n')
+        out.append(f"{name}_count{{{labels}}} {number(counts[-1])}\n")
+        out.append(f"{name}_sum{{{labels}}} {number(total)}\n")
+    return "".join(out)
+
+
+class Renderer:
+    """The exposition text of samples, keeping the text of each pair's counters and of the ticket totals.
+
+    Not for concurrent use: ``MetricsService`` renders one scrape at a time (on the loop or in one thread), and
+    takes each sample against the ``versions`` the previous render left.
+    """
+
+    def __init__(self) -> None:
+        self.versions: dict[Pair, int] = {}  # the version of the counts each pair's kept text shows
+        self.pairs_rendered = 0  # pair texts made (a test counts them)
+        self._pairs: dict[Pair, tuple[bytes, ...]] = {}
+        self._labels: dict[Pair, str] = {}
+        self._tickets: tuple[TicketTotals | None, bytes] = (None, b"")
+
+    def cost(self, s: Sample) -> int:
+        """Roughly the lines ``render(s)`` formats: what decides whether it may run on the event loop."""
+        lines = len(s.changed) * PAIR_LINES + 2 * len(s.waiting) + 2 * len(s.agents)
+        t = s.tickets
+        if t is not None and t is not self._tickets[0]:
+            lines += len(t.created) + len(t.routed) + len(t.escalated)
+            lines += len(t.escalation) * TICKET_ESCALATION_LINES
+        return lines
+
+    def render(self, s: Sample) -> bytes:
+        for pair, q in s.changed.items():
+            labels = self._labels.get(pair)
+            if labels is None:
+                labels = self._labels[pair] = pair_labels(pair)
+            self._pairs[pair] = pair_text(labels, q)
+            self.versions[pair] = q.version
+        self.pairs_rendered += len(s.changed)
+        texts = [self._pairs[pair] for pair in s.pairs]
+        out: list[bytes] = []
+        for i, head in enumerate(_PAIR_HEADS):
+            out.append(head)
+            out.extend(text[i] for text in texts)
+        out.append(gauges_text(s).encode())
+        out.append(self._ticket_text(s.tickets))
+        return b"".join(out)
+
+    def _ticket_text(self, totals: TicketTotals | None) -> bytes:
+        cached_for, text = self._tickets
+        if totals is not cached_for:
+            text = ticket_text(totals).encode() if totals is not None else b""
+            self._tickets = (totals, text)
+        return text

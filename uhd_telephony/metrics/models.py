@@ -1,0 +1,65 @@
+"""SQLAlchemy model of the KPI history: ``kpi_daily``, one row per (tenant, calendar day in Europe/Berlin).
+
+The row holds what ``metrics.aggregates`` (kpi.py's definitions) computed for that day; ``metrics.daily``
+writes it, the Grafana dashboard "Hotline history" reads it as it is and computes nothing. Column names are
+kpi.py's field names. Mind one difference to the monthly report's keys: the report's ``tickets_escalated``
+("weitergeleitete (eskalierte) Tickets") is ``tickets_forwarded`` here; ``tickets_escalated`` here counts the
+tickets with an SLA ``escalated`` history entry only (``kpi.TicketKpis.escalated``).
+
+Ratios are fractions 0..1 and durations seconds; both are NULL where kpi.py has no value (no base, no calls).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import cast
+
+from sqlalchemy import Date, Float, Integer, String, Table
+from sqlalchemy.orm import Mapped, mapped_column
+
+from uhd_telephony.store.models import Base
+
+TENANT_LENGTH = 64
+
+
+class KpiDaily(Base):
+    """One tenant's KPIs of one Berlin calendar day: calls that entered a queue that day, tickets created that
+    day (with what happened to them up to ``computed_at``)."""
+
+    __tablename__ = "kpi_daily"
+
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    service_level_s: Mapped[float] = mapped_column(Float)  # the T of "answered within T"
+    # calls (kpi.CallKpis)
+    calls_offered: Mapped[int] = mapped_column(Integer)
+    calls_answered: Mapped[int] = mapped_column(Integer)
+    calls_answered_within_service_level: Mapped[int] = mapped_column(Integer)
+    calls_abandoned: Mapped[int] = mapped_column(Integer)
+    short_abandons: Mapped[int] = mapped_column(Integer)
+    calls_timed_out: Mapped[int] = mapped_column(Integer)
+    calls_outside_hours: Mapped[int] = mapped_column(Integer)  # outside business hours: apart, in no ratio
+    calls_closed: Mapped[int] = mapped_column(Integer)  # of those, closed by the dialplan (never in a queue)
+    transfers_in: Mapped[int] = mapped_column(Integer)
+    calls_in_progress: Mapped[int] = mapped_column(Integer)  # not finished at computed_at: counted nowhere yet
+    reachability: Mapped[float | None] = mapped_column(Float)
+    service_level: Mapped[float | None] = mapped_column(Float)
+    abandon_rate: Mapped[float | None] = mapped_column(Float)
+    reaction_time_mean_s: Mapped[float | None] = mapped_column(Float)
+    reaction_time_median_s: Mapped[float | None] = mapped_column(Float)
+    reaction_time_p90_s: Mapped[float | None] = mapped_column(Float)
+    talk_time_mean_s: Mapped[float | None] = mapped_column(Float)
+    # tickets (kpi.TicketKpis, kpi.FirstContactResolution)
+    tickets_created: Mapped[int] = mapped_column(Integer)
+    tickets_routed: Mapped[int] = mapped_column(Integer)  # routed beyond 1st level
+    tickets_escalated: Mapped[int] = mapped_column(Integer)  # an SLA escalation entry
+    tickets_forwarded: Mapped[int] = mapped_column(Integer)  # either: the SPEC's "escalated (forwarded)"
+    escalation_time_mean_s: Mapped[float | None] = mapped_column(Float)
+    escalation_time_p90_s: Mapped[float | None] = mapped_column(Float)
+    tickets_resolved_first_level: Mapped[int] = mapped_column(Integer)
+    first_contact_resolution: Mapped[float | None] = mapped_column(Float)
+    # when the figures were computed: an upsert never replaces a row with figures computed earlier
+    computed_at: Mapped[datetime]
+
+
+kpi_daily = cast(Table, KpiDaily.__table__)
