@@ -7,6 +7,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -79,3 +80,43 @@ async def test_a_persons_ticket_is_left_to_the_person(demo: Demo) -> None:
         ticket = (await conn.execute(select(tickets).where(tickets.c.call_linkedid == linkedid))).mappings().one()
     assert ticket["status"] == "new" and ticket["category_id"] is None
     assert demo.desk is not None and demo.desk.worked == 0
+
+
+def test_a_transferred_conversation_is_worked_once_where_it_ends() -> None:
+    from types import SimpleNamespace
+
+    from uhd_telephony.calls.domain import CallEnded
+    from uhd_telephony.calls.records import CallRecord, Outcome
+    from uhd_telephony.demo.desk import SimulatedDesk
+
+    no_db: Any = SimpleNamespace(db=None)  # the bus side only: nothing here touches a database
+    desk = SimulatedDesk(no_db, no_db, no_db, people=[PERSON])
+
+    def stay(n: int, linkedid: str, queue: str, outcome: Outcome, agent: str | None) -> CallEnded:
+        record = CallRecord(
+            call_id=f"{n}@{queue}", linkedid=linkedid, uniqueid=str(n), queue=queue, tenant=NORD, entered_at=0.0,
+            outcome=outcome, answered_at=5.0 if agent else None, agent_interface=agent,
+        )  # fmt: skip
+        return CallEnded(record, 60.0)
+
+    worked = []
+
+    def drain() -> list[str]:
+        while not desk._queue.empty():
+            worked.append(desk._queue.get_nowait().call_id)
+        return worked
+
+    # answered in the hotline, transferred, answered in 2nd level: the 2nd-level stay works it, once
+    desk(stay(1, "A", "hotline", Outcome.TRANSFERRED, SIMULATED))
+    assert drain() == []
+    desk(stay(2, "A", "2nd-level", Outcome.ANSWERED, "PJSIP/201"))
+    assert drain() == ["2@2nd-level"]
+    # transferred, and the caller hangs up waiting in 2nd level: the agent who transferred works it
+    desk(stay(3, "B", "hotline", Outcome.TRANSFERRED, SIMULATED))
+    desk(stay(4, "B", "2nd-level", Outcome.ABANDONED, None))
+    assert drain() == ["2@2nd-level", "3@hotline"]
+    # never answered at all: nothing to work; a person's transfer stays the person's
+    desk(stay(5, "C", "hotline", Outcome.ABANDONED, None))
+    desk(stay(6, "D", "hotline", Outcome.TRANSFERRED, PERSON))
+    desk(stay(7, "D", "2nd-level", Outcome.TIMEOUT, None))
+    assert drain() == ["2@2nd-level", "3@hotline"] and not desk._transferred

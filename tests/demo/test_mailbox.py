@@ -38,3 +38,34 @@ async def test_a_recipient_no_relay_would_take_fails_for_good(tmp_path: Path) ->
     with pytest.raises(SendError) as failed:
         await sink.send(to=["not an address"], subject="s", text="t", html=None, dedupe_key="k")
     assert failed.value.permanent and sink.sent == 0
+
+
+def names(directory: Path) -> list[str]:
+    """Every file in ``directory``, hidden ones (a partial write) included."""
+    return sorted(p.name for p in directory.iterdir())
+
+
+async def test_a_restarted_demo_numbers_after_the_highest_file_and_overwrites_none(tmp_path: Path) -> None:
+    kept = tmp_path / "00002-Ticket-angelegt.eml"  # 00001 was deleted by hand
+    kept.write_bytes(b"the mail of the previous run")
+    sink = MailSink(Settings(), tmp_path)
+    await sink.send(to=["a@b.example"], subject="Ticket angelegt", text="x", html=None, dedupe_key="k1")
+    assert kept.read_bytes() == b"the mail of the previous run"
+    assert names(tmp_path) == ["00002-Ticket-angelegt.eml", "00003-Ticket-angelegt.eml"]
+
+
+async def test_a_mail_not_written_is_not_counted_and_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = MailSink(Settings(), tmp_path)
+
+    def disk_full(self: Path, target: Path) -> Path:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "replace", disk_full)
+        with pytest.raises(SendError, match="No space left"):
+            await sink.send(to=["a@b.example"], subject="s", text="t", html=None, dedupe_key="k")
+    assert sink.sent == 0 and names(tmp_path) == []
+    await sink.send(to=["a@b.example"], subject="s", text="t", html=None, dedupe_key="k")  # the outbox retries
+    assert sink.sent == 1 and names(tmp_path) == ["00001-s.eml"]

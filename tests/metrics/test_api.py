@@ -178,3 +178,38 @@ async def test_bad_queries_are_400(sqlite_url: str, aiohttp_client: Any) -> None
         assert (await response.json())["error_id"] in ("invalid-input", "invalid-request")
     response = await client.get(f"/api/tenants/{TENANT_A}/kpis?from=2027-01-15&to=2027-01-15&to=2027-01-16")
     assert response.status == 400  # a parameter given twice
+
+
+async def test_callers_waiting_now_come_from_the_live_tracker_per_tenant(db_url: str, aiohttp_client: Any) -> None:
+    from uhd_telephony.calls.tracker import CallTracker
+    from uhd_telephony.metrics.service import MetricsService
+
+    await seed(db_url)
+    tracker = CallTracker()
+    wall = [NOON.timestamp()]
+    service = MetricsService(tracker=tracker, clock=lambda: wall[0])
+
+    def waiting(n: int, tenant: str, waited_s: float, **extra: Any) -> CallRecord:
+        return CallRecord(
+            call_id=f"{n}.1@hotline", linkedid=f"{n}.1", uniqueid=f"{n}.1", queue="hotline", tenant=tenant,
+            entered_at=wall[0] - waited_s, **extra,
+        )  # fmt: skip
+
+    tracker.restore(
+        [
+            waiting(1, TENANT_A, 42.0),
+            waiting(2, TENANT_A, 7.0),
+            waiting(3, TENANT_A, 300.0, answered_at=wall[0] - 100, wait_s=200.0),  # talking: not waiting
+            waiting(4, TENANT_B, 99.0),  # the other tenant's caller
+        ]
+    )
+    client = await aiohttp_client(init_app(web_settings(db_url), metrics=service))
+    await login(client, "anna")
+    today = {"from": DAY.isoformat(), "to": DAY.isoformat()}
+    body = await kpis(client, TENANT_A, **today)
+    KpiResponse.model_validate(body)
+    assert body["now"] == {"waiting": 2, "longest_wait_s": 42.0}
+    # without live call tracking in the process (a web-only process): null, not a made-up 0
+    plain = await aiohttp_client(init_app(web_settings(db_url)))
+    await login(plain, "anna")
+    assert (await kpis(plain, TENANT_A, **today))["now"] is None

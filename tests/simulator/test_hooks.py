@@ -133,3 +133,13 @@ async def test_close_leaves_no_task_behind() -> None:
     assert (last["Event"], last["Shutdown"], last["Restart"]) == ("Shutdown", "Cleanly", "False")
     writer.close()
     await writer.wait_closed()
+
+
+async def test_a_long_running_simulator_keeps_the_latest_ground_truth_only() -> None:
+    async with AmiSimulator(default_config(2), speed=0, start_time=START, truth_limit=2) as sim:
+        for n in range(3):
+            sim.place_call(f"+49231123456{n}", f"Caller {n}", talk_s=5)
+            await sim.advance(30)
+        await sim.settle()
+        assert sim.pbx.finished == 3
+        assert [r["caller_name"] for r in sim.truth()] == ["Caller 1", "Caller 2"]

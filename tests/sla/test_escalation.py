@@ -22,6 +22,7 @@ from tests.sla.conftest import (
     berlin,
     sla_data,
 )
+from uhd_telephony.metrics import report
 from uhd_telephony.metrics.sla import sla_facts, sla_kpis
 from uhd_telephony.sla.escalation import SlaScanner
 from uhd_telephony.sla.models import sla_timers
@@ -290,3 +291,10 @@ async def test_the_sla_kpis_read_the_escalations(world: World) -> None:
         "escalation_time_s": {"mean": 5400.0, "p90": 5400.0},
         "open": 2,
     }
+    # the monthly report shows the same figures to the manager, in its own section
+    built = await report.build(world.db, TENANT, "2026-03", now=berlin(2026, 4, 1, 6, 0))
+    assert built.sla == kpis
+    page = await report.render(built, "html")
+    section = page[page.index('<h2 id="sla">') : page.index("<footer>")]
+    assert "3 Tickets des Monats" in section and "33,3 %" in section and "100,0 %" in section
+    assert "<td>kis</td>" in section and "5 400,0 s" in section

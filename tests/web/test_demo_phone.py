@@ -84,7 +84,9 @@ async def test_the_person_answers_and_hangs_up_through_the_pbx(demo: Demo, brows
     assert phone["state"] == "ringing" and phone["caller_name"] == caller.name and phone["tenant"] == NORD
     assert phone["linkedid"] == placed.linkedid and phone["ring_left_s"] == pytest.approx(14, abs=1.01)
 
-    status, body = await you.post("/api/demo/phone/answer")
+    status, body = await you.post("/api/demo/phone/answer", {"linkedid": "1800000000.999"})
+    assert status == 409 and body["details"] == {"linkedid": placed.linkedid}  # not the call the person chose
+    status, body = await you.post("/api/demo/phone/answer", {"linkedid": placed.linkedid})
     assert status == 200 and body["phone"]["state"] == "talking"
     status, body = await you.post("/api/demo/phone/answer")
     assert status == 409 and body["error_id"] == "conflict"  # a double click answers once

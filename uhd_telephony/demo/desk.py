@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ from uhd_telephony.tickets.workflow import TicketWorkflow
 
 log = logging.getLogger(__name__)
 
+MAX_TRANSFERS = 1_000  # conversations in a second queue the desk remembers (bounded memory)
 LABEL = "Demo: simulierter Agent"  # in every text a simulated agent writes
 SUBJECTS = {
     "kis": ("KIS-Anmeldung schlägt fehl", "Patientenakte lädt nicht", "Aufnahme bricht mit Fehler ab"),
@@ -78,6 +80,7 @@ class SimulatedDesk:
         self.worked = 0
         self.escalations_seen = 0
         self._queue: asyncio.Queue[CallRecord] = asyncio.Queue(maxsize=1000)
+        self._transferred: OrderedDict[str, CallRecord] = OrderedDict()  # linkedid -> its transferring stay
         self._leaves: dict[str, list[dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._last_escalation = 0
@@ -85,15 +88,30 @@ class SimulatedDesk:
     # -- the bus side ---------------------------------------------------------------------------------------
 
     def __call__(self, event: CallEvent) -> None:
+        if not isinstance(event, CallEnded):
+            return
         call = event.call
-        if not isinstance(event, CallEnded) or call.outcome != Outcome.ANSWERED or call.answered_at is None:
-            return  # a transferred stay's ticket is worked when the conversation ends in the last queue
-        if call.agent_interface in self.people:
+        key = call.linkedid or call.uniqueid
+        if call.outcome == Outcome.TRANSFERRED and call.answered_at is not None:
+            # the conversation goes on in the next queue: its ticket is worked when it ends there
+            self._transferred[key] = call
+            self._transferred.move_to_end(key)
+            while len(self._transferred) > MAX_TRANSFERS:
+                self._transferred.popitem(last=False)
+            return
+        earlier = self._transferred.pop(key, None)
+        if call.outcome == Outcome.ANSWERED and call.answered_at is not None:
+            worker = call  # whoever answered last works the ticket
+        elif earlier is not None:
+            worker = earlier  # nobody answered in the next queue: the agent who transferred works it
+        else:
+            return
+        if worker.agent_interface in self.people:
             return
         try:
-            self._queue.put_nowait(call)
+            self._queue.put_nowait(worker)
         except asyncio.QueueFull:
-            log.debug("demo desk busy: call %s left unworked", call.call_id)
+            log.debug("demo desk busy: call %s left unworked", worker.call_id)
 
     # -- lifetime -------------------------------------------------------------------------------------------
 

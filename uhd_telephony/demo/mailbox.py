@@ -21,6 +21,7 @@ from uhd_telephony.settings import Settings
 log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_NUMBERED = re.compile(r"(\d+)-")  # the number a file name starts with
 
 
 class MailSink(Mailer):
@@ -30,7 +31,9 @@ class MailSink(Mailer):
         super().__init__(settings)
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.sent = sum(1 for _ in self.directory.glob("*.eml"))  # a restarted demo goes on numbering
+        # a restarted demo goes on numbering after the highest file there (not after their count: with one deleted
+        # by hand, the count names a file that exists, and the rename below would replace it without a word)
+        self.sent = max((int(m[1]) for p in self.directory.glob("*.eml") if (m := _NUMBERED.match(p.name))), default=0)
         self._lock = asyncio.Lock()
 
     async def send(self, *, to: Sequence[str], subject: str, text: str, html: str | None, dedupe_key: str) -> None:
@@ -42,18 +45,22 @@ class MailSink(Mailer):
             msg_id=message_id(dedupe_key, self.sender),
         )  # fmt: skip
         async with self._lock:  # the worker sends a batch concurrently: one number per file
-            self.sent += 1
-            name = f"{self.sent:05d}-{_UNSAFE.sub('-', subject).strip('-')[:60] or 'mail'}.eml"
+            name = f"{self.sent + 1:05d}-{_UNSAFE.sub('-', subject).strip('-')[:60] or 'mail'}.eml"
             path = self.directory / name
             try:
                 await asyncio.to_thread(_write_whole, path, msg.as_bytes())
             except OSError as exc:
                 raise SendError(f"demo mail directory {self.directory}: {exc}") from exc
+            self.sent += 1  # only a mail written takes its number (and counts in the closing summary)
         log.debug("demo mail to %s written to %s", ", ".join(recipients), path)
 
 
 def _write_whole(path: Path, data: bytes) -> None:
     """Write ``path`` so that a reader never sees it half-written: a hidden temporary file, then a rename."""
     partial = path.with_name(f".{path.name}.part")
-    partial.write_bytes(data)
-    partial.replace(path)
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # a disk that filled up keeps no half-written leftovers
+        raise

@@ -69,6 +69,15 @@ class PauseBody(BaseModel):
     paused: bool = Field(description="true: take no queue calls; false: ready")
 
 
+class AnswerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    linkedid: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the call the person saw ringing: 409 when another one rings by now (none: whatever rings)",
+    )
+
+
 class DemoOut(BaseModel):
     speed: float = Field(description="how much faster than real time the simulated PBX runs")
     clock_speed: float = Field(description="its pace now: 1 while a person's phone rings or talks")
@@ -169,11 +178,22 @@ async def phone_state(request: web.Request) -> web.Response:
     return await _answer(request)
 
 
-@documented("Answer the call ringing on the demo phone", response=PhoneResponse, errors=(409,), tag="demo")
+@documented("Answer the call ringing on the demo phone", body=AnswerBody, response=PhoneResponse, errors=(409,),
+            tag="demo")  # fmt: skip
 async def answer(request: web.Request) -> web.Response:
     """The phone's Answer key: AgentConnect goes out over AMI, the ticket pops on this console."""
+    await require(request, *PHONE_ROLES)  # before the body: an anonymous request learns nothing from a 400
+    body = AnswerBody.model_validate(await request.json()) if request.can_read_body else AnswerBody()
     sim = _info(request).sim
-    return await _answer(request, sim.answer_phone)
+
+    def act(interface: str) -> None:
+        ringing = sim.phone(interface)
+        if body.linkedid is not None and ringing.state == "ringing" and ringing.linkedid != body.linkedid:
+            # the page showed another caller a moment ago: answer nobody the person did not choose
+            raise Conflict("another call rings now", {"linkedid": ringing.linkedid})
+        sim.answer_phone(interface)
+
+    return await _answer(request, act)
 
 
 @documented("Hang up the demo phone", response=PhoneResponse, errors=(409,), tag="demo")

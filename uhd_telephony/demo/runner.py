@@ -139,6 +139,7 @@ class Demo:
             seed=self.seed,
             scenario=self.scenario,
             capture=False,
+            truth_limit=1_000,  # a demo may run for days: keep the latest calls' ground truth only
         )
         await sim.start()
         assert sim.generator is not None
@@ -151,7 +152,9 @@ class Demo:
             if settings.session_key
             else Fernet.generate_key().decode(),
         )
-        if self.http_port:
+        # the status links in mails: this demo's own address, unless UHD_PUBLIC_URL names another (a proxy)
+        own_public_url = settings.public_url == Settings.model_fields["public_url"].default
+        if self.http_port and own_public_url:
             server_settings = server_settings.with_overrides(
                 public_url=f"http://{server_settings.http_host}:{self.http_port}"
             )
@@ -175,7 +178,7 @@ class Demo:
             await db.close()
         await server.start()
         self.base_url = f"http://{server_settings.http_host}:{server.port}"
-        if server.outbox is not None and not self.http_port:
+        if server.outbox is not None and not self.http_port and own_public_url:
             # port 0: the status links in mails name the port the system gave us
             server.outbox.settings = server.outbox.settings.with_overrides(public_url=self.base_url)
         assert server.app is not None and server.calls.db is not None

@@ -365,7 +365,9 @@ async def ticket_kpis(db: Database, tenant: str, start: datetime, end: datetime)
             func.min(case((routed, h.at))).label("routed_at"),
             func.min(case((escalated, h.at))).label("escalated_at"),
         )
-        .where(or_(routed, escalated))
+        # the cohort's tickets only: never the whole history of every tenant (the daily KPI writer runs this per
+        # tenant and day every few minutes)
+        .where(or_(routed, escalated), h.ticket_id.in_(select(t.id).where(cohort)))
         .group_by(h.ticket_id)
         .subquery("first")
     )

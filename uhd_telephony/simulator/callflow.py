@@ -260,6 +260,7 @@ class QueueCall:
     def finish_record(self) -> None:
         if self.record is not None:
             self.pbx.truth.append(self.record)
+            self.pbx.finished += 1
 
     # the agent side (ringing.py, talk.py) ------------------------------------------------------------------------
     def ring(self, members: list[Member]) -> None:

@@ -22,6 +22,8 @@ from uhd_telephony.simulator.replay import ReplayServer
 from uhd_telephony.simulator.scenario import Scenario
 from uhd_telephony.simulator.server import AmiSimulator
 
+TRUTH_KEPT = 10_000  # ground truth of the latest finished calls a long `simulate` run keeps in memory
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``simulate``."""
@@ -94,7 +96,7 @@ async def main(args: argparse.Namespace) -> int:
         async with AmiSimulator(
             host=args.host, port=args.port, username=args.username, secret=args.secret, speed=args.speed,
             seed=args.seed, scenario=scenario_from(args), latin1=args.latin1, capture=False,
-            capture_path=args.capture,
+            capture_path=args.capture, truth_limit=TRUTH_KEPT,
         ) as sim:  # fmt: skip
             print(
                 f"AMI simulator on {args.host}:{sim.port}: {args.agents} agents, {args.rate:g} calls/h, "
@@ -102,7 +104,7 @@ async def main(args: argparse.Namespace) -> int:
                 flush=True,
             )
             await _wait(stop, args.duration)
-            print(f"{len(sim.truth())} queue calls finished, {sim.pbx.em.frames} events sent", flush=True)
+            print(f"{sim.pbx.finished} queue calls finished, {sim.pbx.em.frames} events sent", flush=True)
         return 0
     except OSError as exc:
         print(f"simulate: {exc}", file=sys.stderr)

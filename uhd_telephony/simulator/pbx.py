@@ -9,6 +9,7 @@ device state change of a member's phone, ``Queue:<q>_avail`` when the queue gain
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,9 @@ class PbxError(LookupError):
 class Pbx:
     """Queues, members, devices and calls of the simulated Asterisk."""
 
-    def __init__(self, config: PbxConfig, clock: Clock, sink: Sink, *, seed: int = 0) -> None:
+    def __init__(
+        self, config: PbxConfig, clock: Clock, sink: Sink, *, seed: int = 0, truth_limit: int | None = None
+    ) -> None:
         self.config = copy_config(config)
         self.clock = clock
         self.rng = random.Random(seed)
@@ -44,7 +47,10 @@ class Pbx:
         self.channels: dict[str, Channel] = {}
         self.calls: dict[str, QueueCall] = {}  # by caller uniqueid, while the caller channel lives
         self.originations: list[Origination] = []
-        self.truth: list[dict[str, Any]] = []
+        # ground truth of the finished queue calls; a long-running PBX (the demo, ``simulate``) keeps the latest
+        # ``truth_limit`` only, and ``finished`` counts them all
+        self.truth: deque[dict[str, Any]] = deque(maxlen=truth_limit)
+        self.finished = 0
         self._kicks: dict[str, Timer] = {}
         self._trunk_use: dict[str, int] = {}
         # told True when a phone a person works (PhoneBehaviour.manual) starts ringing or talking and no other

@@ -64,6 +64,7 @@ class AmiSimulator:
         latin1: bool = False,
         capture: bool = True,
         capture_path: str | Path | None = None,
+        truth_limit: int | None = None,
     ) -> None:
         if config is None:
             config = scenario.pbx_config() if scenario is not None else default_config()
@@ -75,7 +76,7 @@ class AmiSimulator:
         self.frozen = False
         self.clock = LiveClock(time.time() if start_time is None else start_time, speed)
         self.full_speed = speed  # the clock's pace while no person's phone rings or talks (softphone.py)
-        self.pbx = Pbx(config, self.clock, self._sink, seed=seed)
+        self.pbx = Pbx(config, self.clock, self._sink, seed=seed, truth_limit=truth_limit)
         self.pbx.on_people_busy = self._people_busy
         self.generator = LoadGenerator(self.pbx, scenario, seed=seed) if scenario is not None else None
         self.sessions: set[AmiSession] = set()
@@ -315,7 +316,8 @@ class AmiSimulator:
         return b"".join(self._capture)
 
     def truth(self) -> list[dict[str, Any]]:
-        """Ground truth of every finished queue call so far (the format ``render_calls`` documents)."""
+        """Ground truth of every finished queue call so far (the latest ``truth_limit``; the format
+        ``render_calls`` documents)."""
         return list(self.pbx.truth)
 
     async def advance(self, seconds: float) -> None:

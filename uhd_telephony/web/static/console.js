@@ -211,7 +211,8 @@ async function phoneKey(path, body = {}) {
   }
 }
 
-$("phone-answer").addEventListener("click", () => phoneKey("answer"));
+// the call shown ringing: a call that began ringing since the last refresh is not answered by mistake
+$("phone-answer").addEventListener("click", () => phoneKey("answer", { linkedid: phone.view && phone.view.linkedid }));
 $("phone-hangup").addEventListener("click", () => phoneKey("hangup"));
 $("phone-ready").addEventListener("click", () => phoneKey("pause", { paused: !(phone.view && phone.view.paused) }));
 

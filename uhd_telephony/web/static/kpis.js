@@ -1,6 +1,6 @@
 "use strict";
-// Live KPI page: per tenant the day's call and ticket KPIs from GET /api/tenants/{tenant}/kpis, the callers
-// waiting now from /metrics, and (managers, admins) the open SLA escalations; refreshed every few seconds.
+// Live KPI page: per tenant the day's call and ticket KPIs and the callers waiting now from
+// GET /api/tenants/{tenant}/kpis, and (managers, admins) the open SLA escalations; refreshed every few seconds.
 
 const REFRESH_MS = 5000;
 const state = { account: null, csrf: "", tenants: [], demo: null, cards: new Map(), timer: null };
@@ -41,20 +41,6 @@ function put(section, kpi, value, verdict) {
   if (tile) { tile.classList.toggle("bad", verdict === false); tile.classList.toggle("good", verdict === true); }
 }
 
-// "uhd_callers_waiting{tenant="klinikum-nord",queue="hotline"} 2" -> {"klinikum-nord": 2}; null: no /metrics here
-async function waitingNow() {
-  const response = await fetch("/metrics").catch(() => null);
-  if (!response || !response.ok) return null;
-  const waiting = {};
-  for (const line of (await response.text()).split("\n")) {
-    const match = /^uhd_callers_waiting\{([^}]*)\}\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const tenant = /(?:^|,)tenant="((?:[^"\\]|\\.)*)"/.exec(match[1]);
-    if (tenant) waiting[tenant[1]] = (waiting[tenant[1]] || 0) + Number(match[2]);
-  }
-  return waiting;
-}
-
 function period() {
   const day = $("day").value || berlinDay(new Date());
   let last = day;
@@ -66,7 +52,7 @@ function period() {
   return [day, last];
 }
 
-async function refreshTenant(tenant, from, to, waiting) {
+async function refreshTenant(tenant, from, to) {
   const section = card(tenant);
   const query = new URLSearchParams({ from, to });
   const body = await api(`/api/tenants/${encodeURIComponent(tenant)}/kpis?${query}`);
@@ -80,7 +66,10 @@ async function refreshTenant(tenant, from, to, waiting) {
   put(section, "reaction_mean", secs(c.reaction_time_s.mean));
   put(section, "reaction_p90", secs(c.reaction_time_s.p90));
   put(section, "in_progress", num(c.in_progress));
-  put(section, "waiting", waiting == null ? "–" : num(waiting[tenant] || 0));
+  const now = body.now;  // null: no live call tracking in this process
+  put(section, "waiting", now == null ? "–" : num(now.waiting), now == null || !now.waiting ? null : now.longest_wait_s <= 20);
+  text(section.querySelector('[data-kpi="longest"]'), now && now.waiting ? `(längste ${secs(now.longest_wait_s)})` : "");
+  put(section, "outside_hours", num(c.outside_hours));
   put(section, "tickets_created", num(t.created));
   put(section, "tickets_routed", num(t.routed));
   put(section, "tickets_escalated", num(t.escalated), t.escalated ? false : null);
@@ -110,8 +99,7 @@ async function refresh() {
     showDemo();
     const [from, to] = period();
     text($("period"), from === to ? `Zeitraum: ${from}` : `Zeitraum: ${from} bis ${to} (Demo-Uhr)`);
-    const waiting = await waitingNow();
-    for (const tenant of state.tenants) await refreshTenant(tenant, from, to, waiting);
+    for (const tenant of state.tenants) await refreshTenant(tenant, from, to);
     text($("updated"), "aktualisiert " + new Date().toLocaleTimeString("de-DE"));
     $("error").hidden = true;
   } catch (error) {
