@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
+from sqlalchemy import select
 
 from tests.sla.conftest import sla_data
 from tests.tickets.webapp import Api
 from tests.web.conftest import PASSWORD, TENANT_A, TENANT_B, app_of, seed, web_settings
 from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.outbox.models import outbox
 from uhd_telephony.sla.escalation import SlaScanner
 from uhd_telephony.sla.policy import import_sla
 from uhd_telephony.store.db import Database
@@ -82,6 +84,14 @@ async def test_a_manager_acknowledges_and_takes_back_an_escalation(client: TestC
     assert escalation["open"] is False and escalation["reason"] == "Station hat Ersatzgerät, kein Notfall"
     assert escalation["de_escalated_by"] == f"agent:{maria.account['id']}"
     assert escalation["acknowledged_at"] < escalation["de_escalated_at"]  # the acknowledgement stays as it was
+    # the contacts the breach went to hear it was taken back: by Maria, with her reason
+    db = client.server.app[keys.DB]
+    stmt = select(outbox).where(outbox.c.dedupe_key.like(f"de-escalation:{response_breach}:%"))
+    async with db.engine.connect() as conn:
+        cleared = (await conn.execute(stmt)).mappings().all()
+    mails = [r for r in cleared if r["channel"] == "mail"]
+    assert mails and all("Station hat Ersatzgerät, kein Notfall" in r["body"]["text"] for r in mails)
+    assert all(f"Maria Leitung ({escalation['de_escalated_by']})" in r["body"]["text"] for r in mails)
     await maria.post(one + "/de-escalate", {"reason": "nochmal"}, expect=409)
     await maria.post(one + "/acknowledge", {}, expect=409)
 

@@ -184,6 +184,15 @@ async def test_resolving_de_escalates_what_is_open_and_reopening_resumes_the_clo
     (row,) = await world.history(ticket.id, "de-escalated")
     assert (row["actor"], row["old_value"]) == (AGENT, "response breach")
     assert "ticket resolved" in row["note"]
+    # those the breach was sent to hear that it was taken back, by whom and why; nobody else
+    sent = await world.outbox()
+    told = [r for r in sent if r["dedupe_key"].startswith("escalation:")]
+    cleared = [r for r in sent if r["dedupe_key"].startswith("de-escalation:")]
+    assert {(r["channel"], r["target"]) for r in cleared} == {(r["channel"], r["target"]) for r in told}
+    (mail,) = [r for r in cleared if r["channel"] == "mail"]
+    assert mail["target"] == MANAGEMENT and "zurückgenommen" in mail["subject"] and "taken back" in mail["subject"]
+    assert AGENT in mail["body"]["text"] and "Grund / Reason: ticket resolved" in mail["body"]["text"]
+    assert "12:00 (Europe/Berlin)" in mail["body"]["text"]
     # reopened on Tuesday 09:00: 3 h were used on Monday (09-12), the warning comes 3 h later
     world.at(berlin(2026, 3, 3, 9, 0))
     await world.move(ticket.id, "reopened", "Drucker streikt wieder", actor=AGENT)

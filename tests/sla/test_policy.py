@@ -122,3 +122,15 @@ async def test_escalations_reach_mail_and_signed_webhooks(
     assert payload["type"] == "ticket.escalated"
     assert payload["data"]["escalation"]["kind"] == "breach" and payload["data"]["ticket"]["id"] == ticket.id
     assert payload["data"]["escalation"]["due_at"] == "2026-03-02T10:00:00.000Z"
+    # resolved: the same contacts, on the same channels, hear that it was taken back
+    world.at(berlin(2026, 3, 2, 11, 30))
+    await world.move(ticket.id, "resolved", "Drucker getauscht")
+    while await worker.run_once():
+        pass
+    _, cleared = smtp.to(MANAGEMENT)
+    assert "zurückgenommen" in cleared["Subject"] and "Grund / Reason: ticket resolved" in text_of(cleared)
+    _, hook = hooks.received
+    payload = Webhook(secret).verify(hook.body, hook.headers)
+    assert payload["type"] == "ticket.de_escalated"
+    assert payload["data"]["escalation"]["reason"] == "ticket resolved"
+    assert payload["data"]["escalation"]["de_escalated_at"] == "2026-03-02T10:30:00.000Z"

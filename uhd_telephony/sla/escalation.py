@@ -102,7 +102,7 @@ async def de_escalate_open(
         acknowledged_by=func.coalesce(escalations.c.acknowledged_by, actor),
         # typed: a plain bind would be a naive DATETIME (local wall time of ``at`` on SQLite), not the UTC column
         acknowledged_at=func.coalesce(escalations.c.acknowledged_at, literal(at, escalations.c.acknowledged_at.type)),
-    ).returning(escalations.c.id, escalations.c.kind, escalations.c.target)
+    ).returning(escalations.c.id, escalations.c.kind, escalations.c.target, escalations.c.level, escalations.c.notified)
     rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
     rows.sort(key=lambda r: r["id"])
     await hist.append(
@@ -121,7 +121,104 @@ async def de_escalate_open(
             for r in rows
         ],
     )
+    if rows:
+        await notify_de_escalation(conn, ticket_id, rows, actor=actor, at=at, reason=reason)
     return rows
+
+
+async def notify_de_escalation(
+    conn: AsyncConnection, ticket_id: int, rows: Sequence[Mapping[str, Any]], *, actor: str, at: datetime,
+    reason: str,
+) -> int:  # fmt: skip
+    """Tell those an escalation was sent to that it was taken back (who, why): the same channels, through the
+    outbox, in the caller's transaction. Contacts added since, or no longer configured, are not told; a ticket
+    whose escalations notified nobody sends nothing. The number of notifications queued."""
+    ticket = (await conn.execute(view_select().where(tickets.c.id == ticket_id))).mappings().one()
+    sla = await load_sla(conn, ticket["tenant"], with_contacts=True)
+    if sla is None:
+        return 0
+    who = await _actor_name(conn, actor)
+    queued = 0
+    for row in rows:
+        told = {str(n.get("name")) for n in (row.get("notified") or ()) if isinstance(n, Mapping)}
+        contacts = [c for c in contacts_for(sla, int(row["level"]), ticket["category_path"]) if c.name in told]
+        body = {
+            "type": "ticket.de_escalated",
+            "timestamp": iso(at),
+            "data": {
+                "ticket": {
+                    "id": ticket["id"],
+                    "number": ticket["number"],
+                    "tenant": ticket["tenant"],
+                    "status": ticket["status"],
+                    "subject": ticket["subject"],
+                },
+                "escalation": {
+                    "id": row["id"],
+                    "kind": row["kind"],
+                    "target": row["target"],
+                    "level": row["level"],
+                    "de_escalated_at": iso(at),
+                    "de_escalated_by": actor,
+                    "de_escalated_by_name": who,
+                    "reason": reason,
+                },
+            },
+        }
+        subject, text = de_escalation_text(body)
+        for contact in contacts:
+            for channel in contact.channels():
+                await enqueue(
+                    conn,
+                    tenant=ticket["tenant"],
+                    channel="mail" if channel == "mail" else "webhook",
+                    target=", ".join(contact.mail) if channel == "mail" else str(contact.webhook_url),
+                    subject=subject if channel == "mail" else None,
+                    body={"text": text} if channel == "mail" else body,
+                    dedupe_key=f"de-escalation:{row['id']}:{contact.id}:{channel}",
+                    ticket_id=ticket_id,
+                    now=at,
+                )
+                queued += 1
+    return queued
+
+
+async def _actor_name(conn: AsyncConnection, actor: str) -> str:
+    """An agent's or manager's display name for ``agent:<id>`` (as the history writes it); else the actor as is."""
+    kind, _, ident = actor.partition(":")
+    if kind != "agent" or not ident.isdigit():
+        return actor
+    from uhd_telephony.accounts.models import Account
+
+    name = (await conn.execute(select(Account.display_name).where(Account.id == int(ident)))).scalar()
+    return f"{name} ({actor})" if name else actor
+
+
+def de_escalation_text(body: Mapping[str, Any]) -> tuple[str, str]:
+    """(subject, text) of the all-clear mail, German first."""
+    t, e = body["data"]["ticket"], body["data"]["escalation"]
+    which = Target(e["target"])
+    kind_de = "SLA-Warnung" if e["kind"] == Kind.WARNING.value else "SLA-Verletzung"
+    kind_en = "SLA warning" if e["kind"] == Kind.WARNING.value else "SLA breach"
+    head_de = f"{kind_de} ({_TARGET_DE[which]}) zurückgenommen"
+    head_en = f"{kind_en} ({_TARGET_EN[which]}) taken back"
+    when = datetime.fromisoformat(e["de_escalated_at"].replace("Z", "+00:00"))
+    local = when.astimezone(ZoneInfo(LOCAL_TZ_NAME)).strftime("%d.%m.%Y %H:%M")
+    lines = [
+        f"{head_de} / {head_en}",
+        "",
+        f"Ticket: {t['number']} — {t['subject'] or '-'}",
+        f"Mandant / Tenant: {t['tenant']}",
+        f"Status: {t['status']}",
+        f"Eskalation / Escalation: #{e['id']}, Stufe / level {e['level']}",
+        f"Zurückgenommen von / Taken back by: {e['de_escalated_by_name']}, {local} ({LOCAL_TZ_NAME})",
+        f"Grund / Reason: {e['reason']}",
+        "",
+        f"Ticket: {PUBLIC_URL}/tickets/{t['tenant']}/{t['id']}",
+        "",
+        "Diese Nachricht wurde automatisch erstellt. / This message was generated automatically.",
+    ]
+    return f"[{t['number']}] {head_de} / {head_en}", "\n".join(lines) + "\n"
 
 
 # -- firing ---------------------------------------------------------------------------------------------------
