@@ -130,7 +130,8 @@ class Server:
         return parts
 
     async def _refresh_directory(self) -> None:
-        """Imports run in other processes (``uhd-telephony import-users``): pick up what changed."""
+        """Imports run in other processes (``uhd-telephony import-users``, ``import-sla``): pick up what changed —
+        the directory index, and the SLA calendars the live call counters classify by (also without scrapes)."""
         assert self.app is not None and self.calls.db is not None
         db = self.calls.db
         while True:
@@ -141,6 +142,8 @@ class Server:
                     log.info("directory reloaded for %s", ", ".join(changed))
             except Exception as exc:  # the database may be briefly away: the old index serves meanwhile
                 log.warning("directory refresh failed: %s", exc)
+            if self.metrics is not None:
+                await self.metrics.refresh_calendars()  # at most every 60 s; a failed read keeps the last ones
 
     async def close(self) -> None:
         if self._refresher is not None:

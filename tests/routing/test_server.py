@@ -40,3 +40,23 @@ async def test_the_running_server_mails_the_caller_and_serves_the_status_page(sq
         assert link.startswith("https://helpdesk.example.org/status/")
     finally:
         await server.close()
+
+
+async def test_the_running_server_picks_up_an_sla_calendar_imported_elsewhere(sqlite_url: str, smtp: SmtpSink) -> None:
+    from tests.sla.conftest import sla_data
+    from uhd_telephony.sla.policy import import_sla
+
+    settings = outbox_settings(sqlite_url, smtp, http_port=0, ami_port=free_port(), directory_refresh_s=0.05)
+    server = Server(settings)
+    await server.start()
+    try:
+        metrics = server.metrics
+        assert metrics is not None and metrics.calendars is not None and server.calls.db is not None
+        assert TENANT not in metrics.counters.calendars  # no SLA yet: around the clock
+        metrics.calendars.ttl_s = 0  # the refresh loop reads at once (the default TTL is a minute)
+        # `uhd-telephony import-sla` in another process; nobody scrapes /metrics meanwhile
+        await import_sla(server.calls.db, TENANT, sla_data(calendar={"hours": {"mon": ["06:30-17:00"]}}))
+        await eventually(lambda: TENANT in metrics.counters.calendars, 10)
+        assert not metrics.counters.calendars[TENANT].always
+    finally:
+        await server.close()
