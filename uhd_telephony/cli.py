@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from uhd_telephony import __version__
 from uhd_telephony.errors import UhdError
 from uhd_telephony.settings import Settings
+
+if TYPE_CHECKING:
+    from uhd_telephony.store.db import Database
 
 log = logging.getLogger("uhd_telephony")
 
@@ -162,13 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     tenant = sub.add_parser("tenant", help="add or list tenants (customer organisations) and their hotline numbers")
     tenants_cli.add_arguments(tenant, _add_db)
 
+    from uhd_telephony.simulator import cli as sim_cli
+
     simulate = sub.add_parser("simulate", help="run the AMI simulator (a PBX for demos and tests)")
-    try:
-        from uhd_telephony.simulator import cli as sim_cli
-    except ImportError:  # pragma: no cover - the simulator ships with the package
-        sim_cli = None  # type: ignore[assignment]
-    if sim_cli is not None:
-        sim_cli.add_arguments(simulate)
+    sim_cli.add_arguments(simulate)
     return parser
 
 
@@ -205,6 +206,21 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         written = asyncio.run(store_domain_events(settings, events))
         log.info("stored %d call records in %s", written, _safe_url(settings.database_url))
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings, *, migrated: bool = True) -> AsyncIterator[Database]:
+    """The command's database, brought to the current schema first unless ``migrated=False``; closed after."""
+    from uhd_telephony.store.db import Database
+    from uhd_telephony.store.migrate import migrate
+
+    if migrated:
+        await migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        yield db
+    finally:
+        await db.close()
 
 
 def _safe_url(url: str) -> str:
@@ -311,17 +327,11 @@ def cmd_agi_lookup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_categories(args: argparse.Namespace, settings: Settings) -> int:
-    from uhd_telephony.store.db import Database
-    from uhd_telephony.store.migrate import migrate
     from uhd_telephony.tickets.categories import DEFAULT_CATEGORIES, import_categories
 
     async def run() -> int:
-        await migrate(settings.database_url)
-        db = Database(settings.database_url)
-        try:
+        async with _database(settings) as db:
             result = await import_categories(db, args.tenant, args.file or DEFAULT_CATEGORIES, prune=args.prune)
-        finally:
-            await db.close()
         sys.stdout.write(json.dumps({"tenant": args.tenant, **result.to_dict()}) + "\n")
         return 0
 
@@ -329,17 +339,11 @@ def cmd_import_categories(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_groups(args: argparse.Namespace, settings: Settings) -> int:
-    from uhd_telephony.store.db import Database
-    from uhd_telephony.store.migrate import migrate
     from uhd_telephony.tickets.groups import import_groups
 
     async def run() -> int:
-        await migrate(settings.database_url)
-        db = Database(settings.database_url)
-        try:
+        async with _database(settings) as db:
             result = await import_groups(db, args.tenant, args.file, prune=args.prune)
-        finally:
-            await db.close()
         # counts only: a group's webhook secret never reaches the output or the log
         sys.stdout.write(json.dumps({"tenant": args.tenant, **result.to_dict()}) + "\n")
         return 0
@@ -350,16 +354,10 @@ def cmd_import_groups(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_sla(args: argparse.Namespace, settings: Settings) -> int:
     """issue #7: replace the tenant's SLA and re-arm the timers of its open tickets."""
     from uhd_telephony.sla.policy import import_sla
-    from uhd_telephony.store.db import Database
-    from uhd_telephony.store.migrate import migrate
 
     async def run() -> int:
-        await migrate(settings.database_url)
-        db = Database(settings.database_url)
-        try:
+        async with _database(settings) as db:
             result = await import_sla(db, args.tenant, args.file)
-        finally:
-            await db.close()
         # counts only: a contact's webhook secret never reaches the output or the log
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return 0
@@ -372,15 +370,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from uhd_telephony.metrics import report
-    from uhd_telephony.store.db import Database
 
     async def run() -> str:
         report.month_period(args.month)  # a bad month fails before the database is touched
-        db = Database(settings.database_url)
-        try:
+        async with _database(settings, migrated=False) as db:
             built = await report.build(db, args.tenant, args.month)
-        finally:
-            await db.close()
         return await report.render(built, args.format)
 
     text = asyncio.run(run())
@@ -395,18 +389,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_kpi_daily(args: argparse.Namespace, settings: Settings) -> int:
     """issue #6: (re)compute kpi_daily for a range of days, with metrics.aggregates (idempotent upserts)."""
     from uhd_telephony.metrics import daily
-    from uhd_telephony.store.db import Database
-    from uhd_telephony.store.migrate import migrate
 
     async def run() -> int:
         now = daily.utc_now()
         last = args.last or daily.berlin_day(now)
-        await migrate(settings.database_url)
-        db = Database(settings.database_url)
-        try:
+        async with _database(settings) as db:
             written = await daily.backfill(db, args.first, last, tenants=args.tenants, now=now)
-        finally:
-            await db.close()
         result = {"from": args.first.isoformat(), "to": last.isoformat(), "tenants": args.tenants or "all"}
         sys.stdout.write(json.dumps({**result, "rows": written}) + "\n")
         return 0

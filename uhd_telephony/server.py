@@ -7,7 +7,6 @@ then the AMI connection — so no call event arrives before everyone who needs i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallOffered
+from uhd_telephony.directory.lookup import DirectoryIndex
 from uhd_telephony.metrics.daily import KpiDailyScanner
 from uhd_telephony.metrics.service import MetricsService
 from uhd_telephony.outbox.mail import Mailer
@@ -25,6 +25,8 @@ from uhd_telephony.screenpop.hub import PopHub
 from uhd_telephony.service import CallService, install_stop
 from uhd_telephony.settings import Settings
 from uhd_telephony.sla.escalation import SlaScanner
+from uhd_telephony.store.db import Database
+from uhd_telephony.store.scanner import PeriodicScanner
 from uhd_telephony.tickets.routing import FirstLevelScanner
 from uhd_telephony.web import keys
 from uhd_telephony.web.app import init_app
@@ -57,7 +59,7 @@ class Server:
         self.composer: ScreenPop | None = None
         self.metrics: MetricsService | None = None  # issue #6: /metrics, made in start() once the store is open
         self.port: int | None = None
-        self._refresher: asyncio.Task[None] | None = None
+        self.directory_refresh: DirectoryRefresh | None = None
         # issue #5: the outbox worker (caller mails, work orders) and the 10-minute rule, made in start()
         self.outbox: OutboxWorker | None = None
         self.first_level: FirstLevelScanner | None = None
@@ -98,10 +100,13 @@ class Server:
             fanout=self.fanout,
         )
         self.calls.bus.subscribe(self.composer, CallOffered, CallAnswered, CallEnded, name="screenpop")
-        self._refresher = asyncio.create_task(self._refresh_directory(), name="directory-refresh")
+        assert self.calls.db is not None
+        self.directory_refresh = DirectoryRefresh(
+            self.calls.db, app[keys.DIRECTORY], self.metrics, interval_s=self.settings.directory_refresh_s
+        )
+        await self.directory_refresh.start()
         # --- issue #5: routing and notifications ----------------------------------------------------------
         # after the app (its tickets service writes outbox rows), before AMI (calls open phone tickets)
-        assert self.calls.db is not None
         self.outbox = OutboxWorker(self.calls.db, self.settings, mailer=self.mailer)
         await self.outbox.start()
         self.first_level = FirstLevelScanner(self.calls.db, interval_s=self.settings.first_level_scan_s)
@@ -129,27 +134,9 @@ class Server:
             parts["kpi_daily"] = self.kpi_daily.health()
         return parts
 
-    async def _refresh_directory(self) -> None:
-        """Imports run in other processes (``uhd-telephony import-users``, ``import-sla``): pick up what changed —
-        the directory index, and the SLA calendars the live call counters classify by (also without scrapes)."""
-        assert self.app is not None and self.calls.db is not None
-        db = self.calls.db
-        while True:
-            await asyncio.sleep(self.settings.directory_refresh_s)
-            try:
-                changed = await self.app[keys.DIRECTORY].refresh(db)
-                if changed:
-                    log.info("directory reloaded for %s", ", ".join(changed))
-            except Exception as exc:  # the database may be briefly away: the old index serves meanwhile
-                log.warning("directory refresh failed: %s", exc)
-            if self.metrics is not None:
-                await self.metrics.refresh_calendars()  # at most every 60 s; a failed read keeps the last ones
-
     async def close(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        if self.directory_refresh is not None:
+            await self.directory_refresh.close()
         await self.calls.disconnect()  # no more events; the bus has handed everything to its subscribers
         if self.composer is not None:
             await self.composer.close()  # tickets and callbacks still being written need the database
@@ -169,6 +156,34 @@ class Server:
         if self.runner is not None:
             await self.runner.cleanup()
         await self.fanout.close()
+
+
+class DirectoryRefresh(PeriodicScanner):
+    """Imports run in other processes (``uhd-telephony import-users``, ``import-sla``): pick up what changed —
+    the directory index, and the SLA calendars the live call counters classify by (also without scrapes).
+
+    Both were just loaded at start, so the first look waits one interval. A failed directory read is logged by
+    the scan loop and the old index serves meanwhile; the calendars are looked at all the same."""
+
+    label = "directory refresh"
+    scan_at_start = False
+
+    def __init__(
+        self, db: Database, directory: DirectoryIndex, metrics: MetricsService | None, *, interval_s: float
+    ) -> None:
+        super().__init__(db, interval_s=interval_s)
+        self.directory = directory
+        self.metrics = metrics
+
+    async def scan_once(self) -> int:
+        try:
+            changed = await self.directory.refresh(self.db)
+            if changed:
+                log.info("directory reloaded for %s", ", ".join(changed))
+            return len(changed)
+        finally:
+            if self.metrics is not None:
+                await self.metrics.refresh_calendars()  # at most every 60 s; a failed read keeps the last ones
 
 
 def _bound_port(runner: web.AppRunner) -> int | None:

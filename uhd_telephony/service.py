@@ -189,12 +189,16 @@ class CallService:
         }
 
 
-def install_stop(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM set ``stop``: the caller then shuts down cleanly."""
+def install_stop(stop: asyncio.Event) -> list[signal.Signals]:
+    """SIGINT and SIGTERM set ``stop``: the caller then shuts down cleanly. Returns the signals handled (none
+    where the loop cannot, e.g. outside the main thread), for a caller that removes its handlers afterwards."""
     loop = asyncio.get_running_loop()
+    handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+    return handled
 
 
 async def check(settings: Settings, out: TextIO = sys.stdout) -> int:

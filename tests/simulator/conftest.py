@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import trace_bytes, trace_truth
 from uhd_telephony.simulator import AmiSimulator, default_config
 
-TRACES = Path(__file__).parent.parent / "data" / "ami-traces"
 START = 1_800_000_000.0
 
 Frame = dict[str, str]
@@ -67,8 +65,7 @@ def signature(frames: Iterable[Frame], caller_uniqueid: str) -> list[str]:
 
 
 def trace_signature(name: str) -> list[str]:
-    truth = json.loads((TRACES / f"{name}.truth.json").read_text())
-    return signature(split_stream((TRACES / f"{name}.ami").read_bytes()), truth[0]["uniqueid"])
+    return signature(split_stream(trace_bytes(name)), trace_truth(name)[0]["uniqueid"])
 
 
 class AmiClient:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import TRACES
 from uhd_telephony.simulator.cli import add_arguments, main
-
-from .conftest import TRACES
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -73,3 +73,9 @@ def test_module_entry_point_has_help() -> None:
         cwd=Path(__file__).parents[2],
     )
     assert result.returncode == 0 and "--replay" in result.stdout and "--rate" in result.stdout
+
+
+async def test_ctrl_c_is_the_loops_again_after_a_run() -> None:
+    loop = asyncio.get_running_loop()
+    assert await main(parse("--port", "0", "--replay", str(TRACES / "a_answered.ami"), "--duration", "0.1")) == 0
+    assert not loop.remove_signal_handler(signal.SIGINT) and not loop.remove_signal_handler(signal.SIGTERM)

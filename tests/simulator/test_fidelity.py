@@ -6,9 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import TRACES
 from uhd_telephony.simulator import AmiSimulator, render_calls
 
-from .conftest import TRACES, AmiClient
+from .conftest import AmiClient
 
 TOOL = TRACES.parent / "ami_fields.py"
 

@@ -8,9 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from tests.conftest import TRACES
 from uhd_telephony.simulator import ReplayServer, load_capture, render_calls
 
-from .conftest import TRACES, AmiClient
+from .conftest import AmiClient
 
 Connect = Callable[[int], Awaitable[AmiClient]]
 

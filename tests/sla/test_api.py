@@ -72,6 +72,8 @@ async def test_a_manager_acknowledges_and_takes_back_an_escalation(client: TestC
     _check(spec, base + "/acknowledge", "post", 200, acked)
     escalation = acked["escalation"]
     assert escalation["acknowledged_by"] == f"agent:{maria.account['id']}" and escalation["open"] is True
+    stored = {e["id"]: e for e in (await maria.get("/escalations"))["escalations"]}
+    assert stored[response_breach] == escalation  # the answer is the row as stored
     again = await maria.post(one + "/acknowledge", {}, expect=409)
     _check(spec, base + "/acknowledge", "post", 409, again)
 

@@ -501,10 +501,9 @@ class CallTracker:
                 self._deadlines.pop(call_id, None)
                 continue
             ex = self._exits.get(call_id) or _Exit()
-            if call.answered_at is not None:
-                out.extend(self._finish_now(call, ex.hangup_at or now))
-            else:
-                out.extend(self._finish(call, self._unanswered_outcome(call, ex), ex.left_at or now))
+            # an answered call ends when its caller hung up, an unanswered one when it left the queue
+            ended = ex.hangup_at if call.answered_at is not None else ex.left_at
+            out.extend(self._finish_now(call, ended or now))
         return out
 
     def _finish(self, call: CallRecord, outcome: Outcome, ended: float) -> list[domain.CallEvent]:

@@ -32,7 +32,7 @@ from uhd_telephony.sla.models import escalations
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.categories import category_tree
 from uhd_telephony.tickets.service import TicketService
-from uhd_telephony.tickets.view import TicketView, tickets
+from uhd_telephony.tickets.view import TicketView, from_row, tickets, view_select
 from uhd_telephony.tickets.workflow import TicketWorkflow
 
 log = logging.getLogger(__name__)
@@ -196,14 +196,14 @@ class SimulatedDesk:
     async def _ticket_of(self, call: CallRecord) -> TicketView | None:
         """The call's ticket: the screen-pop opens it at the answer, concurrently; wait for it a little."""
         linkedid = call.linkedid or call.uniqueid or call.call_id
-        stmt = select(tickets.c.id).where(tickets.c.tenant == call.tenant, tickets.c.call_linkedid == linkedid)
+        stmt = view_select().where(tickets.c.tenant == call.tenant, tickets.c.call_linkedid == linkedid)
         loop = asyncio.get_running_loop()
         until = loop.time() + self.ticket_wait_s
         while True:
             async with self.db.engine.connect() as conn:
-                ticket_id = (await conn.execute(stmt)).scalar()
-            if ticket_id is not None:
-                return await self.tickets.get(call.tenant, int(ticket_id))
+                row = (await conn.execute(stmt)).mappings().first()
+            if row is not None:
+                return from_row(row)  # the ticket's view in the same round trip that found it
             if loop.time() >= until:
                 return None
             await asyncio.sleep(0.25)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 from collections import Counter
@@ -33,6 +32,7 @@ from uhd_telephony.demo.mailbox import MailSink
 from uhd_telephony.server import Server
 from uhd_telephony.service import install_stop
 from uhd_telephony.settings import Settings
+from uhd_telephony.simulator.cli import until_stopped
 from uhd_telephony.simulator.config import MemberConfig, PhoneBehaviour
 from uhd_telephony.simulator.scenario import Scenario
 from uhd_telephony.simulator.server import AmiSimulator
@@ -279,11 +279,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace, out: TextIO = s
     async with demo:
         out.write(demo.banner())
         out.flush()
-        if args.duration:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), args.duration)
-        else:
-            await stop.wait()
+        await until_stopped(stop, args.duration)
     out.write(demo.summary())
     out.flush()
     return 0

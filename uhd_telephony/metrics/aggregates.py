@@ -7,9 +7,9 @@ big tenant (a million stays) takes seconds. Here the database counts and Python 
   (the ``Calendar.day_spans`` that ``kpi.in_business_hours`` tests against) and SQL tests each stay's entry
   against them: on PostgreSQL one ``tstzmultirange`` (``entered_at <@ spans``, a binary search), on SQLite
   OR'd ranges. No calendar (or a 24/7 one): no test, every stay is in business hours;
-- stays are counted per (outcome, hour of entry, in business hours); each group is classified by ``kpi``'s
-  predicates (``is_closed``, ``is_answered``, ...) and placed in the weekday x hour grid by ``kpi.weekday_hour``
-  — Berlin's offsets are whole hours, so every UTC hour lies in one Berlin hour;
+- stays are counted per (outcome, hour of entry, in business hours); each group is classified by
+  ``kpi.CallTally.count``, the classification ``CallTally.add`` applies per stay, and placed in the weekday x hour
+  grid by ``kpi.weekday_hour`` — Berlin's offsets are whole hours, so every UTC hour lies in one Berlin hour;
 - "within the service level" is the SQL twin of ``kpi.within_service_level`` (``wait_s <= T``);
 - transfers in (a business-hours stay whose linkedid had an earlier ``transferred`` stay, in the (entered_at, id)
   order of ``queries.call_kpis``) and conversations (distinct linkedids of offered stays) are counted in SQL;
@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -219,30 +219,17 @@ async def call_kpis(
         waits, talks = [r[0] for r in wait_rows], [r[0] for r in talk_rows]
         reaction, talk = await asyncio.to_thread(_distributions, waits, talks)
 
-    counts = _CallCounts()
+    tally = kpi.CallTally(service_level_s=service_level_s)
     for row in group_rows:
         business = bool(row.inside) if spans else spans is None
-        counts.add(_outcome(row.outcome), _hours(row.hour), business, int(row.n), int(row.within or 0))
-    return kpi.CallKpis(
-        offered=counts.offered,
-        answered=counts.answered,
-        answered_within_service_level=counts.within,
-        abandoned=counts.abandoned,
-        short_abandons=counts.short_abandons,
-        timed_out=counts.timed_out,
-        outside_hours=counts.outside_hours,
-        closed=counts.closed,
-        answered_outside_hours=counts.answered_outside_hours,
-        outcomes=dict(counts.outcomes),
+        tally.count(_outcome(row.outcome), _hours(row.hour) * 3600, business, int(row.n), int(row.within or 0))
+    # transfers in, conversations and durations were counted in SQL, not per stay
+    return replace(
+        tally.result(),
         transfers_in=int(transfers_in),
         conversations=int(conversations),
-        in_progress=counts.in_progress,
-        service_level_s=service_level_s,
-        transfers_in_excluded=False,
         reaction_time=reaction,
         talk_time=talk,
-        offered_by_weekday_hour=counts.offered_grid,
-        outside_hours_by_weekday_hour=counts.outside_grid,
     )
 
 
@@ -288,54 +275,6 @@ def _binary_distributions(waits: bytes | None, talks: bytes | None) -> tuple[kpi
     return _distributions(_doubles(waits), _doubles(talks))
 
 
-@dataclass(slots=True)
-class _CallCounts:
-    """Groups of (outcome, UTC hour, business hours) classified with kpi's predicates, as ``kpi.CallTally.add``
-    does per stay."""
-
-    offered: int = 0
-    answered: int = 0
-    within: int = 0
-    abandoned: int = 0
-    short_abandons: int = 0
-    timed_out: int = 0
-    outside_hours: int = 0
-    closed: int = 0
-    answered_outside_hours: int = 0
-    in_progress: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-    offered_grid: list[list[int]] = field(default_factory=lambda: [[0] * 24 for _ in range(7)])
-    outside_grid: list[list[int]] = field(default_factory=lambda: [[0] * 24 for _ in range(7)])
-
-    def add(self, outcome: Outcome | None, hour: int, business: bool, n: int, within: int) -> None:
-        if outcome is None:
-            self.in_progress += n
-            return
-        day, hh = kpi.weekday_hour(hour * 3600)
-        self.outcomes[outcome.value] += n
-        if kpi.is_closed(outcome) or not business:  # kpi.is_outside_hours
-            self.outside_hours += n
-            self.outside_grid[day][hh] += n
-            if kpi.is_closed(outcome):
-                self.closed += n
-            elif kpi.is_answered(outcome):
-                self.answered_outside_hours += n
-            return
-        if not kpi.is_offered(outcome):  # pragma: no cover - every finished stay but closed is offered
-            return
-        self.offered += n
-        self.offered_grid[day][hh] += n
-        if kpi.is_answered(outcome):
-            self.answered += n
-            self.within += within
-        elif kpi.is_abandoned(outcome):
-            self.abandoned += n
-        elif kpi.is_short_abandon(outcome):
-            self.short_abandons += n
-        elif kpi.is_timed_out(outcome):
-            self.timed_out += n
-
-
 # ------------------------------------------------------------------------------------------------------ tickets
 @dataclass(frozen=True, slots=True)
 class TicketAggregates:
@@ -357,7 +296,7 @@ async def ticket_kpis(db: Database, tenant: str, start: datetime, end: datetime)
     routed, escalated = _routed_beyond_first_level(), _escalation()
     dialect = db.engine.dialect.name
     h = history.c
-    # each forwarded ticket's first routing beyond 1st level, first escalation and first of either, from its
+    # each forwarded or escalated ticket's first routing beyond 1st level and first escalation, from its
     # history alone (narrow rows), then joined to the cohort
     first = (
         select(
@@ -404,14 +343,12 @@ async def ticket_kpis(db: Database, tenant: str, start: datetime, end: datetime)
     async with db.engine.connect() as conn:
         top = await _top_levels(conn, tenant)
 
-    created = 0
     micros: list[int] = []
     by_category: Counter[str] = Counter()
     by_priority: Counter[str] = Counter()
     by_channel: Counter[str] = Counter()
     routed_n: Counter[str] = Counter()
     escalated_n: Counter[str] = Counter()
-    forwarded_n: Counter[str] = Counter()
     by_status: Counter[str | None] = Counter()
     routed_by_status: Counter[str | None] = Counter()
     for kind, category_id, priority, channel, status, was_routed, was_escalated, count, us in rows:
@@ -424,30 +361,23 @@ async def ticket_kpis(db: Database, tenant: str, start: datetime, end: datetime)
         n = int(count)
         category = _category(top, tenant, category_id)
         if kind == 0:
-            created += n
             by_category[category] += n
-            by_priority["none" if priority is None else str(priority)] += n
+            by_priority[kpi.priority_key(priority)] += n
             by_channel[channel] += n
             by_status[status] += n
             continue
         if was_routed:
             routed_n[category] += n
             routed_by_status[status] += n
-            forwarded_n[category] += n  # kpi.is_forwarding: routed beyond 1st level
         if was_escalated:
             escalated_n[category] += n
-    kpis = kpi.TicketKpis(
-        created=created,
-        by_category=dict(sorted(by_category.items())),
-        by_priority=dict(sorted(by_priority.items())),
-        by_channel=dict(sorted(by_channel.items())),
-        routed=sum(routed_n.values()),
-        escalated=sum(escalated_n.values()),
-        forwarded=sum(forwarded_n.values()),
-        routed_by_category=dict(sorted(routed_n.items())),
-        escalated_by_category=dict(sorted(escalated_n.items())),
-        forwarded_by_category=dict(sorted(forwarded_n.items())),
-        escalation_time=kpi.Distribution.of([int(v) / 1_000_000 for v in micros]),
+    kpis = kpi.TicketKpis.counted(
+        by_category=by_category,
+        by_priority=by_priority,
+        by_channel=by_channel,
+        routed_by_category=routed_n,
+        escalated_by_category=escalated_n,
+        escalation_s=[int(v) / 1_000_000 for v in micros],
     )
     pairs = Counter({(status, False): n - routed_by_status[status] for status, n in by_status.items()})
     pairs.update({(status, True): n for status, n in routed_by_status.items()})

@@ -26,8 +26,8 @@ from uhd_telephony.errors import InvalidInput
 from uhd_telephony.metrics import aggregates, kpi, queries, report
 from uhd_telephony.metrics.live import waiting_callers
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import require, require_tenant
-from uhd_telephony.web.openapi import documented
+from uhd_telephony.web.auth import require_in_tenant
+from uhd_telephony.web.openapi import documented, single_query
 
 KPI_ROLES = ("agent", "admin", "manager")
 REPORT_ROLES = ("admin", "manager")  # the monthly report goes to management, not to the agents
@@ -185,20 +185,6 @@ def parse_period(start: str, end: str) -> tuple[datetime, datetime]:
     return first, last
 
 
-def _single_values(request: web.Request) -> dict[str, str]:
-    raw: dict[str, str] = {}
-    for name in request.query:
-        values = request.query.getall(name)
-        if len(values) > 1:
-            raise InvalidInput(f"query parameter {name!r} given more than once", {"field": name})
-        raw[name] = values[0]
-    return raw
-
-
-def _query(request: web.Request) -> KpiQuery:
-    return KpiQuery.model_validate(_single_values(request))
-
-
 class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Literal["json", "csv", "html"] = Field(default="json", description="json, csv or html (self-contained)")
@@ -217,9 +203,8 @@ class ReportQuery(BaseModel):
 )
 async def tenant_kpis(request: web.Request) -> web.Response:
     """The tenant's call and ticket KPIs over a period (JSON; the shapes of ``CallKpis``/``TicketKpis.to_dict``)."""
-    who = await require(request, *KPI_ROLES)
-    tenant = require_tenant(who, request.match_info["tenant"])
-    query = _query(request)
+    _, tenant = await require_in_tenant(request, *KPI_ROLES)
+    query = single_query(request, KpiQuery)
     start, end = parse_period(query.from_, query.to)
     db = request.app[keys.DB]
     calendar = await queries.tenant_calendar(db, tenant)
@@ -275,9 +260,8 @@ def _now(request: web.Request, tenant: str) -> dict[str, Any] | None:
 )
 async def tenant_report(request: web.Request) -> web.Response:
     """``metrics.report`` of the tenant for the month in the path."""
-    who = await require(request, *REPORT_ROLES)
-    tenant = require_tenant(who, request.match_info["tenant"])
-    query = ReportQuery.model_validate(_single_values(request))
+    _, tenant = await require_in_tenant(request, *REPORT_ROLES)
+    query = single_query(request, ReportQuery)
     month = request.match_info["month"]
     report.month_period(month)  # a bad month is a 400 before any query
     _, text = await report.produce(request.app[keys.DB], tenant, month, query.format)

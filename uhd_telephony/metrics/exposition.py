@@ -70,7 +70,7 @@ TICKET_GAUGES = (
 )
 ESCALATION = (
     "uhd_ticket_escalation_seconds",
-    "Escalation time: ticket creation to first forwarding (routed beyond 1st level or escalated), database total",
+    "Escalation time: ticket creation to first forwarding (routed beyond 1st level), database total",
 )
 
 # lines a render formats per changed (tenant, queue), per waiting row, per ticket gauge row, per escalation row

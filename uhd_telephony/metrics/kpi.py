@@ -88,7 +88,6 @@ TIMED_OUT_OUTCOMES = frozenset({Outcome.TIMEOUT, Outcome.OVERFLOW})
 ROUTED = "routed"
 ESCALATED = "escalated"
 FIRST_LEVEL = "1st_level"
-FORWARDING_ACTIONS = (ROUTED,)  # functional escalation; an SLA escalation (ESCALATED) notifies, it does not forward
 TICKET_ACTIONS = (ROUTED, ESCALATED)  # the history entries the ticket KPIs read
 UNCLASSIFIED = "none"  # the category label of a ticket without a category
 
@@ -361,39 +360,52 @@ class CallTally:
         transfer_in = call.linkedid in self._transferred
         if outcome == Outcome.TRANSFERRED:  # in or outside hours: its next stay is a transfer in
             self._transferred.add(call.linkedid)
-        if is_outside_hours(outcome, call.entered_at, self.calendar):
-            self.outside_hours += 1
-            self.outcomes[outcome.value] += 1
-            day, hour = weekday_hour(call.entered_at)
-            self.outside_grid[day][hour] += 1
-            if is_closed(outcome):
-                self.closed += 1
-            elif is_answered(outcome):
-                self.answered_outside_hours += 1
-            return
-        if transfer_in:
+        business = not is_outside_hours(outcome, call.entered_at, self.calendar)
+        if business and transfer_in:
             self.transfers_in += 1
             if self.exclude_transfers_in:
                 return
-        self.outcomes[outcome.value] += 1
-        self.offered += 1
+        within = int(within_service_level(call.wait_s, self.service_level_s))
+        if not self.count(outcome, call.entered_at, business, within=within):
+            return
         self._conversations.add(call.linkedid)
-        day, hour = weekday_hour(call.entered_at)
-        self.offered_grid[day][hour] += 1
         if is_answered(outcome):
-            self.answered += 1
             if call.wait_s is not None:
                 self.waits.append(call.wait_s)
-            if within_service_level(call.wait_s, self.service_level_s):
-                self.answered_within_service_level += 1
             if call.talk_s is not None:
                 self.talks.append(call.talk_s)
+
+    def count(self, outcome: Outcome | None, entered_at: float, business: bool, n: int = 1, within: int = 0) -> bool:
+        """Count ``n`` stays of one outcome that entered at ``entered_at``, in business hours or not; ``within`` of
+        them waited at most T (counted if they were answered). True when they were offered.
+
+        The one classification of a stay's outcome: ``add`` per stay, ``metrics.aggregates`` per SQL group (it
+        counts transfers in, conversations, waits and talks in SQL)."""
+        if outcome is None:
+            self.in_progress += n
+            return False
+        self.outcomes[outcome.value] += n
+        day, hour = weekday_hour(entered_at)
+        if is_closed(outcome) or not business:  # is_outside_hours
+            self.outside_hours += n
+            self.outside_grid[day][hour] += n
+            if is_closed(outcome):
+                self.closed += n
+            elif is_answered(outcome):
+                self.answered_outside_hours += n
+            return False
+        self.offered += n
+        self.offered_grid[day][hour] += n
+        if is_answered(outcome):
+            self.answered += n
+            self.answered_within_service_level += within
         elif is_abandoned(outcome):
-            self.abandoned += 1
+            self.abandoned += n
         elif is_short_abandon(outcome):
-            self.short_abandons += 1
+            self.short_abandons += n
         elif is_timed_out(outcome):
-            self.timed_out += 1
+            self.timed_out += n
+        return True
 
     def add_all(self, calls: Iterable[CallLike]) -> None:
         for call in calls:
@@ -502,9 +514,14 @@ def ticket_fact(
     return TicketFact(tenant, created_at, category, priority, channel, routed, escalated)
 
 
+def priority_key(priority: int | None) -> str:
+    """The ``by_priority`` key of a ticket's priority (``none`` without one)."""
+    return "none" if priority is None else str(priority)
+
+
 @dataclass(frozen=True, slots=True)
 class TicketKpis:
-    """Ticket KPIs over a cohort of tickets (see the module docstring)."""
+    """Ticket KPIs over a cohort of tickets (see the module docstring); ``counted`` makes them from counts."""
 
     created: int
     by_category: dict[str, int]
@@ -512,11 +529,42 @@ class TicketKpis:
     by_channel: dict[str, int]
     routed: int
     escalated: int
-    forwarded: int
     routed_by_category: dict[str, int]
     escalated_by_category: dict[str, int]
-    forwarded_by_category: dict[str, int]
     escalation_time: Distribution
+
+    @classmethod
+    def counted(
+        cls,
+        *,
+        by_category: Mapping[str, int],
+        by_priority: Mapping[str, int],
+        by_channel: Mapping[str, int],
+        routed_by_category: Mapping[str, int],
+        escalated_by_category: Mapping[str, int],
+        escalation_s: Sequence[float],
+    ) -> TicketKpis:
+        """The KPIs of a cohort from its tickets counted per key (created: per category) and its escalation times."""
+        return cls(
+            created=sum(by_category.values()),
+            by_category=dict(sorted(by_category.items())),
+            by_priority=dict(sorted(by_priority.items())),
+            by_channel=dict(sorted(by_channel.items())),
+            routed=sum(routed_by_category.values()),
+            escalated=sum(escalated_by_category.values()),
+            routed_by_category=dict(sorted(routed_by_category.items())),
+            escalated_by_category=dict(sorted(escalated_by_category.items())),
+            escalation_time=Distribution.of(escalation_s),
+        )
+
+    @property
+    def forwarded(self) -> int:
+        """Forwarded ("escalated (forwarded)" of the SPEC) = routed beyond 1st level (``is_forwarding``)."""
+        return self.routed
+
+    @property
+    def forwarded_by_category(self) -> dict[str, int]:
+        return self.routed_by_category
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -540,39 +588,29 @@ class TicketKpis:
 
 def ticket_kpis(tickets: Iterable[TicketFact]) -> TicketKpis:
     """Every ticket KPI over ``tickets``."""
-    created = 0
     by_category: Counter[str] = Counter()
     by_priority: Counter[str] = Counter()
     by_channel: Counter[str] = Counter()
     routed: Counter[str] = Counter()
     escalated: Counter[str] = Counter()
-    forwarded: Counter[str] = Counter()
     times: list[float] = []
     for t in tickets:
-        created += 1
         by_category[t.category] += 1
-        by_priority["none" if t.priority is None else str(t.priority)] += 1
+        by_priority[priority_key(t.priority)] += 1
         by_channel[t.channel] += 1
-        if t.routed_at is not None:
-            routed[t.category] += 1
         if t.escalated_at is not None:
             escalated[t.category] += 1
-        us = t.escalation_us
+        us = t.escalation_us  # not None exactly when routed (forwarded_at is routed_at)
         if us is not None:
-            forwarded[t.category] += 1
+            routed[t.category] += 1
             times.append(us / 1_000_000)
-    return TicketKpis(
-        created=created,
-        by_category=dict(sorted(by_category.items())),
-        by_priority=dict(sorted(by_priority.items())),
-        by_channel=dict(sorted(by_channel.items())),
-        routed=sum(routed.values()),
-        escalated=sum(escalated.values()),
-        forwarded=sum(forwarded.values()),
-        routed_by_category=dict(sorted(routed.items())),
-        escalated_by_category=dict(sorted(escalated.items())),
-        forwarded_by_category=dict(sorted(forwarded.items())),
-        escalation_time=Distribution.of(times),
+    return TicketKpis.counted(
+        by_category=by_category,
+        by_priority=by_priority,
+        by_channel=by_channel,
+        routed_by_category=routed,
+        escalated_by_category=escalated,
+        escalation_s=times,
     )
 
 

@@ -53,7 +53,7 @@ class KpiDaily(Base):
     tickets_created: Mapped[int] = mapped_column(Integer)
     tickets_routed: Mapped[int] = mapped_column(Integer)  # routed beyond 1st level
     tickets_escalated: Mapped[int] = mapped_column(Integer)  # an SLA escalation entry
-    tickets_forwarded: Mapped[int] = mapped_column(Integer)  # either: the SPEC's "escalated (forwarded)"
+    tickets_forwarded: Mapped[int] = mapped_column(Integer)  # = tickets_routed: the SPEC's "escalated (forwarded)"
     escalation_time_mean_s: Mapped[float | None] = mapped_column(Float)
     escalation_time_p90_s: Mapped[float | None] = mapped_column(Float)
     tickets_resolved_first_level: Mapped[int] = mapped_column(Integer)

@@ -223,7 +223,6 @@ async def ticket_totals(db: Database) -> TicketTotals:
             p.category_id,
             func.count(p.routed_at).label("routed"),
             func.count(p.escalated_at).label("escalated"),
-            func.count(p.us).label("forwarded"),
             func.coalesce(func.sum(p.us), 0).label("us_sum"),
             *(
                 func.sum(case((p.us <= int(bound * 1_000_000), 1), else_=0)).label(f"le{i}")
@@ -247,7 +246,7 @@ async def ticket_totals(db: Database) -> TicketTotals:
             escalated_n[key] = escalated_n.get(key, 0) + int(row.escalated)
             counts, total_us = escalation.get(row.tenant, ([0] * (len(ESCALATION_BUCKETS) + 1), 0))
             buckets = [int(row._mapping[f"le{i}"] or 0) for i in range(len(ESCALATION_BUCKETS))]
-            buckets.append(int(row.forwarded))
+            buckets.append(int(row.routed))  # +Inf: every forwarded ticket (us is set exactly when routed_at is)
             escalation[row.tenant] = ([a + b for a, b in zip(counts, buckets, strict=True)], total_us + int(row.us_sum))
     return TicketTotals(
         created=created,

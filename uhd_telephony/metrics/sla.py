@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from uhd_telephony.metrics.kpi import mean, percentile, ratio, top_level
+from uhd_telephony.metrics.kpi import Distribution, ratio, top_level
 from uhd_telephony.sla.models import escalations, sla_timers
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.view import categories, tickets
@@ -77,15 +77,15 @@ def sla_kpis(measured: int, facts: Iterable[EscalationFact]) -> SlaKpis:
     for f in facts:
         seconds = (f.fired_at - f.created_at).total_seconds()
         first[f.ticket_id] = min(seconds, first.get(f.ticket_id, seconds))
-    times = sorted(first.values())
+    times = Distribution.of(list(first.values()))
     return SlaKpis(
         measured=measured,
         warnings={t: warnings.get(t, 0) for t in TARGETS},
         breaches={t: breaches.get(t, 0) for t in TARGETS},
         compliance={t: ratio(measured - len(breached[t]), measured) for t in TARGETS},
         by_category=dict(sorted(by_category.items())),
-        escalation_time_mean_s=mean(times),
-        escalation_time_p90_s=percentile(times, 90),
+        escalation_time_mean_s=times.mean,
+        escalation_time_p90_s=times.p90,
         open=sum(1 for f in facts if f.open),
     )
 

@@ -8,13 +8,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from uhd_telephony.accounts.models import Role
-from uhd_telephony.errors import InvalidInput
 from uhd_telephony.security.audit import MAX_PAGE, AuditAction
 from uhd_telephony.security.permissions import SCOPES
 from uhd_telephony.security.tokens import MAX_DAYS
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import client_ip, require
-from uhd_telephony.web.openapi import documented
+from uhd_telephony.web.openapi import documented, single_query
 
 ADMIN = (Role.ADMIN.value,)
 
@@ -130,21 +129,11 @@ async def revoke_token(request: web.Request) -> web.Response:
     return web.json_response({"token": view.to_dict()})
 
 
-def _audit_query(request: web.Request) -> AuditQuery:
-    raw: dict[str, str] = {}
-    for name in request.query:
-        values = request.query.getall(name)
-        if len(values) > 1:
-            raise InvalidInput(f"query parameter {name!r} given more than once", {"field": name})
-        raw[name] = values[0]
-    return AuditQuery.model_validate(raw)
-
-
 @documented("The audit log, newest first, page by page (admin)", query=AuditQuery, response=AuditPageResponse,
             tag="admin")  # fmt: skip
 async def audit_log(request: web.Request) -> web.Response:
     await require(request, *ADMIN)
-    query = _audit_query(request)
+    query = single_query(request, AuditQuery)
     page = await request.app[keys.AUDIT].page(
         limit=query.limit, before=query.before, action=None if query.action is None else query.action.value
     )

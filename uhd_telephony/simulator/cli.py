@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 from pathlib import Path
 
@@ -77,13 +76,10 @@ async def main(args: argparse.Namespace) -> int:
         print(f"{rendered.calls} calls, {rendered.frames} frames, {len(rendered.data)} bytes")
         print(f"written: {data_path}, {truth_path}")
         return 0
+    from uhd_telephony.service import install_stop  # here: the other commands' start needs none of its imports
+
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
+    handled = install_stop(stop)
     try:
         if args.replay is not None:
             async with ReplayServer(
@@ -91,7 +87,7 @@ async def main(args: argparse.Namespace) -> int:
                 realtime=args.realtime, speed=args.speed, responses=args.responses,
             ) as server:  # fmt: skip
                 print(f"replaying {args.replay} ({len(server.frames)} frames) on {args.host}:{server.port}", flush=True)
-                await _wait(stop, args.duration)
+                await until_stopped(stop, args.duration)
             return 0
         async with AmiSimulator(
             host=args.host, port=args.port, username=args.username, secret=args.secret, speed=args.speed,
@@ -103,19 +99,22 @@ async def main(args: argparse.Namespace) -> int:
                 f"speed {args.speed:g}, seed {args.seed}",
                 flush=True,
             )
-            await _wait(stop, args.duration)
+            await until_stopped(stop, args.duration)
             print(f"{sim.pbx.finished} queue calls finished, {sim.pbx.em.frames} events sent", flush=True)
         return 0
     except OSError as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 1
     finally:
+        # the loop may go on (tests): Ctrl-C is the loop's default again
+        loop = asyncio.get_running_loop()
         for sig in handled:
             loop.remove_signal_handler(sig)
 
 
-async def _wait(stop: asyncio.Event, duration: float) -> None:
-    if duration > 0:
+async def until_stopped(stop: asyncio.Event, duration: float | None) -> None:
+    """Until ``stop`` is set, or at most ``duration`` seconds when that is given (and positive)."""
+    if duration is not None and duration > 0:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration)
     else:

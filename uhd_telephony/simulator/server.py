@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from uhd_telephony.simulator import actions, softphone
+from uhd_telephony.simulator.callflow import QueueCall
 from uhd_telephony.simulator.clock import LiveClock
 from uhd_telephony.simulator.config import PbxConfig, PhoneBehaviour, default_config
 from uhd_telephony.simulator.pbx import Pbx
@@ -44,6 +45,11 @@ class PlacedCall:
     queue: str
     dialled: str
     tenant: str
+
+    @classmethod
+    def of(cls, call: QueueCall) -> PlacedCall:
+        h = call.hotline
+        return cls(call.ch.uniqueid, call.ch.linkedid, call.ch.name, call.queue_name, h.number, h.tenant)
 
 
 class AmiSimulator:
@@ -233,8 +239,7 @@ class AmiSimulator:
             number, name, queue=queue, dialled=dialled, patience_s=patience_s, talk_s=talk_s, ended_by=ended_by,
             transfer_to=transfer_to, transfer_after_s=transfer_after_s, lookup=lookup, withheld=withheld, **kwargs,
         )  # fmt: skip
-        h = call.hotline
-        return PlacedCall(call.ch.uniqueid, call.ch.linkedid, call.ch.name, call.queue_name, h.number, h.tenant)
+        return PlacedCall.of(call)
 
     def set_member(self, interface: str, **behaviour: Any) -> PhoneBehaviour:
         """How a phone answers from now on: ``ring_s``, ``never_answer``, ``busy``, ``no_answer_share``, ``talk_s``."""
@@ -262,9 +267,7 @@ class AmiSimulator:
 
     def answer_phone(self, interface: str) -> PlacedCall:
         """The person picks up the call ringing on ``interface``; PbxError when it does not ring."""
-        call = softphone.answer(self.pbx, interface)
-        h = call.hotline
-        return PlacedCall(call.ch.uniqueid, call.ch.linkedid, call.ch.name, call.queue_name, h.number, h.tenant)
+        return PlacedCall.of(softphone.answer(self.pbx, interface))
 
     def hangup_phone(self, interface: str) -> str:
         """The person hangs up: ``call`` (conversation ended), ``ring`` (rejected) or ``callback``; PbxError: idle."""

@@ -7,11 +7,12 @@ Acknowledge and de-escalate are for managers and admins of the tenant; another t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from uhd_telephony.errors import InvalidInput
 from uhd_telephony.sla.schemas import (
     AcknowledgeBody,
     DeEscalateBody,
@@ -23,16 +24,11 @@ from uhd_telephony.sla.schemas import (
 from uhd_telephony.sla.service import EscalationFilter, SlaService
 from uhd_telephony.tickets.history import agent_actor
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import Principal, require, require_tenant
-from uhd_telephony.web.openapi import documented
+from uhd_telephony.web.auth import require_in_tenant
+from uhd_telephony.web.openapi import documented, single_query
 
 MANAGERS = ("manager", "admin")
 READERS = ("agent", "admin", "manager")
-
-
-async def _who(request: web.Request, *roles: str) -> tuple[Principal, str]:
-    who = await require(request, *roles)
-    return who, require_tenant(who, request.match_info["tenant"])
 
 
 def _service(request: web.Request) -> SlaService:
@@ -44,14 +40,16 @@ def _ids(request: web.Request) -> tuple[int, int]:
     return int(request.match_info["ticket_id"]), int(request.match_info["escalation_id"])
 
 
-def _query(request: web.Request) -> EscalationListQuery:
-    raw: dict[str, Any] = {}
-    for name in request.query:
-        values = request.query.getall(name)
-        if len(values) > 1:
-            raise InvalidInput(f"query parameter {name!r} given more than once", {"field": name})
-        raw[name] = values[0]
-    return EscalationListQuery.model_validate(raw)
+async def _manage(request: web.Request, model: type[BaseModel], act: Callable[..., Awaitable[Any]]) -> web.Response:
+    """A manager's write on one escalation: ``act(service, tenant, ticket_id, escalation_id, actor=…, **body)``
+    (the body's fields are the service method's keyword arguments)."""
+    who, tenant = await require_in_tenant(request, *MANAGERS)
+    body = model.model_validate(await request.json())
+    ticket_id, escalation_id = _ids(request)
+    row = await act(
+        _service(request), tenant, ticket_id, escalation_id, actor=agent_actor(who.account_id), **body.model_dump()
+    )
+    return web.json_response({"escalation": row})
 
 
 @documented(
@@ -62,8 +60,8 @@ def _query(request: web.Request) -> EscalationListQuery:
     description="For the tenant's managers (and admins): open=true lists what is not taken back yet.",
 )
 async def list_escalations(request: web.Request) -> web.Response:
-    _, tenant = await _who(request, *MANAGERS)
-    query = _query(request)
+    _, tenant = await require_in_tenant(request, *MANAGERS)
+    query = single_query(request, EscalationListQuery)
     rows, total = await _service(request).list(
         tenant,
         EscalationFilter(
@@ -87,13 +85,7 @@ async def list_escalations(request: web.Request) -> web.Response:
     description="Managers and admins; 409 when it was acknowledged or taken back already.",
 )
 async def acknowledge(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *MANAGERS)
-    body = AcknowledgeBody.model_validate(await request.json())
-    ticket_id, escalation_id = _ids(request)
-    row = await _service(request).acknowledge(
-        tenant, ticket_id, escalation_id, actor=agent_actor(who.account_id), note=body.note
-    )
-    return web.json_response({"escalation": row})
+    return await _manage(request, AcknowledgeBody, SlaService.acknowledge)
 
 
 @documented(
@@ -105,13 +97,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     description="Managers and admins; who, when and why go into the ticket history. 409 when taken back already.",
 )
 async def de_escalate(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *MANAGERS)
-    body = DeEscalateBody.model_validate(await request.json())
-    ticket_id, escalation_id = _ids(request)
-    row = await _service(request).de_escalate(
-        tenant, ticket_id, escalation_id, actor=agent_actor(who.account_id), reason=body.reason
-    )
-    return web.json_response({"escalation": row})
+    return await _manage(request, DeEscalateBody, SlaService.de_escalate)
 
 
 @documented(
@@ -120,7 +106,7 @@ async def de_escalate(request: web.Request) -> web.Response:
     tag="escalations",
 )
 async def ticket_sla(request: web.Request) -> web.Response:
-    _, tenant = await _who(request, *READERS)
+    _, tenant = await require_in_tenant(request, *READERS)
     ticket_id = int(request.match_info["ticket_id"])
     return web.json_response({"sla": await _service(request).ticket_sla(tenant, ticket_id)})
 

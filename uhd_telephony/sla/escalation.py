@@ -22,7 +22,7 @@ ticket's timer and, when the ticket is resolved, de-escalates its open escalatio
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -165,21 +165,43 @@ async def notify_de_escalation(
                 },
             },
         }
-        subject, text = de_escalation_text(body)
-        for contact in contacts:
-            for channel in contact.channels():
-                await enqueue(
-                    conn,
-                    tenant=ticket["tenant"],
-                    channel="mail" if channel == "mail" else "webhook",
-                    target=", ".join(contact.mail) if channel == "mail" else str(contact.webhook_url),
-                    subject=subject if channel == "mail" else None,
-                    body={"text": text} if channel == "mail" else body,
-                    dedupe_key=f"de-escalation:{row['id']}:{contact.id}:{channel}",
-                    ticket_id=ticket_id,
-                    now=at,
-                )
-                queued += 1
+        queued += await _tell(
+            conn,
+            contacts,
+            body,
+            lambda body, _: de_escalation_text(body),
+            tenant=ticket["tenant"],
+            ticket_id=ticket_id,
+            key=f"de-escalation:{row['id']}",
+            at=at,
+        )
+    return queued
+
+
+async def _tell(
+    conn: AsyncConnection, contacts: Sequence[Contact], body: dict[str, Any],
+    mail: Callable[[dict[str, Any], Contact], tuple[str, str]], *, tenant: str, ticket_id: int, key: str,
+    at: datetime,
+) -> int:  # fmt: skip
+    """Queue ``body`` to each contact on each of its channels, through the outbox in the caller's transaction: the
+    webhook gets ``body``, the mail ``mail(body, contact)``'s (subject, text); deduplicated by
+    ``<key>:<contact id>:<channel>``. The number of notifications queued."""
+    queued = 0
+    for contact in contacts:
+        subject, text = mail(body, contact)
+        for channel in contact.channels():
+            await enqueue(
+                conn,
+                tenant=tenant,
+                channel="mail" if channel == "mail" else "webhook",
+                target=", ".join(contact.mail) if channel == "mail" else str(contact.webhook_url),
+                subject=subject if channel == "mail" else None,
+                body={"text": text} if channel == "mail" else body,
+                dedupe_key=f"{key}:{contact.id}:{channel}",
+                ticket_id=ticket_id,
+                now=at,
+            )
+            queued += 1
     return queued
 
 
@@ -346,20 +368,16 @@ async def fire(
         [Change(Action.ESCALATED, HISTORY_FIELD, None, label(deadline.kind, deadline.target), note)],
     )
     body = escalation_body(row, sla, current, deadline, int(escalation_id), level, at)
-    for contact in contacts:
-        subject, text = escalation_text(body, contact)
-        for channel in contact.channels():
-            await enqueue(
-                conn,
-                tenant=current.tenant,
-                channel="mail" if channel == "mail" else "webhook",
-                target=", ".join(contact.mail) if channel == "mail" else str(contact.webhook_url),
-                subject=subject if channel == "mail" else None,
-                body={"text": text} if channel == "mail" else body,
-                dedupe_key=f"escalation:{escalation_id}:{contact.id}:{channel}",
-                ticket_id=current.ticket_id,
-                now=at,
-            )
+    await _tell(
+        conn,
+        contacts,
+        body,
+        escalation_text,
+        tenant=current.tenant,
+        ticket_id=current.ticket_id,
+        key=f"escalation:{escalation_id}",
+        at=at,
+    )
     if not contacts:
         log.warning("ticket %s of %s: %s at level %d, but the tenant has no contact for it", row["number"],
                     current.tenant, label(deadline.kind, deadline.target), level)  # fmt: skip

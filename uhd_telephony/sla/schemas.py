@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from uhd_telephony.tickets.schemas import Id, Line, Text
+from uhd_telephony.tickets.schemas import Body, Id, Line, Text
 
 MAX_NOTE = 1000
 MAX_OFFSET = 100_000
@@ -15,25 +15,21 @@ Kind = Literal["warning", "breach"]
 Target = Literal["response", "resolution"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _blank_is_none(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
 
-class AcknowledgeBody(_Strict):
+class AcknowledgeBody(Body):
     note: Annotated[Text | None, Field(max_length=MAX_NOTE), AfterValidator(_blank_is_none)] = Field(
         default=None, description="optional: what is being done about it"
     )
 
 
-class DeEscalateBody(_Strict):
+class DeEscalateBody(Body):
     reason: Line = Field(description="why the escalation is taken back (documented in the ticket history)")
 
 
-class EscalationListQuery(_Strict):
+class EscalationListQuery(Body):
     open: bool | None = Field(default=None, description="true: not taken back yet; false: taken back; absent: all")
     ticket_id: Id | None = None
     kind: Kind | None = None

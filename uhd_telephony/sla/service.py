@@ -178,7 +178,8 @@ class SlaService:
                 actor,
                 [Change(ACKNOWLEDGED, HISTORY_FIELD, label(row["kind"], row["target"]), None, why)],
             )
-            return await self._read(conn, escalation_id)
+            # the row as locked and read above, with the two columns just set: no second read
+            return escalation_dict({**row, "acknowledged_by": actor, "acknowledged_at": now})
 
     async def de_escalate(
         self, tenant: str, ticket_id: int, escalation_id: int, *, actor: str, reason: str
@@ -201,11 +202,9 @@ class SlaService:
             raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
         now = self._now()
         async with self.db.engine.connect() as conn:
-            owner = (await conn.execute(select(tickets.c.tenant).where(tickets.c.id == ticket_id))).scalar()
-            if owner != tenant:
+            current = await plan(conn, ticket_id, tenant=tenant)
+            if current is None:
                 raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
-            current = await plan(conn, ticket_id)
-            assert current is not None
             stmt = _select().where(escalations.c.ticket_id == ticket_id).order_by(escalations.c.id)
             found = [escalation_dict(r) for r in (await conn.execute(stmt)).mappings()]
         body: dict[str, Any] = {

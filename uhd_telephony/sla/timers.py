@@ -103,14 +103,22 @@ async def fired(conn: AsyncConnection, ticket_id: int) -> frozenset[tuple[str, s
     return frozenset((kind, target) for kind, target in (await conn.execute(stmt)).all())
 
 
-async def plan(conn: AsyncConnection, ticket_id: int, *, sla: TenantSla | None = None) -> Plan | None:
-    """The ticket's SLA plan; None when there is no such ticket. No SLA (tenant or priority): no deadlines."""
+async def plan(
+    conn: AsyncConnection, ticket_id: int, *, sla: TenantSla | None = None, tenant: str | None = None
+) -> Plan | None:
+    """The ticket's SLA plan; None when there is no such ticket (of ``tenant``, when given: another tenant's ticket
+    is not looked into). No SLA (tenant or priority): no deadlines."""
     row = await _ticket_row(conn, ticket_id)
-    if row is None:
+    if row is None or (tenant is not None and row["tenant"] != tenant):
         return None
-    tenant = row["tenant"]
-    if sla is None or sla.tenant != tenant:  # (a ticket's tenant never changes; the guard is for the caller)
-        sla = await load_sla(conn, tenant)
+    if sla is None or sla.tenant != row["tenant"]:  # (a ticket's tenant never changes; the guard is for the caller)
+        sla = await load_sla(conn, row["tenant"])
+    return await _plan(conn, row, sla)
+
+
+async def _plan(conn: AsyncConnection, row: Mapping[Any, Any], sla: TenantSla | None) -> Plan:
+    """``plan()`` of the ticket ``row`` (``_ticket_row``) under its tenant's ``sla``."""
+    ticket_id, tenant = row["id"], row["tenant"]
     policy = None if sla is None else sla.policy_for(row["priority"])
     calendar = None if sla is None or policy is None else sla.calendar_of(policy)
     facts = Facts(created_at=row["created_at"], status=row["status"], first_response_at=row["first_response_at"])
@@ -151,7 +159,6 @@ async def schedule(conn: AsyncConnection, ticket_id: int, now: datetime) -> Plan
         await conn.execute(delete(sla_timers).where(sla_timers.c.ticket_id == ticket_id))
         return None
     await lock_timer(conn, ticket_id, now)  # before the escalations are read: see the lock order above
-    current = await plan(conn, ticket_id, sla=sla)
-    assert current is not None
+    current = await _plan(conn, row, sla)
     await store(conn, ticket_id, current.tenant, current.next_due, now)
     return current

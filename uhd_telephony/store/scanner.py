@@ -26,6 +26,7 @@ class PeriodicScanner(abc.ABC):
     """Calls ``scan_once()`` every ``interval_s`` in one owned task; ``start``/``close``; ``clock`` is injectable."""
 
     label = "scan"  # how the logs name this scanner
+    scan_at_start = True  # False: the first scan waits one interval (the state was just loaded)
 
     def __init__(
         self,
@@ -66,6 +67,8 @@ class PeriodicScanner(abc.ABC):
             log.info("%s", summary)
 
     async def _run(self) -> None:
+        if not self.scan_at_start:
+            await asyncio.sleep(self.interval_s)
         while True:
             try:
                 await self.scan_once()

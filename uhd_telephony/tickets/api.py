@@ -45,7 +45,7 @@ from uhd_telephony.tickets.service import NUMBER_TZ
 from uhd_telephony.tickets.view import TicketView
 from uhd_telephony.tickets.workflow import TicketWorkflow, next_statuses
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import Forbidden, Principal, principal, require, require_tenant
+from uhd_telephony.web.auth import Forbidden, Principal, principal, require_in_tenant, require_tenant
 from uhd_telephony.web.console import STATIC
 from uhd_telephony.web.openapi import documented
 
@@ -69,18 +69,8 @@ def ticket_json(view: TicketView) -> dict[str, Any]:
     return {**view.to_dict(), "next_statuses": next_statuses(view.status)}
 
 
-async def _who(request: web.Request, *roles: str) -> tuple[Principal, str]:
-    who = await require(request, *roles)
-    return who, require_tenant(who, request.match_info["tenant"])
-
-
 def _ticket_id(request: web.Request) -> int:
     return int(request.match_info["ticket_id"])  # the route pattern admits 1..18 digits only
-
-
-def partner_may_see(who: Principal, view: TicketView) -> bool:
-    """Whether ``who`` may see the ticket as far as partners go: anyone but a partner, a partner its group's."""
-    return who.role != PARTNER or (who.partner_group is not None and view.support_group == who.partner_group)
 
 
 async def _visible(request: web.Request, who: Principal, tenant: str) -> int:
@@ -88,7 +78,7 @@ async def _visible(request: web.Request, who: Principal, tenant: str) -> int:
     ticket_id = _ticket_id(request)
     if who.role == PARTNER:
         view = await request.app[keys.TICKETS].get(tenant, ticket_id)
-        if not partner_may_see(who, view):
+        if not who.sees_group(view.support_group):
             raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
     return ticket_id
 
@@ -134,7 +124,7 @@ def _query(request: web.Request) -> TicketListQuery:
     description="Channel phone, web or mail; the requester by directory user id or free name/number/mail.",
 )
 async def create_ticket(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *WRITE_ROLES)
+    who, tenant = await require_in_tenant(request, *WRITE_ROLES)
     body = await _body(request, CreateTicketBody)
     requester = await _requester(request, tenant, body.requester)
     view = await _workflow(request).create(
@@ -165,7 +155,7 @@ async def _requester(request: web.Request, tenant: str, given: RequesterIn) -> R
 
 @documented("List and search tickets", query=TicketListQuery, response=TicketPageResponse)
 async def list_tickets(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *TICKET_READ_ROLES)
+    who, tenant = await require_in_tenant(request, *TICKET_READ_ROLES)
     query = _query(request)
     group = query.group
     if who.role == PARTNER:
@@ -212,7 +202,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 @documented("Read a ticket by its number", response=TicketResponse, errors=(400,))
 async def ticket_by_number(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *TICKET_READ_ROLES)
+    who, tenant = await require_in_tenant(request, *TICKET_READ_ROLES)
     given = request.match_info["number"]
     number = normalise_number(given)
     if number is None:
@@ -221,14 +211,14 @@ async def ticket_by_number(request: web.Request) -> web.Response:
             {"field": "number"},
         )
     view = await request.app[keys.TICKETS].by_number(tenant, number)
-    if not partner_may_see(who, view):
+    if not who.sees_group(view.support_group):
         raise NotFound(f"no ticket {number!r}", {"number": number})
     return web.json_response({"ticket": ticket_json(view)})
 
 
 @documented("A ticket with its history, oldest entry first", response=TicketHistoryResponse)
 async def ticket_history(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *TICKET_READ_ROLES)
+    who, tenant = await require_in_tenant(request, *TICKET_READ_ROLES)
     service = request.app[keys.TICKETS]
     view = await service.get(tenant, await _visible(request, who, tenant))
     entries = await service.history(tenant, view.id)
@@ -238,7 +228,7 @@ async def ticket_history(request: web.Request) -> web.Response:
 @documented("Change subject, description, impact, urgency or category", body=UpdateTicketBody, response=TicketResponse,
             errors=(409,))  # fmt: skip
 async def update_ticket(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *WRITE_ROLES)
+    who, tenant = await require_in_tenant(request, *WRITE_ROLES)
     body = await _body(request, UpdateTicketBody)
     view = await _workflow(request).update(
         tenant,
@@ -252,7 +242,7 @@ async def update_ticket(request: web.Request) -> web.Response:
 @documented("Comment on a ticket (internal, or public for the caller)", body=CommentBody, response=CommentResponse,
             status=201, errors=(409,))  # fmt: skip
 async def comment(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *TICKET_WORK_ROLES)
+    who, tenant = await require_in_tenant(request, *TICKET_WORK_ROLES)
     ticket_id = await _visible(request, who, tenant)
     body = await _body(request, CommentBody)
     done = await _workflow(request).comment(tenant, ticket_id, text=body.text, public=body.public, actor=who.actor)
@@ -262,7 +252,7 @@ async def comment(request: web.Request) -> web.Response:
 @documented("Assign the ticket to an agent of the tenant, or unassign it", body=AssignBody, response=TicketResponse,
             errors=(409,))  # fmt: skip
 async def assign(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *WRITE_ROLES)
+    who, tenant = await require_in_tenant(request, *WRITE_ROLES)
     body = await _body(request, AssignBody)
     agent = None
     if body.agent_id is not None:
@@ -277,7 +267,7 @@ async def assign(request: web.Request) -> web.Response:
 @documented("Route the ticket to a support group (work order by mail/webhook)", body=RouteBody,
             response=RouteResponse, errors=(409,))  # fmt: skip
 async def route(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *WRITE_ROLES)
+    who, tenant = await require_in_tenant(request, *WRITE_ROLES)
     body = await _body(request, RouteBody)
     view, result = await _workflow(request).route(
         tenant, _ticket_id(request), group=body.group, reason=body.reason, actor=who.actor
@@ -299,14 +289,14 @@ async def _move(request: web.Request, who: Principal, tenant: str, status: str, 
 @documented("Change the status (state machine; 409 names an illegal from/to)", body=StatusBody,
             response=TicketResponse, errors=(409,))  # fmt: skip
 async def set_status(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *TICKET_WORK_ROLES)
+    who, tenant = await require_in_tenant(request, *TICKET_WORK_ROLES)
     body = await _body(request, StatusBody)
     return await _move(request, who, tenant, body.status.value, body.note)
 
 
 @documented("Resolve the ticket with a resolution text", body=ResolveBody, response=TicketResponse, errors=(409,))
 async def resolve(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *TICKET_WORK_ROLES)
+    who, tenant = await require_in_tenant(request, *TICKET_WORK_ROLES)
     body = await _body(request, ResolveBody)
     return await _move(request, who, tenant, TicketStatus.RESOLVED.value, body.resolution)
 
@@ -314,7 +304,7 @@ async def resolve(request: web.Request) -> web.Response:
 @documented("Close a resolved ticket (the caller gets the closure mail)", body=CloseBody, response=TicketResponse,
             errors=(409,))  # fmt: skip
 async def close(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *WRITE_ROLES)
+    who, tenant = await require_in_tenant(request, *WRITE_ROLES)
     body = await _body(request, CloseBody)
     return await _move(request, who, tenant, TicketStatus.CLOSED.value, body.note)
 
@@ -322,14 +312,14 @@ async def close(request: web.Request) -> web.Response:
 @documented("Reopen a resolved or closed ticket with a reason", body=ReopenBody, response=TicketResponse,
             errors=(409,))  # fmt: skip
 async def reopen(request: web.Request) -> web.Response:
-    who, tenant = await _who(request, *WRITE_ROLES)
+    who, tenant = await require_in_tenant(request, *WRITE_ROLES)
     body = await _body(request, ReopenBody)
     return await _move(request, who, tenant, TicketStatus.REOPENED.value, body.reason)
 
 
 @documented("The agents a ticket of the tenant can be assigned to", response=AgentsResponse)
 async def agents(request: web.Request) -> web.Response:
-    _, tenant = await _who(request, *READ_ROLES)
+    _, tenant = await require_in_tenant(request, *READ_ROLES)
     found = await request.app[keys.ACCOUNTS].list_agents(tenant)
     return web.json_response(
         {"agents": [{"id": a.id, "username": a.username, "display_name": a.display_name} for a in found]}

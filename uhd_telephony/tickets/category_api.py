@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from uhd_telephony.tickets.category_edit import create_category, update_category
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import require, require_tenant
+from uhd_telephony.web.auth import require_in_tenant
 from uhd_telephony.web.openapi import documented
 
 EDIT_ROLES = ("admin",)  # the tree is configuration: the operator's, not the agents'
@@ -56,8 +56,7 @@ def _answer(node: dict[str, Any], status: int = 200) -> web.Response:
 @documented("Add a category to the tenant's tree", body=CategoryCreateBody, response=CategoryResponse, status=201,
             errors=(409,))  # fmt: skip
 async def add_category(request: web.Request) -> web.Response:
-    who = await require(request, *EDIT_ROLES)
-    tenant = require_tenant(who, request.match_info["tenant"])
+    _, tenant = await require_in_tenant(request, *EDIT_ROLES)
     body = CategoryCreateBody.model_validate(await request.json())
     node = await create_category(request.app[keys.DB], tenant, **body.model_dump())
     return _answer(node, 201)
@@ -66,8 +65,7 @@ async def add_category(request: web.Request) -> web.Response:
 @documented("Change a category (name, group, defaults, active with its subtree)", body=CategoryUpdateBody,
             response=CategoryResponse)  # fmt: skip
 async def change_category(request: web.Request) -> web.Response:
-    who = await require(request, *EDIT_ROLES)
-    tenant = require_tenant(who, request.match_info["tenant"])
+    _, tenant = await require_in_tenant(request, *EDIT_ROLES)
     body = CategoryUpdateBody.model_validate(await request.json())
     node = await update_category(
         request.app[keys.DB], tenant, int(request.match_info["category_id"]), **body.model_dump()

@@ -3,7 +3,8 @@
 ``require(request, *roles)`` is the one gate every handler passes: it finds the principal (a bearer token wins over
 the cookie; a bad token is 401 even beside a good cookie), refuses tokens on routes they are not for and tokens
 without the route's scope (``security.permissions``), then the role, then — for a cookie — the CSRF token and
-Origin of a state-changing request. ``require_tenant`` turns another tenant into 404. Logins are rate-limited
+Origin of a state-changing request. ``require_tenant`` turns another tenant into 404
+(``require_in_tenant``: both, for a route's ``{tenant}``). Logins are rate-limited
 and locked out (``security.ratelimit``) and written to the audit log with logouts.
 """
 
@@ -20,11 +21,12 @@ from aiohttp_session import get_session, new_session
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field
 
-from uhd_telephony.accounts.models import TENANT_MAX, Role
+from uhd_telephony.accounts.models import Role
 from uhd_telephony.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
 from uhd_telephony.security.audit import AuditAction
 from uhd_telephony.security.permissions import token_scope
 from uhd_telephony.settings import Settings
+from uhd_telephony.tickets.models import valid_tenant
 from uhd_telephony.web import keys
 from uhd_telephony.web.middleware import csrf_ok, same_origin
 
@@ -62,6 +64,11 @@ class Principal:
     def serves(self, tenant: str) -> bool:
         """Whether this principal may see ``tenant``: an admin every tenant, anyone else its own."""
         return self.role == Role.ADMIN or tenant in self.tenants
+
+    def sees_group(self, support_group: str | None) -> bool:
+        """Whether a ticket of ``support_group`` is visible as far as partners go: to anyone but a partner, to a
+        partner its own group's (issue #8)."""
+        return self.role != Role.PARTNER or (self.partner_group is not None and support_group == self.partner_group)
 
     @property
     def actor(self) -> str:
@@ -195,11 +202,6 @@ async def require(request: web.Request, *roles: str) -> Principal:
     return who
 
 
-def valid_tenant(tenant: str) -> bool:
-    """A tenant as stored: 1..64 printable characters without surrounding blanks (``klinikum-nord``)."""
-    return 0 < len(tenant) <= TENANT_MAX and tenant == tenant.strip() and tenant.isprintable()
-
-
 def require_tenant(who: Principal, tenant: str) -> str:
     """A tenant the principal works for; any other is reported as not found, never as forbidden.
 
@@ -209,6 +211,12 @@ def require_tenant(who: Principal, tenant: str) -> str:
     if not valid_tenant(tenant) or not who.serves(tenant):
         raise NotFound("no such tenant")  # exactly what a tenant that does not exist looks like
     return tenant
+
+
+async def require_in_tenant(request: web.Request, *roles: str) -> tuple[Principal, str]:
+    """``require`` then ``require_tenant`` of the route's ``{tenant}``: the principal and the tenant."""
+    who = await require(request, *roles)
+    return who, require_tenant(who, request.match_info["tenant"])
 
 
 async def login(request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ from uhd_telephony.errors import Forbidden, NotFound
 from uhd_telephony.screenpop.fanout import encode
 from uhd_telephony.screenpop.hub import Console
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import principal, require, require_tenant
+from uhd_telephony.web.auth import principal, require, require_in_tenant
 from uhd_telephony.web.middleware import same_origin
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,10 @@ def _id(request: web.Request, name: str) -> int:
 
 async def ticket(request: web.Request) -> web.Response:
     # issue #8: a partner reads the tickets routed to its group; any other is as missing as one that is not
-    who = await require(request, "agent", "admin", "manager", "partner")
-    tenant = require_tenant(who, request.match_info["tenant"])
+    who, tenant = await require_in_tenant(request, "agent", "admin", "manager", "partner")
     ticket_id = _id(request, "ticket_id")
     view = await request.app[keys.TICKETS].get(tenant, ticket_id)
-    if who.role == "partner" and (who.partner_group is None or view.support_group != who.partner_group):
+    if not who.sees_group(view.support_group):
         raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
     return web.json_response({"ticket": view.to_dict()})
 
@@ -87,8 +86,7 @@ class ClassifyBody(BaseModel):
 
 
 async def classify(request: web.Request) -> web.Response:
-    who = await require(request, *CONSOLE_ROLES)
-    tenant = require_tenant(who, request.match_info["tenant"])
+    who, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
     body = ClassifyBody.model_validate(await request.json())
     view = await request.app[keys.TICKETS].classify(
         tenant,
@@ -104,35 +102,31 @@ async def classify(request: web.Request) -> web.Response:
 
 
 async def categories(request: web.Request) -> web.Response:
-    who = await require(request, "agent", "admin", "manager")
-    tenant = require_tenant(who, request.match_info["tenant"])
+    _, tenant = await require_in_tenant(request, "agent", "admin", "manager")
     from uhd_telephony.tickets.categories import category_tree
 
     return web.json_response({"categories": await category_tree(request.app[keys.DB], tenant)})
 
 
 async def callback_list(request: web.Request) -> web.Response:
-    who = await require(request, *CONSOLE_ROLES)
-    tenant = require_tenant(who, request.match_info["tenant"])
+    _, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
     entries = await request.app[keys.CALLBACKS].list_open(tenant)
     return web.json_response({"callbacks": [e.to_dict() for e in entries]})
 
 
 async def callback_dial(request: web.Request) -> web.Response:
     """One click, one call: the entry is claimed atomically before the single Originate goes out."""
-    who = await require(request, *CONSOLE_ROLES)
-    tenant = require_tenant(who, request.match_info["tenant"])
-    account = await request.app[keys.ACCOUNTS].get(who.account_id)
+    who, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
     ami = request.app[keys.AMI]()
-    if account is None or ami is None:
+    if ami is None:  # (the account itself: ``get`` raises NotFound, never answers None)
         raise Forbidden("calling back needs an agent phone and a connection to Asterisk")
+    account = await request.app[keys.ACCOUNTS].get(who.account_id)
     view = await request.app[keys.CALLBACKS].dial(tenant, _id(request, "callback_id"), account, ami)
     return web.json_response({"callback": view.to_dict()})
 
 
 async def directory_search(request: web.Request) -> web.Response:
-    who = await require(request, *CONSOLE_ROLES)
-    tenant = require_tenant(who, request.match_info["tenant"])
+    _, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
     text = request.query.get("q", "").strip()[:100]
     if len(text) < 2:
         return web.json_response({"users": []})

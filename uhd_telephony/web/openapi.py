@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from uhd_telephony.errors import InvalidInput
 from uhd_telephony.security.permissions import token_scope
 from uhd_telephony.tickets.schemas import TicketResponse
 from uhd_telephony.web import auth, console
@@ -28,6 +29,7 @@ TITLE = "uhd-telephony API"
 VERSION = "1"
 SESSION_COOKIE = "uhd_session"
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+Q = TypeVar("Q", bound=BaseModel)
 
 ERRORS: Mapping[int, tuple[str, str]] = {
     400: ("BadRequest", "invalid input: invalid-json, bad-encoding, invalid-request (details.problems), invalid-…"),
@@ -79,6 +81,17 @@ def documented(summary: str, **details: Any) -> Callable[[Handler], Handler]:
         return handler
 
     return mark
+
+
+def single_query(request: web.Request, model: type[Q]) -> Q:
+    """The query string as ``model`` (a handler's documented ``query=``); a parameter given twice is an error."""
+    raw: dict[str, str] = {}
+    for name in request.query:
+        values = request.query.getall(name)
+        if len(values) > 1:
+            raise InvalidInput(f"query parameter {name!r} given more than once", {"field": name})
+        raw[name] = values[0]
+    return model.model_validate(raw)
 
 
 # -- models of the routes web/ serves itself ----------------------------------------------------------------
