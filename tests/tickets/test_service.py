@@ -104,14 +104,26 @@ async def test_concurrent_attempts_from_two_instances_make_one_ticket(
     assert nxt.number.endswith("-000002")
 
 
-async def test_the_same_linkedid_in_another_tenant_is_another_conversation(
-    service: TicketService, make_call: MakeCall
+async def test_a_conversation_first_seen_under_another_tenant_keeps_its_one_ticket_under_the_right_one(
+    db: Database, service: TicketService, make_call: MakeCall
 ) -> None:
-    ours, _ = await service.open_for_call(make_call(1), requester=None, agent_id=None, agent_name=None)
-    theirs, created = await service.open_for_call(
+    # a call rebuilt by a resync before its UHD_TENANT was known opened the ticket under the fallback tenant
+    first, _ = await service.open_for_call(make_call(1, tenant=OTHER), requester=None, agent_id=None, agent_name=None)
+    again, created = await service.open_for_call(make_call(1), requester=None, agent_id=None, agent_name=None)
+    assert not created and again.id == first.id and again.number == first.number and again.tenant == TENANT
+    assert await _count(db, Ticket) == 1
+    entries = await service.history(TENANT, first.id)
+    assert [(e["action"], e["old_value"], e["new_value"]) for e in entries[1:]] == [("tenant", OTHER, TENANT)]
+    with pytest.raises(NotFound):
+        await service.get(OTHER, first.id)
+    # once worked under a tenant, the ticket stays there: still one ticket, never a second
+    await import_categories(db, TENANT, EXAMPLE_CATEGORIES)
+    await service.classify(TENANT, first.id, category_id=await _category_id(db, TENANT, "pacs"), actor="agent:1")
+    kept, created = await service.open_for_call(
         make_call(1, tenant=OTHER), requester=None, agent_id=None, agent_name=None
     )
-    assert created and theirs.id != ours.id and theirs.number != ours.number
+    assert not created and kept.id == first.id and kept.tenant == TENANT
+    assert await _count(db, Ticket) == 1
 
 
 async def test_another_tenants_ticket_is_not_found(db: Database, service: TicketService, make_call: MakeCall) -> None:

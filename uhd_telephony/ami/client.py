@@ -269,6 +269,10 @@ class AmiClient:
     async def snapshot(self) -> Snapshot:
         """What Asterisk has now: ``QueueStatus`` (entries, members) and ``CoreShowChannels`` (channels)."""
         snap = Snapshot(taken_at=self._clock())
+        # Asterisk's own clock at the snapshot (the Pong carries a Timestamp): the times of a call rebuilt from the
+        # snapshot are on the same time line as the events', whatever this machine's clock says
+        pong = await self.send_action({"Action": "Ping"}, as_list=False)
+        snap.asterisk_time = _timestamp(message_fields(pong).get("Timestamp"))
         for name in ("QueueStatus", "CoreShowChannels"):
             reply = await self.send_action({"Action": name}, as_list=True)
             items = reply if isinstance(reply, list) else [reply]
@@ -484,3 +488,12 @@ async def _cancel_and_wait(task: asyncio.Task[Any]) -> None:
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError
+
+
+def _timestamp(value: object) -> float | None:
+    """A ``Timestamp`` header as epoch seconds; None when missing or garbled."""
+    try:
+        ts = float(str(value))
+    except (TypeError, ValueError):
+        return None
+    return ts if ts > 0 and ts == ts and ts != float("inf") else None

@@ -2,15 +2,41 @@
 
 Times come from the frame's ``Timestamp`` header (manager.conf ``timestampevents=yes``), else the receive time.
 Numbers that do not parse become 0 rather than an exception: a malformed field must not drop the frame.
+
+Text a caller controls (the caller ID name and number, a member's name, the ``UHD_*`` variables the AGI lookup
+sets from them) is cleaned here, where it enters: no NUL (PostgreSQL refuses it), no control character or line
+break (one in an Originate's CallerID header would end the header), and Asterisk's placeholder ``<unknown>``
+(or ``unknown``) for a caller ID it does not have is empty. Nothing downstream sees them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from uhd_telephony.ami import names
 from uhd_telephony.ami.frames import EventFilter, Fields
+
+
+# C0 and C1 control characters (NUL, CR, LF, TAB, ESC, ...) and the Unicode line and paragraph separators
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# what Asterisk shows for a caller ID part it does not have (``<unknown>``); never a caller's name or number
+_NO_CALLER_ID = frozenset({"<unknown>", "unknown"})
+
+
+def clean_text(value: str) -> str:
+    """``value`` without NUL, control characters or line breaks: each run of them becomes one space; stripped."""
+    if value.isprintable():  # nearly always: one C-level scan
+        return value
+    return _CONTROL.sub(" ", value).strip()
+
+
+def caller_id(value: str) -> str:
+    """A caller ID name or number as stored and shown: cleaned, and ``""`` for Asterisk's ``<unknown>``."""
+    value = clean_text(value)
+    return "" if value.lower() in _NO_CALLER_ID else value
 
 
 def _int(value: str | None) -> int:
@@ -21,7 +47,7 @@ def _int(value: str | None) -> int:
     except ValueError:
         try:
             return int(float(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # "1e999" is inf; 5,000 digits are over the int parsing limit
             return 0
 
 
@@ -35,7 +61,7 @@ def _ts(fields: Fields, received: float) -> float:
     return received
 
 
-def chan_vars(fields: Fields, key: str = "ChanVariable") -> dict[str, str]:
+def chan_vars(fields: Mapping[str, str], key: str = "ChanVariable") -> dict[str, str]:
     """The ``ChanVariable: NAME=value`` headers of a frame (manager.conf ``channelvars=``) as a dict."""
     raw = fields.get(key)
     if not raw:
@@ -44,7 +70,7 @@ def chan_vars(fields: Fields, key: str = "ChanVariable") -> dict[str, str]:
     for item in raw.split("\n"):
         name, _, value = item.partition("=")
         if name:
-            result[name] = value
+            result[name] = clean_text(value) if name.startswith(names.UHD_VAR_PREFIX) else value
     return result
 
 
@@ -60,6 +86,9 @@ class ChannelEvent(AmiEvent):
     linkedid: str
     caller_number: str
     caller_name: str
+    # manager.conf ``channelvars=`` (UHD_TENANT, UHD_HOTLINE, ...) ride along on every channel event: a call first
+    # seen mid-way (an orphan after a gap) still learns its tenant from the event itself
+    variables: dict[str, str] = field(default_factory=dict, kw_only=True)
 
 
 @dataclass(slots=True)
@@ -101,7 +130,6 @@ class QueueCallerJoin(ChannelEvent):
     queue: str
     position: int
     exten: str
-    variables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -213,24 +241,30 @@ class Shutdown(AmiEvent):
     restart: bool
 
 
-def _channel_kwargs(f: Fields) -> dict[str, str]:
+def _channel_kwargs(f: Fields) -> dict[str, Any]:
     return {
         "channel": f.get("Channel", ""),
         "uniqueid": f.get("Uniqueid", ""),
         "linkedid": f.get("Linkedid", "") or f.get("Uniqueid", ""),
-        "caller_number": f.get("CallerIDNum", ""),
-        "caller_name": f.get("CallerIDName", ""),
+        "caller_number": caller_id(f.get("CallerIDNum", "")),
+        "caller_name": caller_id(f.get("CallerIDName", "")),
+        "variables": chan_vars(f),
     }
 
 
-def _agent_kwargs(f: Fields) -> dict[str, str]:
+def _agent_kwargs(f: Fields) -> dict[str, Any]:
     kw = _channel_kwargs(f)
     kw["queue"] = f.get("Queue", "")
     kw["interface"] = f.get("Interface", "")
-    kw["member_name"] = f.get("MemberName", "")
+    kw["member_name"] = clean_text(f.get("MemberName", ""))
     kw["dest_channel"] = f.get("DestChannel", "")
     kw["dest_uniqueid"] = f.get("DestUniqueid", "")
     return kw
+
+
+def _var_value(f: Fields) -> str:
+    value = f.get("Value", "")
+    return clean_text(value) if f.get("Variable", "").startswith(names.UHD_VAR_PREFIX) else value
 
 
 def _member(kind: str) -> Callable[[Fields, float], AmiEvent]:
@@ -240,7 +274,7 @@ def _member(kind: str) -> Callable[[Fields, float], AmiEvent]:
             kind,
             f.get("Queue", ""),
             f.get("Interface", "") or f.get("Location", ""),
-            f.get("MemberName", "") or f.get("Name", ""),
+            clean_text(f.get("MemberName", "") or f.get("Name", "")),
             _int(f.get("Status")),
             f.get("Paused", "0") == "1",
             f.get("PausedReason", ""),

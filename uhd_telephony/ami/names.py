@@ -15,6 +15,10 @@ VAR_VIP = "UHD_VIP"
 VAR_CATEGORY = "UHD_CATEGORY"
 VAR_HOTLINE = "UHD_HOTLINE"
 UHD_VAR_PREFIX = "UHD_"
+# manager.conf ``channelvars``: Asterisk puts ``ChanVariable: NAME=value`` for each of these into every channel
+# event and every CoreShowChannel, so a call rebuilt after a gap (resync, orphan event) knows its tenant, the
+# hotline dialled and the lookup's answer exactly as a call followed live
+CHANNEL_VARS = (VAR_TENANT, VAR_HOTLINE, VAR_USER_ID, VAR_USER_NAME, VAR_VIP)
 
 # set by app_queue on the caller channel when Queue() returns (not when the caller hangs up)
 VAR_QUEUESTATUS = "QUEUESTATUS"

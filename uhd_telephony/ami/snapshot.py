@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from uhd_telephony.ami.events import chan_vars
+
 
 def _int(value: str | None) -> int:
     try:
@@ -73,6 +75,9 @@ class ChannelInfo:
     app_data: str
     bridge_id: str
     duration_s: int
+    # manager.conf channelvars (ChanVariable: UHD_TENANT=...): a call rebuilt from this snapshot gets its tenant,
+    # hotline and lookup answer as a live one does. ``Exten`` is only a dialplan label here (``s``), no number.
+    variables: dict[str, str] = field(default_factory=dict)
 
     @property
     def queue(self) -> str | None:
@@ -90,6 +95,13 @@ class Snapshot:
     entries: list[QueueEntry] = field(default_factory=list)
     members: list[QueueMember] = field(default_factory=list)
     channels: list[ChannelInfo] = field(default_factory=list)
+    # Asterisk's clock when the snapshot was taken (a Pong's Timestamp); None: only this machine's ``taken_at``
+    asterisk_time: float | None = None
+
+    @property
+    def now(self) -> float:
+        """The snapshot's time on Asterisk's time line, as far as it is known."""
+        return self.asterisk_time if self.asterisk_time is not None else self.taken_at
 
     def add(self, fields: Mapping[str, str]) -> None:
         """Take one list event of a QueueStatus or CoreShowChannels reply; others are ignored."""
@@ -134,6 +146,7 @@ class Snapshot:
                     app_data=fields.get("ApplicationData", ""),
                     bridge_id=fields.get("BridgeId", ""),
                     duration_s=_duration(fields.get("Duration")),
+                    variables={k: v for k, v in chan_vars(fields).items() if v},
                 )
             )
 

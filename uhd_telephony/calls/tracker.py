@@ -92,6 +92,7 @@ class CallTracker:
         self._exits: dict[str, _Exit] = {}
         self._deadlines: dict[str, float] = {}  # call_id -> event time when it is finalised
         self._finished: OrderedDict[str, tuple[str, float]] = OrderedDict()  # call_id -> (uniqueid, entered)
+        self._hung_up: OrderedDict[str, float] = OrderedDict()  # recently hung-up channels -> Hangup time
         self._last_ts = 0.0
         self._last_wall: float | None = None
         self._handlers: dict[type, Callable[[object], list[domain.CallEvent]]] = {
@@ -131,10 +132,17 @@ class CallTracker:
 
     def tick(self, wall_now: float | None = None) -> list[domain.CallEvent]:
         """Finalise calls whose grace period has passed. ``wall_now`` is this machine's time.time()."""
+        return self._expire(self._asterisk_time(wall_now))
+
+    def _asterisk_time(self, wall_now: float | None) -> float:
+        """This machine's time ``wall_now`` on Asterisk's time line (the frames' Timestamps): the last event's
+        time plus the wall time since it was received. Before any event, the wall time itself."""
+        if self._last_wall is None:
+            return self._last_ts if wall_now is None else max(self._last_ts, wall_now)
         now = self._last_ts
-        if wall_now is not None and self._last_wall is not None:
+        if wall_now is not None:
             now += max(0.0, wall_now - self._last_wall)
-        return self._expire(now)
+        return now
 
     def flush(self) -> list[domain.CallEvent]:
         """End of input (a capture's end): finalise every call whose outcome is already known."""
@@ -168,8 +176,17 @@ class CallTracker:
     def _on_newcallerid(self, e: ev.NewCallerid) -> list[domain.CallEvent]:
         # Originated channels show <unknown> in Newchannel; the real caller ID arrives here
         chan = self._channel(e.uniqueid)
-        chan.caller_number = e.caller_number
-        chan.caller_name = e.caller_name
+        if _known(e.caller_number):
+            chan.caller_number = e.caller_number
+        if _known(e.caller_name):
+            chan.caller_name = e.caller_name
+        call = self._active(e.uniqueid)
+        if call is not None and call.answered_at is None:
+            # the caller ID changed while waiting (a redirect, a late CONNECTEDLINE): the record follows
+            if _known(e.caller_number):
+                call.caller_number = e.caller_number
+            if _known(e.caller_name):
+                call.caller_name = e.caller_name
         return []
 
     def _on_newexten(self, e: ev.Newexten) -> list[domain.CallEvent]:
@@ -227,6 +244,9 @@ class CallTracker:
 
     def _on_hangup(self, e: ev.Hangup) -> list[domain.CallEvent]:
         self._channels.pop(e.uniqueid, None)
+        self._hung_up[e.uniqueid] = e.ts
+        if len(self._hung_up) > self.max_finished:
+            self._hung_up.popitem(last=False)
         call = self._active(e.uniqueid)
         if call is None:
             return []
@@ -256,12 +276,6 @@ class CallTracker:
         chan = self._channels.get(e.uniqueid)
         call = self._new_call(e, e.queue, e.ts, chan)
         call.position = e.position
-        if e.variables:
-            for key, value in e.variables.items():
-                if key.startswith(names.UHD_VAR_PREFIX):
-                    call.variables[key] = value
-            if e.variables.get(names.VAR_TENANT):
-                call.tenant = e.variables[names.VAR_TENANT]
         out.append(domain.CallOffered(call.snapshot(), e.ts))
         return out
 
@@ -273,9 +287,15 @@ class CallTracker:
             n += 1
             call_id = f"{base}#{n}"
         variables = dict(chan.variables) if chan is not None else {}
-        dialled = chan.dialled if chan is not None else ""
-        number = e.caller_number if e.caller_number else (chan.caller_number if chan else "")
-        name = e.caller_name if e.caller_name else (chan.caller_name if chan else "")
+        # channelvars (ChanVariable) on the event itself: what a resync or an orphan event knows of the lookup
+        for key, value in e.variables.items():
+            if value and key.startswith(names.UHD_VAR_PREFIX):
+                variables.setdefault(key, value)
+        # the number dialled: the trunk's DID from Newchannel, else the hotline the dialplan recorded (a call
+        # rebuilt after a gap: its CoreShowChannel Exten is a dialplan label such as "s", not a number)
+        dialled = (chan.dialled if chan is not None else "") or variables.get(names.VAR_HOTLINE, "")
+        number = e.caller_number if _known(e.caller_number) else (chan.caller_number if chan else "")
+        name = e.caller_name if _known(e.caller_name) else (chan.caller_name if chan else "")
         call = CallRecord(
             call_id=call_id,
             linkedid=e.linkedid or e.uniqueid,
@@ -320,7 +340,16 @@ class CallTracker:
         return []
 
     def _on_abandon(self, e: ev.QueueCallerAbandon) -> list[domain.CallEvent]:
-        call = self._active_or_orphan(e, e.queue, e.ts - e.hold_time)
+        call = self._active(e.uniqueid, e.queue)
+        if call is None and not e.variables.get(names.VAR_TENANT):
+            # a caller never seen waiting, and the event does not say whose: not an abandoned call of the
+            # fallback tenant. The queue_log backfill records it with its real entry time.
+            if not self._is_finished(e.uniqueid, e.queue):
+                self.stats.ignored += 1
+            else:
+                self.stats.duplicates += 1
+            return []
+        call = call or self._active_or_orphan(e, e.queue, e.ts - e.hold_time)
         if call is None:
             return []
         ex = self._exits.setdefault(call.call_id, _Exit())
@@ -365,6 +394,11 @@ class CallTracker:
         return [domain.AgentRingNoAnswer(call.snapshot(), e.ts, e.interface, e.member_name)]
 
     def _on_connect(self, e: ev.AgentConnect) -> list[domain.CallEvent]:
+        if self._active(e.uniqueid, e.queue) is None and e.uniqueid in self._hung_up:
+            # the caller's channel is gone already: a call never seen would stay "in progress" for good. The
+            # AgentComplete that follows (with hold and talk time) records it, if it was not recorded already.
+            self.stats.ignored += 1
+            return []
         # a call we never saw enter (service started mid-call without resync): HoldTime says when it did
         call = self._active_or_orphan(e, e.queue, e.ts - e.hold_time)
         if call is None:
@@ -392,7 +426,15 @@ class CallTracker:
         _close_attempts(call, ts, "cancelled")
 
     def _on_complete(self, e: ev.AgentComplete) -> list[domain.CallEvent]:
-        call = self._active_or_orphan(e, e.queue, e.ts - e.talk_time - e.hold_time)
+        if not e.uniqueid:
+            # Asterisk 22 sometimes repeats an AgentComplete without any caller channel for a call that has
+            # completed already: it completes the member's call in progress if there is one, never a new call
+            call = self._answered_by(e.queue, e.interface, e.ts - e.talk_time)
+            if call is None:
+                self.stats.ignored += 1
+                return []
+        else:
+            call = self._active_or_orphan(e, e.queue, e.ts - e.talk_time - e.hold_time)
         if call is None:
             return []
         if call.answered_at is None:
@@ -461,6 +503,18 @@ class CallTracker:
     def _is_finished(self, uniqueid: str, queue: str) -> bool:
         return f"{uniqueid}@{queue}" in self._finished
 
+    def _answered_by(self, queue: str, interface: str, answered: float) -> CallRecord | None:
+        """The call in progress that ``interface`` answered in ``queue`` at about ``answered`` (whole seconds)."""
+        for call in self.calls.values():
+            if (
+                call.queue == queue
+                and call.answered_at is not None
+                and call.agent_interface == interface
+                and abs(call.answered_at - answered) <= 1.5
+            ):
+                return call
+        return None
+
     def _active_or_orphan(self, e: ev.ChannelEvent, queue: str, entered: float) -> CallRecord | None:
         """The call an event belongs to; for a call never seen entering, one rebuilt from the event's times.
 
@@ -469,6 +523,9 @@ class CallTracker:
         call = self._active(e.uniqueid, queue)
         if call is not None:
             return call
+        if not e.uniqueid:
+            self.stats.ignored += 1  # an event without a caller channel never makes a call
+            return None
         if self._is_finished(e.uniqueid, queue):
             self.stats.duplicates += 1
             return None
@@ -513,6 +570,11 @@ class CallTracker:
         if self._by_uniqueid.get(call.uniqueid) == call.call_id:
             del self._by_uniqueid[call.uniqueid]
         call.outcome = outcome
+        # entered <= answered <= ended whatever clock a time came from (a resync's wall clock, a restored record)
+        if call.answered_at is not None and call.answered_at < call.entered_at:
+            call.answered_at = call.entered_at
+            call.wait_s = 0.0
+        ended = max(ended, call.answered_at if call.answered_at is not None else call.entered_at)
         call.ended_at = ended
         if call.answered_at is not None:
             call.talk_s = round(max(0.0, ended - call.answered_at), 3)
@@ -546,7 +608,8 @@ class CallTracker:
         """Reconcile with what Asterisk says is live now (after a reconnect or a restart)."""
         out: list[domain.CallEvent] = []
         out.extend(self.flush())  # outcomes already known need no more waiting
-        now = snap.taken_at
+        # every time of a call is on Asterisk's clock: the snapshot's too (never before the last event seen)
+        now = max(snap.now, self._last_ts)
         waiting = {(q.uniqueid, q.queue): q for q in snap.entries}
         by_uniqueid = {c.uniqueid: c for c in snap.channels}
         bridges: dict[str, list[ChannelInfo]] = {}
@@ -563,6 +626,9 @@ class CallTracker:
 
         for call in list(self.calls.values()):
             key = (call.uniqueid, call.queue)
+            info = by_uniqueid.get(call.uniqueid)
+            if info is not None:
+                self._learn(call, info.variables)
             if key in waiting:
                 continue
             if key in talking:
@@ -592,6 +658,7 @@ class CallTracker:
                 chan_info.linkedid if chan_info else entry.linkedid,
                 entry.caller_number,
                 entry.caller_name,
+                variables=chan_info.variables if chan_info else {},
             )
             call = self._new_call(fake, entry.queue, now - entry.wait_s, self._channels.get(entry.uniqueid))
             call.position = entry.position
@@ -602,7 +669,13 @@ class CallTracker:
             if self._active(uniqueid, queue) is not None:
                 continue
             fake = ev.ChannelEvent(
-                now, caller.channel, uniqueid, caller.linkedid, caller.caller_number, caller.caller_name
+                now,
+                caller.channel,
+                uniqueid,
+                caller.linkedid,
+                caller.caller_number,
+                caller.caller_name,
+                variables=caller.variables,
             )
             call = self._new_call(fake, queue, now - caller.duration_s, self._channels.get(uniqueid))
             call.resynced = True
@@ -610,6 +683,17 @@ class CallTracker:
             out.append(domain.CallOffered(call.snapshot(), now))
             out.extend(self._resync_answer(call, now, peer, members))
         return out
+
+    def _learn(self, call: CallRecord, variables: dict[str, str]) -> None:
+        """Lookup variables a snapshot shows for a call in progress (one restored or rebuilt without them)."""
+        for key, value in variables.items():
+            if value and key.startswith(names.UHD_VAR_PREFIX) and not call.variables.get(key):
+                call.variables[key] = value
+        tenant = variables.get(names.VAR_TENANT)
+        if tenant and call.tenant != tenant:
+            call.tenant = tenant
+        if not call.dialled and variables.get(names.VAR_HOTLINE):
+            call.dialled = variables[names.VAR_HOTLINE]
 
     def _resync_answer(
         self, call: CallRecord, now: float, peer: ChannelInfo | None, members: dict[str, str]

@@ -36,6 +36,7 @@ class Channel:
         "app",
         "app_data",
         "bridge",
+        "chanvars",
         "cid_name",
         "cid_num",
         "conn_name",
@@ -67,8 +68,10 @@ class Channel:
         context: str = "default",
         exten: str = "s",
         language: str = "en",
+        chanvars: tuple[str, ...] = (),
     ) -> None:
         self.name = name
+        self.chanvars = chanvars  # manager.conf channelvars: shown as ChanVariable in every snapshot block
         self.uniqueid = uniqueid
         self.linkedid = linkedid
         self.created = created
@@ -146,7 +149,12 @@ class Channel:
 
 def prefixed(channel: Channel, prefix: str) -> str:
     """The channel snapshot with every key prefixed (``Dest``, ``Transferer``, ``Transferee``)."""
-    return "".join(f"{prefix}{k}: {v}\r\n" for k, v in zip(_BLOCK_KEYS, channel.values(), strict=True))
+    block = "".join(f"{prefix}{k}: {v}\r\n" for k, v in zip(_BLOCK_KEYS, channel.values(), strict=True))
+    if channel.chanvars:
+        # ast_manager_build_channel_state_string: one line per channelvars name, empty when unset
+        variables = channel.variables
+        block += "".join(f"{prefix}ChanVariable: {n}={variables.get(n, '')}\r\n" for n in channel.chanvars)
+    return block
 
 
 class Bridge:
@@ -176,8 +184,11 @@ def device_of(interface: str) -> str:
 class ChannelFactory:
     """Names and ids as Asterisk gives them: ``PJSIP/101-0000001b``, Uniqueid ``<epoch>.<seq>``."""
 
-    def __init__(self, now: Callable[[], float], rng: random.Random, *, first_seq: int = 0) -> None:
+    def __init__(
+        self, now: Callable[[], float], rng: random.Random, *, first_seq: int = 0, chanvars: tuple[str, ...] = ()
+    ) -> None:
         self._now = now
+        self._chanvars = chanvars
         self._rng = rng
         self._uid_seq = first_seq
         self._name_seq = first_seq
@@ -222,6 +233,7 @@ class ChannelFactory:
             context=context,
             exten=exten,
             language=language,
+            chanvars=self._chanvars,
         )
 
     def bridge(self) -> Bridge:

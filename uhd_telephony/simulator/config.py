@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from uhd_telephony.ami import names
+
 AGENT_NAMES = (
     "Anna Becker",
     "Ben Schäfer",
@@ -103,6 +105,8 @@ class PbxConfig:
     callback_trunk: str = "trunk"
     callee_answer_s: float = 3.0  # an external number called back answers after this long
     callee_talk_s: float = 60.0
+    # manager.conf channelvars of asterisk/manager.conf: ChanVariable lines in every channel snapshot
+    channelvars: tuple[str, ...] = names.CHANNEL_VARS
 
     def queue(self, name: str) -> QueueConfig:
         for q in self.queues:

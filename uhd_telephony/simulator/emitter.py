@@ -85,7 +85,10 @@ class Emitter:
         self._send("Newexten", "dialplan", ch.block() + tail)
 
     def varset(self, ch: Channel, variable: str, value: str) -> None:
-        ch.variables[variable.lstrip("_")] = value
+        name = variable.lstrip("_")
+        ch.variables[name] = value
+        if name in ch.chanvars:
+            ch.changed()  # the snapshot block shows it from now on
         self._send("VarSet", "dialplan", f"{ch.block()}Variable: {variable}\r\nValue: {value}\r\n")
 
     def varsets(self, ch: Channel, pairs: Iterable[tuple[str, str]]) -> None:

@@ -40,7 +40,7 @@ class Pbx:
         self.clock = clock
         self.rng = random.Random(seed)
         self.em = Emitter(clock.now, sink)
-        self.factory = ChannelFactory(clock.now, self.rng)
+        self.factory = ChannelFactory(clock.now, self.rng, chanvars=tuple(config.channelvars))
         self.started = clock.now()
         self.devices: dict[str, Device] = {}
         self.queues: dict[str, Queue] = {}

@@ -48,7 +48,7 @@ from uhd_telephony.tickets.view import tickets, view_select
 log = logging.getLogger(__name__)
 
 # the history rows that change a ticket's SLA clock or targets: creation, status, priority
-RESCHEDULING = frozenset({Action.CREATED.value, Action.STATUS.value, Action.PRIORITY.value})
+RESCHEDULING = frozenset({Action.CREATED.value, Action.STATUS.value, Action.PRIORITY.value, Action.TENANT.value})
 # history action of a manager's acknowledgement (escalated / de-escalated are tickets.history.Action's)
 ACKNOWLEDGED = "acknowledged"
 HISTORY_FIELD = "sla"

@@ -34,6 +34,7 @@ class Action(StrEnum):
     ROUTED = "routed"
     ESCALATED = "escalated"
     DE_ESCALATED = "de-escalated"
+    TENANT = "tenant"  # a call's ticket taken over by the tenant the call turned out to belong to
 
 
 def agent_actor(agent_id: int) -> str:

@@ -97,7 +97,7 @@ class Category(Base):
 
 
 class Ticket(Base):
-    """One incident; a phone ticket carries the Linkedid of its call, unique per tenant."""
+    """One incident; a phone ticket carries the Linkedid of its call, unique in the installation."""
 
     __tablename__ = "tickets"
 
@@ -141,8 +141,9 @@ class Ticket(Base):
 
     __table_args__ = (
         # one ticket per conversation: a transfer to a second queue, a second agent, a replay, a reconnect or
-        # a second service instance all carry the same Linkedid. NULLs (web, mail) never collide.
-        UniqueConstraint("tenant", "call_linkedid"),
+        # a second service instance all carry the same Linkedid. NULLs (web, mail) never collide. Not per tenant:
+        # a call first seen under the wrong tenant (a resync, a late UHD_TENANT) is still the same conversation.
+        UniqueConstraint("call_linkedid"),
         ForeignKeyConstraint(["tenant", "category_id"], ["categories.tenant", "categories.id"]),
         CheckConstraint(_one_of("status", TicketStatus), name="status"),
         CheckConstraint(_one_of("channel", Channel), name="channel"),

@@ -53,7 +53,7 @@ class _Rollback(Exception):
 def _insert_statement(dialect: str, values: dict[str, Any], *, on_linkedid_conflict: bool) -> Insert:
     """INSERT of one ticket; with ``on_linkedid_conflict`` it does nothing when the conversation has a ticket."""
     # the conflict target is named: a clash on anything else (the number) must fail loudly, not be skipped
-    target = [tickets.c.tenant, tickets.c.call_linkedid]
+    target = [tickets.c.call_linkedid]
     if dialect == "postgresql":
         pg = postgresql.insert(tickets).values(values)
         return pg.on_conflict_do_nothing(index_elements=target) if on_linkedid_conflict else pg
@@ -117,6 +117,7 @@ class TicketService:
         requester: Mapping[str, Any] | None = None,
         agent_id: int | None = None,
         agent_name: str | None = None,
+        then: AfterInsert | None = None,
     ) -> tuple[TicketView, bool]:
         """The ticket of the call's conversation (tenant, Linkedid): (new ticket, True) or (existing, False).
 
@@ -133,7 +134,7 @@ class TicketService:
             raise TicketError("a call without call_id or linkedid cannot get a ticket")
         if agent_id is not None and not _is_id(agent_id):
             raise TicketError(f"agent_id must be a positive integer, got {agent_id!r}", {"field": "agent_id"})
-        existing = await self._by_linkedid(tenant, linkedid)
+        existing = await self._conversation(tenant, linkedid, call.call_id)
         if existing is not None:
             return existing, False
         who = requester_of(call, requester)
@@ -159,9 +160,9 @@ class TicketService:
             "first_level_due_at": _answered(call, now) + timedelta(seconds=self.first_level_limit_s),
         }
         note = f"phone call {call.call_id} answered by {agent or 'an agent'}"
-        ticket_id = await self._insert(values, now, note, on_linkedid_conflict=True)
+        ticket_id = await self._insert(values, now, note, on_linkedid_conflict=True, then=then)
         if ticket_id is None:
-            existing = await self._by_linkedid(tenant, linkedid)
+            existing = await self._conversation(tenant, linkedid, call.call_id)
             if existing is None:  # pragma: no cover - the conflicting row is committed before we are told
                 raise StoreError(f"ticket of call {linkedid!r} vanished after a conflict", {"tenant": tenant})
             return existing, False
@@ -304,8 +305,46 @@ class TicketService:
             row = (await conn.execute(view_select().where(where))).mappings().first()
         return None if row is None else from_row(row)
 
-    async def _by_linkedid(self, tenant: str, linkedid: str) -> TicketView | None:
-        return await self._one(and_(tickets.c.tenant == tenant, tickets.c.call_linkedid == linkedid))
+    async def _conversation(self, tenant: str, linkedid: str, call_id: str) -> TicketView | None:
+        """The ticket of a conversation, with its tenant corrected when the call now says another one.
+
+        A call rebuilt by a resync before its ``UHD_TENANT`` was known may have opened the ticket under the
+        fallback tenant. The same conversation under its right tenant takes that ticket over while nobody has
+        worked it (new, unclassified): one ticket, the right tenant, a history row saying so. A ticket already
+        worked stays where it is (the caller's data never moves between tenants behind an agent's back).
+        """
+        found = await self._one(tickets.c.call_linkedid == linkedid)
+        if found is None or found.tenant == tenant:
+            return found
+        moved = False
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
+                update(tickets)
+                .where(
+                    tickets.c.id == found.id,
+                    tickets.c.tenant == found.tenant,
+                    tickets.c.status == TicketStatus.NEW.value,
+                    tickets.c.category_id.is_(None),
+                )
+                .values(tenant=tenant, updated_at=self._now())
+            )
+            if result.rowcount == 1:
+                moved = True
+                note = f"call {call_id} belongs to tenant {tenant}"
+                await hist.append(
+                    conn, found.id, self._now(), SYSTEM, [Change(Action.TENANT, "tenant", found.tenant, tenant, note)]
+                )
+        if moved:
+            log.warning("ticket %s of call %s moved from tenant %s to %s", found.number, call_id, found.tenant, tenant)
+            return await self.get(tenant, found.id)
+        log.warning(
+            "call %s of tenant %s belongs to ticket %s of tenant %s, already worked: not moved",
+            call_id,
+            tenant,
+            found.number,
+            found.tenant,
+        )
+        return found
 
     @staticmethod
     async def _owned(conn: AsyncConnection, tenant: str, ticket_id: int) -> None:
