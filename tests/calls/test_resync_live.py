@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import eventually
-from tests.test_service import service_settings, started, stored
+from tests.test_service import service_settings, started, stored, uhd
 from uhd_telephony.ami import names
 from uhd_telephony.simulator import AmiSimulator, default_config
+from uhd_telephony.store.db import Database
+from uhd_telephony.tickets.models import Ticket
 
 AGENTS = ["PJSIP/101", "PJSIP/102"]
 SECOND_HOTLINE = "+49231990002"
@@ -59,3 +64,93 @@ async def test_calls_that_joined_while_the_service_was_down_get_their_tenant_fro
     for record in records.values():
         assert record.entered_at <= (record.answered_at or record.entered_at) <= record.ended_at  # type: ignore[operator]
     assert records[talking.uniqueid].outcome == "answered" and records[waiting.uniqueid].outcome == "answered"
+
+
+async def _tickets(db_url: str) -> list[tuple[str, str | None, str]]:
+    db = Database(db_url)
+    try:
+        async with db.engine.connect() as conn:
+            rows = await conn.execute(select(Ticket.tenant, Ticket.call_linkedid, Ticket.number))
+            return [(r[0], r[1], r[2]) for r in rows]
+    finally:
+        await db.close()
+
+
+async def test_a_service_killed_mid_call_and_restarted_leaves_every_call_and_ticket_once_with_its_tenant(
+    sim: AmiSimulator, db_url: str
+) -> None:
+    env = {
+        "UHD_AMI_PORT": str(sim.port),
+        "UHD_DATABASE_URL": db_url,
+        "UHD_STORE_FLUSH_INTERVAL_S": "0.05",
+        "UHD_FINALIZE_GRACE_S": "0.5",
+        "UHD_AMI_RECONNECT_MIN_S": "0.05",
+        "UHD_AMI_RECONNECT_MAX_S": "0.2",
+        "UHD_HTTP_PORT": "0",
+    }
+    first = await uhd("run", env=env)
+    try:
+        await sim.wait_for(lambda: len(sim.sessions) == 1, within_s=30)
+        await asyncio.sleep(0.5)  # login and resync
+        north = sim.place_call("+492311111111", "Nord Spricht", talk_s=60)
+        south = sim.place_call("+492312222222", "Süd Spricht", dialled=SECOND_HOTLINE, talk_s=60)
+        await sim.advance(5)
+        async with asyncio.timeout(20):
+            while len(await _tickets(db_url)) < 2:  # noqa: ASYNC110  (another process's database)
+                await asyncio.sleep(0.1)
+        for agent in AGENTS:
+            sim.pause_member(agent)
+        waiting = sim.place_call("+492313333333", "Wartet Lange", dialled=SECOND_HOTLINE)
+        await sim.advance(1)
+        await asyncio.sleep(0.3)  # the service has seen the caller join
+    finally:
+        first.kill()  # kill -9: nothing flushed, nothing closed
+        await first.wait()
+    # while nobody listens: the waiting caller is answered, a new caller of the first hotline too
+    sim.unpause_member(AGENTS[0])
+    await sim.advance(3)
+    sim.unpause_member(AGENTS[1])
+    await sim.advance(1)
+    sim.pause_member(AGENTS[0])
+    sim.pause_member(AGENTS[1])
+    late = sim.place_call("+492314444444", "Kommt Später", patience_s=None)
+    await sim.advance(2)
+    second = await uhd("run", env=env)
+    try:
+        await sim.wait_for(lambda: len(sim.sessions) == 1, within_s=30)
+        await asyncio.sleep(1.0)  # login, restore, resync
+        for agent in AGENTS:
+            sim.unpause_member(agent)
+        await sim.settle()
+        placed = [north, south, waiting, late]
+
+        async def all_done() -> bool:
+            records = await stored(db_url)
+            return len(records) == len(placed) and all(r.outcome for r in records)
+
+        async with asyncio.timeout(30):
+            while not await all_done():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        async with asyncio.timeout(20):
+            while len(await _tickets(db_url)) < len(placed):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # nothing more arrives
+    finally:
+        second.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(second.communicate(), 30)
+    assert second.returncode == 0, err
+    tenant_of = {
+        north.uniqueid: "tenant1",
+        south.uniqueid: "tenant2",
+        waiting.uniqueid: "tenant2",
+        late.uniqueid: "tenant1",
+    }
+    records = await stored(db_url)
+    assert sorted(r.uniqueid for r in records) == sorted(tenant_of)
+    for record in records:
+        assert record.tenant == tenant_of[record.uniqueid], record
+        assert record.outcome == "answered", record
+        assert record.entered_at <= record.answered_at <= record.ended_at  # type: ignore[operator]
+    tickets = await _tickets(db_url)
+    assert sorted(linkedid or "" for _, linkedid, _ in tickets) == sorted(r.linkedid for r in records)
+    assert {linkedid: tenant for tenant, linkedid, _ in tickets} == {r.linkedid: tenant_of[r.uniqueid] for r in records}

@@ -272,6 +272,8 @@ class AmiClient:
         # Asterisk's own clock at the snapshot (the Pong carries a Timestamp): the times of a call rebuilt from the
         # snapshot are on the same time line as the events', whatever this machine's clock says
         pong = await self.send_action({"Action": "Ping"}, as_list=False)
+        if isinstance(pong, list):  # pragma: no cover - as_list=False answers one message
+            pong = pong[0] if pong else {}
         snap.asterisk_time = _timestamp(message_fields(pong).get("Timestamp"))
         for name in ("QueueStatus", "CoreShowChannels"):
             reply = await self.send_action({"Action": name}, as_list=True)

@@ -40,6 +40,7 @@ class ReplayResult:
             "frames_oversized": self.frames.oversized,
             "orphan_events": self.tracker.orphans,
             "duplicate_events": self.tracker.duplicates,
+            "ignored_events": self.tracker.ignored,
             "seconds": round(self.seconds, 3),
         }
 

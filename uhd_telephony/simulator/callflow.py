@@ -225,6 +225,7 @@ class QueueCall:
             em.device_state(f"Queue:{queue.name}", 6)
         position = len(queue.callers)
         em.queue_caller("QueueCallerJoin", ch, queue.name, f"Position: {position}\r\nCount: {len(queue.callers)}\r\n")
+        pbx.qlog(ch.uniqueid, queue.name, "NONE", "ENTERQUEUE", "", ch.cid_num, position)
         self.state = "waiting"
         self.joined_at = now
         self.original_position = position
@@ -298,6 +299,9 @@ class QueueCall:
         position = talk.leave(self, queue)
         em.varset(ch, "QUEUEPOSITION", str(position))
         self.record.update(outcome="abandoned", ended_by="caller", wait_s=round(wait, 6))
+        for ring in cancelled:
+            pbx.qlog(ch.uniqueid, queue.name, ring.member.name, "RINGCANCELED", round((now - ring.started) * 1000))
+        pbx.qlog(ch.uniqueid, queue.name, "NONE", "ABANDON", position, self.original_position, int(wait))
         self.finish_record()
         self.hangup_caller(soft_first=True)
         for ring in cancelled:
@@ -345,6 +349,8 @@ class QueueCall:
         em.varset(ch, names.VAR_QUEUESTATUS, status)
         outcome = "timeout" if status == "TIMEOUT" else "overflow"
         self.record.update(outcome=outcome, wait_s=round(wait, 6), queue_status=status)
+        event = "EXITWITHTIMEOUT" if status == "TIMEOUT" else "EXITEMPTY"
+        pbx.qlog(ch.uniqueid, queue.name, "NONE", event, position, self.original_position, int(wait))
         self.finish_record()
         self._after_queue(status)
         pbx.kick(queue)

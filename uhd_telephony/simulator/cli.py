@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--secret", default="uhdsecret", help="its secret; a wrong one is refused (default uhdsecret)")
     net.add_argument("--latin1", action="store_true", help="send names Latin-1 encoded, like a misconfigured PBX")
     net.add_argument("--capture", type=Path, help="also write every event sent to this file (raw AMI bytes)")
+    net.add_argument("--queue-log", type=Path, help="write app_queue's queue_log to this file, as Asterisk does")
     net.add_argument("--duration", type=float, default=0.0, help="stop after this many wall seconds (0: run until ^C)")
     load = parser.add_argument_group("generated load")
     load.add_argument("--agents", type=int, default=6, help="agents in queue 'hotline' (default 6)")
@@ -92,7 +93,7 @@ async def main(args: argparse.Namespace) -> int:
         async with AmiSimulator(
             host=args.host, port=args.port, username=args.username, secret=args.secret, speed=args.speed,
             seed=args.seed, scenario=scenario_from(args), latin1=args.latin1, capture=False,
-            capture_path=args.capture, truth_limit=TRUTH_KEPT,
+            capture_path=args.capture, truth_limit=TRUTH_KEPT, queue_log=args.queue_log,
         ) as sim:  # fmt: skip
             print(
                 f"AMI simulator on {args.host}:{sim.port}: {args.agents} agents, {args.rate:g} calls/h, "

@@ -19,6 +19,7 @@ from uhd_telephony.simulator.clock import Clock, Timer
 from uhd_telephony.simulator.config import MemberConfig, PbxConfig, PhoneBehaviour, copy_config
 from uhd_telephony.simulator.emitter import Emitter, Sink
 from uhd_telephony.simulator.originate import Origination
+from uhd_telephony.simulator.queuelog import QueueLog
 from uhd_telephony.simulator.queues import NOT_INUSE, Device, Member, Queue
 
 
@@ -41,6 +42,7 @@ class Pbx:
         self.rng = random.Random(seed)
         self.em = Emitter(clock.now, sink)
         self.factory = ChannelFactory(clock.now, self.rng, chanvars=tuple(config.channelvars))
+        self.queue_log: QueueLog | None = None  # app_queue's queue_log file, when the simulator writes one
         self.started = clock.now()
         self.devices: dict[str, Device] = {}
         self.queues: dict[str, Queue] = {}
@@ -90,6 +92,11 @@ class Pbx:
         return bool(self.calls) or any(not o.done for o in self.originations)
 
     # channels -------------------------------------------------------------------------------------------------
+    def qlog(self, callid: str, queue: str, agent: str, event: str, *data: object) -> None:
+        """One line of the queue_log, now (nothing when no file is written)."""
+        if self.queue_log is not None:
+            self.queue_log.write(self.clock.now(), callid, queue, agent, event, *data)
+
     def register(self, ch: Channel) -> None:
         self.channels[ch.name] = ch
 

@@ -126,6 +126,7 @@ def ring_noanswer(call: QueueCall, ring: Ring) -> None:
     em, queue = call.pbx.em, call.queue
     assert queue is not None
     ring_ms = round((call.pbx.clock.now() - ring.started) * 1000)
+    call.pbx.qlog(call.ch.uniqueid, queue.name, ring.member.name, "RINGNOANSWER", ring_ms)
     em.agent_event(
         "AgentRingNoAnswer", call.ch, ring.ch, queue.name, ring.member.interface, ring.member.name,
         f"RingTime: {ring_ms}\r\n",
@@ -153,6 +154,7 @@ def ring_busy(call: QueueCall, ring: Ring) -> None:
         "AgentRingNoAnswer", call.ch, ring.ch, queue.name, ring.member.interface, ring.member.name,
         "RingTime: 0\r\n",
     )  # fmt: skip
+    call.pbx.qlog(call.ch.uniqueid, queue.name, ring.member.name, "RINGNOANSWER", 0)
     em.dial_end(call.ch, ring.ch, "BUSY")
     end_ring(call, ring, 17)
     release_phone(call, ring)

@@ -29,6 +29,7 @@ from uhd_telephony.simulator.clock import LiveClock
 from uhd_telephony.simulator.config import PbxConfig, PhoneBehaviour, default_config
 from uhd_telephony.simulator.pbx import Pbx
 from uhd_telephony.simulator.protocol import Action, AmiSession, fully_booted, login_preamble
+from uhd_telephony.simulator.queuelog import QueueLog
 from uhd_telephony.simulator.scenario import LoadGenerator, Scenario
 from uhd_telephony.simulator.softphone import PhoneView
 
@@ -71,6 +72,7 @@ class AmiSimulator:
         capture: bool = True,
         capture_path: str | Path | None = None,
         truth_limit: int | None = None,
+        queue_log: str | Path | None = None,
     ) -> None:
         if config is None:
             config = scenario.pbx_config() if scenario is not None else default_config()
@@ -84,6 +86,7 @@ class AmiSimulator:
         self.full_speed = speed  # the clock's pace while no person's phone rings or talks (softphone.py)
         self.pbx = Pbx(config, self.clock, self._sink, seed=seed, truth_limit=truth_limit)
         self.pbx.on_people_busy = self._people_busy
+        self._queue_log_path = Path(queue_log) if queue_log is not None else None
         self.generator = LoadGenerator(self.pbx, scenario, seed=seed) if scenario is not None else None
         self.sessions: set[AmiSession] = set()
         self.sessions_served = 0
@@ -102,6 +105,8 @@ class AmiSimulator:
         """Listen (port 0 picks a free port: read ``self.port``) and start the clock and the load generator."""
         loop = self._loop = asyncio.get_running_loop()
         self.clock.bind(loop)
+        if self._queue_log_path is not None:
+            self.pbx.queue_log = QueueLog(self._queue_log_path)
         if self._capture_path is not None:
             self._capture_file = self._capture_path.open("wb")
             self._capture_file.write(login_preamble())
@@ -142,6 +147,9 @@ class AmiSimulator:
         if self._capture_file is not None:
             self._capture_file.close()
             self._capture_file = None
+        if self.pbx.queue_log is not None:
+            self.pbx.queue_log.close()
+            self.pbx.queue_log = None
         log.info(
             "AMI simulator stopped: %d sessions served, %d calls recorded, %d frames emitted",
             self.sessions_served, len(self.pbx.truth), self.pbx.em.frames,

@@ -61,6 +61,7 @@ def answer(call: QueueCall, ring: Ring) -> None:
         "AgentConnect", ch, agent, queue.name, member.interface, member.name,
         f"HoldTime: {hold}\r\nRingTime: {int(now - ring.started)}\r\n",
     )  # fmt: skip
+    pbx.qlog(ch.uniqueid, queue.name, member.name, "CONNECT", hold, agent.uniqueid, int(now - ring.started))
     bridge = call.bridge = pbx.factory.bridge()
     em.bridge_create(bridge)
     em.bridge_enter(bridge, agent)
@@ -177,6 +178,8 @@ def complete(call: QueueCall, by: str) -> None:
         agent_gone(call, ring)
         queue_end_vars(call, queue, call.answered_at)
     call.record.update(outcome="answered", ended_by=by, talk_s=round(now - call.answered_at, 6))
+    event = "COMPLETEAGENT" if by == "agent" else "COMPLETECALLER"
+    pbx.qlog(ch.uniqueid, queue.name, member.name, event, hold, talk, call.original_position)
     call.finish_record()
     call.cdrs.append((agent.name, "ANSWERED", now))
     call.agent = None
@@ -196,6 +199,7 @@ def blind_transfer(call: QueueCall, target: Queue, exten: str, context: str | No
     em.varset(agent, "BLINDTRANSFER", ch.name)
     em.varset(agent, "BRIDGEPEER", "")
     context = context or target.cfg.context
+    pbx.qlog(ch.uniqueid, queue.name, member.name, "BLINDTRANSFER", exten, context, hold, talk, call.original_position)
     em.blind_transfer(agent, ch, bridge, context, exten)
     em.bridge_leave(bridge, agent)
     em.agent_event(
