@@ -296,3 +296,92 @@ def test_restart_restores_open_calls_then_resync_confirms_them() -> None:
     pipeline2.feed(c.complete(T0 + 20, 4, 16) + c.hangup(T0 + 20))
     (ended,) = [e for e in seen2 if isinstance(e, domain.CallEnded)]
     assert ended.call.entered_at == T0 and ended.call.answered_at == T0 + 4 and ended.call.talk_s == 16
+
+
+def _restored_answered(answered_at: float) -> CallRecord:
+    return CallRecord(
+        call_id="9.1@hotline",
+        linkedid="9.1",
+        uniqueid="9.1",
+        queue="hotline",
+        tenant="klinikum-nord",
+        entered_at=answered_at - 10,
+        answered_at=answered_at,
+        wait_s=10.0,
+        agent="Agent Anna",
+        agent_interface="PJSIP/101",
+    )
+
+
+def test_a_call_gone_during_a_restart_never_ends_before_it_was_answered() -> None:
+    # the record was answered on Asterisk's clock, which runs ahead of this machine's: the snapshot's own time
+    # (this machine's) is before the answer
+    tracker = CallTracker()
+    tracker.restore([_restored_answered(T0 + 100)])
+    (ended,) = [e for e in tracker.resync(Snapshot(taken_at=T0 + 50)) if isinstance(e, domain.CallEnded)]
+    call = ended.call
+    assert call.outcome == "answered" and call.resynced
+    assert call.entered_at <= call.answered_at <= call.ended_at  # type: ignore[operator]
+    assert call.talk_s == 0.0
+
+
+def test_the_snapshot_is_placed_on_asterisks_clock_by_the_pongs_timestamp() -> None:
+    tracker = CallTracker()
+    tracker.restore([_restored_answered(T0 + 100)])
+    snap = Snapshot(taken_at=T0 + 50)
+    snap.asterisk_time = T0 + 160  # Pong: Asterisk's own time when the snapshot was taken
+    (ended,) = [e for e in tracker.resync(snap) if isinstance(e, domain.CallEnded)]
+    assert ended.call.ended_at == T0 + 160 and ended.call.talk_s == 60.0
+
+
+def test_a_resynced_call_learns_its_tenant_and_hotline_from_the_channel_variables() -> None:
+    tracker = CallTracker(tenant_queues={"hotline": "klinikum-nord"})
+    snap = Snapshot(taken_at=T0)
+    snap.add_all(
+        [
+            {"Event": "QueueEntry", "Queue": "hotline", "Uniqueid": "7.1", "Channel": "PJSIP/trunk-1", "Wait": "12"},
+            {
+                "Event": "CoreShowChannel",
+                "Channel": "PJSIP/trunk-1",
+                "Uniqueid": "7.1",
+                "Linkedid": "7.1",
+                "Exten": "s",  # a dialplan label, not the number dialled
+                "Application": "Queue",
+                "ApplicationData": "hotline,r,,,180",
+                "ChanVariable": "UHD_TENANT=klinikum-sued\nUHD_HOTLINE=+498941407000\nUHD_USER_ID=42\nUHD_VIP=",
+            },
+        ]
+    )
+    (offered,) = tracker.resync(snap)
+    call = tracker.calls["7.1@hotline"]
+    assert isinstance(offered, domain.CallOffered) and call.resynced
+    assert (call.tenant, call.dialled, call.entered_at) == ("klinikum-sued", "+498941407000", T0 - 12)
+    assert call.variables == {"UHD_TENANT": "klinikum-sued", "UHD_HOTLINE": "+498941407000", "UHD_USER_ID": "42"}
+
+
+def test_an_abandon_of_a_caller_never_seen_is_no_call_of_the_fallback_tenant() -> None:
+    tracker = CallTracker()
+    unseen = Caller("8.1")
+    result = replay_bytes(b"Asterisk Call Manager/11.0.0\r\n" + unseen.abandon(T0 + 20, hold=20), tracker)
+    assert result.records == [] and tracker.calls == {} and tracker.stats.ignored == 1
+
+
+def test_an_abandon_of_a_caller_never_seen_counts_when_the_event_names_its_tenant() -> None:
+    tracker = CallTracker()
+    unseen = Caller("8.2")
+    raw = unseen.abandon(T0 + 20, hold=20).replace(
+        b"Queue: hotline\r\n", b"ChanVariable: UHD_TENANT=klinikum-nord\r\nQueue: hotline\r\n", 1
+    )
+    pipeline, seen = collect(tracker)
+    pipeline.feed(raw)
+    pipeline.flush()
+    (ended,) = [e for e in seen if isinstance(e, domain.CallEnded)]
+    assert ended.call.tenant == "klinikum-nord" and ended.call.outcome == "abandoned"
+
+
+def test_an_agent_connect_after_the_callers_hangup_leaves_nothing_in_progress() -> None:
+    tracker = CallTracker()
+    unseen = Caller("8.3")
+    pipeline, _ = collect(tracker)
+    pipeline.feed(unseen.hangup(T0 + 30) + unseen.connect(T0 + 30.1, hold=20))
+    assert tracker.calls == {} and tracker.stats.ignored == 1
