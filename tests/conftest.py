@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import uuid
@@ -12,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import PG_ADMIN_DSN, sqlite_database, throwaway_pg
+
+__all__ = ["PG_ADMIN_DSN", "throwaway_pg"]
+
 TRACES = Path(__file__).parent / "data" / "ami-traces"
-PG_ADMIN_DSN = os.environ.get("UHD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("UHD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -42,45 +44,26 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'uhd-test.db'}"
 
 
-@contextlib.asynccontextmanager
-async def throwaway_pg() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
-    import asyncpg
-
-    name = f"uhd_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:  # pragma: no cover - CI starts PostgreSQL
-        pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} is not reachable: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+def _migrated(request: pytest.FixtureRequest) -> bool:
+    """Databases start at the migrations' head (a copy of one template) unless the test is about migrating."""
+    return request.node.get_closest_marker("empty_database") is None
 
 
 @pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for this test."""
-    async with throwaway_pg() as url:
+async def pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test (migrated; empty with ``@pytest.mark.empty_database``)."""
+    async with throwaway_pg(migrated=_migrated(request)) as url:
         yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Runs the test once on a SQLite file and once on a throwaway PostgreSQL database."""
+    """Runs the test once on a SQLite file and once on a throwaway PostgreSQL database, both at the migrations'
+    head (empty with ``@pytest.mark.empty_database``)."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'uhd-test.db'}"
+        yield await sqlite_database(tmp_path, migrated=_migrated(request))
         return
-    async with throwaway_pg() as url:
+    async with throwaway_pg(migrated=_migrated(request)) as url:
         yield url
 
 
@@ -98,3 +81,17 @@ def redis_prefix() -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``UHD_TESTS_NO_SKIP=1`` (CI sets it) a skipped test fails the run: a missing browser, promtool or
+    server must not turn CI green with tests left out."""
+    if os.environ.get("UHD_TESTS_NO_SKIP") != "1" or hasattr(session.config, "workerinput"):
+        return  # only the controller (pytest-xdist) sees every worker's reports
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped:
+        reporter.write_line(f"UHD_TESTS_NO_SKIP: {len(skipped)} tests skipped, which CI does not allow:", red=True)
+        for report in skipped[:50]:
+            reporter.write_line(f"  {report.nodeid}: {report.longrepr}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -58,6 +58,26 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {value!r}") from None
 
 
+def _instant(value: str) -> float:
+    """--since: epoch seconds, a day (its midnight) or a date-time; Europe/Berlin unless an offset is given."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected YYYY-MM-DD, an ISO date-time or epoch seconds, got {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    return moment.timestamp()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uhd-telephony", description=__doc__)
     parser.add_argument("--version", action="version", version=f"uhd-telephony {__version__}")
@@ -112,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--store", action="store_true", help="also write the records into the database")
     replay.add_argument("--short-abandon", type=float, default=None, help="short-abandon threshold in seconds")
     _add_db(replay)
+
+    # issue 13: calls Asterisk logged while the service could not see it
+    backfill = sub.add_parser("backfill", help="record the calls of Asterisk's queue_log the store does not have")
+    backfill.add_argument("--queue-log", help="Asterisk's queue_log file (env UHD_QUEUE_LOG)")
+    backfill.add_argument(
+        "--since",
+        type=_instant,
+        help="read the whole file, record calls that entered at or after this: YYYY-MM-DD or an ISO date-time "
+        "(Europe/Berlin unless it names its offset) or epoch seconds (default: from where the last run stopped)",
+    )
+    backfill.add_argument("--short-abandon", type=float, default=None, help="short-abandon threshold in seconds")
+    _add_db(backfill)
 
     from uhd_telephony.directory import cli as directory_cli
 
@@ -206,6 +238,34 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         written = asyncio.run(store_domain_events(settings, events))
         log.info("stored %d call records in %s", written, _safe_url(settings.database_url))
     return 0
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    """issue 13: the queue_log backfill (store/backfill.py), from the stored mark or from ``--since``."""
+    from uhd_telephony.calls.pipeline import tracker_from_settings
+    from uhd_telephony.store.backfill import backfill, tracker_tenant_of
+    from uhd_telephony.tenants.service import hotline_resolver
+
+    path = args.queue_log or settings.queue_log
+    if not path:
+        raise UhdError("no queue_log: pass --queue-log FILE or set UHD_QUEUE_LOG")
+
+    async def run() -> int:
+        async with _database(settings) as db:
+            tracker = tracker_from_settings(settings)
+            tracker.tenant_resolver = await hotline_resolver(db, tracker.tenant_numbers)
+            result = await backfill(
+                db,
+                path,
+                tenant_of=tracker_tenant_of(tracker),
+                short_abandon_s=settings.short_abandon_s,
+                since=args.since,
+                batch_size=settings.store_batch_size,
+            )
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        return 0
+
+    return asyncio.run(run())
 
 
 @contextlib.asynccontextmanager
@@ -409,6 +469,7 @@ COMMANDS = {
     "import-categories": cmd_import_categories,
     "import-groups": cmd_import_groups,
     "replay": cmd_replay,
+    "backfill": cmd_backfill,  # issue 13
     "migrate": cmd_migrate,
     "create-account": cmd_create_account,
     "run": cmd_run,

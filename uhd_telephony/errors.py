@@ -67,6 +67,12 @@ class InvalidInput(UhdError):
     error_id = "invalid-input"
 
 
+class InvalidJson(InvalidInput):
+    """A request body that is not JSON, or JSON no parser should take (nested too deeply, a number too long)."""
+
+    error_id = "invalid-json"
+
+
 class NotAuthenticated(UhdError):
     """No valid session or token: log in first."""
 

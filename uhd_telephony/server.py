@@ -13,12 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
+from uhd_telephony.callbacks.housekeeping import CallbackHousekeeping
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallOffered
 from uhd_telephony.directory.lookup import DirectoryIndex
 from uhd_telephony.metrics.daily import KpiDailyScanner
 from uhd_telephony.metrics.service import MetricsService
 from uhd_telephony.outbox.mail import Mailer
 from uhd_telephony.outbox.service import OutboxWorker
+from uhd_telephony.screenpop.catchup import FollowUpScanner
 from uhd_telephony.screenpop.compose import ScreenPop
 from uhd_telephony.screenpop.fanout import make_fanout
 from uhd_telephony.screenpop.hub import PopHub
@@ -65,6 +67,9 @@ class Server:
         self.first_level: FirstLevelScanner | None = None
         self.sla: SlaScanner | None = None  # issue #7: SLA warnings and breaches, made in start()
         self.kpi_daily: KpiDailyScanner | None = None  # issue #6: the KPI history for Grafana, made in start()
+        # tickets and callback entries the live path lost (the database away), from the stored calls
+        self.followup: FollowUpScanner | None = None
+        self.callback_housekeeping: CallbackHousekeeping | None = None  # stuck dials reopened, old entries expired
 
     async def start(self) -> None:
         await self.calls.open()
@@ -98,9 +103,29 @@ class Server:
             callbacks=app[keys.CALLBACKS],
             directory=app[keys.DIRECTORY],
             fanout=self.fanout,
+            on_failure=self._catch_up_soon,
         )
         self.calls.bus.subscribe(self.composer, CallOffered, CallAnswered, CallEnded, name="screenpop")
         assert self.calls.db is not None
+        # its first scan now: what was lost while no instance ran (or before a crash) is done before new calls
+        self.followup = FollowUpScanner(
+            self.calls.db,
+            self.composer,
+            interval_s=self.settings.catchup_scan_s,
+            retry_s=self.settings.catchup_retry_s,
+            window_s=self.settings.catchup_window_s,
+            store_healthy=self._store_healthy,
+        )
+        await self.followup.start()
+        self.calls.after_backfill.append(self._catch_up_soon)
+        self.callback_housekeeping = CallbackHousekeeping(
+            self.calls.db,
+            app[keys.CALLBACKS],
+            interval_s=self.settings.callback_scan_s,
+            stale_s=self.settings.callback_dial_stale_s,
+            expire_s=self.settings.callback_expire_s,
+        )
+        await self.callback_housekeeping.start()
         self.directory_refresh = DirectoryRefresh(
             self.calls.db, app[keys.DIRECTORY], self.metrics, interval_s=self.settings.directory_refresh_s
         )
@@ -121,6 +146,15 @@ class Server:
         await self.kpi_daily.start()
         await self.calls.connect()
 
+    def _catch_up_soon(self) -> None:
+        """The composer's work for a call failed: the catch-up runs now and then until it has it done."""
+        if self.followup is not None:
+            self.followup.wake()
+
+    def _store_healthy(self) -> bool:
+        writer = self.calls.writer
+        return writer is not None and writer.stats.healthy
+
     def _health(self) -> dict[str, Any]:
         """The call service's components, plus the outbox backlog and the 10-minute rule (issue #5)."""
         parts = self.calls.health()
@@ -132,6 +166,10 @@ class Server:
             parts["sla_escalation"] = self.sla.health()
         if self.kpi_daily is not None:  # issue #6
             parts["kpi_daily"] = self.kpi_daily.health()
+        if self.followup is not None:
+            parts["followup"] = self.followup.health()
+        if self.callback_housekeeping is not None:
+            parts["callback_housekeeping"] = self.callback_housekeeping.health()
         return parts
 
     async def close(self) -> None:
@@ -140,6 +178,9 @@ class Server:
         await self.calls.disconnect()  # no more events; the bus has handed everything to its subscribers
         if self.composer is not None:
             await self.composer.close()  # tickets and callbacks still being written need the database
+        for scanner in (self.followup, self.callback_housekeeping):
+            if scanner is not None:
+                await scanner.close()
         if self.kpi_daily is not None:  # issue #6: needs the database only
             await self.kpi_daily.close()
         # --- issue #7: stop the SLA scanner before the outbox it writes to --------------------------------

@@ -51,6 +51,8 @@ class CallService:
         self._resolver_from_table = False  # True: the resolver is ours to rebuild when the tenants table changes
         self._started_at = 0.0
         self.resyncs = 0
+        # called after a queue_log backfill recorded answered calls (the server wakes its ticket catch-up)
+        self.after_backfill: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         await self.open()
@@ -104,6 +106,14 @@ class CallService:
             len(snapshot.channels),
             self.tracker.stats.resynced - before,
         )
+        if self.settings.queue_log and self.db is not None:
+            # issue 13: calls Asterisk logged in its queue_log while we could not see it (store/backfill.py)
+            from uhd_telephony.store.backfill import backfill_after_connect
+
+            result = await backfill_after_connect(self.settings, self.db, self.tracker, self.writer, snapshot.now)
+            if result is not None and result.answered:
+                for hook in self.after_backfill:
+                    hook()  # e.g. the ticket catch-up: the answered calls found only now get their tickets
 
     async def _tick_loop(self) -> None:
         while True:
@@ -158,14 +168,15 @@ class CallService:
             await self.db.close()
         stats = self.tracker.stats
         log.info(
-            "shutdown: %d events, %d calls offered, %d finished, %d in progress, %d orphan and %d duplicate events,"
-            " %d records written, up %.0f s",
+            "shutdown: %d events, %d calls offered, %d finished, %d in progress, %d orphan, %d duplicate and %d"
+            " ignored events, %d records written, up %.0f s",
             stats.events,
             stats.offered,
             stats.finished,
             len(self.tracker.calls),
             stats.orphans,
             stats.duplicates,
+            stats.ignored,
             self.writer.stats.written if self.writer is not None else 0,
             time.monotonic() - self._started_at,
         )
@@ -185,7 +196,15 @@ class CallService:
                 "pending": writer.pending if writer else 0,
                 "last_error": writer.last_error if writer else None,
             },
-            "calls": {"in_progress": len(self.tracker.calls), "finished": self.tracker.stats.finished},
+            "calls": {
+                "in_progress": len(self.tracker.calls),
+                "finished": self.tracker.stats.finished,
+                # events that made no call of their own: rebuilt from mid-call (orphan), repeated, or belonging to
+                # nothing the tracker can attribute (no caller channel, a straggler after the caller hung up)
+                "orphan_events": self.tracker.stats.orphans,
+                "duplicate_events": self.tracker.stats.duplicates,
+                "ignored_events": self.tracker.stats.ignored,
+            },
         }
 
 

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     tenant_numbers: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     tenant_queues: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
+    # Asterisk's queue_log (its log directory mounted read-only): calls that started and ended while the service
+    # could not see Asterisk are backfilled from it at start and after every reconnect; unset: off
+    queue_log: str | None = None
+
     # call record store
     store_batch_size: int = Field(default=500, ge=1)
     store_flush_interval_s: float = Field(default=0.2, gt=0)
@@ -112,12 +116,28 @@ class Settings(BaseSettings):
     # issue #6: how often today's and yesterday's kpi_daily rows (Grafana's history dashboard) are recomputed
     kpi_daily_s: float = Field(default=300.0, gt=0)
 
+    # the callback list's housekeeping: reopen entries stuck in "dialing" (longer than any dial: its Originate
+    # timeout of 30 s plus the reply margin), expire entries nobody returned
+    callback_scan_s: float = Field(default=60.0, gt=0)
+    callback_dial_stale_s: float = Field(default=300.0, ge=60)
+    callback_expire_s: float = Field(default=3 * 86400.0, gt=0)
+
+    # the follow-up catch-up: tickets and callback entries of stored calls that lack them (a database outage)
+    catchup_scan_s: float = Field(default=60.0, gt=0)
+    catchup_retry_s: float = Field(default=2.0, gt=0)  # after a failure, until a scan succeeds
+    catchup_window_s: float = Field(default=86400.0, gt=0)  # calls that ended this long ago at most
+
     log_level: str = "INFO"
 
     @field_validator("tenant_numbers", "tenant_queues", mode="before")
     @classmethod
     def _mapping(cls, value: Any) -> Any:
         return _parse_mapping(value)
+
+    @field_validator("queue_log")
+    @classmethod
+    def _queue_log(cls, value: str | None) -> str | None:
+        return value.strip() or None if isinstance(value, str) else value
 
     @field_validator("public_url")
     @classmethod

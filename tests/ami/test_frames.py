@@ -133,3 +133,23 @@ def test_bad_numbers_and_timestamps_do_not_raise() -> None:
     assert event is not None and event.ts == 42.0
     assert event.hold_time == 0 and event.ring_time == 1  # type: ignore[attr-defined]
     assert build_event({"Event": "SomethingElse"}, 0.0) is None
+
+
+def test_one_latin1_header_does_not_garble_the_utf8_headers_of_its_frame() -> None:
+    # issue 13 item 6: the member name comes UTF-8 from Asterisk, the caller name Latin-1 from a trunk. Decoding
+    # the whole frame as cp1252 stored the agent as "Ben SchÃ¤fer" and split the per-agent figures.
+    d, events, _ = decoder(event_filter=tracker_filter())
+    frame = (
+        b"Event: AgentConnect\r\nQueue: hotline\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n"
+        + "MemberName: Ben Schäfer\r\n".encode()
+        + "CallerIDName: Jürgen Müller\r\n".encode("latin-1")
+        + "ConnectedLineName: Ben Schäfer\r\n".encode()
+        + b"Interface: PJSIP/102\r\n\r\n"
+    )
+    d.feed(BANNER + frame)
+    (fields,) = events
+    assert fields["MemberName"] == "Ben Schäfer" and fields["ConnectedLineName"] == "Ben Schäfer"
+    assert fields["CallerIDName"] == "Jürgen Müller"
+    assert d.stats.fallback_decoded == 1
+    event = build_event(fields, 0.0)
+    assert event.member_name == "Ben Schäfer" and event.caller_name == "Jürgen Müller"  # type: ignore[attr-defined]

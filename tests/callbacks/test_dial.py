@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import insert
 
 from tests.callbacks.conftest import OTHER_TENANT, TENANT, MakeCall
 from tests.conftest import eventually
 from uhd_telephony.accounts.service import AccountService, AccountView
 from uhd_telephony.ami.client import AmiClient
+from uhd_telephony.callbacks.models import Callback
 from uhd_telephony.callbacks.service import CallbackService
 from uhd_telephony.errors import AmiError, AmiNotConnected, Conflict, Forbidden
 from uhd_telephony.settings import Settings
@@ -133,3 +136,24 @@ async def test_an_agent_of_another_tenant_may_not_dial(
     with pytest.raises(Forbidden):
         await callbacks.dial(TENANT, entry.id, stranger, ami)
     assert (await callbacks.get(TENANT, entry.id)).status == "open"
+
+
+async def test_an_entry_stored_with_a_line_break_in_the_name_is_still_dialable(
+    sim: AmiSimulator, ami: AmiClient, callbacks: CallbackService, agent: AccountView, db: Database
+) -> None:
+    # issue 13 item 6: a row stored before names were cleaned at the AMI event (Core insert: no model validator).
+    # Its Originate's CallerID header broke at the line break and the dial failed on every try.
+    async with db.engine.begin() as conn:
+        legacy = insert(Callback.__table__).values(
+            tenant=TENANT, call_id="legacy@hotline", linkedid="legacy", caller_number="+492319860572",
+            caller_name="Anna\r\nSchmidt", queue="hotline", abandoned_at=datetime.now(UTC), wait_s=42.0,
+            status="open", attempts=0,
+        )  # fmt: skip
+        result = await conn.execute(legacy)
+        entry_id = int(result.inserted_primary_key[0])
+    dialing = asyncio.create_task(callbacks.dial(TENANT, entry_id, agent, ami, context="callbacks", timeout_s=20))
+    await eventually(lambda: any(o.interface == "PJSIP/101" for o in sim.pbx.originations))
+    await sim.settle()
+    done = await asyncio.wait_for(dialing, 5)
+    assert (done.status, done.attempts) == ("done", 1)
+    assert b"CallerIDName: Anna Schmidt\r\n" in sim.capture_bytes()

@@ -95,7 +95,7 @@ async def test_a_service_killed_mid_call_and_restarted_leaves_every_call_and_tic
         north = sim.place_call("+492311111111", "Nord Spricht", talk_s=60)
         south = sim.place_call("+492312222222", "Süd Spricht", dialled=SECOND_HOTLINE, talk_s=60)
         await sim.advance(5)
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             while len(await _tickets(db_url)) < 2:  # noqa: ASYNC110  (another process's database)
                 await asyncio.sleep(0.1)
         for agent in AGENTS:
@@ -128,10 +128,10 @@ async def test_a_service_killed_mid_call_and_restarted_leaves_every_call_and_tic
             records = await stored(db_url)
             return len(records) == len(placed) and all(r.outcome for r in records)
 
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             while not await all_done():  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             while len(await _tickets(db_url)) < len(placed):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # nothing more arrives

@@ -229,3 +229,17 @@ def test_the_dashboards_use_the_provisioned_data_source() -> None:
     for path in sorted((ROOT / "grafana" / "dashboards").glob("*.json")):
         used = set(uids(json.loads(path.read_text(encoding="utf-8"))))
         assert used <= {provisioned, "${datasource}", "$datasource"}, f"{path.name}: data source {used}"
+
+
+def test_the_service_reads_the_queue_log_asterisk_writes_read_only() -> None:
+    """issue 13: calls Asterisk logged while the service could not see it are backfilled from its queue_log."""
+    from tests.deploy.repo import conf
+
+    logdir = conf("asterisk.conf").section("directories").get("astlogdir")
+    name = conf("logger.conf").section("general").get("queue_log_name")
+    (logs,) = [v for v in services()["asterisk"]["volumes"] if str(v).split(":")[1] == logdir]
+    volume = str(logs).split(":")[0]
+    assert volume in compose()["volumes"]
+    assert f"{volume}:{logdir}:ro" in services()[SERVICE]["volumes"]
+    assert environment(SERVICE)["UHD_QUEUE_LOG"] == f"{logdir}/{name}"
+    assert Settings.model_fields["queue_log"].default is None  # off unless set

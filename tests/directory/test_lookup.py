@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.directory.conftest import TENANT, at, phone, place, user
 from uhd_telephony.directory.lookup import DirectoryIndex, TenantIndex
 from uhd_telephony.directory.numbers import NumberingPlan
@@ -153,3 +155,42 @@ async def test_reload_tenant_sees_changes_and_deactivated_users_stop_matching(db
     await index.reload_tenant(db, TENANT)
     assert index.lookup(TENANT, "0231 9860572").user.name == "Petra Hoffmann"  # type: ignore[union-attr]
     assert index.lookup("other", "0231 9860572").user.name == "Maria Schmidt"  # type: ignore[union-attr]
+
+
+# issue 13 item 6: the caller ID in every shape German carriers and PBXs deliver, against one directory user
+# with a public desk number and an extension of the tenant's block (+49231986, extensions of up to four digits)
+SHAPES_PLAN = NumberingPlan("DE", extension_prefix="+49231986", max_extension_length=4)
+SCHMIDT = user(
+    "P-9", "Anna Schmidt", phone("0231 98601000"), phone("4711", "extension", SHAPES_PLAN), id=9, updated_at=at(1)
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shape"),
+    [
+        ("+4923198601000", "international with +"),
+        ("004923198601000", "international with 00"),
+        ("4923198601000", "international, neither + nor 00 (some SIP trunks)"),
+        ("023198601000", "national with the trunk prefix"),
+        ("0023198601000", "the PBX's outside-line 0 before the national number (not +231!)"),
+        ("0004923198601000", "the PBX's outside-line 0 before the international number"),
+        ("+49 231 986 01000", "international, spaced"),
+        ("sip:+4923198601000@carrier.example;user=phone", "a SIP URI"),
+        ("4711", "the internal extension"),
+        ("+492319864711", "the extension as a number of the tenant's block, with +"),
+        ("00492319864711", "the extension's full number with 00"),
+        ("492319864711", "the extension's full number, neither + nor 00"),
+        ("02319864711", "the extension's full number, national"),
+        ("002319864711", "the extension's full number behind the outside-line 0"),
+    ],
+)
+def test_every_shape_of_a_caller_id_finds_its_directory_user(raw: str, shape: str) -> None:
+    index = TenantIndex(TenantDirectory(TENANT, SHAPES_PLAN, (SCHMIDT,)))
+    result = index.lookup(raw)
+    assert (result.kind, result.user) == ("user", SCHMIDT), shape
+
+
+@pytest.mark.parametrize("raw", ["0023198601001", "4923198601001", "4712", "002319864712", "<unknown>", ""])
+def test_a_caller_id_shape_never_finds_someone_else(raw: str) -> None:
+    result = TenantIndex(TenantDirectory(TENANT, SHAPES_PLAN, (SCHMIDT,))).lookup(raw)
+    assert result.kind == "unknown", raw

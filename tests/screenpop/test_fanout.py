@@ -98,3 +98,29 @@ async def test_redis_listener_survives_a_malformed_message(two_processes: Any) -
     await a.publish(pop(7))
     await eventually(lambda: len(anna.received) == 1, 5)
     await asyncio.sleep(0)
+
+
+async def test_the_same_pop_from_two_instances_reaches_the_console_once(two_processes: Any) -> None:
+    a, hub_a, b, hub_b = two_processes
+    anna, ben = Sink(), Sink()
+    hub_a.add(Console(7, frozenset({"klinikum-a"}), anna))
+    hub_b.add(Console(8, frozenset({"klinikum-a"}), ben))
+    message = {**pop(7), "call": {"call_id": "1.1@hotline", "linkedid": "1.1"}}
+    # both instances follow the same PBX and compose the same answer's pop
+    assert await a.publish(message) is True
+    assert await b.publish({**message, "at": "a little later"}) is False
+    # the same conversation answered again in another queue, and the same call for another agent: new pops
+    assert await b.publish({**message, "call": {"call_id": "1.1@backoffice", "linkedid": "1.1"}}) is True
+    assert await a.publish({**message, "agent_id": 8}) is True
+    ended = {"type": "call_ended", "tenant": "klinikum-a", "agent_id": 7, "call": message["call"]}
+    assert [await a.publish(ended), await b.publish(ended)] == [True, False]
+    await eventually(lambda: len(anna.received) == 3 and len(ben.received) == 1, 5)
+    await asyncio.sleep(0.2)  # a duplicate would be on its way now
+    assert [(m["type"], m["call"]["call_id"]) for m in anna.received] == [
+        ("pop", "1.1@hotline"),
+        ("pop", "1.1@backoffice"),
+        ("call_ended", "1.1@hotline"),
+    ]
+    assert "at" not in anna.received[0]  # the first instance's pop, not the second's
+    current = await a.current(7)
+    assert current is not None and current["call"]["call_id"] == "1.1@backoffice"

@@ -180,6 +180,7 @@ async def test_the_tenant_command_adds_lists_and_audits(
     assert [(e.action, e.actor) for e in page.entries] == [("account_created", "cli"), ("tenant_added", "cli")]
 
 
+@pytest.mark.empty_database
 async def test_an_upgrade_registers_the_tenants_accounts_and_category_trees_already_name(db_url: str) -> None:
     from sqlalchemy import text
 

@@ -17,6 +17,9 @@ from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import PG_LOCK_KEY, current_revision, downgrade, head_revision, migrate
 from uhd_telephony.store.schema import Base
 
+# these tests migrate themselves: their databases start empty
+pytestmark = pytest.mark.empty_database
+
 EXPECTED_INDEXES = {
     "ix_calls_tenant_entered_at": ["tenant", "entered_at"],
     "ix_calls_tenant_queue_entered_at": ["tenant", "queue", "entered_at"],

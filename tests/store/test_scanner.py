@@ -55,3 +55,17 @@ async def test_a_failed_scan_is_kept_and_retried() -> None:
     await scanner.next_scan()
     assert scanner.last_error == "RuntimeError('database away')"
     await scanner.close()
+
+
+async def test_wake_scans_at_once_and_a_failed_scan_is_retried_after_retry_s() -> None:
+    scanner = Counting(fail=True, interval_s=60, retry_s=0.05)
+    await scanner.start()
+    first = await scanner.next_scan()
+    second = await scanner.next_scan()  # failed: again after retry_s, not after the interval
+    assert 0.045 <= second - first < 1
+    scanner.fail = False
+    await scanner.next_scan()  # succeeds: the next one would be a minute away ...
+    scanner.wake()  # ... unless someone wakes it
+    woken = time.monotonic()
+    assert await scanner.next_scan() - woken < 0.5
+    await scanner.close()

@@ -118,6 +118,7 @@ async def test_a_record_the_database_refuses_is_set_aside_and_the_rest_written(
     assert '"caller_name": "J\\u00fcrgen M\\u00fcller"' in caplog.text  # the whole record is in the log
 
 
+@pytest.mark.empty_database
 async def test_records_wait_for_a_schema_that_is_not_there_yet(db_url: str, make_call: MakeCall) -> None:
     # a service started before `uhd-telephony migrate`: records are kept until the table exists
     async with Database(db_url) as db:

@@ -47,7 +47,7 @@ async def test_a_person_answers_a_call_in_the_browser(demo: Demo, tmp_path: Path
             assert await page.is_hidden("#pop-body")  # ringing is no answer: no ticket yet
             await page.click("#phone-answer")
             await page.wait_for_function(
-                "/^UHD-\\d{4}-\\d{6}$/.test(document.getElementById('ticket-number').textContent)", timeout=10_000
+                "/^UHD-\\d{4}-\\d{6}$/.test(document.getElementById('ticket-number').textContent)", timeout=20_000
             )
             assert await page.text_content("#caller-name") == caller.name  # the directory knows the caller
             number = await page.text_content("#ticket-number")

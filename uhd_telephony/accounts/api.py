@@ -18,6 +18,7 @@ from uhd_telephony.errors import Conflict, InvalidInput
 from uhd_telephony.security.audit import AuditAction
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Principal, client_ip, require
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
 
 ADMIN = (Role.ADMIN.value,)
@@ -127,7 +128,7 @@ async def _audit(
             errors=(409,), tag="admin")  # fmt: skip
 async def create_account(request: web.Request) -> web.Response:
     who = await require(request, *ADMIN)
-    body = CreateAccountBody.model_validate(await request.json())
+    body = CreateAccountBody.model_validate(await read_json(request))
     await check_known_tenants(request, body.tenants)
     view = await request.app[keys.ACCOUNTS].create(
         body.username,
@@ -167,7 +168,7 @@ async def get_account(request: web.Request) -> web.Response:
 async def change_account(request: web.Request) -> web.Response:
     who = await require(request, *ADMIN)
     account_id = _account_id(request)
-    body = ChangeAccountBody.model_validate(await request.json())
+    body = ChangeAccountBody.model_validate(await read_json(request))
     if account_id == who.account_id and ((body.role is not None and body.role != who.role) or body.active is False):
         raise Conflict("an admin cannot demote or deactivate itself", {"account_id": account_id})
     if body.tenants is not None:

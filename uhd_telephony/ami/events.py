@@ -19,7 +19,6 @@ from typing import Any
 from uhd_telephony.ami import names
 from uhd_telephony.ami.frames import EventFilter, Fields
 
-
 # C0 and C1 control characters (NUL, CR, LF, TAB, ESC, ...) and the Unicode line and paragraph separators
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # what Asterisk shows for a caller ID part it does not have (``<unknown>``); never a caller's name or number
@@ -295,7 +294,7 @@ _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
     "Newexten": lambda f, ts: Newexten(
         ts, **_channel_kwargs(f), application=f.get("Application", ""), app_data=f.get("AppData", "")
     ),
-    "VarSet": lambda f, ts: VarSet(ts, **_channel_kwargs(f), variable=f.get("Variable", ""), value=f.get("Value", "")),
+    "VarSet": lambda f, ts: VarSet(ts, **_channel_kwargs(f), variable=f.get("Variable", ""), value=_var_value(f)),
     "Hangup": lambda f, ts: Hangup(ts, **_channel_kwargs(f), cause=_int(f.get("Cause"))),
     "QueueCallerJoin": lambda f, ts: QueueCallerJoin(
         ts,
@@ -303,7 +302,6 @@ _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
         queue=f.get("Queue", ""),
         position=_int(f.get("Position")),
         exten=f.get("Exten", ""),
-        variables=chan_vars(f),
     ),
     "QueueCallerLeave": lambda f, ts: QueueCallerLeave(ts, **_channel_kwargs(f), queue=f.get("Queue", "")),
     "QueueCallerAbandon": lambda f, ts: QueueCallerAbandon(

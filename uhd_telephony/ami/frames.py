@@ -2,7 +2,9 @@
 
 panoramisk decodes every TCP chunk with ``errors="ignore"`` before framing, which turns a Latin-1 "Müller"
 into "Mller" and drops a UTF-8 character split across two reads. Here bytes are framed first, then each
-complete frame is decoded as UTF-8, falling back to cp1252 (a superset of Latin-1 for printable text).
+complete frame is decoded as UTF-8; only when that fails is it decoded line by line, each header line as UTF-8
+and only a line that is not UTF-8 as cp1252 (a superset of Latin-1 for printable text). One Latin-1 caller name
+from a trunk must not turn the UTF-8 member name of the same frame into "Ben SchÃ¤fer".
 
 Most of an Asterisk event stream is ``VarSet`` and ``Newexten`` (about 170 frames for one simple queue call,
 of which the tracker needs some twenty). Frames whose event name, or whose variable/application, nobody
@@ -39,11 +41,21 @@ class FrameStats:
 
 
 def decode_frame(raw: bytes) -> tuple[str, bool]:
-    """Decode one whole frame: UTF-8, else cp1252. Returns the text and whether the fallback was used."""
+    """Decode one frame: UTF-8 as a whole (nearly always), else each line on its own, UTF-8 or else cp1252.
+
+    Returns the text and whether the fallback was used for any line.
+    """
     try:
         return raw.decode("utf-8"), False
     except UnicodeDecodeError:
-        return raw.decode("cp1252", "replace"), True
+        pass
+    lines: list[str] = []
+    for line in raw.split(b"\r\n"):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode("cp1252", "replace"))
+    return "\r\n".join(lines), True
 
 
 def parse_fields(text: str) -> Fields:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from uhd_telephony.ami.events import chan_vars
+from uhd_telephony.ami.events import caller_id, chan_vars
 
 
 def _int(value: str | None) -> int:
     try:
         return int(value or 0)
-    except ValueError:
+    except ValueError:  # not a number, or more digits than Python parses
         return 0
 
 
@@ -113,8 +113,8 @@ class Snapshot:
                     channel=fields.get("Channel", ""),
                     uniqueid=fields.get("Uniqueid", ""),
                     linkedid=fields.get("Linkedid", "") or fields.get("Uniqueid", ""),
-                    caller_number=fields.get("CallerIDNum", ""),
-                    caller_name=fields.get("CallerIDName", ""),
+                    caller_number=caller_id(fields.get("CallerIDNum", "")),
+                    caller_name=caller_id(fields.get("CallerIDName", "")),
                     position=_int(fields.get("Position")),
                     wait_s=_int(fields.get("Wait")),
                 )
@@ -138,8 +138,8 @@ class Snapshot:
                     channel=fields.get("Channel", ""),
                     uniqueid=fields.get("Uniqueid", ""),
                     linkedid=fields.get("Linkedid", "") or fields.get("Uniqueid", ""),
-                    caller_number=fields.get("CallerIDNum", ""),
-                    caller_name=fields.get("CallerIDName", ""),
+                    caller_number=caller_id(fields.get("CallerIDNum", "")),
+                    caller_name=caller_id(fields.get("CallerIDName", "")),
                     context=fields.get("Context", ""),
                     exten=fields.get("Exten", ""),
                     application=fields.get("Application", ""),

@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from uhd_telephony.ami.events import caller_id
 from uhd_telephony.store.models import Base, IdType
 
 
@@ -60,3 +61,10 @@ class Callback(Base):
         # the tenant's list (open entries, oldest first) and "same caller again" read by tenant and status
         Index("ix_callbacks_tenant_status_abandoned_at", "tenant", "status", "abandoned_at"),
     )
+
+    @validates("caller_name", "caller_number")
+    def _caller_id(self, key: str, value: str | None) -> str:
+        # the AMI events are cleaned already; a record from elsewhere (a replay, the queue_log backfill, a row
+        # restored from before) must not store a NUL (PostgreSQL refuses the row), a line break (the Originate's
+        # CallerID header would break) or Asterisk's "<unknown>" as a caller's name or number
+        return caller_id(value or "")

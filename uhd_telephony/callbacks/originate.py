@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from uhd_telephony.ami.events import clean_text
 from uhd_telephony.ami.names import VAR_TENANT
 
 # set on the agent's channel: the dialplan and the CDR can tie the call to the callback entry
@@ -45,7 +46,9 @@ def originate_action(
     timeout_s: float,
 ) -> dict[str, Any]:
     """The Originate that rings ``channel`` (the agent's phone) and then dials ``exten`` from ``context``."""
-    name = _CALLERID_UNSAFE.sub("", caller_name).strip()
+    # no line break either: one would end the CallerID header, and Asterisk refuse the action (an entry stored
+    # with one before names were cleaned at the AMI event would otherwise fail on every try)
+    name = _CALLERID_UNSAFE.sub("", clean_text(caller_name)).strip()
     return {
         "Action": "Originate",
         "Channel": channel,

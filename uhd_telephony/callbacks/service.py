@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # outcomes where the dialplan's overflow branch may have asked for a callback (CALLBACK_REQUESTED)
 CALLBACK_OUTCOMES = frozenset({Outcome.TIMEOUT, Outcome.CALLBACK, Outcome.OVERFLOW})
+# every outcome on_call_ended may queue an entry for (the rest never get one): what a catch-up needs to look at
+ENTRY_OUTCOMES = CALLBACK_OUTCOMES | {Outcome.ABANDONED}
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,9 @@ class CallRecord:
     ring_attempts: list[RingAttempt] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)  # UHD_* channel variables (AGI lookup)
     resynced: bool = False  # some of it was rebuilt from a QueueStatus/CoreShowChannels snapshot
+    # recorded from Asterisk's queue_log after the fact (calls/queue_log.py), not seen live: its ticket, if it was
+    # answered, is "opened after the call"
+    backfilled: bool = False
 
     @property
     def finished(self) -> bool:
@@ -137,4 +140,5 @@ class CallRecord:
             "ring_attempts": [a.to_dict() for a in self.ring_attempts],
             "variables": dict(self.variables),
             "resynced": self.resynced,
+            "backfilled": self.backfilled,
         }

@@ -30,6 +30,7 @@ from uhd_telephony.simulator.server import AmiSimulator
 from uhd_telephony.simulator.softphone import PhoneView
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Principal, require
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
 
 PHONE_ROLES = ("agent", "admin")  # the console's roles
@@ -183,7 +184,7 @@ async def phone_state(request: web.Request) -> web.Response:
 async def answer(request: web.Request) -> web.Response:
     """The phone's Answer key: AgentConnect goes out over AMI, the ticket pops on this console."""
     await require(request, *PHONE_ROLES)  # before the body: an anonymous request learns nothing from a 400
-    body = AnswerBody.model_validate(await request.json()) if request.can_read_body else AnswerBody()
+    body = AnswerBody.model_validate(await read_json(request)) if request.can_read_body else AnswerBody()
     sim = _info(request).sim
 
     def act(interface: str) -> None:
@@ -208,7 +209,7 @@ async def hangup(request: web.Request) -> web.Response:
 async def pause(request: web.Request) -> web.Response:
     """QueuePause of this account's member in every queue (QueueMemberPause over AMI, as from a real phone)."""
     await require(request, *PHONE_ROLES)  # before the body: an anonymous request learns nothing from a 400
-    body = PauseBody.model_validate(await request.json())
+    body = PauseBody.model_validate(await read_json(request))
     sim = _info(request).sim
 
     def act(interface: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -29,6 +30,7 @@ from uhd_telephony.demo import phone
 from uhd_telephony.demo.data import DEMO_PASSWORD, DEMO_SLA_SUMMARY, Login, directory_ids, seed_demo
 from uhd_telephony.demo.desk import SimulatedDesk
 from uhd_telephony.demo.mailbox import MailSink
+from uhd_telephony.errors import AmiNotConnected
 from uhd_telephony.server import Server
 from uhd_telephony.service import install_stop
 from uhd_telephony.settings import Settings
@@ -43,6 +45,7 @@ from uhd_telephony.web import keys
 PERSON_FIRST_EXT = 150  # a person's phones: PJSIP/150, PJSIP/151, …
 PERSON_TALK_LIMIT_S = 1800.0  # a caller left on a person's line hangs up after half an hour
 MAIL_DIR = "demo-mail"
+LOGIN_WAIT_S = 10.0  # the service logging in to the local simulator at start
 
 
 class CallPrinter:
@@ -177,6 +180,11 @@ class Demo:
         finally:
             await db.close()
         await server.start()
+        # callers dial once the service is logged in to the simulator: a call over before the login would only be
+        # seen by the resync, without its answer (no ticket, no pop). The simulator is local: this is instant.
+        assert server.calls.client is not None
+        with contextlib.suppress(AmiNotConnected):
+            await server.calls.client.wait_connected(LOGIN_WAIT_S)
         self.base_url = f"http://{server_settings.http_host}:{server.port}"
         if server.outbox is not None and not self.http_port and own_public_url:
             # port 0: the status links in mails name the port the system gave us

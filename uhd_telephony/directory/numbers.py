@@ -7,6 +7,13 @@ Two key spaces:
 - an internal extension (digits only, no leading 0, at most ``max_extension_length`` digits) becomes
   ``ext:4711``. A leading 0 is the trunk prefix in Germany, so ``0800`` is never an extension.
 
+Caller IDs come in every shape carriers and PBXs deliver, and each finds the same key: international with ``+``
+(``+4923198601000``) or ``00`` (``004923198601000``) or, from some SIP trunks, neither (``4923198601000``: digits
+that start with the region's own country code and are a valid number that way, before any national reading);
+national with the trunk prefix (``023198601000``); and behind a PBX whose outside line is dialled with 0, with one
+more 0 in front (``0023198601000`` is not an international number to +231, it is 0 + ``023198601000``: a number
+starting 00 that is no valid number as written is read once more without that 0).
+
 A caller ID that is no number at all (``anonymous``, ``<unknown>``, ``s``, empty, garbage) normalises to None.
 With a tenant ``extension_prefix`` (the number block of the hospital's PBX, e.g. ``+49231986``) the two key
 spaces meet: ``+492319864711`` and ``ext:4711`` are the same phone, and ``NumberingPlan.keys`` returns both.
@@ -58,8 +65,25 @@ def normalise(
     if uri is not None:
         text = uri.group(1).strip()
     compact = _EXTENSION_SEPARATORS.sub("", text)
-    if _DIGITS.fullmatch(compact) and compact[0] != "0" and len(compact) <= max_extension_length:
-        return EXTENSION + compact
+    digits = _DIGITS.fullmatch(compact) is not None
+    if digits and compact[0] != "0":
+        if len(compact) <= max_extension_length:
+            return EXTENSION + compact
+        # international without + or 00 (4923198601000), as some trunks send it: before the national reading
+        # (which would make it +49 4923...), when the digits start with the region's own country code
+        if compact.startswith(str(phonenumbers.country_code_for_region(region))):
+            key = _e164("+" + compact, region)
+            if key is not None:
+                return key
+    key = _e164(text, region)
+    if key is None and digits and compact.startswith("00"):
+        # the PBX's outside-line 0 before a national (0023198601000) or international (00049...) number
+        key = _e164(compact[1:], region)
+    return key
+
+
+def _e164(text: str, region: str) -> str | None:
+    """The E.164 form of a valid number, else None."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -27,6 +27,7 @@ from uhd_telephony.metrics import aggregates, kpi, queries, report
 from uhd_telephony.metrics.live import waiting_callers
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import require_in_tenant
+from uhd_telephony.web.inputs import representable
 from uhd_telephony.web.openapi import documented, single_query
 
 KPI_ROLES = ("agent", "admin", "manager")
@@ -166,12 +167,17 @@ def _moment(value: str, name: str, *, end: bool) -> datetime:
         if len(text) == 10:
             day = date.fromisoformat(text)
             # a day is its local midnight; an end day is included, so the period runs to the next midnight
-            return datetime.combine(day + timedelta(days=1) if end else day, time(0), kpi.TIMEZONE)
-        moment = datetime.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), kpi.TIMEZONE)
+        else:
+            moment = datetime.fromisoformat(text)
     except (ValueError, OverflowError):
         raise InvalidInput(
             f"{name} is not an ISO date (2026-03-01) or datetime (2026-03-01T08:00:00+01:00)", {"field": name}
         ) from None
+    try:
+        representable(moment)  # 0001-01-01 parses, but its UTC instant (how the store compares) does not exist
+    except ValueError as exc:
+        raise InvalidInput(f"{name} {exc}", {"field": name}) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=kpi.TIMEZONE)
 
 

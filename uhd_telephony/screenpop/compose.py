@@ -3,23 +3,33 @@
 A bus subscriber. Work for one call runs in order (answered before ended); different calls run concurrently, at
 most ``concurrency`` at a time, so one slow database round trip does not hold up every other agent's pop. Every
 task is owned here and cancelled or awaited on close.
+
+With the database away, the ticket and the pop of an answered call are retried with backoff while the call is up
+(the pop follows once the ticket is there); what is still undone when the call ends, or any other failure, is
+left to the catch-up (``screenpop.catchup``), which ``on_failure`` wakes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallEvent, CallOffered
 from uhd_telephony.calls.records import CallRecord, iso
+from uhd_telephony.store.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
 CATEGORY_CACHE_S = 30.0  # the tree changes rarely; a pop must not wait for it
+RETRY_MIN_S = 0.2  # the first retry of an answered call's ticket and pop while the database is away
+RETRY_MAX_S = 5.0
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -28,6 +38,19 @@ class ComposerStats:
     tickets_created: int = 0
     without_agent_account: int = 0
     failed: int = 0
+    retries: int = 0  # attempts of a live call's ticket or pop that failed for the database and were repeated
+    duplicate_pops: int = 0  # pops another instance had published already (RedisFanout)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedTicket:
+    """An answered call's ticket, and who it is for and with."""
+
+    ticket: Any  # TicketView
+    created: bool
+    agent: Any  # AccountView | None: the account of the agent who answered
+    caller: Any  # LookupResult of the directory
+    requester: dict[str, Any] | None
 
 
 class ScreenPop:
@@ -44,7 +67,11 @@ class ScreenPop:
         fanout: Any,
         concurrency: int = 32,
         clock: Callable[[], float] = time.time,
+        on_failure: Callable[[], None] | None = None,
+        retry_min_s: float = RETRY_MIN_S,
+        retry_max_s: float = RETRY_MAX_S,
     ) -> None:
+        """``on_failure``: called after any work failed for good (the catch-up's ``wake``)."""
         self.db = db
         self.accounts = accounts
         self.tickets = tickets
@@ -58,6 +85,10 @@ class ScreenPop:
         self._tasks: set[asyncio.Task[None]] = set()
         self._categories: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self._closed = False
+        self.on_failure = on_failure
+        self.retry_min_s = retry_min_s
+        self.retry_max_s = max(retry_min_s, retry_max_s)
+        self._ended: set[str] = set()  # call_ids whose CallEnded came: their answer's retries stop
 
     # ------------------------------------------------------------------ bus side
     def __call__(self, event: CallEvent) -> None:
@@ -67,6 +98,7 @@ class ScreenPop:
         if isinstance(event, CallAnswered):
             self._queue(event.call.linkedid, self.answered(event))
         elif isinstance(event, CallEnded):
+            self._ended.add(event.call.call_id)
             self._queue(event.call.linkedid, self.ended(event))
         elif isinstance(event, CallOffered):
             self._queue(event.call.linkedid, self.offered(event))
@@ -86,12 +118,17 @@ class ScreenPop:
     async def _run(self, previous: asyncio.Task[None] | None, work: Awaitable[None]) -> None:
         if previous is not None:
             await asyncio.wait([previous])  # its outcome is its own; ours only comes after it
-        async with self._slots:
-            try:
-                await work
-            except Exception:  # one call's failure must not stop the pops of the others
-                self.stats.failed += 1
+        try:
+            await work  # takes one of the slots for each database round of its own
+        except Exception as exc:  # one call's failure must not stop the pops of the others
+            self.stats.failed += 1
+            if is_unavailable(exc):
+                log.warning("screen-pop work failed, the database is unavailable (%s: %s); the catch-up will do it",
+                            type(exc).__name__, exc)  # fmt: skip
+            else:
                 log.exception("screen-pop work failed")
+            if self.on_failure is not None:
+                self.on_failure()  # the catch-up derives the ticket or callback entry from the stored call
 
     async def drain(self) -> None:
         """Wait for the work queued so far (tests, shutdown)."""
@@ -107,28 +144,70 @@ class ScreenPop:
             if pending:
                 await asyncio.wait(pending)
 
-    # ------------------------------------------------------------------ the work
-    async def offered(self, event: CallOffered) -> None:
-        # the caller calls again: their open callback entries are done
-        await self.callbacks.on_call_offered(event.call)
-
-    async def answered(self, event: CallAnswered) -> None:
-        call = event.call
+    # ------------------------------------------------------------------ shared with the catch-up
+    async def open_ticket(self, call: CallRecord, *, then: Any = None) -> OpenedTicket:
+        """The call's ticket (opened once per conversation) for the agent's account and the directory's caller;
+        ``then(conn, ticket_id, now)`` runs in a new ticket's transaction."""
         agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
         caller = self.directory.lookup(call.tenant, call.caller_number)
         requester = requester_of(caller)
+        options: dict[str, Any] = {} if then is None else {"then": then}
         ticket, created = await self.tickets.open_for_call(
             call,
             requester=requester,
             agent_id=agent.id if agent is not None else None,
             agent_name=agent.display_name if agent is not None else call.agent,
+            **options,
         )
         self.stats.tickets_created += created
+        return OpenedTicket(ticket, created, agent, caller, requester)
+
+    async def callback_for(self, call: CallRecord) -> Any:
+        """The callback entry of an ended unanswered call when the callback rules want one (CallbackView | None)."""
+        requester = requester_of(self.directory.lookup(call.tenant, call.caller_number))
+        return await self.callbacks.on_call_ended(call, user_id=requester.get("user_id") if requester else None)
+
+    async def _while_up(self, call: CallRecord, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()`` in a slot; a database outage retries it with backoff until it succeeds, the call ends or
+        the composer closes (then the error is raised: the catch-up takes over)."""
+        delay = self.retry_min_s
+        while True:
+            try:
+                async with self._slots:
+                    return await work()
+            except Exception as exc:
+                if self._closed or call.call_id in self._ended or not is_unavailable(exc):
+                    raise
+                self.stats.retries += 1
+                wait = random.uniform(delay / 2, delay)
+                log.warning("call %s: ticket and pop wait for the database (%s); retry in %.1f s", call.call_id,
+                            type(exc).__name__, wait)  # fmt: skip
+            await asyncio.sleep(wait)  # outside the slot: other calls' work goes on meanwhile
+            delay = min(delay * 2, self.retry_max_s)
+
+    # ------------------------------------------------------------------ the work
+    async def offered(self, event: CallOffered) -> None:
+        # the caller calls again: their open callback entries are done
+        async with self._slots:
+            await self.callbacks.on_call_offered(event.call)
+
+    async def answered(self, event: CallAnswered) -> None:
+        call = event.call
+        opened = await self._while_up(call, lambda: self.open_ticket(call))
+        ticket, agent = opened.ticket, opened.agent
         if agent is None:
             self.stats.without_agent_account += 1
             log.info("call %s answered by %s, who has no account: ticket %s, no pop", call.call_id, call.agent,
                      ticket.number)  # fmt: skip
             return
+        pop = await self._while_up(call, lambda: self._pop(call, opened))
+        if await self.fanout.publish(pop) is False:
+            self.stats.duplicate_pops += 1  # another instance following the same PBX popped it
+            return
+        self.stats.pops += 1
+
+    async def _pop(self, call: CallRecord, opened: OpenedTicket) -> dict[str, Any]:
+        ticket, agent, caller, requester = opened.ticket, opened.agent, opened.caller, opened.requester
         recent = await self.tickets.recent_for_requester(
             call.tenant,
             user_id=requester.get("user_id") if requester else None,
@@ -136,7 +215,7 @@ class ScreenPop:
             limit=5,
             exclude_id=ticket.id,
         )
-        pop = {
+        return {
             "type": "pop",
             "tenant": call.tenant,
             "agent_id": agent.id,
@@ -144,19 +223,23 @@ class ScreenPop:
             "call": call_summary(call),
             "caller": caller.to_dict(),
             "ticket": ticket.to_dict(),
-            "ticket_created": created,
+            "ticket_created": opened.created,
             "recent_tickets": [t.to_dict() for t in recent],
             "categories": await self._category_tree(call.tenant),
         }
-        await self.fanout.publish(pop)
-        self.stats.pops += 1
 
     async def ended(self, event: CallEnded) -> None:
         call = event.call
+        try:
+            async with self._slots:
+                await self._ended_work(call)
+        finally:
+            self._ended.discard(call.call_id)
+
+    async def _ended_work(self, call: CallRecord) -> None:
         if call.answered_at is None:
             # an abandoned caller the directory knows goes on the callback list
-            requester = requester_of(self.directory.lookup(call.tenant, call.caller_number))
-            await self.callbacks.on_call_ended(call, user_id=requester.get("user_id") if requester else None)
+            await self.callback_for(call)
             return
         await self.callbacks.on_call_ended(call)
         agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)

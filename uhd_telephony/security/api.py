@@ -13,6 +13,7 @@ from uhd_telephony.security.permissions import SCOPES
 from uhd_telephony.security.tokens import MAX_DAYS
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import client_ip, require
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented, single_query
 
 ADMIN = (Role.ADMIN.value,)
@@ -94,7 +95,7 @@ async def list_tokens(request: web.Request) -> web.Response:
             body=CreateTokenBody, response=IssuedTokenResponse, status=201, errors=(409,), tag="admin")  # fmt: skip
 async def create_token(request: web.Request) -> web.Response:
     who = await require(request, *ADMIN)
-    body = CreateTokenBody.model_validate(await request.json())
+    body = CreateTokenBody.model_validate(await read_json(request))
     issued = await request.app[keys.TOKENS].create(
         _int(request, "account_id"),
         name=body.name,

@@ -25,6 +25,7 @@ from uhd_telephony.sla.service import EscalationFilter, SlaService
 from uhd_telephony.tickets.history import agent_actor
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import require_in_tenant
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented, single_query
 
 MANAGERS = ("manager", "admin")
@@ -44,7 +45,7 @@ async def _manage(request: web.Request, model: type[BaseModel], act: Callable[..
     """A manager's write on one escalation: ``act(service, tenant, ticket_id, escalation_id, actor=…, **body)``
     (the body's fields are the service method's keyword arguments)."""
     who, tenant = await require_in_tenant(request, *MANAGERS)
-    body = model.model_validate(await request.json())
+    body = model.model_validate(await read_json(request))
     ticket_id, escalation_id = _ids(request)
     row = await act(
         _service(request), tenant, ticket_id, escalation_id, actor=agent_actor(who.account_id), **body.model_dump()

@@ -147,6 +147,7 @@ def to_row(record: CallRecord, now: datetime) -> dict[str, Any]:
             ],
             "variables": {_text(str(k)): _text(str(v)) for k, v in record.variables.items()},
             "resynced": bool(record.resynced),
+            "backfilled": bool(record.backfilled),
             "created_at": now,
             "updated_at": now,
         }
@@ -206,6 +207,7 @@ def from_row(row: Mapping[Any, Any]) -> CallRecord:
         ],
         variables=dict(row["variables"] or {}),
         resynced=bool(row["resynced"]),
+        backfilled=bool(row["backfilled"]),
     )
 
 

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -93,6 +94,23 @@ def _sqlite_engine(url: URL, *, echo: bool, busy_timeout_ms: int) -> AsyncEngine
             cursor.close()
 
     return engine
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached right now (refused, dropped, timed out, locked,
+    restarting): the same work may succeed later. False for errors about the data or the statement."""
+    if isinstance(error, (OSError, TimeoutError, sa_exc.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return True
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    # asyncpg raises some of its own while connecting (the server starting up, too many connections)
+    return type(error).__module__.startswith("asyncpg") and type(error).__name__ in {
+        "CannotConnectNowError",
+        "TooManyConnectionsError",
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "InterfaceError",
+    }
 
 
 class Database:

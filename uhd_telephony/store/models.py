@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, MetaData, String, func, text
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, MetaData, String, false, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -89,6 +89,9 @@ class Call(Base):
     ring_attempts: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
     resynced: Mapped[bool] = mapped_column(default=False)
+    # recorded from Asterisk's queue_log after the fact (store/backfill.py): an answered one's ticket is "opened
+    # after the call"
+    backfilled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -110,3 +113,22 @@ class Call(Base):
             postgresql_where=text("outcome IS NULL"),
         ),
     )
+
+
+class QueueLogMark(Base):
+    """How far the queue_log backfill (store/backfill.py) has read a file: the high-water mark of one path.
+
+    ``offset`` is the byte where the next read starts; ``inode`` and the first ``head_len`` bytes' ``head_sha256``
+    tell whether it is still the same file (a rotated or truncated log is read again from byte 0).
+    """
+
+    __tablename__ = "queue_log_marks"
+
+    path: Mapped[str] = mapped_column(String, primary_key=True)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    head_len: Mapped[int] = mapped_column(Integer)
+    head_sha256: Mapped[str] = mapped_column(String(64))
+    # the time of the last line read (the file's own clock), for the operator
+    last_line_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -23,7 +23,10 @@ def utc_now() -> datetime:
 
 
 class PeriodicScanner(abc.ABC):
-    """Calls ``scan_once()`` every ``interval_s`` in one owned task; ``start``/``close``; ``clock`` is injectable."""
+    """Calls ``scan_once()`` every ``interval_s`` in one owned task; ``start``/``close``; ``clock`` is injectable.
+
+    After a failed scan the next one comes after ``retry_s`` (default: the interval); ``wake()`` scans at once.
+    """
 
     label = "scan"  # how the logs name this scanner
     scan_at_start = True  # False: the first scan waits one interval (the state was just loaded)
@@ -35,17 +38,28 @@ class PeriodicScanner(abc.ABC):
         interval_s: float = 15.0,
         clock: Callable[[], datetime] = utc_now,
         batch_size: int = SCAN_BATCH,
+        retry_s: float | None = None,
     ) -> None:
         self.db = db
         self.interval_s = interval_s
+        self.retry_s = interval_s if retry_s is None else min(retry_s, interval_s)
         self.clock = clock
         self.batch_size = batch_size
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
     @abc.abstractmethod
     async def scan_once(self) -> int:
         """Handle everything due now; how many items this instance handled."""
+
+    def wake(self) -> None:
+        """Scan now instead of at the end of the current wait (a scan under way is followed by another)."""
+        self._wake.set()
+
+    def next_delay(self, failed: bool) -> float:
+        """How long to wait before the next scan."""
+        return self.retry_s if failed else self.interval_s
 
     def closing_summary(self) -> str | None:
         """A line for the log when the scanner stops, or None."""
@@ -68,12 +82,20 @@ class PeriodicScanner(abc.ABC):
 
     async def _run(self) -> None:
         if not self.scan_at_start:
-            await asyncio.sleep(self.interval_s)
+            await self._sleep(self.interval_s)
         while True:
+            self._wake.clear()
+            failed = False
             try:
                 await self.scan_once()
                 self.last_error = None
             except Exception as exc:  # the database may be away: the due times wait in the table meanwhile
+                failed = True
                 self.last_error = repr(exc)
                 log.warning("%s failed: %r", self.label, exc)
-            await asyncio.sleep(self.interval_s)
+            await self._sleep(self.next_delay(failed))
+
+    async def _sleep(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wake.wait()

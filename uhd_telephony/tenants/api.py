@@ -12,6 +12,7 @@ from uhd_telephony.security.audit import AuditAction
 from uhd_telephony.tenants.service import DEFAULT_REGION, DEFAULT_TIME_ZONE
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import client_ip, require
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
 
 ADMIN = (Role.ADMIN.value,)
@@ -66,7 +67,7 @@ async def list_tenants(request: web.Request) -> web.Response:
             status=201, errors=(409,), tag="admin")  # fmt: skip
 async def add_tenant(request: web.Request) -> web.Response:
     who = await require(request, *ADMIN)
-    body = CreateTenantBody.model_validate(await request.json())
+    body = CreateTenantBody.model_validate(await read_json(request))
     view = await request.app[keys.TENANTS].add(
         body.tenant,
         name=body.name,

@@ -47,6 +47,7 @@ from uhd_telephony.tickets.workflow import TicketWorkflow, next_statuses
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Forbidden, Principal, principal, require_in_tenant, require_tenant
 from uhd_telephony.web.console import STATIC
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
 
 READ_ROLES = ("agent", "admin", "manager")
@@ -84,7 +85,7 @@ async def _visible(request: web.Request, who: Principal, tenant: str) -> int:
 
 
 async def _body(request: web.Request, model: type[M]) -> M:
-    return model.model_validate(await request.json())
+    return model.model_validate(await read_json(request))
 
 
 def _workflow(request: web.Request) -> TicketWorkflow:

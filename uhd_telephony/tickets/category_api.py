@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from uhd_telephony.tickets.category_edit import create_category, update_category
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import require_in_tenant
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
 
 EDIT_ROLES = ("admin",)  # the tree is configuration: the operator's, not the agents'
@@ -57,7 +58,7 @@ def _answer(node: dict[str, Any], status: int = 200) -> web.Response:
             errors=(409,))  # fmt: skip
 async def add_category(request: web.Request) -> web.Response:
     _, tenant = await require_in_tenant(request, *EDIT_ROLES)
-    body = CategoryCreateBody.model_validate(await request.json())
+    body = CategoryCreateBody.model_validate(await read_json(request))
     node = await create_category(request.app[keys.DB], tenant, **body.model_dump())
     return _answer(node, 201)
 
@@ -66,7 +67,7 @@ async def add_category(request: web.Request) -> web.Response:
             response=CategoryResponse)  # fmt: skip
 async def change_category(request: web.Request) -> web.Response:
     _, tenant = await require_in_tenant(request, *EDIT_ROLES)
-    body = CategoryUpdateBody.model_validate(await request.json())
+    body = CategoryUpdateBody.model_validate(await read_json(request))
     node = await update_category(
         request.app[keys.DB], tenant, int(request.match_info["category_id"]), **body.model_dump()
     )

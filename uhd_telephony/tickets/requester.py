@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from uhd_telephony.ami.events import caller_id, clean_text
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.errors import TicketError
 
@@ -34,22 +35,27 @@ def _optional_id(data: Mapping[str, Any], key: str) -> int | None:
 
 
 def requester_of(call: CallRecord, lookup: Mapping[str, Any] | None) -> Requester:
-    """The requester of a phone ticket: the directory's user/place/name/VIP when known, else the caller ID."""
+    """The requester of a phone ticket: the directory's user/place/name/VIP when known, else the caller ID.
+
+    An unknown caller's name stays empty (never Asterisk's ``<unknown>``): the mail greets without a name and the
+    pages show the number instead, or "Unbekannter Anrufer" (console.js, tickets.js).
+    """
     lookup = lookup or {}
-    name = lookup.get("name") or call.caller_name or ""
-    number = lookup.get("number") or call.caller_number or ""
+    name = _clean(lookup.get("name")) or caller_id(call.caller_name or "")
+    number = _clean(lookup.get("number")) or caller_id(call.caller_number or "")
     return Requester(
         user_id=_optional_id(lookup, "user_id"),
         place_id=_optional_id(lookup, "place_id"),
-        number=_clean(str(number))[:64],
-        name=_clean(str(name))[:200],
+        number=number[:64],
+        name=name[:200],
         vip=_flag(lookup.get("vip")),
     )
 
 
-def _clean(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; a mangled AMI CallerIDName must not make the ticket unstorable
-    return value.replace("\x00", "\ufffd")
+def _clean(value: Any) -> str:
+    # PostgreSQL text cannot hold NUL; a mangled AMI CallerIDName must not make the ticket unstorable (the AMI
+    # events are cleaned already: this is for a record from elsewhere, a replay or a row restored from before)
+    return clean_text(str(value)) if value else ""
 
 
 def _flag(value: Any) -> bool:

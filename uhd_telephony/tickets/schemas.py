@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -14,6 +13,7 @@ from uhd_telephony.outbox.mail import valid_address
 from uhd_telephony.tickets.models import Channel, TicketStatus
 from uhd_telephony.tickets.routing import MAX_REASON
 from uhd_telephony.tickets.search import MAX_LIMIT, MAX_OFFSET, Sort
+from uhd_telephony.web.inputs import Instant
 
 TEXT_LIMIT = 20_000
 MAX_ID = 2**63 - 1
@@ -157,8 +157,8 @@ class TicketListQuery(Body):
     )
     requester_user_id: Id | None = None
     requester_number: Annotated[str, Field(max_length=64)] | None = None
-    created_from: datetime | None = Field(default=None, description="inclusive; without offset: Europe/Berlin")
-    created_to: datetime | None = Field(default=None, description="exclusive; without offset: Europe/Berlin")
+    created_from: Instant | None = Field(default=None, description="inclusive; without offset: Europe/Berlin")
+    created_to: Instant | None = Field(default=None, description="exclusive; without offset: Europe/Berlin")
     q: Annotated[str, Field(max_length=200), AfterValidator(_storable)] | None = Field(
         default=None, description="words to find in number, subject, description, requester (case, umlauts folded)"
     )

@@ -122,7 +122,9 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
         return key, ticket_id
     try:
         moment = datetime.fromisoformat(key) if isinstance(key, str) else None
-    except ValueError:
+        if moment is not None and moment.tzinfo is not None:
+            moment.astimezone(UTC)  # how the store binds it: 0001-01-01T00:00:00+14:00 has no UTC instant
+    except (ValueError, OverflowError):
         moment = None
     if moment is None or moment.tzinfo is None:
         raise bad

@@ -84,6 +84,13 @@ def _answered(call: CallRecord, fallback: datetime) -> datetime:
     return fallback if call.answered_at is None else datetime.fromtimestamp(call.answered_at, UTC)
 
 
+def _first_level_start(call: CallRecord, now: datetime) -> datetime:
+    """Where the 10-minute rule starts counting: the answer; for a ticket opened only after the call ended (a
+    database outage, a call found in the queue_log), now: the agent gets the same time to solve it as live."""
+    answered = _answered(call, now)
+    return max(answered, now) if call.ended_at is not None else answered
+
+
 def _check_actor(actor: str) -> str:
     if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
         raise TicketError("actor must name who acts (system, agent:<id>, ...) in at most 128 characters")
@@ -157,7 +164,7 @@ class TicketService:
             "agent_name": None if agent is None else str(agent).replace("\x00", "\ufffd")[:200],
             # the agent has the caller on the line: the ticket is responded to the moment it opens
             "first_response_at": now,
-            "first_level_due_at": _answered(call, now) + timedelta(seconds=self.first_level_limit_s),
+            "first_level_due_at": _first_level_start(call, now) + timedelta(seconds=self.first_level_limit_s),
         }
         note = f"phone call {call.call_id} answered by {agent or 'an agent'}"
         ticket_id = await self._insert(values, now, note, on_linkedid_conflict=True, then=then)

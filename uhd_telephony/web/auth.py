@@ -28,6 +28,7 @@ from uhd_telephony.security.permissions import token_scope
 from uhd_telephony.settings import Settings
 from uhd_telephony.tickets.models import valid_tenant
 from uhd_telephony.web import keys
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.middleware import csrf_ok, same_origin
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ async def require_in_tenant(request: web.Request, *roles: str) -> tuple[Principa
 async def login(request: web.Request) -> web.Response:
     if not same_origin(request):
         raise Forbidden("cross-origin login refused")
-    body = LoginBody.model_validate(await request.json())
+    body = LoginBody.model_validate(await read_json(request))
     ip = client_ip(request)
     guard = request.app[keys.LOGIN_GUARD]
     audit = request.app[keys.AUDIT]

@@ -13,6 +13,7 @@ from uhd_telephony.screenpop.fanout import encode
 from uhd_telephony.screenpop.hub import Console
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import principal, require, require_in_tenant
+from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.middleware import same_origin
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":
                 await ws.send_str(encode({"type": "pong"}))
+    except ConnectionResetError as exc:  # aiohttp's ClientConnectionResetError too: the browser went away
+        # a closed tab or a dropped network, often right after the handshake: the client's business, no error
+        log.info("console of agent %s gone: %s", who.account_id, exc or type(exc).__name__)
     finally:
         hub.remove(console)
     return ws
@@ -87,7 +91,7 @@ class ClassifyBody(BaseModel):
 
 async def classify(request: web.Request) -> web.Response:
     who, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
-    body = ClassifyBody.model_validate(await request.json())
+    body = ClassifyBody.model_validate(await read_json(request))
     view = await request.app[keys.TICKETS].classify(
         tenant,
         _id(request, "ticket_id"),

@@ -53,7 +53,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors(include_url=False)
         ]
         return web.json_response(error_body("invalid-request", "invalid request", {"problems": problems}), status=400)
-    except json.JSONDecodeError:  # request.json() on a body that is not JSON
+    except json.JSONDecodeError:  # a body that is not JSON, should a handler parse one itself (web.inputs.read_json)
         return web.json_response(error_body("invalid-json", "the request body is not valid JSON"), status=400)
     except UnicodeDecodeError:
         return web.json_response(error_body("bad-encoding", "the request body is not UTF-8"), status=400)

@@ -1,0 +1,1 @@
+"""Helpers shared by the test packages: databases, Redis prefixes, polling (tests/support/*.py)."""
