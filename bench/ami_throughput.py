@@ -24,17 +24,17 @@ import tempfile
 import time
 
 from uhd_telephony.ami.client import AmiClient
-from uhd_telephony.bus import Bus
 from uhd_telephony.calls.domain import CallEnded, CallEvent
 from uhd_telephony.calls.pipeline import CallPipeline
 from uhd_telephony.calls.replay import replay_bytes
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.calls.tracker import CallTracker
+from uhd_telephony.calls.writer import CallWriter
+from uhd_telephony.runtime.bus import Bus
 from uhd_telephony.settings import Settings
 from uhd_telephony.simulator.render import render_calls
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
-from uhd_telephony.store.writer import CallWriter
 
 SENTINEL = b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: BenchEnd\r\n\r\n"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from uhd_telephony.cli import main
+from uhd_telephony.app.cli import main
 
 QUEUE_LOG = Path(__file__).resolve().parent / "data" / "queue-log" / "soak_c120.queue_log"
 

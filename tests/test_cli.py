@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TRACES, trace_names, trace_truth
-from uhd_telephony.store.calls import CallRepository
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.store.db import Database
 
 REQUIRED_KEYS = {

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from sqlalchemy import func, select
 
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.sla.models import escalations
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 
 # targets of seconds, so that an escalation fires within the test (the demo's own SLA has minutes)

@@ -14,10 +14,10 @@ import pytest
 
 from tests.conftest import eventually
 from uhd_telephony.calls.records import CallRecord
-from uhd_telephony.service import CallService
+from uhd_telephony.calls.repository import CallRepository
+from uhd_telephony.calls.service import CallService
 from uhd_telephony.settings import Settings
 from uhd_telephony.simulator import AmiSimulator, default_config
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 
 AGENTS = ["PJSIP/101", "PJSIP/102", "PJSIP/103"]

@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import eventually
 from tests.test_service import AGENTS, service_settings, started, stored
 from uhd_telephony.calls.records import CallRecord, Outcome
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.simulator import AmiSimulator, default_config
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
 

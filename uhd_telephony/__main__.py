@@ -2,6 +2,6 @@
 
 import sys
 
-from uhd_telephony.cli import main
+from uhd_telephony.app.cli import main
 
 sys.exit(main())

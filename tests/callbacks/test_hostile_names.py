@@ -13,8 +13,8 @@ from uhd_telephony.callbacks.originate import originate_action
 from uhd_telephony.callbacks.service import CallbackService
 from uhd_telephony.calls.records import Outcome
 from uhd_telephony.calls.replay import ReplayResult, replay_bytes
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.calls.tracker import CallTracker
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.requester import requester_of
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from tests.conftest import eventually
 from tests.outbox.sinks import free_port
 from uhd_telephony.accounts.service import AccountView
+from uhd_telephony.app.server import Server
 from uhd_telephony.callbacks.service import CallbackService
-from uhd_telephony.server import Server
 from uhd_telephony.settings import Settings
 from uhd_telephony.store.db import Database
 

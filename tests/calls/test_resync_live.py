@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
+from tests.calls.factory import Caller
 from tests.conftest import eventually
 from tests.test_service import service_settings, started, stored, uhd
 from uhd_telephony.ami import names
@@ -154,3 +155,37 @@ async def test_a_service_killed_mid_call_and_restarted_leaves_every_call_and_tic
     tickets = await _tickets(db_url)
     assert sorted(linkedid or "" for _, linkedid, _ in tickets) == sorted(r.linkedid for r in records)
     assert {linkedid: tenant for tenant, linkedid, _ in tickets} == {r.linkedid: tenant_of[r.uniqueid] for r in records}
+
+
+async def test_a_caller_who_abandoned_just_before_the_connection_dropped_is_stored_as_abandoned(
+    sim: AmiSimulator, sqlite_url: str
+) -> None:
+    # the grace period is long: the tracker's own clock cannot finish the call before the resync does
+    settings = service_settings(sim.port, sqlite_url).model_copy(update={"finalize_grace_s": 60.0})
+    service = await started(settings)
+    assert service.client is not None
+    try:
+        for agent in AGENTS:
+            sim.pause_member(agent)
+        placed = sim.place_call("+492315555555", "Legt Auf", patience_s=None)
+        await sim.advance(8)
+        call_id = f"{placed.uniqueid}@{placed.queue}"
+        await eventually(lambda: call_id in service.tracker.calls)
+        # the connection breaks after QueueCallerAbandon and QueueCallerLeave reached the service, before the
+        # Hangup (one TCP segment delivered, the next lost): what arrived is sent as Asterisk sends it
+        caller = Caller(placed.uniqueid, queue=placed.queue, channel=placed.channel, linkedid=placed.linkedid)
+        now = sim.now()
+        sim.inject(caller.abandon(now, hold=8) + caller.leave(now + 0.001))
+        await eventually(lambda: call_id in service.tracker._exits and service.tracker._exits[call_id].abandoned_at)
+        assert sim.drop_connections() == 1
+        sim.hangup(placed.channel)  # the caller is gone when the service reconnects
+        await sim.advance(1)
+        await eventually(lambda: service.client.status.reconnects >= 1 and service.resyncs >= 2)
+        await eventually(lambda: service.tracker.stats.finished == 1)
+        assert service.tracker.calls == {}
+    finally:
+        await service.close()
+    (record,) = await stored(sqlite_url)
+    # its real wait, up to the abandon (not up to the resync, not "unknown")
+    assert record.outcome == "abandoned" and record.wait_s == pytest.approx(now - record.entered_at, abs=0.01)
+    assert record.wait_s == pytest.approx(8, abs=0.2) and record.ended_at == pytest.approx(now, abs=0.01)

@@ -385,3 +385,54 @@ def test_an_agent_connect_after_the_callers_hangup_leaves_nothing_in_progress() 
     pipeline, _ = collect(tracker)
     pipeline.feed(unseen.hangup(T0 + 30) + unseen.connect(T0 + 30.1, hold=20))
     assert tracker.calls == {} and tracker.stats.ignored == 1
+
+
+def test_a_caller_who_abandoned_just_before_the_connection_dropped_is_abandoned_after_the_resync() -> None:
+    # QueueCallerAbandon and QueueCallerLeave arrived, then the connection dropped before the Hangup; the resync
+    # comes within the grace period (T0 + 9 < T0 + 8 + grace): the caller is gone from the snapshot, but the
+    # tracker knows how and when it left: abandoned after its real 8 s wait, not "unknown" at the snapshot time
+    gone, waiting = Caller("10.1"), Caller("10.2")
+    tracker = CallTracker(grace_s=2.0)
+    pipeline, seen = collect(tracker)
+    pipeline.feed(gone.newchannel(T0 - 1) + gone.join(T0) + waiting.join(T0 + 1))
+    pipeline.feed(gone.abandon(T0 + 8, hold=8) + gone.leave(T0 + 8.001))
+    assert set(tracker.calls) == {"10.1@hotline", "10.2@hotline"}  # nothing final before Hangup or grace
+    snap = snapshot(
+        T0 + 9,
+        {"Event": "QueueEntry", "Queue": "hotline", "Uniqueid": "10.2", "Channel": waiting.channel, "Wait": "8"},
+    )
+    pipeline.resync(snap)
+    (ended,) = [e.call for e in seen if isinstance(e, domain.CallEnded)]
+    assert ended.uniqueid == "10.1"
+    assert (ended.outcome, ended.wait_s, ended.ended_at) == ("abandoned", 8.0, T0 + 8)
+    assert [e.call.uniqueid for e in seen if isinstance(e, domain.CallAbandoned)] == ["10.1"]
+    assert set(tracker.calls) == {"10.2@hotline"}
+    # the Hangup that was lost, or a late duplicate of the abandon, changes nothing
+    pipeline.feed(gone.abandon(T0 + 8, hold=8) + gone.hangup(T0 + 8.01))
+    assert sum(isinstance(e, domain.CallEnded) for e in seen) == 1
+
+
+def test_a_queue_timeout_seen_before_the_connection_dropped_stays_a_timeout_after_the_resync() -> None:
+    # Queue() gave up (QueueCallerAbandon, Leave, QUEUESTATUS=TIMEOUT); the caller channel lives on in the
+    # dialplan's overflow branch when the snapshot is taken: a timeout with its real wait, not "unknown"
+    c = Caller("10.3")
+    tracker = CallTracker(grace_s=2.0)
+    pipeline, seen = collect(tracker)
+    pipeline.feed(c.newchannel(T0 - 1) + c.join(T0))
+    pipeline.feed(c.abandon(T0 + 30, hold=30) + c.leave(T0 + 30.001) + c.varset(T0 + 30.002, "QUEUESTATUS", "TIMEOUT"))
+    snap = snapshot(
+        T0 + 31,
+        {
+            "Event": "CoreShowChannel",
+            "Channel": c.channel,
+            "Uniqueid": "10.3",
+            "Linkedid": "10.3",
+            "Application": "UserEvent",
+            "ApplicationData": "CallbackRequested",
+            "Duration": "00:00:32",
+        },
+    )
+    pipeline.resync(snap)
+    (ended,) = [e.call for e in seen if isinstance(e, domain.CallEnded)]
+    assert (ended.outcome, ended.wait_s, ended.ended_at) == ("timeout", 30.0, T0 + 30)
+    assert tracker.calls == {}

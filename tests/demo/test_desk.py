@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from tests.conftest import eventually
 from tests.web.conftest import web_settings
-from uhd_telephony.demo import Demo
-from uhd_telephony.demo.desk import LABEL
-from uhd_telephony.store.calls import CallRepository
+from uhd_telephony.app.demo import Demo
+from uhd_telephony.app.demo.desk import LABEL
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.tickets.history import history
 from uhd_telephony.tickets.view import tickets
 
@@ -85,9 +85,9 @@ async def test_a_persons_ticket_is_left_to_the_person(demo: Demo) -> None:
 def test_a_transferred_conversation_is_worked_once_where_it_ends() -> None:
     from types import SimpleNamespace
 
+    from uhd_telephony.app.demo.desk import SimulatedDesk
     from uhd_telephony.calls.domain import CallEnded
     from uhd_telephony.calls.records import CallRecord, Outcome
-    from uhd_telephony.demo.desk import SimulatedDesk
 
     no_db: Any = SimpleNamespace(db=None)  # the bus side only: nothing here touches a database
     desk = SimulatedDesk(no_db, no_db, no_db, people=[PERSON])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from uhd_telephony.demo.mailbox import MailSink
+from uhd_telephony.app.demo.mailbox import MailSink
 from uhd_telephony.outbox.mail import message_id
 from uhd_telephony.outbox.transport import SendError
 from uhd_telephony.settings import Settings

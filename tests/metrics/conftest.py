@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.calls.replay import replay_bytes
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.calls.tracker import CallTracker
 from uhd_telephony.metrics import kpi
 from uhd_telephony.simulator.render import render_calls
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.categories import DEFAULT_CATEGORIES, categories, import_categories

@@ -12,12 +12,12 @@ from aiohttp.test_utils import TestClient
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, rendered_records, store_calls, store_tickets
 from tests.metrics.test_report import store_calendar
 from tests.web.conftest import login, seed, web_settings
+from uhd_telephony.app.web import init_app
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.metrics import kpi
 from uhd_telephony.metrics.api import KpiResponse
 from uhd_telephony.simulator.render import DEFAULT_START
 from uhd_telephony.store.db import Database
-from uhd_telephony.web.app import init_app
 
 DAY = datetime.fromtimestamp(DEFAULT_START, kpi.TIMEZONE).date()  # the simulated calls' day in Berlin
 NOON = datetime.combine(DAY, datetime.min.time(), kpi.TIMEZONE) + timedelta(hours=12)

@@ -15,7 +15,7 @@ from tests.conftest import trace_bytes
 from tests.metrics.conftest import TENANT_A, TicketSpec, store_tickets
 from tests.sla.conftest import sla_data
 from tests.web.conftest import web_settings
-from uhd_telephony.bus import Bus
+from uhd_telephony.app.web import init_app
 from uhd_telephony.calls.domain import CallEvent, CallOffered
 from uhd_telephony.calls.pipeline import CallPipeline
 from uhd_telephony.calls.records import CallRecord
@@ -24,10 +24,10 @@ from uhd_telephony.metrics import kpi, queries
 from uhd_telephony.metrics.exposition import Renderer
 from uhd_telephony.metrics.live import METRIC_NAMES
 from uhd_telephony.metrics.service import MetricsService, TicketStatsCache
+from uhd_telephony.runtime.bus import Bus
 from uhd_telephony.sla.policy import import_sla
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
-from uhd_telephony.web.app import init_app
 
 ALLOWED_LABELS = {"tenant", "queue", "category", "le"}
 

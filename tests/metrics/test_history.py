@@ -24,11 +24,11 @@ from tests.conftest import PG_ADMIN_DSN, eventually, throwaway_pg
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, store_calls, store_tickets
 from tests.metrics.shipped import HISTORY_UID, ROOT, dashboards, panel_queries, variable_queries
 from tests.metrics.test_report import stay
+from uhd_telephony.app.cli import main
+from uhd_telephony.app.server import Server
 from uhd_telephony.calls.records import CallRecord, Outcome
-from uhd_telephony.cli import main
 from uhd_telephony.metrics import aggregates, daily, kpi
 from uhd_telephony.metrics.models import kpi_daily
-from uhd_telephony.server import Server
 from uhd_telephony.settings import Settings
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import downgrade, migrate

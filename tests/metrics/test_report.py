@@ -20,8 +20,9 @@ from sqlalchemy import insert, update
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, store_calls, store_tickets
 from tests.web.conftest import PASSWORD, login, seed, web_settings
 from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.app.cli import main
+from uhd_telephony.app.web import init_app
 from uhd_telephony.calls.records import CallRecord, Outcome
-from uhd_telephony.cli import main
 from uhd_telephony.errors import InvalidInput
 from uhd_telephony.metrics import kpi, report, report_html
 from uhd_telephony.sla.calendar import Calendar
@@ -29,7 +30,6 @@ from uhd_telephony.sla.models import sla_tenants
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
 from uhd_telephony.tickets.view import tickets
-from uhd_telephony.web.app import init_app
 
 BERLIN = kpi.TIMEZONE
 MONTH = "2026-11"

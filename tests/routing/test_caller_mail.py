@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from tests.outbox.sinks import status_link, text_of
 from tests.routing.conftest import MUELLER, OTHER, TENANT, World
+from uhd_telephony.app.web import init_app
 from uhd_telephony.directory.models import USERS
 from uhd_telephony.outbox.models import outbox
 from uhd_telephony.tickets import history as hist
@@ -19,7 +20,6 @@ from uhd_telephony.tickets.notify import notify_caller
 from uhd_telephony.tickets.requester import Requester
 from uhd_telephony.tickets.routing import route
 from uhd_telephony.tickets.view import tickets
-from uhd_telephony.web.app import init_app
 
 PUBLIC = "https://helpdesk.example.org/status/"
 

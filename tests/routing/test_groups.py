@@ -12,7 +12,7 @@ import pytest
 
 from tests.outbox.sinks import new_secret
 from tests.routing.conftest import EXAMPLES, TENANT
-from uhd_telephony.cli import main
+from uhd_telephony.app.cli import main
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
 from uhd_telephony.tickets.groups import GroupError, import_groups, list_groups, validate_groups

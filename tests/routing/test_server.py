@@ -8,7 +8,7 @@ import aiohttp
 from tests.conftest import eventually
 from tests.outbox.sinks import SmtpSink, free_port, outbox_settings, status_link
 from tests.routing.conftest import TENANT
-from uhd_telephony.server import Server
+from uhd_telephony.app.server import Server
 from uhd_telephony.tickets.requester import Requester
 from uhd_telephony.web import keys
 

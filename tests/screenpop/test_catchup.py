@@ -17,12 +17,12 @@ from tests.web.conftest import TENANT_A, Seeded, seed
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.callbacks.service import CallbackService
 from uhd_telephony.calls.records import CallRecord, Outcome
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.directory.lookup import DirectoryIndex
 from uhd_telephony.screenpop.catchup import AFTER_CALL_NOTE, BACKFILLED_NOTE, FollowUpScanner
 from uhd_telephony.screenpop.compose import ScreenPop
 from uhd_telephony.screenpop.fanout import LocalFanout
 from uhd_telephony.screenpop.hub import PopHub
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.service import TicketService
 

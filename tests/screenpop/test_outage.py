@@ -20,8 +20,8 @@ from tests.conftest import eventually
 from tests.store.conftest import TcpProxy
 from tests.web.conftest import PASSWORD, TENANT_A, seed, web_settings
 from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.app.server import Server
 from uhd_telephony.screenpop.catchup import AFTER_CALL_NOTE
-from uhd_telephony.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.store.db import Database
 

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 
 from tests import dbfixtures
 from tests.web.conftest import PASSWORD, TENANT_A, TENANT_B, seed, web_settings
+from uhd_telephony.app.web import init_app
 from uhd_telephony.callbacks.models import Callback
 from uhd_telephony.errors import AmiNotConnected
 from uhd_telephony.security.tokens import TokenService
@@ -39,7 +40,6 @@ from uhd_telephony.tickets.service import TicketService
 from uhd_telephony.tickets.view import tickets
 from uhd_telephony.tickets.workflow import TicketWorkflow
 from uhd_telephony.web import keys
-from uhd_telephony.web.app import init_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 from tests.conftest import REDIS_URL
 from tests.security.conftest import FakeAmi, World, app_db
 from tests.web.conftest import PASSWORD, web_settings
+from uhd_telephony.app.web import init_app
 from uhd_telephony.security.audit import AuditLog
-from uhd_telephony.web.app import init_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 

@@ -17,7 +17,7 @@ from tests.conftest import eventually
 from tests.security.conftest import World, bearer
 from tests.web.conftest import PASSWORD, TENANT_A
 from uhd_telephony.ami.client import AmiClient
-from uhd_telephony.cli import setup_logging
+from uhd_telephony.app.cli import setup_logging
 from uhd_telephony.security import redact
 from uhd_telephony.security.redact import Redactor, settings_secrets
 from uhd_telephony.settings import Settings

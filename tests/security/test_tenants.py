@@ -8,14 +8,14 @@ import json
 import pytest
 
 from tests.conftest import eventually
-from uhd_telephony.cli import main
+from uhd_telephony.app.cli import main
+from uhd_telephony.calls.repository import CallRepository
+from uhd_telephony.calls.service import CallService
 from uhd_telephony.errors import Conflict, InvalidInput
 from uhd_telephony.security import redact
 from uhd_telephony.security.audit import AuditLog
-from uhd_telephony.service import CallService
 from uhd_telephony.settings import Settings
 from uhd_telephony.simulator import AmiSimulator, default_config
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenants.service import HotlineResolver, TenantService, hotline_resolver
 

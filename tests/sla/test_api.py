@@ -16,12 +16,12 @@ from tests.sla.conftest import sla_data
 from tests.tickets.webapp import Api
 from tests.web.conftest import PASSWORD, TENANT_A, TENANT_B, app_of, seed, web_settings
 from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.app.web import init_app
 from uhd_telephony.outbox.models import outbox
 from uhd_telephony.sla.escalation import SlaScanner
 from uhd_telephony.sla.policy import import_sla
 from uhd_telephony.store.db import Database
 from uhd_telephony.web import keys
-from uhd_telephony.web.app import init_app
 
 
 @pytest.fixture

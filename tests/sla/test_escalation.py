@@ -307,3 +307,31 @@ async def test_the_sla_kpis_read_the_escalations(world: World) -> None:
     section = page[page.index('<h2 id="sla">') : page.index("<footer>")]
     assert "3 Tickets des Monats" in section and "33,3 %" in section and "100,0 %" in section
     assert "<td>kis</td>" in section and "5 400,0 s" in section
+
+
+async def test_a_tenants_warning_share_decides_when_the_warning_fires(world: World) -> None:
+    # the other tenant warns at 50 % of a target (every other test: 0.75)
+    await import_sla(world.db, OTHER, sla_data(warning_at=0.5), now=MONDAY_9 - timedelta(days=1))
+    ticket = await world.ticket(tenant=OTHER)  # Monday 09:00, unclassified: priority 3 (response 2 h)
+    assert await world.due(ticket.id) == berlin(2026, 3, 2, 10, 0)  # 50 % of 2 h, not 75 % (10:30)
+    assert await world.scan(berlin(2026, 3, 2, 9, 59, 59)) == 0
+    assert await world.scan(berlin(2026, 3, 2, 10, 0)) == 1
+    (warning,) = await world.escalations(ticket.id)
+    assert (warning["target"], warning["kind"], warning["due_at"]) == ("response", "warning", berlin(2026, 3, 2, 10, 0))
+    (mail,) = [row for row in await world.outbox() if row["dedupe_key"].startswith("escalation:")]
+    assert mail["subject"].startswith(f"[{ticket.number}] SLA-Warnung: 50 % der Reaktionszeit verbraucht")
+    assert await world.due(ticket.id) == berlin(2026, 3, 2, 11, 0)  # the breach stays at 100 %
+    # the tenant of the fixture keeps its own 75 %
+    own = await world.ticket()
+    assert await world.due(own.id) == berlin(2026, 3, 2, 11, 30)
+
+
+async def test_a_policys_own_warning_share_wins_over_the_tenants(world: World) -> None:
+    policies = sla_data()["policies"]
+    policies[3] = {"response": "2h", "resolution": "8h", "warning_at": 0.25}
+    await import_sla(world.db, OTHER, sla_data(warning_at=0.5, policies=policies), now=MONDAY_9 - timedelta(days=1))
+    ticket = await world.ticket(tenant=OTHER)
+    assert await world.due(ticket.id) == berlin(2026, 3, 2, 9, 30)  # 25 % of 2 h
+    assert await world.scan(berlin(2026, 3, 2, 9, 29, 59)) == 0
+    assert await world.scan(berlin(2026, 3, 2, 9, 30)) == 1
+    assert await world.fired(ticket.id) == [("response", "warning")]

@@ -11,7 +11,7 @@ import pytest
 
 from tests import dbfixtures
 from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
-from uhd_telephony.store.calls import CallRepository
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.store.db import Database
 
 # 2024-11-27 08:00:00.123456 UTC: microseconds on purpose, they must survive the round trip

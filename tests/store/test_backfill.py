@@ -17,13 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.store.conftest import MakeCall
-from uhd_telephony.calls.domain import CallEvent
-from uhd_telephony.calls.queue_log import TenantOf
-from uhd_telephony.calls.records import CallRecord, Outcome
-from uhd_telephony.calls.replay import replay_bytes
-from uhd_telephony.calls.tracker import CallTracker
-from uhd_telephony.settings import Settings
-from uhd_telephony.store.backfill import (
+from uhd_telephony.calls.backfill import (
     BackfillResult,
     answered_backfilled,
     backfill,
@@ -32,9 +26,15 @@ from uhd_telephony.store.backfill import (
     opened_after_the_call,
     tracker_tenant_of,
 )
-from uhd_telephony.store.calls import CallRepository, calls
+from uhd_telephony.calls.domain import CallEvent
+from uhd_telephony.calls.queue_log import TenantOf
+from uhd_telephony.calls.records import CallRecord, Outcome
+from uhd_telephony.calls.replay import replay_bytes
+from uhd_telephony.calls.repository import CallRepository, calls
+from uhd_telephony.calls.tracker import CallTracker
+from uhd_telephony.calls.writer import CallWriter
+from uhd_telephony.settings import Settings
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.writer import CallWriter
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "queue-log"
 QUEUE_LOG = DATA / "soak_c120.queue_log"
@@ -73,7 +73,7 @@ async def store_live(db: Database, data: bytes, live: CallTracker) -> None:
 
 
 async def all_calls(db: Database) -> dict[str, tuple[CallRecord, Any]]:
-    from uhd_telephony.store.calls import from_row
+    from uhd_telephony.calls.repository import from_row
 
     async with db.engine.connect() as conn:
         rows = (await conn.execute(select(calls))).mappings().all()

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
+from uhd_telephony.calls.models import Call
 from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
+from uhd_telephony.calls.repository import CallRepository, supersedes, to_datetime, to_epoch
 from uhd_telephony.errors import StoreError
-from uhd_telephony.store.calls import CallRepository, supersedes, to_datetime, to_epoch
-from uhd_telephony.store.models import Call
 
 from .conftest import T0, MakeCall
 

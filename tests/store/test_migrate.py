@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
+from uhd_telephony.app.schema import Base
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import PG_LOCK_KEY, current_revision, downgrade, head_revision, migrate
-from uhd_telephony.store.schema import Base
 
 # these tests migrate themselves: their databases start empty
 pytestmark = pytest.mark.empty_database

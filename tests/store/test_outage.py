@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
-from uhd_telephony.store.calls import CallRepository
+from uhd_telephony.calls.repository import CallRepository
+from uhd_telephony.calls.writer import CallWriter
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
-from uhd_telephony.store.writer import CallWriter
 
 from .conftest import MakeCall, TcpProxy
 
@@ -25,7 +25,7 @@ async def test_records_submitted_while_postgresql_is_gone_arrive_exactly_once(
 ) -> None:
     await migrate(pg_url)
     via_proxy = make_url(pg_url).set(port=pg_proxy.port)
-    caplog.set_level(logging.WARNING, logger="uhd_telephony.store.writer")
+    caplog.set_level(logging.WARNING, logger="uhd_telephony.calls.writer")
     async with Database(via_proxy, pg_connect_timeout_s=1.0) as db:
         insert_sent = asyncio.Event()
         armed = False

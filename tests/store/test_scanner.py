@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from uhd_telephony.store.scanner import PeriodicScanner
+from uhd_telephony.runtime.scanner import PeriodicScanner
 
 
 class Counting(PeriodicScanner):

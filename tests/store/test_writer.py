@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from uhd_telephony.store.calls import CallRepository
+from uhd_telephony.calls.repository import CallRepository
+from uhd_telephony.calls.writer import CallWriter
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
-from uhd_telephony.store.writer import CallWriter
 
 from .conftest import MakeCall
 
@@ -148,7 +148,7 @@ async def test_close_reports_what_it_could_not_write(
         records = [make_call(n) for n in range(3)]
         for record in records:
             writer.submit(record)
-        with caplog.at_level(logging.ERROR, logger="uhd_telephony.store.writer"):
+        with caplog.at_level(logging.ERROR, logger="uhd_telephony.calls.writer"):
             assert await writer.close(timeout_s=0.5) == 3
     assert sorted(r.call_id for r in writer.unwritten()) == sorted(r.call_id for r in records)
     assert "closed with 3 records UNWRITTEN" in caplog.text

@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from tests.web.conftest import PASSWORD, TENANT_A, Seeded, app_of, client, login, other, seed, seeded, web_settings
+from uhd_telephony.app.web import init_app
 from uhd_telephony.tickets.models import Ticket, TicketHistory
 from uhd_telephony.web import keys
-from uhd_telephony.web.app import init_app
 
 __all__ = ["Api", "app_client", "client", "counts", "other", "second_browser", "seeded", "seeded_any"]
 

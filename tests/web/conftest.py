@@ -13,13 +13,13 @@ from aiohttp.test_utils import TestClient
 from cryptography.fernet import Fernet
 
 from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.app.web import init_app
 from uhd_telephony.directory.importer import import_file
 from uhd_telephony.settings import Settings
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
 from uhd_telephony.tickets.categories import DEFAULT_CATEGORIES, import_categories
 from uhd_telephony.web import keys
-from uhd_telephony.web.app import init_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PASSWORD = "correct horse battery"

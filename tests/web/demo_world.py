@@ -10,7 +10,7 @@ import pytest
 
 from tests.web.conftest import web_settings
 from uhd_telephony.ami import names
-from uhd_telephony.demo import Demo
+from uhd_telephony.app.demo import Demo
 
 PERSON = "PJSIP/150"  # the phone of the demo's person, "you"
 NORD = "klinikum-nord"

@@ -9,7 +9,7 @@ import aiohttp
 
 from tests.conftest import eventually
 from tests.web.conftest import PASSWORD, TENANT_A, seed, web_settings
-from uhd_telephony.server import Server
+from uhd_telephony.app.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
 
 HOTLINE = "+49231990001"

@@ -290,3 +290,46 @@ async def test_abandoning_known_caller_goes_on_the_callback_list_until_they_call
     await pops.drain()
     assert (await (await client.get(f"/api/tenants/{TENANT_A}/callbacks")).json())["callbacks"] == []
     await pops.close()
+
+
+async def test_the_pop_goes_to_the_account_of_the_interface_and_to_the_member_name_only_without_one(
+    client: TestClient, other: TestClient, seeded: Seeded
+) -> None:
+    # the queue member PJSIP/101 (Anna's phone) carries Ben's MemberName (a stale queues.conf entry): the
+    # interface decides. A member whose interface no account has (a phone swapped, PJSIP/199) named "Ben
+    # Schäfer": then the MemberName decides.
+    await login(client, "anna")
+    await login(other, "ben")
+    anna_ws = await client.ws_connect("/ws/console")
+    ben_ws = await other.ws_connect("/ws/console")
+    await next_message(anna_ws, "hello")
+    await next_message(ben_ws, "hello")
+    pops = composer(client)
+    misnamed = answered_call("1800000000.31", interface="PJSIP/101")
+    misnamed.agent = "Ben Schäfer"
+    pops(CallAnswered(misnamed, T0 + 12))
+    pop = await next_message(anna_ws, "pop")
+    assert pop["agent_id"] == seeded.anna.id and pop["call"]["linkedid"] == "1800000000.31"
+    assert pop["ticket"]["agent"] == {"id": seeded.anna.id, "name": "Anna Becker"}
+    await pops.drain()
+    await assert_silent(ben_ws)
+    misnamed.outcome, misnamed.ended_at, misnamed.talk_s = Outcome.ANSWERED, T0 + 60, 48.0
+    pops(CallEnded(misnamed, T0 + 60))
+    assert (await next_message(anna_ws, "call_ended"))["call"]["linkedid"] == "1800000000.31"
+    await pops.drain()
+    await assert_silent(ben_ws)
+
+    by_name = answered_call("1800000000.32", number="+4930123456", interface="PJSIP/199")
+    by_name.agent = "Ben Schäfer"
+    pops(CallAnswered(by_name, T0 + 100))
+    pop = await next_message(ben_ws, "pop")
+    assert pop["agent_id"] == seeded.ben.id and pop["call"]["linkedid"] == "1800000000.32"
+    assert pop["ticket"]["agent"] == {"id": seeded.ben.id, "name": "Ben Schäfer"}
+    by_name.outcome, by_name.ended_at, by_name.talk_s = Outcome.ANSWERED, T0 + 160, 48.0
+    pops(CallEnded(by_name, T0 + 160))
+    assert (await next_message(ben_ws, "call_ended"))["call"]["linkedid"] == "1800000000.32"
+    await pops.drain()
+    await assert_silent(anna_ws)
+    await anna_ws.close()
+    await ben_ws.close()
+    await pops.close()

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.web.conftest import PASSWORD, TENANT_A, seed, web_settings
-from uhd_telephony.server import Server
+from uhd_telephony.app.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.web import keys
 

@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 
 from tests.web.conftest import PASSWORD, TENANT_A, Seeded, web_settings
+from uhd_telephony.app.web import init_app
 from uhd_telephony.web import keys
-from uhd_telephony.web.app import init_app
 
 
 @pytest.mark.parametrize("abort", [True, False], ids=["reset", "fin"])

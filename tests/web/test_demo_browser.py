@@ -11,8 +11,8 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from tests.web.demo_world import NORD, demo_fixture, ring_the_person  # noqa: F401 - the fixture
 from tests.web.test_console_browser import CHROMIUM, FLAGS, pytestmark  # noqa: F401 - skipped without chromium
-from uhd_telephony.demo import Demo
-from uhd_telephony.demo.data import DEMO_PASSWORD
+from uhd_telephony.app.demo import Demo
+from uhd_telephony.app.demo.data import DEMO_PASSWORD
 
 
 async def logged_in(browser: Browser, base: str, username: str, page_path: str) -> Page:

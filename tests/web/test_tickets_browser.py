@@ -13,10 +13,10 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from tests.web.conftest import PASSWORD, TENANT_A, Seeded, web_settings
 from tests.web.test_console_browser import CHROMIUM, FLAGS
+from uhd_telephony.app.web import init_app
 from uhd_telephony.tickets.requester import Requester
 from uhd_telephony.tickets.workflow import TicketWorkflow
 from uhd_telephony.web import keys
-from uhd_telephony.web.app import init_app
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists(CHROMIUM), reason="no chromium")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from uhd_telephony.callbacks.service import CallbackService
+from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.scanner import PeriodicScanner
 
 
 class CallbackHousekeeping(PeriodicScanner):

@@ -26,12 +26,12 @@ from typing import Any, cast
 from sqlalchemy import Table, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 
+from uhd_telephony.calls.models import Call
 from uhd_telephony.errors import InvalidInput
 from uhd_telephony.metrics import aggregates, kpi
 from uhd_telephony.metrics.models import kpi_daily
+from uhd_telephony.runtime.scanner import PeriodicScanner, utc_now
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.models import Call
-from uhd_telephony.store.scanner import PeriodicScanner, utc_now
 from uhd_telephony.tenants.models import Tenant
 from uhd_telephony.tickets.models import Ticket
 

@@ -18,13 +18,13 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, Table, and_, case, ex
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from uhd_telephony.calls.models import Call
 from uhd_telephony.calls.records import Outcome
 from uhd_telephony.metrics import kpi
 from uhd_telephony.metrics.live import ESCALATION_BUCKETS, TicketTotals
 from uhd_telephony.sla.calendar import Calendar
 from uhd_telephony.sla.policy import load_calendar
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.models import Call
 from uhd_telephony.tickets.models import Category, Ticket, TicketHistory
 
 log = logging.getLogger(__name__)

@@ -44,8 +44,8 @@ from uhd_telephony.sla.calendar import Calendar
 
 if TYPE_CHECKING:
     from uhd_telephony.ami.client import AmiClient
+    from uhd_telephony.calls.service import CallService
     from uhd_telephony.calls.tracker import CallTracker
-    from uhd_telephony.service import CallService
     from uhd_telephony.store.db import Database
 
 log = logging.getLogger(__name__)

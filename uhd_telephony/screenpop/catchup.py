@@ -32,10 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from uhd_telephony.callbacks.models import Callback, Status
 from uhd_telephony.callbacks.service import ENTRY_OUTCOMES, CallbackService, same_caller
 from uhd_telephony.calls.records import CallRecord
+from uhd_telephony.calls.repository import CallRepository, calls, from_row
+from uhd_telephony.runtime.scanner import PeriodicScanner, utc_now
 from uhd_telephony.screenpop.compose import ScreenPop
-from uhd_telephony.store.calls import CallRepository, calls, from_row
 from uhd_telephony.store.db import Database, is_unavailable
-from uhd_telephony.store.scanner import PeriodicScanner, utc_now
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.history import SYSTEM, Action, Change
 from uhd_telephony.tickets.models import Ticket

@@ -148,7 +148,7 @@ class ScreenPop:
     async def open_ticket(self, call: CallRecord, *, then: Any = None) -> OpenedTicket:
         """The call's ticket (opened once per conversation) for the agent's account and the directory's caller;
         ``then(conn, ticket_id, now)`` runs in a new ticket's transaction."""
-        agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
+        agent = await self.accounts.agent_for_call(call.agent_interface, None)
         caller = self.directory.lookup(call.tenant, call.caller_number)
         requester = requester_of(caller)
         options: dict[str, Any] = {} if then is None else {"then": then}

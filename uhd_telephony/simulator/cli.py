@@ -77,7 +77,7 @@ async def main(args: argparse.Namespace) -> int:
         print(f"{rendered.calls} calls, {rendered.frames} frames, {len(rendered.data)} bytes")
         print(f"written: {data_path}, {truth_path}")
         return 0
-    from uhd_telephony.service import install_stop  # here: the other commands' start needs none of its imports
+    from uhd_telephony.calls.service import install_stop  # here: the other commands' start needs none of its imports
 
     stop = asyncio.Event()
     handled = install_stop(stop)

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.outbox.service import PUBLIC_URL, enqueue
+from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.sla.calendar import describe
 from uhd_telephony.sla.clock import DONE, Deadline, Kind, Target, pending
 from uhd_telephony.sla.clock import due as due_now
@@ -39,7 +40,6 @@ from uhd_telephony.sla.models import escalations, sla_timers
 from uhd_telephony.sla.policy import Contact, TenantSla, contacts_for, load_sla
 from uhd_telephony.sla.timers import Plan, plan, schedule, store
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.scanner import PeriodicScanner
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.history import SYSTEM, Action, Change, iso
 from uhd_telephony.tickets.priority import PRIORITY_NAMES

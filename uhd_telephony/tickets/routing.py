@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.errors import Conflict, NotFound, TicketError
 from uhd_telephony.outbox.service import enqueue
+from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.scanner import PeriodicScanner
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.groups import (
     SECOND_LEVEL,

@@ -226,7 +226,7 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 def _web_operations() -> dict[Handler, Operation]:
     # imported here: web.app imports this module
-    from uhd_telephony.web.app import healthz
+    from uhd_telephony.app.web import healthz
 
     return {
         auth.login: Operation(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from logging.config import fileConfig
 from typing import Any, Literal
@@ -12,10 +13,12 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from uhd_telephony.store.db import create_engine
-from uhd_telephony.store.models import UtcDateTime
-from uhd_telephony.store.schema import Base
+from uhd_telephony.store.models import Base, UtcDateTime
 
 config = context.config
+# Autogenerate compares the migrations with every capability's tables. The store imports no capability: the
+# composition root's schema registry (app/schema.py) registers them all on Base.metadata, loaded here by name.
+importlib.import_module(config.get_main_option("uhd.schema") or "uhd_telephony.app.schema")
 target_metadata = Base.metadata
 
 if config.config_file_name is not None:

@@ -13,25 +13,25 @@ from typing import Any
 
 from aiohttp import web
 
+from uhd_telephony.app.web import init_app
 from uhd_telephony.callbacks.housekeeping import CallbackHousekeeping
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallOffered
+from uhd_telephony.calls.service import CallService, install_stop
 from uhd_telephony.directory.lookup import DirectoryIndex
 from uhd_telephony.metrics.daily import KpiDailyScanner
 from uhd_telephony.metrics.service import MetricsService
 from uhd_telephony.outbox.mail import Mailer
 from uhd_telephony.outbox.service import OutboxWorker
+from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.screenpop.catchup import FollowUpScanner
 from uhd_telephony.screenpop.compose import ScreenPop
 from uhd_telephony.screenpop.fanout import make_fanout
 from uhd_telephony.screenpop.hub import PopHub
-from uhd_telephony.service import CallService, install_stop
 from uhd_telephony.settings import Settings
 from uhd_telephony.sla.escalation import SlaScanner
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.scanner import PeriodicScanner
 from uhd_telephony.tickets.routing import FirstLevelScanner
 from uhd_telephony.web import keys
-from uhd_telephony.web.app import init_app
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,6 @@
 
 from __future__ import annotations
 
-from uhd_telephony.demo.runner import Demo, run_demo
+from uhd_telephony.app.demo.runner import Demo, run_demo
 
 __all__ = ["Demo", "run_demo"]

@@ -24,8 +24,8 @@ from itertools import islice
 from sqlalchemy.exc import DataError, IntegrityError
 
 from uhd_telephony.calls.records import CallRecord
+from uhd_telephony.calls.repository import CallRepository, supersedes
 from uhd_telephony.errors import StoreError
-from uhd_telephony.store.calls import CallRepository, supersedes
 
 log = logging.getLogger(__name__)
 

@@ -24,15 +24,15 @@ from typing import Any, TextIO
 
 from cryptography.fernet import Fernet
 
+from uhd_telephony.app.demo import phone
+from uhd_telephony.app.demo.data import DEMO_PASSWORD, DEMO_SLA_SUMMARY, Login, directory_ids, seed_demo
+from uhd_telephony.app.demo.desk import SimulatedDesk
+from uhd_telephony.app.demo.mailbox import MailSink
+from uhd_telephony.app.server import Server
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallEvent, CallOffered
 from uhd_telephony.calls.records import iso
-from uhd_telephony.demo import phone
-from uhd_telephony.demo.data import DEMO_PASSWORD, DEMO_SLA_SUMMARY, Login, directory_ids, seed_demo
-from uhd_telephony.demo.desk import SimulatedDesk
-from uhd_telephony.demo.mailbox import MailSink
+from uhd_telephony.calls.service import install_stop
 from uhd_telephony.errors import AmiNotConnected
-from uhd_telephony.server import Server
-from uhd_telephony.service import install_stop
 from uhd_telephony.settings import Settings
 from uhd_telephony.simulator.cli import until_stopped
 from uhd_telephony.simulator.config import MemberConfig, PhoneBehaviour

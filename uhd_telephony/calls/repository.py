@@ -23,10 +23,10 @@ from sqlalchemy import ColumnElement, Insert, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from uhd_telephony.calls.models import Call
 from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
 from uhd_telephony.errors import StoreError
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.models import Call
 
 log = logging.getLogger(__name__)
 

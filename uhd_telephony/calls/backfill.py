@@ -38,17 +38,17 @@ from sqlalchemy import Insert, Table, and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from uhd_telephony.calls.models import QueueLogMark
 from uhd_telephony.calls.queue_log import HEAD_BYTES, CallAssembler, TenantOf, parse_line, read_lines
 from uhd_telephony.calls.records import ANSWERED_OUTCOMES, CallRecord, Outcome
+from uhd_telephony.calls.repository import calls, from_row, to_datetime, to_row
 from uhd_telephony.errors import CaptureError, StoreError
-from uhd_telephony.store.calls import calls, from_row, to_datetime, to_row
 from uhd_telephony.store.db import Database
-from uhd_telephony.store.models import QueueLogMark
 
 if TYPE_CHECKING:
     from uhd_telephony.calls.tracker import CallTracker
+    from uhd_telephony.calls.writer import CallWriter
     from uhd_telephony.settings import Settings
-    from uhd_telephony.store.writer import CallWriter
 
 log = logging.getLogger(__name__)
 

@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from uhd_telephony.ami.client import AmiClient
-from uhd_telephony.bus import Bus
 from uhd_telephony.calls.domain import CallEnded, CallEvent
 from uhd_telephony.calls.pipeline import CallPipeline, tracker_from_settings
+from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.calls.tracker import CallTracker
+from uhd_telephony.calls.writer import CallWriter
 from uhd_telephony.errors import AmiNotConnected
+from uhd_telephony.runtime.bus import Bus
 from uhd_telephony.settings import Settings
-from uhd_telephony.store.calls import CallRepository
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
-from uhd_telephony.store.writer import CallWriter
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class CallService:
         )
         if self.settings.queue_log and self.db is not None:
             # issue 13: calls Asterisk logged in its queue_log while we could not see it (store/backfill.py)
-            from uhd_telephony.store.backfill import backfill_after_connect
+            from uhd_telephony.calls.backfill import backfill_after_connect
 
             result = await backfill_after_connect(self.settings, self.db, self.tracker, self.writer, snapshot.now)
             if result is not None and result.answered:

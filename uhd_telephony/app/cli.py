@@ -233,7 +233,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.summary:
         out.write(json.dumps({"summary": result.summary()}, ensure_ascii=False) + "\n")
     if args.store and events is not None:
-        from uhd_telephony.service import store_domain_events
+        from uhd_telephony.calls.service import store_domain_events
 
         written = asyncio.run(store_domain_events(settings, events))
         log.info("stored %d call records in %s", written, _safe_url(settings.database_url))
@@ -242,8 +242,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """issue 13: the queue_log backfill (store/backfill.py), from the stored mark or from ``--since``."""
+    from uhd_telephony.calls.backfill import backfill, tracker_tenant_of
     from uhd_telephony.calls.pipeline import tracker_from_settings
-    from uhd_telephony.store.backfill import backfill, tracker_tenant_of
     from uhd_telephony.tenants.service import hotline_resolver
 
     path = args.queue_log or settings.queue_log
@@ -347,17 +347,17 @@ def cmd_tenant(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from uhd_telephony import service
+    from uhd_telephony.calls import service
 
     if args.check:
         return asyncio.run(service.check(settings))
-    from uhd_telephony.server import serve
+    from uhd_telephony.app.server import serve
 
     return asyncio.run(serve(settings, web_enabled=not args.no_web))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from uhd_telephony.demo import run_demo
+    from uhd_telephony.app.demo import run_demo
 
     return asyncio.run(run_demo(settings, args))
 

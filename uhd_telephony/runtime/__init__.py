@@ -1,0 +1,1 @@
+"""Runtime plumbing every capability may use: the domain-event bus, the one periodic loop, timed values."""
