@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.databases import PG_ADMIN_DSN, sqlite_database, throwaway_pg
+from tests.support.helpers import REDIS_URL
 
 __all__ = ["PG_ADMIN_DSN", "throwaway_pg"]
-
-TRACES = Path(__file__).parent / "data" / "ami-traces"
-REDIS_URL = os.environ.get("UHD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    """Poll until ``predicate()`` holds, or fail with TimeoutError after ``within`` seconds."""
-    async with asyncio.timeout(within):
-        # the state belongs to the service, the client and the peer alike: there is no single Event to wait on
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-
-
-def trace_names() -> list[str]:
-    return sorted(p.stem for p in TRACES.glob("*.ami"))
-
-
-def trace_bytes(name: str) -> bytes:
-    return (TRACES / f"{name}.ami").read_bytes()
-
-
-def trace_truth(name: str) -> list[dict]:
-    return json.loads((TRACES / f"{name}.truth.json").read_text())
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # how soon an import or a tenant change elsewhere reaches lookups
     directory_refresh_s: float = Field(default=30.0, gt=0)
 
-    # issue #8: login rate limit and lockout (security.ratelimit), HSTS behind HTTPS
+    # login rate limit and lockout (security.ratelimit), HSTS behind HTTPS
     login_max_failures: int = Field(default=5, ge=1)  # failures of one username within the window ...
     login_ip_max_failures: int = Field(default=50, ge=1)  # ... or from one address, before a lockout
     login_window_s: int = Field(default=900, ge=1)
@@ -110,10 +110,10 @@ class Settings(BaseSettings):
     first_level_limit_s: float = Field(default=600.0, gt=0)
     first_level_scan_s: float = Field(default=15.0, gt=0)
 
-    # issue #7: how often the SLA scanner looks for due escalations (targets and contacts are tenant data)
+    # how often the SLA scanner looks for due escalations (targets and contacts are tenant data)
     sla_scan_s: float = Field(default=15.0, gt=0)
 
-    # issue #6: how often today's and yesterday's kpi_daily rows (Grafana's history dashboard) are recomputed
+    # how often today's and yesterday's kpi_daily rows (Grafana's history dashboard) are recomputed
     kpi_daily_s: float = Field(default=300.0, gt=0)
 
     # the callback list's housekeeping: reopen entries stuck in "dialing" (longer than any dial: its Originate

@@ -184,7 +184,9 @@ def test_latin1_bytes_in_the_header_are_read_as_cp1252(tmp_path: Path) -> None:
 
 def test_without_a_tenant_nothing_is_set() -> None:
     assert converse(header() + REPLIES, []).outcome is Outcome.NO_TENANT
-    assert converse(header() + REPLIES, ["../etc"]).outcome is Outcome.NO_TENANT
+    # uhd_telephony.tenant's rule: 1-64 printable characters, no blank at either end
+    for bad in ("x" * 65, "bad\ttenant", "bad\x00"):
+        assert converse(header() + REPLIES, [bad]).outcome is Outcome.NO_TENANT
 
 
 def test_the_tenant_may_come_from_agi_arg_1() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.ami.conftest import SECRET, MakeClient, Recorder
 from tests.ami.fake_ami import FULLY_BOOTED, FakeAmi, frame
-from tests.conftest import eventually
+from tests.support.helpers import eventually
 from uhd_telephony.ami.client import AmiClient
 from uhd_telephony.ami.events import chan_vars
 from uhd_telephony.ami.frames import EventFilter

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import insert
 
 from tests.callbacks.conftest import OTHER_TENANT, TENANT, MakeCall
-from tests.conftest import eventually
+from tests.support.helpers import eventually
 from uhd_telephony.accounts.service import AccountService, AccountView
 from uhd_telephony.ami.client import AmiClient
 from uhd_telephony.callbacks.models import Callback

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import trace_bytes
+from tests.support.helpers import trace_bytes
 from uhd_telephony.ami.events import caller_id
 from uhd_telephony.callbacks.originate import originate_action
 from uhd_telephony.callbacks.service import CallbackService

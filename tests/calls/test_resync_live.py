@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.calls.factory import Caller
-from tests.conftest import eventually
-from tests.test_service import service_settings, started, stored, uhd
+from tests.support.helpers import eventually
+from tests.support.service import service_settings, started, stored, uhd
 from uhd_telephony.ami import names
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.store.db import Database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import trace_bytes, trace_names, trace_truth
+from tests.support.helpers import trace_bytes, trace_names, trace_truth
 from uhd_telephony.calls.replay import replay_bytes
 from uhd_telephony.calls.tracker import CallTracker
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TRACES
 from tests.deploy.asterisk_conf import ConfFile, parse, split_args
 from tests.deploy.repo import ASTERISK, compose_subnet, conf, env_example, plan
+from tests.support.helpers import TRACES
 from uhd_telephony.ami import names
 from uhd_telephony.ami.events import TRACKED_EVENTS
 from uhd_telephony.settings import Settings

@@ -78,5 +78,5 @@ async def test_a_bad_file_exits_1_with_every_error_and_writes_nothing(sqlite_url
     finally:
         await db.close()
 
-    rc, _, err = await uhd("lookup", "4711", "--tenant", "no tenant!", database_url=sqlite_url)
+    rc, _, err = await uhd("lookup", "4711", "--tenant", " no tenant", database_url=sqlite_url)
     assert rc == 1 and "invalid tenant" in err

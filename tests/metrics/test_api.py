@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, rendered_records, store_calls, store_tickets
 from tests.metrics.test_report import store_calendar
-from tests.web.conftest import login, seed, web_settings
+from tests.support.webapp import login, seed, web_settings
 from uhd_telephony.app.web import init_app
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.metrics import kpi

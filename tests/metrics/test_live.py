@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import TRACES
+from tests.support.helpers import TRACES
 from uhd_telephony.ami.events import AmiEvent, QueueMemberEvent
 from uhd_telephony.ami.snapshot import QueueMember, Snapshot
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallEvent, CallOffered

@@ -21,10 +21,10 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.conftest import eventually
 from tests.metrics.conftest import TENANT_A, TicketSpec, store_tickets
 from tests.metrics.shipped import LABEL_VALUES, RULES, dashboards, panel_queries, rules, substitute, variable_queries
-from tests.web.conftest import seed, web_settings
+from tests.support.helpers import eventually
+from tests.support.webapp import seed, web_settings
 from uhd_telephony.app.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.store.db import Database

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import insert, update
 
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, store_calls, store_tickets
-from tests.web.conftest import PASSWORD, login, seed, web_settings
+from tests.support.webapp import PASSWORD, login, seed, web_settings
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.app.cli import main
 from uhd_telephony.app.web import init_app

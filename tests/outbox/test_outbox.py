@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tests.conftest import eventually
 from tests.outbox.sinks import T0, Clock, SmtpSink, WebhookSink, new_secret, outbox_settings, text_of
+from tests.support.helpers import eventually
 from uhd_telephony.errors import InvalidInput
 from uhd_telephony.outbox import OutboxWorker, enqueue
 from uhd_telephony.outbox.mail import message_id

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from tests import dbfixtures
-from tests.web.conftest import TENANT_A, Seeded, seed
+from tests.support.webapp import TENANT_A, Seeded, seed
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.callbacks.service import CallbackService
 from uhd_telephony.calls.records import CallRecord, Outcome

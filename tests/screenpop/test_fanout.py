@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REDIS_URL, eventually
+from tests.support.helpers import REDIS_URL, eventually
 from uhd_telephony.screenpop.fanout import LocalFanout, RedisFanout
 from uhd_telephony.screenpop.hub import Console, PopHub
 

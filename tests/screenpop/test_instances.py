@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import REDIS_URL, eventually
-from tests.web.conftest import PASSWORD, TENANT_A, seed, web_settings
+from tests.support.helpers import REDIS_URL, eventually
+from tests.support.webapp import PASSWORD, TENANT_A, seed, web_settings
 from uhd_telephony.app.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
 

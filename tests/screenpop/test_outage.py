@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import eventually
-from tests.store.conftest import TcpProxy
-from tests.web.conftest import PASSWORD, TENANT_A, seed, web_settings
+from tests.support.helpers import eventually
+from tests.support.proxy import TcpProxy
+from tests.support.webapp import PASSWORD, TENANT_A, seed, web_settings
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.app.server import Server
 from uhd_telephony.screenpop.catchup import AFTER_CALL_NOTE

@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
 from tests import dbfixtures
-from tests.web.conftest import PASSWORD, TENANT_A, TENANT_B, seed, web_settings
+from tests.support.webapp import PASSWORD, TENANT_A, TENANT_B, seed, web_settings
 from uhd_telephony.app.web import init_app
 from uhd_telephony.callbacks.models import Callback
 from uhd_telephony.errors import AmiNotConnected
@@ -105,16 +105,16 @@ async def build_world(url: str) -> World:
         await import_groups(db, TENANT_A, [{"code": PARTNER_GROUP, "mail": "orders@acme.example"}])
         service = TicketService(db)
         flow = TicketWorkflow(service)
-        routed = await flow.create(
+        routed = await service.create(
             TENANT_A, channel="web", subject="PACS-Viewer startet nicht", requester=Requester(name="Jürgen Müller"),
             actor=f"agent:{seeded.anna.id}",
         )  # fmt: skip
         await flow.route(TENANT_A, routed.id, group=PARTNER_GROUP, reason="Herstellersupport", actor="system")
-        plain = await flow.create(
+        plain = await service.create(
             TENANT_A, channel="web", subject="Drucker", requester=Requester(name="Sabine Weiß"),
             actor=f"agent:{seeded.anna.id}",
         )  # fmt: skip
-        foreign = await flow.create(
+        foreign = await service.create(
             TENANT_B, channel="phone", subject="KIS hängt", requester=Requester(name=SECRET_NAME, number="0231 555 77"),
             actor=f"agent:{seeded.carl.id}",
         )  # fmt: skip
@@ -177,6 +177,11 @@ def world_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Worl
 @pytest.fixture
 def world(world_template: tuple[Path, World], tmp_path: Path) -> World:
     """A fresh copy of the seeded world on SQLite for this test."""
+    return copy_world(world_template, tmp_path)
+
+
+def copy_world(world_template: tuple[Path, World], tmp_path: Path) -> World:
+    """A copy of the seeded SQLite world in ``tmp_path``."""
     template, seeded = world_template
     target = tmp_path / "uhd-test.db"
     for suffix in ("", "-wal", "-shm"):

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.security.conftest import World, bearer, browser, login
-from tests.web.conftest import PASSWORD, TENANT_A, TENANT_B
+from tests.support.webapp import PASSWORD, TENANT_A, TENANT_B
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 

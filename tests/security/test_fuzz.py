@@ -28,11 +28,11 @@ from schemathesis.checks import content_type_conformance, response_schema_confor
 from schemathesis.core.failures import Failure, FailureGroup
 
 from tests.security.conftest import FakeAmi, World, build_world, row_counts
-from tests.web.conftest import PASSWORD, TENANT_A, web_settings
+from tests.support.webapp import PASSWORD, TENANT_A, web_settings
 from uhd_telephony.app.web import init_app
-from uhd_telephony.security.permissions import token_scope
 from uhd_telephony.store.db import Database
 from uhd_telephony.web import keys
+from uhd_telephony.web.permissions import token_scope
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.security.conftest import FakeAmi, World, app_db, bearer, browser, build_world, login, row_counts
-from tests.web.conftest import TENANT_A, web_settings
+from tests.support.webapp import TENANT_A, web_settings
 from uhd_telephony.app.web import init_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")

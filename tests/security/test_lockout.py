@@ -10,11 +10,11 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import REDIS_URL
 from tests.security.conftest import FakeAmi, World, app_db
-from tests.web.conftest import PASSWORD, web_settings
+from tests.support.helpers import REDIS_URL
+from tests.support.webapp import PASSWORD, web_settings
 from uhd_telephony.app.web import init_app
-from uhd_telephony.security.audit import AuditLog
+from uhd_telephony.audit.log import AuditLog
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 

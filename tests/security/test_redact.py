@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
 from tests.ami.fake_ami import FakeAmi as FakeAsterisk
-from tests.conftest import eventually
 from tests.security.conftest import World, bearer
-from tests.web.conftest import PASSWORD, TENANT_A
+from tests.support.helpers import eventually
+from tests.support.webapp import PASSWORD, TENANT_A
 from uhd_telephony.ami.client import AmiClient
 from uhd_telephony.app.cli import setup_logging
 from uhd_telephony.security import redact

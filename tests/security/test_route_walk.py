@@ -22,13 +22,15 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.security.conftest import SECRET_NAME, World, bearer, browser, login
-from tests.web.conftest import TENANT_A, TENANT_B
+from tests.security.conftest import SECRET_NAME, World, bearer, browser, build_world, copy_world, login
+from tests.support.databases import throwaway_pg
+from tests.support.webapp import TENANT_A, TENANT_B
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
@@ -257,6 +259,19 @@ async def callers(client: TestClient, world: World) -> AsyncIterator[dict[str, C
     finally:
         for other in opened:
             await other.session.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def world(
+    request: pytest.FixtureRequest, world_template: tuple[Path, World], tmp_path: Path
+) -> AsyncIterator[World]:
+    """The walk on a SQLite copy of the seeded world (as tests/security/conftest.py's ``world``), then on the
+    same world seeded into PostgreSQL."""
+    if request.param == "sqlite":
+        yield copy_world(world_template, tmp_path)
+        return
+    async with throwaway_pg(migrated=True) as url:
+        yield await build_world(url)
 
 
 async def test_every_route_enforces_role_and_tenant(

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from tests.conftest import eventually
+from tests.support.helpers import eventually
 from uhd_telephony.app.cli import main
+from uhd_telephony.audit.log import AuditLog
 from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.calls.service import CallService
 from uhd_telephony.errors import Conflict, InvalidInput
 from uhd_telephony.security import redact
-from uhd_telephony.security.audit import AuditLog
 from uhd_telephony.settings import Settings
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.store.db import Database
@@ -81,7 +81,7 @@ async def test_the_call_service_takes_the_tenant_from_the_table_and_the_settings
             ami_reconnect_min_s=0.05,
             tenant_numbers={"+49231990002": "from-settings"},
         )
-        service = CallService(settings)
+        service = CallService(settings, tenant_table=hotline_resolver)
         await service.start()
         try:
             assert service.tracker.tenant_resolver is not None
@@ -112,7 +112,7 @@ async def test_a_tenant_added_while_the_service_runs_gets_its_calls(sqlite_url: 
             ami_reconnect_min_s=0.05,
             directory_refresh_s=0.1,
         )
-        service = CallService(settings)
+        service = CallService(settings, tenant_table=hotline_resolver)
         await service.start()
         try:
             assert service.tracker.tenant_resolver is None  # no tenants yet: settings alone

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
 from tests.security.conftest import PARTNER_GROUP, World, app_db, bearer, browser, login, row_counts
-from tests.web.conftest import TENANT_A, TENANT_B
+from tests.support.webapp import TENANT_A, TENANT_B
 from uhd_telephony.errors import Conflict, InvalidInput
 from uhd_telephony.security.models import ApiToken
 from uhd_telephony.security.tokens import TOKEN_RE, TokenService

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import pytest
 
-from tests.conftest import trace_bytes, trace_truth
+from tests.support.helpers import trace_bytes, trace_truth
 from uhd_telephony.simulator import AmiSimulator, default_config
 
 START = 1_800_000_000.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TRACES
+from tests.support.helpers import TRACES
 from uhd_telephony.simulator.cli import add_arguments, main
 
 

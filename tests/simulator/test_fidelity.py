@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TRACES
+from tests.support.helpers import TRACES
 from uhd_telephony.simulator import AmiSimulator, render_calls
 
 from .conftest import AmiClient

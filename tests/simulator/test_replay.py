@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tests.conftest import TRACES
+from tests.support.helpers import TRACES
 from uhd_telephony.simulator import ReplayServer, load_capture, render_calls
 
 from .conftest import AmiClient

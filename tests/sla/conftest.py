@@ -94,7 +94,7 @@ class World:
 
     async def ticket(self, *, tenant: str = TENANT, subject: str = "Drucker druckt nicht") -> TicketView:
         """A web ticket from a requester without a mail address (no caller mail in the outbox), not responded."""
-        return await self.workflow.create(
+        return await self.workflow.service.create(
             tenant, channel="web", subject=subject, requester=Requester(name="Jürgen Müller"), actor=API
         )
 

@@ -13,8 +13,8 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
 from tests.sla.conftest import sla_data
+from tests.support.webapp import PASSWORD, TENANT_A, TENANT_B, app_of, seed, web_settings
 from tests.tickets.webapp import Api
-from tests.web.conftest import PASSWORD, TENANT_A, TENANT_B, app_of, seed, web_settings
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.app.web import init_app
 from uhd_telephony.outbox.models import outbox

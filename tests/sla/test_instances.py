@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from tests.outbox.sinks import Clock
 from tests.sla.conftest import MONDAY_9, TENANT, World, berlin, sla_data
 from uhd_telephony.outbox.models import outbox
 from uhd_telephony.sla.escalation import SlaScanner, fire
-from uhd_telephony.sla.models import escalations
+from uhd_telephony.sla.models import escalations, sla_timers
 from uhd_telephony.sla.policy import import_sla, load_sla
 from uhd_telephony.sla.timers import plan
 from uhd_telephony.store.db import Database
@@ -37,7 +38,7 @@ async def pg(pg_url: str) -> AsyncIterator[Database]:
 async def _tickets(workflow: TicketWorkflow) -> list[int]:
     created = []
     for n in range(TICKETS):
-        ticket = await workflow.create(
+        ticket = await workflow.service.create(
             TENANT, channel="web", subject=f"Störung {n}", requester=Requester(name="X"), actor="api:test"
         )
         created.append(ticket.id)
@@ -121,3 +122,62 @@ async def test_resolving_while_another_instance_fires_leaves_nothing_open(pg: Da
         rows = (await conn.execute(select(escalations))).mappings().all()
     assert all(row["de_escalated_at"] is not None and row["reason"] == "ticket resolved" for row in rows)
     assert await SlaScanner(pg, clock=lambda: berlin(2026, 4, 1, 9, 0)).scan_once() == 0
+
+
+async def test_the_instance_that_loses_the_claim_does_nothing_at_all(pg: Database, pg_url: str) -> None:
+    """Two instances scan one due timer at once. The unique key alone would keep the escalation single; the
+    conditional claim makes the loser give up at its UPDATE: it reads no plan and writes nothing (the timer row
+    stays as the winner left it), instead of taking the row after the winner committed and storing it again."""
+    await import_sla(pg, TENANT, sla_data())
+    clock = Clock(MONDAY_9)
+    workflow = TicketWorkflow(TicketService(pg, now=clock))
+    ticket = await workflow.service.create(
+        TENANT, channel="web", subject="Drucker", requester=Requester(name="X"), actor="api:test"
+    )  # the response warning is due at 10:30
+    moments = [berlin(2026, 3, 2, 10, 30), berlin(2026, 3, 2, 10, 30, 5)]  # two instances' clocks, 5 s apart
+    async with Database(pg_url) as other_engine, Database(pg_url) as blocker:
+        engines = [pg, other_engine]
+        scanners = [SlaScanner(db, clock=lambda m=m: m) for db, m in zip(engines, moments, strict=True)]
+        statements: list[list[str]] = [[], []]
+        listeners = []
+        for db, seen in zip(engines, statements, strict=True):
+
+            def record(conn: Any, cursor: Any, statement: str, *args: Any, seen: list[str] = seen) -> None:
+                seen.append(" ".join(statement.split()).upper())
+
+            event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+            listeners.append((db.engine.sync_engine, record))
+        try:
+            async with blocker.engine.begin() as lock:
+                # hold the timer row: both scans find it due and queue up behind this lock at their claim
+                await lock.execute(select(sla_timers).where(sla_timers.c.ticket_id == ticket.id).with_for_update())
+                scans = [asyncio.create_task(scanner.scan_once()) for scanner in scanners]
+                waiting = text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query ILIKE 'UPDATE sla_timers%'"
+                )
+                async with asyncio.timeout(10):
+                    while True:  # polled outside the lock's transaction (pg_stat_activity is a snapshot in one)
+                        async with blocker.engine.connect() as poll:
+                            if (await poll.execute(waiting)).scalar_one() == 2:
+                                break
+                        await asyncio.sleep(0.02)
+            results = await asyncio.gather(*scans)
+        finally:
+            for engine, record in listeners:
+                event.remove(engine, "before_cursor_execute", record)
+
+    assert sorted(results) == [0, 1]  # exactly one fired
+    winner, loser = (0, 1) if results[0] == 1 else (1, 0)
+    assert await _count(pg, select(func.count()).select_from(escalations)) == 1
+    assert await _count(pg, select(func.count()).where(history.c.action == "escalated")) == 1
+    assert await _count(pg, select(func.count()).where(outbox.c.dedupe_key.like("escalation:%"))) == 1
+    # the loser: its due query and its claim, which changed no row; nothing read, nothing written after it
+    claims = [s for s in statements[loser] if s.startswith("UPDATE SLA_TIMERS")]
+    assert len(claims) == 1 and statements[loser][-1] == claims[0], statements[loser]
+    assert not any(s.startswith(("INSERT", "DELETE")) for s in statements[loser]), statements[loser]
+    # the timer row is the winner's: computed at its instant, due next at the response breach (11:00)
+    async with pg.engine.connect() as conn:
+        timer = (await conn.execute(select(sla_timers).where(sla_timers.c.ticket_id == ticket.id))).mappings().one()
+    assert timer["computed_at"] == moments[winner]
+    assert timer["next_due_at"] == berlin(2026, 3, 2, 11, 0)

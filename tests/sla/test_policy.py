@@ -15,9 +15,11 @@ from standardwebhooks.webhooks import Webhook
 from tests.outbox.sinks import SmtpSink, WebhookSink, new_secret, outbox_settings, text_of
 from tests.sla.conftest import MANAGEMENT, TENANT, World, berlin, sla_data
 from uhd_telephony.outbox import OutboxWorker
+from uhd_telephony.outbox.service import first_secret
 from uhd_telephony.outbox.webhook import WebhookSender
 from uhd_telephony.sla.calendar import SlaError
-from uhd_telephony.sla.policy import contacts_for, import_sla, load_sla, parse_duration, parse_sla
+from uhd_telephony.sla.policy import contact_secret, contacts_for, import_sla, load_sla, parse_duration, parse_sla
+from uhd_telephony.tickets.groups import webhook_secret
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sla.example.yaml"
 
@@ -109,7 +111,12 @@ async def test_escalations_reach_mail_and_signed_webhooks(
     await import_sla(world.db, TENANT, data)
     ticket = await world.ticket()
     assert await world.scan(berlin(2026, 3, 2, 11, 0)) == 1  # the response breach
-    worker = OutboxWorker(world.db, outbox_settings(world.url, smtp), webhooks=sender)
+    worker = OutboxWorker(
+        world.db,
+        outbox_settings(world.url, smtp),
+        webhooks=sender,
+        secrets=first_secret(webhook_secret, contact_secret),
+    )
     while await worker.run_once():
         pass
     (mail,) = smtp.to(MANAGEMENT)

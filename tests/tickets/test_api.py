@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
+from tests.support.webapp import PASSWORD, TENANT_A, TENANT_B, Seeded, app_of
 from tests.tickets.webapp import Api, counts, second_browser
-from tests.web.conftest import PASSWORD, TENANT_A, TENANT_B, Seeded, app_of
 from uhd_telephony.tickets.groups import import_groups
 from uhd_telephony.tickets.view import tickets
 from uhd_telephony.web import keys

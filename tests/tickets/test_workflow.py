@@ -58,7 +58,7 @@ async def _web_ticket(workflow: TicketWorkflow, **values: Any) -> TicketView:
         "requester": Requester(name="Jürgen Müller", email="j.mueller@example.org"),
         "actor": "api:web-form",
     }
-    return await workflow.create(TENANT, **{**defaults, **values})
+    return await workflow.service.create(TENANT, **{**defaults, **values})
 
 
 async def _set_status(db: Database, ticket_id: int, status: str) -> None:
@@ -212,7 +212,7 @@ async def test_create_classifies_in_the_same_transaction(workflow: TicketWorkflo
     from tests.tickets.test_service import _category_id
 
     kis = await _category_id(db, TENANT, "kis")
-    phone = await workflow.create(
+    phone = await workflow.service.create(
         TENANT, channel="phone", subject="KIS hängt", requester=Requester(name="Station 3B"),
         actor=AGENT, category_id=kis,
     )  # fmt: skip
@@ -220,7 +220,7 @@ async def test_create_classifies_in_the_same_transaction(workflow: TicketWorkflo
     assert phone.first_response_at == phone.created_at  # typed in by the agent with the caller on the line
     before = await _count(db)
     with pytest.raises(TicketError, match="unknown category"):
-        await workflow.create(
+        await workflow.service.create(
             TENANT, channel="mail", subject="x", requester=Requester(name="y"), actor=AGENT, category_id=999_999
         )
     assert await _count(db) == before  # the ticket, its number and its history row rolled back together

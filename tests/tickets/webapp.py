@@ -14,7 +14,8 @@ from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from tests.web.conftest import PASSWORD, TENANT_A, Seeded, app_of, client, login, other, seed, seeded, web_settings
+from tests.support.webapp import PASSWORD, TENANT_A, Seeded, app_of, login, seed, web_settings
+from tests.web.conftest import client, other, seeded
 from uhd_telephony.app.web import init_app
 from uhd_telephony.tickets.models import Ticket, TicketHistory
 from uhd_telephony.web import keys

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import web_settings
+from tests.support.webapp import web_settings
 from uhd_telephony.ami import names
 from uhd_telephony.app.demo import Demo
 
@@ -17,10 +17,10 @@ NORD = "klinikum-nord"
 
 
 @pytest.fixture(name="demo")
-async def demo_fixture(tmp_path: Path) -> AsyncIterator[Demo]:
-    """The demo without load and with stopped PBX time: calls are placed and moved by the test."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
-    async with Demo(web_settings(url), rate=0, speed=0, http_port=0, mail_dir=tmp_path / "mail") as running:
+async def demo_fixture(demo_db_url: str, tmp_path: Path) -> AsyncIterator[Demo]:
+    """The demo without load and with stopped PBX time: calls are placed and moved by the test (its database:
+    ``demo_db_url``, a SQLite file unless the module asks for another)."""
+    async with Demo(web_settings(demo_db_url), rate=0, speed=0, http_port=0, mail_dir=tmp_path / "mail") as running:
         yield running
 
 

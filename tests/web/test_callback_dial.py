@@ -7,18 +7,18 @@ import asyncio
 
 import aiohttp
 
-from tests.conftest import eventually
-from tests.web.conftest import PASSWORD, TENANT_A, seed, web_settings
+from tests.support.helpers import eventually
+from tests.support.webapp import PASSWORD, TENANT_A, seed, web_settings
 from uhd_telephony.app.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
 
 HOTLINE = "+49231990001"
 
 
-async def test_one_click_one_originate_and_the_entry_is_done(sqlite_url: str) -> None:
-    await seed(sqlite_url)
+async def test_one_click_one_originate_and_the_entry_is_done(db_url: str) -> None:
+    await seed(db_url)
     async with AmiSimulator(default_config(2, max_wait_s=120), speed=0) as sim:
-        server = Server(web_settings(sqlite_url, ami_port=sim.port, http_port=0, tenant_numbers={HOTLINE: TENANT_A}))
+        server = Server(web_settings(db_url, ami_port=sim.port, http_port=0, tenant_numbers={HOTLINE: TENANT_A}))
         await server.start()
         try:
             assert server.calls.client is not None

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import eventually
-from tests.web.conftest import TENANT_A, TENANT_B, Seeded, app_of, login
+from tests.support.helpers import eventually
+from tests.support.webapp import TENANT_A, TENANT_B, Seeded, app_of, login
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallOffered
 from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.screenpop.compose import ScreenPop

@@ -11,22 +11,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.web.conftest import PASSWORD, TENANT_A, seed, web_settings
+from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.webapp import PASSWORD, TENANT_A, seed, web_settings
 from uhd_telephony.app.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.web import keys
 
-CHROMIUM = "/usr/bin/chromium"
-# no network but loopback here: keep Chromium from reaching out at start
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOTLINE = "+49231990001"  # the simulator's first hotline number
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists(CHROMIUM), reason="no chromium")
@@ -46,8 +36,8 @@ async def console_of(browser: Browser, base: str, username: str) -> Page:
     return page
 
 
-async def test_pop_appears_in_the_answering_agents_browser_and_nowhere_else(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
+async def test_pop_appears_in_the_answering_agents_browser_and_nowhere_else(db_url: str, tmp_path: Path) -> None:
+    url = db_url  # SQLite, then PostgreSQL
     await seed(url)
     async with AmiSimulator(default_config(2, max_wait_s=60), speed=0) as sim:
         settings = web_settings(url, ami_port=sim.port, http_port=0, tenant_numbers={HOTLINE: TENANT_A})

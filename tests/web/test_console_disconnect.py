@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.web.conftest import PASSWORD, TENANT_A, Seeded, web_settings
+from tests.support.webapp import PASSWORD, TENANT_A, Seeded, web_settings
 from uhd_telephony.app.web import init_app
 from uhd_telephony.web import keys
 

@@ -7,12 +7,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.support.browser import CHROMIUM, FLAGS
 from tests.web.demo_world import NORD, demo_fixture, ring_the_person  # noqa: F401 - the fixture
-from tests.web.test_console_browser import CHROMIUM, FLAGS, pytestmark  # noqa: F401 - skipped without chromium
 from uhd_telephony.app.demo import Demo
 from uhd_telephony.app.demo.data import DEMO_PASSWORD
+
+
+@pytest.fixture
+def demo_db_url(db_url: str) -> str:
+    """The demo of this test on SQLite, then on PostgreSQL."""
+    return db_url
 
 
 async def logged_in(browser: Browser, base: str, username: str, page_path: str) -> Page:

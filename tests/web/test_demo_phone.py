@@ -12,15 +12,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from tests.conftest import eventually
-from tests.web.conftest import login
+from tests.support.helpers import eventually
+from tests.support.webapp import login
 from tests.web.demo_world import NORD, PERSON, demo_fixture, ring_the_person  # noqa: F401 - the fixture
 from uhd_telephony.app.demo import Demo
 from uhd_telephony.app.demo.data import DEMO_PASSWORD
 from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.metrics.api import KPI_ROLES
-from uhd_telephony.security.permissions import KPI_PAGE_ROLES
 from uhd_telephony.tickets.view import tickets
+from uhd_telephony.web.permissions import KPI_PAGE_ROLES
 
 
 class Browser:

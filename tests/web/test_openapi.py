@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+from tests.support.webapp import TENANT_A, app_of
 from tests.tickets.webapp import Api
-from tests.web.conftest import TENANT_A, app_of
 
 JSON_ROUTE = re.compile(r"^(/api/|/healthz$)")
 

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.web.conftest import PASSWORD, TENANT_A, Seeded, web_settings
-from tests.web.test_console_browser import CHROMIUM, FLAGS
+from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.webapp import PASSWORD, TENANT_A, Seeded, web_settings
 from uhd_telephony.app.web import init_app
 from uhd_telephony.tickets.requester import Requester
-from uhd_telephony.tickets.workflow import TicketWorkflow
 from uhd_telephony.web import keys
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists(CHROMIUM), reason="no chromium")
@@ -44,9 +43,10 @@ async def test_agent_works_a_ticket_and_a_manager_only_reads_it(seeded: Seeded, 
     app = init_app(web_settings(seeded.url))
     server = await aiohttp_server(app)
     base = str(server.make_url("")).rstrip("/")
-    workflow = TicketWorkflow(app[keys.TICKETS])
     for subject, name in (("Drucker 3B druckt nicht", "Jürgen Müller"), ("PACS langsam", "Petra Hoffmann")):
-        await workflow.create(TENANT_A, channel="web", subject=subject, requester=Requester(name=name), actor="api:t")
+        await app[keys.TICKETS].create(
+            TENANT_A, channel="web", subject=subject, requester=Requester(name=name), actor="api:t"
+        )
     await app[keys.ACCOUNTS].create("maria", PASSWORD, role="manager", tenants=[TENANT_A])
     problems: list[str] = []  # script errors, CSP violations
     failed: list[str] = []  # answers >= 400

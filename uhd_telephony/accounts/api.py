@@ -14,8 +14,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from uhd_telephony.accounts.models import Role
 from uhd_telephony.accounts.service import AccountView
+from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.errors import Conflict, InvalidInput
-from uhd_telephony.security.audit import AuditAction
+from uhd_telephony.tenant import TenantName
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Principal, client_ip, require
 from uhd_telephony.web.inputs import read_json
@@ -37,7 +38,6 @@ def _storable(value: str | None) -> str | None:
     return value
 
 
-TenantName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
 Short = Annotated[str, Field(max_length=200), AfterValidator(_storable)]
 
 

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from uhd_telephony.store.models import Base, IdType
+from uhd_telephony.tenant import TENANT_LENGTH
+from uhd_telephony.web.roles import Role
+
+__all__ = ["Account", "Role"]
 
 USERNAME_MAX = 64
-TENANT_MAX = 64
 # Asterisk interfaces such as "PJSIP/101" or "Local/101@agents/n" are short; 128 leaves room for odd ones
 INTERFACE_MAX = 128
 GROUP_MAX = 64  # support_groups.code
-
-
-class Role(StrEnum):
-    """What an account is for; ``security.permissions`` says what each may do."""
-
-    ADMIN = "admin"  # the operator: configures tenants, users, categories, SLAs
-    AGENT = "agent"  # answers queue calls, works tickets, calls back
-    MANAGER = "manager"  # helpdesk lead or customer IT management: KPIs, reports, escalations
-    PARTNER = "partner"  # an external firm: only the tickets routed to its group, by API token
 
 
 class Account(Base):
@@ -62,7 +55,7 @@ class AccountTenant(Base):
     __tablename__ = "account_tenants"
 
     account_id: Mapped[int] = mapped_column(IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(TENANT_MAX), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH), primary_key=True)
 
     account: Mapped[Account] = relationship(back_populates="tenants")
 

@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uhd_telephony.accounts import passwords
-from uhd_telephony.accounts.models import GROUP_MAX, INTERFACE_MAX, TENANT_MAX, Account, AccountTenant, Role
+from uhd_telephony.accounts.models import GROUP_MAX, INTERFACE_MAX, Account, AccountTenant, Role
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
 from uhd_telephony.store.db import Database
+from uhd_telephony.tenant import check_tenant
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +154,7 @@ def check_partner_group(value: str | None, role: Role) -> str | None:
 def _check_tenants(tenants: Iterable[str], role: Role) -> list[str]:
     clean = sorted({t.strip() for t in tenants})
     for tenant in clean:
-        if not tenant or len(tenant) > TENANT_MAX:
-            raise InvalidInput(f"invalid tenant name {tenant!r}", {"field": "tenants"})
+        check_tenant(tenant, field="tenants")
     if not clean and role != Role.ADMIN:
         # an agent, manager or partner without a tenant could see nothing and do nothing
         raise InvalidInput(f"an account with role {role} needs at least one tenant", {"field": "tenants"})
@@ -417,7 +417,7 @@ async def create_account(
         from uhd_telephony.store.migrate import migrate
 
         await migrate(database_url)
-    from uhd_telephony.security.audit import AuditAction, AuditLog
+    from uhd_telephony.audit.log import AuditAction, AuditLog
 
     db = Database(database_url)
     try:

@@ -40,8 +40,9 @@ from uhd_telephony.agi.session import (
 )
 from uhd_telephony.ami import names
 from uhd_telephony.directory.lookup import LookupResult, TenantIndex
-from uhd_telephony.directory.records import TenantDirectory, check_tenant
+from uhd_telephony.directory.records import TenantDirectory
 from uhd_telephony.errors import DirectoryError
+from uhd_telephony.tenant import check_tenant
 
 log = logging.getLogger("uhd_telephony.agi")
 
@@ -168,7 +169,7 @@ def _converse(
     tenant = ((argv[0] if argv else "") or session.argument(1) or "").strip()
     number = argv[1] if len(argv) > 1 else session.env.get("agi_callerid", "")
     try:
-        check_tenant(tenant)
+        check_tenant(tenant, DirectoryError)
     except DirectoryError:
         log.warning("caller lookup called without a valid tenant (%r): nothing set", tenant[:64])
         return Outcome.NO_TENANT

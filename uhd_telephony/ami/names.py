@@ -6,9 +6,11 @@ rename cannot break one side silently.
 
 from __future__ import annotations
 
+from uhd_telephony.tenant import TENANT_VARIABLE
+
 # channel variables set by the AGI caller lookup (dialplan/) and read by the tracker from VarSet events.
 # Never set them with an inheritance prefix (``__UHD_TENANT``): VarSet reports the name as written.
-VAR_TENANT = "UHD_TENANT"
+VAR_TENANT = TENANT_VARIABLE  # uhd_telephony.tenant decides with it
 VAR_USER_ID = "UHD_USER_ID"
 VAR_USER_NAME = "UHD_USER_NAME"
 VAR_VIP = "UHD_VIP"

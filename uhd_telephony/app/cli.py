@@ -26,7 +26,7 @@ log = logging.getLogger("uhd_telephony")
 
 
 def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
-    """Log lines to stderr; every record masked of ``secrets`` and of tokens, passwords, cookies (issue #8)."""
+    """Log lines to stderr; every record masked of ``secrets`` and of tokens, passwords, cookies."""
     from uhd_telephony.security import redact
 
     redact.install(secrets)
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--short-abandon", type=float, default=None, help="short-abandon threshold in seconds")
     _add_db(replay)
 
-    # issue 13: calls Asterisk logged while the service could not see it
+    # calls Asterisk logged while the service could not see it
     backfill = sub.add_parser("backfill", help="record the calls of Asterisk's queue_log the store does not have")
     backfill.add_argument("--queue-log", help="Asterisk's queue_log file (env UHD_QUEUE_LOG)")
     backfill.add_argument(
@@ -160,19 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     groups.add_argument("--tenant", required=True)
     groups.add_argument("--prune", action="store_true", help="deactivate groups not in the file")
     _add_db(groups)
-    # issue #7: a tenant's SLA (calendar, targets per priority, escalation contacts)
+    # a tenant's SLA (calendar, targets per priority, escalation contacts)
     sla = sub.add_parser("import-sla", help="import a tenant's SLA: calendar, targets, escalation contacts")
     sla.add_argument("file", help="the SLA (see examples/sla.example.yaml)")
     sla.add_argument("--tenant", required=True)
     _add_db(sla)
-    # issue #6: the monthly report of one tenant
+    # the monthly report of one tenant
     rep = sub.add_parser("report", help="a tenant's monthly KPI report (HTML with charts, CSV or JSON)")
     rep.add_argument("--tenant", required=True)
     rep.add_argument("--month", required=True, help="YYYY-MM, in Europe/Berlin (e.g. 2026-11)")
     rep.add_argument("--format", default="html", choices=["html", "csv", "json"])
     rep.add_argument("--output", help="file to write (default: stdout)")
     _add_db(rep)
-    # issue #6: the KPI history (kpi_daily) behind Grafana's "Hotline history" dashboard
+    # the KPI history (kpi_daily) behind Grafana's "Hotline history" dashboard
     daily = sub.add_parser("kpi-daily", help="compute the per-day KPI history (kpi_daily) of past days")
     daily.add_argument(
         "--tenant", dest="tenants", action="append", default=[], help="a tenant (repeatable; default: every tenant)"
@@ -241,7 +241,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    """issue 13: the queue_log backfill (store/backfill.py), from the stored mark or from ``--since``."""
+    """The queue_log backfill (store/backfill.py), from the stored mark or from ``--since``."""
     from uhd_telephony.calls.backfill import backfill, tracker_tenant_of
     from uhd_telephony.calls.pipeline import tracker_from_settings
     from uhd_telephony.tenants.service import hotline_resolver
@@ -412,7 +412,7 @@ def cmd_import_groups(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import_sla(args: argparse.Namespace, settings: Settings) -> int:
-    """issue #7: replace the tenant's SLA and re-arm the timers of its open tickets."""
+    """Replace the tenant's SLA and re-arm the timers of its open tickets."""
     from uhd_telephony.sla.policy import import_sla
 
     async def run() -> int:
@@ -426,7 +426,7 @@ def cmd_import_sla(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    """issue #6: the monthly report, computed by metrics.kpi over the stored calls and tickets."""
+    """The monthly report, computed by metrics.kpi over the stored calls and tickets."""
     from pathlib import Path
 
     from uhd_telephony.metrics import report
@@ -447,7 +447,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_kpi_daily(args: argparse.Namespace, settings: Settings) -> int:
-    """issue #6: (re)compute kpi_daily for a range of days, with metrics.aggregates (idempotent upserts)."""
+    """(re)compute kpi_daily for a range of days, with metrics.aggregates (idempotent upserts)."""
     from uhd_telephony.metrics import daily
 
     async def run() -> int:
@@ -463,13 +463,13 @@ def cmd_kpi_daily(args: argparse.Namespace, settings: Settings) -> int:
 
 
 COMMANDS = {
-    "report": cmd_report,  # issue #6
-    "kpi-daily": cmd_kpi_daily,  # issue #6
-    "import-sla": cmd_import_sla,  # issue #7
+    "report": cmd_report,
+    "kpi-daily": cmd_kpi_daily,
+    "import-sla": cmd_import_sla,
     "import-categories": cmd_import_categories,
     "import-groups": cmd_import_groups,
     "replay": cmd_replay,
-    "backfill": cmd_backfill,  # issue 13
+    "backfill": cmd_backfill,
     "migrate": cmd_migrate,
     "create-account": cmd_create_account,
     "run": cmd_run,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from uhd_telephony.ami.events import caller_id
 from uhd_telephony.store.models import Base, IdType
+from uhd_telephony.tenant import TENANT_LENGTH
 
 
 class Status(StrEnum):
@@ -36,7 +37,7 @@ class Callback(Base):
     __tablename__ = "callbacks"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    tenant: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
     call_id: Mapped[str] = mapped_column(String, unique=True)
     linkedid: Mapped[str] = mapped_column(String)
     caller_number: Mapped[str] = mapped_column(String(64))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from sqlalchemy import Insert, Table, and_, case, func, or_, select
+from sqlalchemy import Insert, and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,6 +44,7 @@ from uhd_telephony.calls.records import ANSWERED_OUTCOMES, CallRecord, Outcome
 from uhd_telephony.calls.repository import calls, from_row, to_datetime, to_row
 from uhd_telephony.errors import CaptureError, StoreError
 from uhd_telephony.store.db import Database
+from uhd_telephony.store.models import table_of
 
 if TYPE_CHECKING:
     from uhd_telephony.calls.tracker import CallTracker
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-marks = cast(Table, QueueLogMark.__table__)
+marks = table_of(QueueLogMark)
 _UNKNOWN = Outcome.UNKNOWN.value
 # lines read per trip to the worker thread: a batch of calls is written at most every this many lines
 LINES_PER_READ = 20_000

@@ -48,7 +48,7 @@ class CallPipeline:
         self._publish = publish
         self._clock = clock
         self.decoder = FrameDecoder(self.on_fields, None, tracker_filter())
-        # issue #6: read-only watchers of the typed events (metrics.members keeps queue member state here;
+        # read-only watchers of the typed events (metrics.members keeps queue member state here;
         # the tracker stays the only one that turns events into calls)
         self.observers: list[AmiObserver] = []
         self.observer_errors = 0

@@ -17,9 +17,9 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Insert, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,10 +27,11 @@ from uhd_telephony.calls.models import Call
 from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
 from uhd_telephony.errors import StoreError
 from uhd_telephony.store.db import Database
+from uhd_telephony.store.models import table_of
 
 log = logging.getLogger(__name__)
 
-calls = cast(Table, Call.__table__)
+calls = table_of(Call)
 # every column a newer version of a call may change; id, call_id and created_at stay as first written
 _UPDATABLE = [c.name for c in calls.columns if c.name not in {"id", "call_id", "created_at"}]
 _UNKNOWN = Outcome.UNKNOWN.value

@@ -9,17 +9,18 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TextIO
 
 from uhd_telephony.ami.client import AmiClient
 from uhd_telephony.calls.domain import CallEnded, CallEvent
 from uhd_telephony.calls.pipeline import CallPipeline, tracker_from_settings
 from uhd_telephony.calls.repository import CallRepository
-from uhd_telephony.calls.tracker import CallTracker
+from uhd_telephony.calls.tracker import CallTracker, TenantResolver
 from uhd_telephony.calls.writer import CallWriter
 from uhd_telephony.errors import AmiNotConnected
 from uhd_telephony.runtime.bus import Bus
+from uhd_telephony.runtime.scanner import PeriodicScanner, PeriodicTask
 from uhd_telephony.settings import Settings
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 TICK_S = 0.5  # how often calls waiting out their grace period are looked at
 
 
+# the tenants table's resolver: (database, the settings' hotline numbers) -> resolver (tenants.service)
+ResolverSource = Callable[[Database, Iterable[str]], Awaitable[TenantResolver | None]]
+
+
 class CallService:
     """The call-tracking service: one AMI connection, one tracker, one bus, one batched store writer.
 
@@ -36,7 +41,17 @@ class CallService:
     store's open calls at start and reconciled with Asterisk on every (re)connect.
     """
 
-    def __init__(self, settings: Settings, bus: Bus | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: Bus | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        tenant_table: ResolverSource | None = None,
+    ) -> None:
+        """``tenant_table``: builds the hotline number → tenant resolver from the tenants table (the tenants
+        capability's, handed in by the composition root); without it, the settings' numbers and queues decide."""
+        self._tenant_table = tenant_table
         self.settings = settings
         self.bus = bus or Bus()
         self.clock = clock
@@ -46,8 +61,8 @@ class CallService:
         self.repository: CallRepository | None = None
         self.writer: CallWriter | None = None
         self.client: AmiClient | None = None
-        self._ticker: asyncio.Task[None] | None = None
-        self._tenant_refresher: asyncio.Task[None] | None = None
+        self._ticker: TrackerTicker | None = None
+        self._tenant_refresher: TenantRefresher | None = None
         self._resolver_from_table = False  # True: the resolver is ours to rebuild when the tenants table changes
         self._started_at = 0.0
         self.resyncs = 0
@@ -63,8 +78,8 @@ class CallService:
         self._started_at = time.monotonic()
         await migrate(self.settings.database_url)
         self.db = Database(self.settings.database_url)
-        # issue #8: hotline number -> tenant from the tenants table; UHD_TENANT_NUMBERS/QUEUES stay the fallback
-        if self.tracker.tenant_resolver is None:
+        # hotline number -> tenant from the tenants table; UHD_TENANT_NUMBERS/QUEUES stay the fallback
+        if self.tracker.tenant_resolver is None and self._tenant_table is not None:
             self._resolver_from_table = True
             await self.refresh_tenants()
         self.repository = CallRepository(self.db)
@@ -86,9 +101,11 @@ class CallService:
         """Connect to Asterisk: events flow from here on, so subscribe everything before calling this."""
         self.client = AmiClient(self.settings, on_event=self.pipeline.on_fields, on_connect=self._on_connect)
         await self.client.start()
-        self._ticker = asyncio.create_task(self._tick_loop(), name="tracker-tick")
-        if self._resolver_from_table:
-            self._tenant_refresher = asyncio.create_task(self._tenant_refresh_loop(), name="tenant-refresh")
+        self._ticker = TrackerTicker(self.pipeline)
+        await self._ticker.start()
+        if self._resolver_from_table and self.db is not None:
+            self._tenant_refresher = TenantRefresher(self)
+            await self._tenant_refresher.start()
 
     def _store(self, event: CallEvent) -> None:
         assert self.writer is not None
@@ -107,7 +124,7 @@ class CallService:
             self.tracker.stats.resynced - before,
         )
         if self.settings.queue_log and self.db is not None:
-            # issue 13: calls Asterisk logged in its queue_log while we could not see it (store/backfill.py)
+            # calls Asterisk logged in its queue_log while we could not see it (store/backfill.py)
             from uhd_telephony.calls.backfill import backfill_after_connect
 
             result = await backfill_after_connect(self.settings, self.db, self.tracker, self.writer, snapshot.now)
@@ -115,44 +132,23 @@ class CallService:
                 for hook in self.after_backfill:
                     hook()  # e.g. the ticket catch-up: the answered calls found only now get their tickets
 
-    async def _tick_loop(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            try:
-                self.pipeline.tick()
-            except Exception:  # a bug in one tick must not stop call tracking
-                log.exception("tracker tick failed")
-
     async def refresh_tenants(self) -> bool:
         """Rebuild the hotline number → tenant resolver from the tenants table (``uhd-telephony tenant add`` and
         the admin API write it from other processes); True when it changed. Calls already tracked keep their
         tenant; the next call to a new hotline number is attributed right."""
-        if not self._resolver_from_table or self.db is None:
+        if not self._resolver_from_table or self.db is None or self._tenant_table is None:
             return False
-        from uhd_telephony.tenants.service import hotline_resolver
-
-        resolver = await hotline_resolver(self.db, self.tracker.tenant_numbers)
+        resolver = await self._tenant_table(self.db, self.tracker.tenant_numbers)
         if resolver == self.tracker.tenant_resolver:
             return False
         self.tracker.tenant_resolver = resolver
         return True
 
-    async def _tenant_refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.directory_refresh_s)
-            try:
-                if await self.refresh_tenants():
-                    log.info("hotline numbers reloaded from the tenants table")
-            except Exception as exc:  # the database may be briefly away: the resolver we have serves meanwhile
-                log.warning("tenant refresh failed: %s", exc)
-
     async def disconnect(self) -> None:
         """Stop taking events and let every subscriber have what was published (idempotent)."""
-        for task in (self._ticker, self._tenant_refresher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for loop in (self._ticker, self._tenant_refresher):
+            if loop is not None:
+                await loop.close()
         self._ticker = self._tenant_refresher = None
         if self.client is not None:
             await self.client.close()
@@ -206,6 +202,43 @@ class CallService:
                 "ignored_events": self.tracker.stats.ignored,
             },
         }
+
+
+class TrackerTicker(PeriodicTask):
+    """Every ``TICK_S``: the tracker looks at the calls waiting out their grace period."""
+
+    label = "tracker-tick"
+    scan_at_start = False
+
+    def __init__(self, pipeline: CallPipeline, interval_s: float = TICK_S) -> None:
+        super().__init__(interval_s=interval_s)
+        self.pipeline = pipeline
+
+    async def scan_once(self) -> int:
+        try:
+            self.pipeline.tick()
+        except Exception:  # a bug in one tick must not stop call tracking
+            log.exception("tracker tick failed")
+        return 0
+
+
+class TenantRefresher(PeriodicScanner):
+    """Every ``directory_refresh_s``: the hotline number → tenant resolver rebuilt from the tenants table
+    (``CallService.refresh_tenants``); a failed read (the database briefly away) keeps the resolver we have."""
+
+    label = "tenant refresh"
+    scan_at_start = False  # the resolver was built in open()
+
+    def __init__(self, calls: CallService) -> None:
+        assert calls.db is not None
+        super().__init__(calls.db, interval_s=calls.settings.directory_refresh_s)
+        self.calls = calls
+
+    async def scan_once(self) -> int:
+        if await self.calls.refresh_tenants():
+            log.info("hotline numbers reloaded from the tenants table")
+            return 1
+        return 0
 
 
 def install_stop(stop: asyncio.Event) -> list[signal.Signals]:

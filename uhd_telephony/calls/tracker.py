@@ -25,8 +25,9 @@ from uhd_telephony.ami import names
 from uhd_telephony.ami.snapshot import ChannelInfo, Snapshot
 from uhd_telephony.calls import domain
 from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
+from uhd_telephony.tenant import TenantLookup, number_map, resolve_tenant
 
-TenantResolver = Callable[[str, str, dict[str, str]], str | None]
+TenantResolver = TenantLookup  # the tenants table's part of the tenant of a call (uhd_telephony.tenant.Hotlines)
 
 
 @dataclass(slots=True)
@@ -80,7 +81,7 @@ class CallTracker:
         self.short_abandon_s = short_abandon_s
         self.grace_s = grace_s
         self.default_tenant = default_tenant
-        self.tenant_numbers = {_digits(k): v for k, v in (tenant_numbers or {}).items()}
+        self.tenant_numbers = number_map(tenant_numbers)
         self.tenant_queues = dict(tenant_queues or {})
         self.tenant_resolver = tenant_resolver
         self.max_channels = max_channels
@@ -315,18 +316,15 @@ class CallTracker:
         return call
 
     def _tenant(self, dialled: str, queue: str, variables: dict[str, str]) -> str:
-        tenant = variables.get(names.VAR_TENANT)
-        if tenant:
-            return tenant
-        if self.tenant_resolver is not None:
-            resolved = self.tenant_resolver(dialled, queue, variables)
-            if resolved:
-                return resolved
-        if dialled:
-            found = self.tenant_numbers.get(_digits(dialled))
-            if found:
-                return found
-        return self.tenant_queues.get(queue, self.default_tenant)
+        return resolve_tenant(
+            dialled,
+            queue,
+            variables,
+            numbers=self.tenant_numbers,
+            queues=self.tenant_queues,
+            default=self.default_tenant,
+            table=self.tenant_resolver,
+        )
 
     def _on_leave(self, e: ev.QueueCallerLeave) -> list[domain.CallEvent]:
         call = self._active(e.uniqueid, e.queue)
@@ -708,14 +706,6 @@ class CallTracker:
 
 def _known(value: str) -> bool:
     return bool(value) and value != "<unknown>"
-
-
-def _digits(number: str) -> str:
-    """A hotline number as digits only, with a leading + kept: how numbers are compared for tenants."""
-    number = number.strip()
-    plus = number.startswith("+")
-    digits = "".join(ch for ch in number if ch.isdigit())
-    return ("+" + digits) if plus else digits
 
 
 def _open_attempt(call: CallRecord, dest_channel: str, interface: str) -> RingAttempt | None:

@@ -7,7 +7,9 @@ import json
 import logging
 import sys
 
+from uhd_telephony.errors import DirectoryError
 from uhd_telephony.settings import Settings
+from uhd_telephony.tenant import check_tenant
 
 # the handlers import the directory (pydantic models, phonenumbers, SQLAlchemy) when they run: building the
 # parser for every other command stays cheap
@@ -49,11 +51,10 @@ def add_lookup_arguments(p: argparse.ArgumentParser) -> None:
 async def import_users(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``import-users``: print the summary as JSON; ImportFailed (all errors, with lines) on a bad file."""
     from uhd_telephony.directory.importer import import_file
-    from uhd_telephony.directory.records import check_tenant
     from uhd_telephony.store.db import Database
     from uhd_telephony.store.migrate import migrate
 
-    check_tenant(args.tenant)
+    check_tenant(args.tenant, DirectoryError)
     await migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
@@ -85,11 +86,10 @@ async def import_users(args: argparse.Namespace, settings: Settings) -> int:
 async def lookup(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``lookup``: print the LookupResult as JSON; exit 0 when the caller is found, 1 when unknown."""
     from uhd_telephony.directory.lookup import DirectoryIndex
-    from uhd_telephony.directory.records import check_tenant
     from uhd_telephony.store.db import Database
     from uhd_telephony.store.migrate import migrate
 
-    check_tenant(args.tenant)
+    check_tenant(args.tenant, DirectoryError)
     await migrate(settings.database_url)
     db = Database(settings.database_url)
     try:

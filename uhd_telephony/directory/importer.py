@@ -53,12 +53,13 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from uhd_telephony.directory.numbers import NumberingPlan
-from uhd_telephony.directory.records import Place, User, check_tenant
+from uhd_telephony.directory.records import Place, User
 from uhd_telephony.directory.repository import DirectoryRepository
 from uhd_telephony.directory.rows import KIND_FIELDS, RecordIn
 from uhd_telephony.directory.sync import UpsertCounts
 from uhd_telephony.errors import DirectoryError, ImportFailed
 from uhd_telephony.store.db import Database
+from uhd_telephony.tenant import check_tenant
 
 Format = Literal["csv", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "json")
@@ -322,7 +323,7 @@ async def import_file(
     ``region``, ``extension_prefix`` and ``max_extension_length`` change the tenant's stored numbering plan
     (in the same transaction); otherwise the stored plan (or the default: DE, 6-digit extensions) applies.
     """
-    check_tenant(tenant)
+    check_tenant(tenant, DirectoryError)
     repo = DirectoryRepository(db)
     stored = await repo.numbering(tenant)
     try:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Table, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from uhd_telephony.store.models import Base, IdType
+from uhd_telephony.store.models import Base, IdType, table_of
+from uhd_telephony.tenant import TENANT_LENGTH
 
 
 class NumberingPlanRow(Base):
@@ -17,7 +17,7 @@ class NumberingPlanRow(Base):
 
     __tablename__ = "directory_numbering"
 
-    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH), primary_key=True)
     region: Mapped[str] = mapped_column(String(2))
     extension_prefix: Mapped[str | None] = mapped_column(String(32))
     max_extension_length: Mapped[int]
@@ -30,7 +30,7 @@ class DirectoryUser(Base):
     __tablename__ = "directory_users"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    tenant: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
     external_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(200))
@@ -54,7 +54,7 @@ class DirectoryPlace(Base):
     __tablename__ = "directory_places"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    tenant: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
     external_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(200))
@@ -74,7 +74,7 @@ class DirectoryPhone(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     # repeated from the owner so the (tenant, number) index answers a lookup without a join
-    tenant: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
     user_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("directory_users.id", ondelete="CASCADE"))
     place_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("directory_places.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
@@ -90,10 +90,10 @@ class DirectoryPhone(Base):
     )
 
 
-USERS = cast(Table, DirectoryUser.__table__)
-PLACES = cast(Table, DirectoryPlace.__table__)
-PHONES = cast(Table, DirectoryPhone.__table__)
-NUMBERING = cast(Table, NumberingPlanRow.__table__)
+USERS = table_of(DirectoryUser)
+PLACES = table_of(DirectoryPlace)
+PHONES = table_of(DirectoryPhone)
+NUMBERING = table_of(NumberingPlanRow)
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 

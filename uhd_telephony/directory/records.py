@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,17 +11,6 @@ from enum import StrEnum
 from typing import Any
 
 from uhd_telephony.directory.numbers import NumberingPlan
-from uhd_telephony.errors import DirectoryError
-
-# the same slug the calls table carries in its tenant column (String(64) here)
-_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def check_tenant(tenant: str) -> str:
-    """``tenant`` if it is a valid slug (up to 64 letters, digits, ``.``, ``_``, ``-``), else DirectoryError."""
-    if not _TENANT.fullmatch(tenant):
-        raise DirectoryError(f"invalid tenant {tenant!r}: use up to 64 letters, digits, '.', '_' or '-'")
-    return tenant
 
 
 class Role(StrEnum):

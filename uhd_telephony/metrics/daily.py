@@ -21,9 +21,9 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select, union
+from sqlalchemy import select, union
 from sqlalchemy.dialects import postgresql, sqlite
 
 from uhd_telephony.calls.models import Call
@@ -32,6 +32,7 @@ from uhd_telephony.metrics import aggregates, kpi
 from uhd_telephony.metrics.models import kpi_daily
 from uhd_telephony.runtime.scanner import PeriodicScanner, utc_now
 from uhd_telephony.store.db import Database
+from uhd_telephony.store.models import table_of
 from uhd_telephony.tenants.models import Tenant
 from uhd_telephony.tickets.models import Ticket
 
@@ -39,9 +40,9 @@ log = logging.getLogger(__name__)
 
 KEY = ("tenant", "day")
 MAX_BACKFILL_DAYS = 3660  # ten years: a typo in a year is an error, not a night of work
-_calls = cast(Table, Call.__table__)
-_tickets = cast(Table, Ticket.__table__)
-_tenants = cast(Table, Tenant.__table__)
+_calls = table_of(Call)
+_tickets = table_of(Ticket)
+_tenants = table_of(Tenant)
 
 
 def berlin_day(at: datetime) -> date:

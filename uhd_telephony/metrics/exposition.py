@@ -5,7 +5,7 @@ The bytes are those ``prometheus_client.generate_latest`` writes for the same me
 line per sample, labels sorted by name, label values escaped (backslash, newline, double quote), numbers by
 prometheus-client's ``floatToGoString``. Building a ``Metric`` and a ``Sample`` with a label dict for each of the
 ~6,500 samples at 50 tenants, for ``generate_latest`` to take apart again, made tens of thousands of short-lived
-objects per scrape; the garbage collections they set off were the slow scrapes (issue #6). Here a scrape makes a
+objects per scrape; the garbage collections they set off were the slow scrapes. Here a scrape makes a
 few hundred strings.
 
 Each (tenant, queue)'s counter and histogram lines are kept with the ``version`` of the counts they show: a

@@ -12,14 +12,12 @@ Ratios are fractions 0..1 and durations seconds; both are NULL where kpi.py has 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import cast
 
-from sqlalchemy import Date, Float, Integer, String, Table
+from sqlalchemy import Date, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from uhd_telephony.store.models import Base
-
-TENANT_LENGTH = 64
+from uhd_telephony.store.models import Base, table_of
+from uhd_telephony.tenant import TENANT_LENGTH
 
 
 class KpiDaily(Base):
@@ -62,4 +60,4 @@ class KpiDaily(Base):
     computed_at: Mapped[datetime]
 
 
-kpi_daily = cast(Table, KpiDaily.__table__)
+kpi_daily = table_of(KpiDaily)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import enum
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Table, and_, case, extract, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, case, extract, func, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,14 +25,15 @@ from uhd_telephony.metrics.live import ESCALATION_BUCKETS, TicketTotals
 from uhd_telephony.sla.calendar import Calendar
 from uhd_telephony.sla.policy import load_calendar
 from uhd_telephony.store.db import Database
+from uhd_telephony.store.models import table_of
 from uhd_telephony.tickets.models import Category, Ticket, TicketHistory
 
 log = logging.getLogger(__name__)
 
-calls = cast(Table, Call.__table__)
-tickets = cast(Table, Ticket.__table__)
-history = cast(Table, TicketHistory.__table__)
-categories = cast(Table, Category.__table__)
+calls = table_of(Call)
+tickets = table_of(Ticket)
+history = table_of(TicketHistory)
+categories = table_of(Category)
 
 PARTITION = 2_000  # rows per round trip when streaming a period's calls
 RECENT_PAIRS_DAYS = 35  # the (tenant, queue) series created at 0 at start: those with calls this recent

@@ -236,7 +236,7 @@ async def _tenant_name(db: Database, tenant: str) -> str:
 async def _sla(db: Database, tenant: str, start: datetime, end: datetime) -> tuple[dict[str, Any] | None, str]:
     try:
         from uhd_telephony.metrics import sla
-    except ImportError:  # pragma: no cover - an installation without the SLA package (issue #7)
+    except ImportError:  # pragma: no cover - an installation without the SLA package
         return None, "Keine SLA-Daten in dieser Installation: SLA-Einhaltung nicht ausgewiesen."
     measured, facts = await sla.sla_facts(db, tenant, start, end)
     if not measured:

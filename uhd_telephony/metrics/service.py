@@ -3,10 +3,10 @@
 Wiring (``attach``): ``CallCounters`` subscribes to the bus; ``MemberState`` (queue members) and ``EventClock``
 (AMI time) observe the pipeline's typed events and resync snapshots; calls restored from the store are marked
 as counted. Tickets come from the database at scrape time, at most every ``ticket_ttl_s`` (``TicketStatsCache``):
-there are no ticket events to count, routing and escalation (issue #5) only append history rows, and a
+there are no ticket events to count, routing and escalation only append history rows, and a
 database total survives restarts and counts what any process wrote.
 
-The tenants' SLA calendars, which decide what is outside business hours for the counters (issue #7), are read
+The tenants' SLA calendars, which decide what is outside business hours for the counters, are read
 at start (``prime``) and again by the first scrape ``calendar_ttl_s`` (a minute) after the previous read
 (``CalendarCache``): an ``uhd-telephony import-sla`` here or in another process counts from then on, and the
 service needs no task of its own. A failed read keeps the calendars known before. A stay keeps the decision

@@ -1,4 +1,4 @@
-"""SLA KPIs from the ``escalations`` table (issue #7), for the KPI API and the monthly report to use.
+"""SLA KPIs from the ``escalations`` table, for the KPI API and the monthly report to use.
 
 A cohort like ``kpi.ticket_kpis``: the tickets CREATED in the period that are measured by an SLA (they have an
 SLA timer row), with the escalations they got since.

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Table, Text
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from uhd_telephony.store.models import Base, IdType, JsonType
+from uhd_telephony.store.models import Base, IdType, JsonType, table_of
+from uhd_telephony.tenant import TENANT_LENGTH
 
 
 class OutboxChannel(StrEnum):
@@ -39,7 +40,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    tenant: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
     channel: Mapped[str] = mapped_column(String(16))
     # mail: addresses, comma-separated; webhook: the URL (its signing secret is looked up at send time)
     target: Mapped[str] = mapped_column(String(2000))
@@ -68,4 +69,4 @@ class OutboxMessage(Base):
     )
 
 
-outbox = cast(Table, OutboxMessage.__table__)
+outbox = table_of(OutboxMessage)

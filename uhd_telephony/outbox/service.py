@@ -41,6 +41,7 @@ from uhd_telephony.outbox.transport import SendError
 from uhd_telephony.outbox.webhook import WebhookSender
 from uhd_telephony.settings import Settings
 from uhd_telephony.store.db import Database
+from uhd_telephony.tenant import check_tenant
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,6 @@ PUBLIC_URL = "{public_url}"
 REDACT = "redact"
 REDACTED = "[redacted]"
 MAX_KEY = 200
-MAX_TENANT = 64
 MAX_TARGET = 2000
 MAX_SUBJECT = 300
 MAX_ERROR = 1000
@@ -115,8 +115,7 @@ async def enqueue(
         kind = OutboxChannel(channel)
     except ValueError:
         raise InvalidInput(f"unknown outbox channel {channel!r}", {"field": "channel"}) from None
-    if not isinstance(tenant, str) or not 0 < len(tenant) <= MAX_TENANT:
-        raise InvalidInput(f"a tenant is 1..{MAX_TENANT} characters", {"field": "tenant"})
+    check_tenant(tenant)
     if not isinstance(dedupe_key, str) or not 0 < len(dedupe_key) <= MAX_KEY:
         raise InvalidInput(f"a dedupe key is 1..{MAX_KEY} characters", {"field": "dedupe_key"})
     if not isinstance(target, str) or not target.strip() or len(target) > MAX_TARGET or "\n" in target:
@@ -162,17 +161,23 @@ def redacted(body: Any) -> Any:
     return out
 
 
-async def _group_secret(conn: AsyncConnection, tenant: str, url: str) -> str | None:
-    from uhd_telephony.tickets.groups import webhook_secret
+async def no_secret(conn: AsyncConnection, tenant: str, url: str) -> str | None:
+    """The lookup of a worker told of none: webhooks go out unsigned."""
+    return None
 
-    secret = await webhook_secret(conn, tenant, url)
-    # --- issue #7: escalation webhooks go to the tenant's SLA contacts, signed with their secret
-    if secret is None:
-        from uhd_telephony.sla.policy import contact_secret
 
-        secret = await contact_secret(conn, tenant, url)
-    # --- end issue #7
-    return secret
+def first_secret(*lookups: SecretLookup) -> SecretLookup:
+    """One lookup that asks ``lookups`` in turn (the support groups' webhooks, then the SLA contacts' ...) and
+    answers with the first secret found. The capabilities that own webhook URLs hand theirs in (app/plugins.py)."""
+
+    async def lookup(conn: AsyncConnection, tenant: str, url: str) -> str | None:
+        for each in lookups:
+            secret = await each(conn, tenant, url)
+            if secret is not None:
+                return secret
+        return None
+
+    return lookup
 
 
 @dataclass(slots=True)
@@ -193,7 +198,8 @@ class OutboxWorker:
     """Claims due outbox rows and sends them; one owned task, ``start()`` and ``close()``.
 
     ``mailer`` and ``webhooks`` default to ones built from ``settings`` (and owned here); ``secrets`` finds a
-    webhook's signing key (default: the tenant's support group with that URL); ``clock`` is injectable.
+    webhook's signing key (the composition root chains the lookups of the capabilities that own webhook URLs;
+    default: none, unsigned); ``clock`` is injectable.
     """
 
     def __init__(
@@ -213,7 +219,7 @@ class OutboxWorker:
         self.mailer = mailer if mailer is not None else Mailer(settings)
         self._owns_webhooks = webhooks is None
         self.webhooks = webhooks if webhooks is not None else WebhookSender(timeout_s=settings.webhook_timeout_s)
-        self.secrets = secrets or _group_secret
+        self.secrets = secrets or no_secret
         self.clock = clock
         self.worker_id = worker_id or f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.rng = rng or random.Random()

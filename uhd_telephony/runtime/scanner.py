@@ -1,6 +1,10 @@
-"""Persisted due times, scanned on an interval: the one owned-task loop behind the 10-minute rule and the SLA
-escalations. A failed scan (the database briefly away) is logged and retried at the next interval: the due
-times wait in their table meanwhile, so nothing is lost and nothing fires twice."""
+"""Periodic work in one owned task: THE way this application writes a loop that does something every so often.
+
+``PeriodicTask`` is the loop (interval, retry interval after a failure, ``wake()``, ``start``/``close``);
+``PeriodicScanner`` adds the database, the clock and the batch size of the scanners over persisted due times (the
+10-minute rule, the SLA escalations, the follow-up catch-up). A failed scan (the database briefly away) is logged
+and retried at the next interval: the due times wait in their table meanwhile, so nothing is lost and nothing fires
+twice."""
 
 from __future__ import annotations
 
@@ -22,8 +26,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class PeriodicScanner(abc.ABC):
-    """Calls ``scan_once()`` every ``interval_s`` in one owned task; ``start``/``close``; ``clock`` is injectable.
+class PeriodicTask(abc.ABC):
+    """Calls ``scan_once()`` every ``interval_s`` in one owned task; ``start``/``close``.
 
     After a failed scan the next one comes after ``retry_s`` (default: the interval); ``wake()`` scans at once.
     """
@@ -31,20 +35,9 @@ class PeriodicScanner(abc.ABC):
     label = "scan"  # how the logs name this scanner
     scan_at_start = True  # False: the first scan waits one interval (the state was just loaded)
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        interval_s: float = 15.0,
-        clock: Callable[[], datetime] = utc_now,
-        batch_size: int = SCAN_BATCH,
-        retry_s: float | None = None,
-    ) -> None:
-        self.db = db
+    def __init__(self, *, interval_s: float = 15.0, retry_s: float | None = None) -> None:
         self.interval_s = interval_s
         self.retry_s = interval_s if retry_s is None else min(retry_s, interval_s)
-        self.clock = clock
-        self.batch_size = batch_size
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -99,3 +92,21 @@ class PeriodicScanner(abc.ABC):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
                 await self._wake.wait()
+
+
+class PeriodicScanner(PeriodicTask):
+    """A ``PeriodicTask`` over the database: due times in a table, read a batch at a time; ``clock`` injectable."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval_s: float = 15.0,
+        clock: Callable[[], datetime] = utc_now,
+        batch_size: int = SCAN_BATCH,
+        retry_s: float | None = None,
+    ) -> None:
+        super().__init__(interval_s=interval_s, retry_s=retry_s)
+        self.db = db
+        self.clock = clock
+        self.batch_size = batch_size

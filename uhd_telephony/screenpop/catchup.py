@@ -24,26 +24,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.callbacks.models import Callback, Status
-from uhd_telephony.callbacks.service import ENTRY_OUTCOMES, CallbackService, same_caller
+from uhd_telephony.callbacks.service import ENTRY_OUTCOMES, same_caller
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.calls.repository import CallRepository, calls, from_row
 from uhd_telephony.runtime.scanner import PeriodicScanner, utc_now
 from uhd_telephony.screenpop.compose import ScreenPop
+from uhd_telephony.screenpop.ports import Callbacks
 from uhd_telephony.store.db import Database, is_unavailable
+from uhd_telephony.store.models import table_of
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.history import SYSTEM, Action, Change
 from uhd_telephony.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
-tickets = cast(Table, Ticket.__table__)
-callbacks = cast(Table, Callback.__table__)
+tickets = table_of(Ticket)
+callbacks = table_of(Callback)
 
 # the history note of a ticket opened here (the agent reads it in the ticket view)
 AFTER_CALL_NOTE = "Ticket nach dem Anruf angelegt (beim Annehmen konnte kein Ticket angelegt werden)"
@@ -74,7 +76,7 @@ class FollowUpScanner(PeriodicScanner):
         in); until it is, the scan is repeated every ``retry_s``."""
         super().__init__(db, interval_s=interval_s, retry_s=retry_s, clock=clock, batch_size=batch_size)
         self.composer = composer
-        self.callbacks: CallbackService = composer.callbacks
+        self.callbacks: Callbacks = composer.callbacks
         self.window_s = window_s
         self.store_healthy = store_healthy
         self.repository = CallRepository(db)

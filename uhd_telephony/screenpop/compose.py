@@ -21,7 +21,11 @@ from typing import Any, TypeVar
 
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallEvent, CallOffered
 from uhd_telephony.calls.records import CallRecord, iso
-from uhd_telephony.store.db import is_unavailable
+from uhd_telephony.screenpop.ports import Accounts, Agent, Callbacks, CallTickets, Directory, PopFanout
+from uhd_telephony.store.db import Database, is_unavailable
+from uhd_telephony.tickets.requester import DirectoryMatch, Requester, requester_of
+from uhd_telephony.tickets.service import AfterInsert
+from uhd_telephony.tickets.view import TicketView
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +50,11 @@ class ComposerStats:
 class OpenedTicket:
     """An answered call's ticket, and who it is for and with."""
 
-    ticket: Any  # TicketView
+    ticket: TicketView
     created: bool
-    agent: Any  # AccountView | None: the account of the agent who answered
-    caller: Any  # LookupResult of the directory
-    requester: dict[str, Any] | None
+    agent: Agent | None  # the account of the agent who answered
+    caller: DirectoryMatch  # the directory's LookupResult
+    requester: Requester  # who the ticket is for, as the directory knows the caller now
 
 
 class ScreenPop:
@@ -58,13 +62,13 @@ class ScreenPop:
 
     def __init__(
         self,
-        db: Any,
+        db: Database,
         *,
-        accounts: Any,
-        tickets: Any,
-        callbacks: Any,
-        directory: Any,
-        fanout: Any,
+        accounts: Accounts,
+        tickets: CallTickets,
+        callbacks: Callbacks,
+        directory: Directory,
+        fanout: PopFanout,
         concurrency: int = 32,
         clock: Callable[[], float] = time.time,
         on_failure: Callable[[], None] | None = None,
@@ -145,27 +149,26 @@ class ScreenPop:
                 await asyncio.wait(pending)
 
     # ------------------------------------------------------------------ shared with the catch-up
-    async def open_ticket(self, call: CallRecord, *, then: Any = None) -> OpenedTicket:
+    async def open_ticket(self, call: CallRecord, *, then: AfterInsert | None = None) -> OpenedTicket:
         """The call's ticket (opened once per conversation) for the agent's account and the directory's caller;
         ``then(conn, ticket_id, now)`` runs in a new ticket's transaction."""
-        agent = await self.accounts.agent_for_call(call.agent_interface, None)
+        agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
         caller = self.directory.lookup(call.tenant, call.caller_number)
-        requester = requester_of(caller)
-        options: dict[str, Any] = {} if then is None else {"then": then}
+        requester = requester_of(call, caller)
         ticket, created = await self.tickets.open_for_call(
             call,
-            requester=requester,
+            requester=caller,
             agent_id=agent.id if agent is not None else None,
             agent_name=agent.display_name if agent is not None else call.agent,
-            **options,
+            then=then,
         )
         self.stats.tickets_created += created
         return OpenedTicket(ticket, created, agent, caller, requester)
 
-    async def callback_for(self, call: CallRecord) -> Any:
+    async def callback_for(self, call: CallRecord) -> object | None:
         """The callback entry of an ended unanswered call when the callback rules want one (CallbackView | None)."""
-        requester = requester_of(self.directory.lookup(call.tenant, call.caller_number))
-        return await self.callbacks.on_call_ended(call, user_id=requester.get("user_id") if requester else None)
+        requester = requester_of(call, self.directory.lookup(call.tenant, call.caller_number))
+        return await self.callbacks.on_call_ended(call, user_id=requester.user_id)
 
     async def _while_up(self, call: CallRecord, work: Callable[[], Awaitable[T]]) -> T:
         """``work()`` in a slot; a database outage retries it with backoff until it succeeds, the call ends or
@@ -208,9 +211,10 @@ class ScreenPop:
 
     async def _pop(self, call: CallRecord, opened: OpenedTicket) -> dict[str, Any]:
         ticket, agent, caller, requester = opened.ticket, opened.agent, opened.caller, opened.requester
+        assert agent is not None  # a call answered by someone without an account pops nowhere (``answered``)
         recent = await self.tickets.recent_for_requester(
             call.tenant,
-            user_id=requester.get("user_id") if requester else None,
+            user_id=requester.user_id,
             number=call.caller_number,
             limit=5,
             exclude_id=ticket.id,
@@ -260,18 +264,6 @@ class ScreenPop:
         tree = await category_tree(self.db, tenant)
         self._categories[tenant] = (now, tree)
         return tree
-
-
-def requester_of(caller: Any) -> dict[str, Any] | None:
-    """Who the ticket is for: the matched user or shared phone; None when unknown or ambiguous."""
-    found = caller.to_dict()
-    if found.get("kind") == "user" and found.get("user"):
-        user = found["user"]
-        return {"user_id": user["id"], "name": user["name"], "vip": bool(user.get("vip"))}
-    if found.get("kind") == "place" and found.get("place"):
-        place = found["place"]
-        return {"place_id": place["id"], "name": place["name"], "vip": False}
-    return None
 
 
 def call_summary(call: CallRecord) -> dict[str, Any]:

@@ -8,13 +8,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from uhd_telephony.accounts.models import Role
-from uhd_telephony.security.audit import MAX_PAGE, AuditAction
-from uhd_telephony.security.permissions import SCOPES
+from uhd_telephony.audit.log import MAX_PAGE, AuditAction
 from uhd_telephony.security.tokens import MAX_DAYS
+from uhd_telephony.tenant import TenantName
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import client_ip, require
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented, single_query
+from uhd_telephony.web.permissions import SCOPES
 
 ADMIN = (Role.ADMIN.value,)
 
@@ -25,7 +26,7 @@ class CreateTokenBody(BaseModel):
     scopes: list[Annotated[str, Field(max_length=40)]] = Field(
         min_length=1, max_length=10, description=f"of {', '.join(sorted(SCOPES))}; a partner's only tickets:*"
     )
-    tenants: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+    tenants: list[TenantName] = Field(
         default_factory=list, max_length=100, description="within the account's; empty: all of the account's"
     )
     expires_in_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,22 +29,3 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_api_tokens_account_id", "account_id"),)
-
-
-class AuditEntry(Base):
-    """One security-relevant event: a login, a failed login, a change of roles, tenants or tokens."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(server_default=func.now())
-    actor: Mapped[str] = mapped_column(String(100))  # the account acting (username), "cli", or a login name tried
-    action: Mapped[str] = mapped_column(String(32))  # security.audit.AuditAction
-    target: Mapped[str | None] = mapped_column(String(200))  # "account:12 anna", "token:3", "tenant:klinikum-nord"
-    ip: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-    __table_args__ = (
-        Index("ix_audit_log_at", "at"),
-        Index("ix_audit_log_action_at", "action", "at"),
-    )

@@ -25,8 +25,8 @@ from uhd_telephony.accounts.models import Account, Role
 from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
 from uhd_telephony.security.models import ApiToken
-from uhd_telephony.security.permissions import PARTNER_SCOPES, SCOPES
 from uhd_telephony.store.db import Database
+from uhd_telephony.web.permissions import PARTNER_SCOPES, SCOPES
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Service levels: business calendars, SLA policies per tenant and priority, escalation of foreseeable and
-actual misses (issue #7).
+actual misses.
 
 ``calendar`` and ``clock`` are pure (values and an injected clock); ``timers`` keeps each ticket's next due
 instant in the database; ``escalation`` fires due escalations exactly once and notifies through the outbox.

@@ -73,6 +73,7 @@ def _hm(seconds: float) -> str:
 # -- the hook of the ticket history ---------------------------------------------------------------------------
 
 
+@hist.on_change
 async def on_ticket_change(
     conn: AsyncConnection, ticket_id: int, at: datetime, actor: str, changes: Sequence[Change]
 ) -> None:

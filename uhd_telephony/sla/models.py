@@ -4,7 +4,7 @@ next due instant, and the escalations that fired (what the reports read)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -14,16 +14,14 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
-    Table,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from uhd_telephony.store.models import Base, IdType
-
-TENANT_LENGTH = 64
+from uhd_telephony.store.models import Base, IdType, table_of
+from uhd_telephony.tenant import TENANT_LENGTH
 
 
 class SlaTenant(Base):
@@ -157,8 +155,8 @@ class Escalation(Base):
     )
 
 
-sla_tenants = cast(Table, SlaTenant.__table__)
-sla_policies = cast(Table, SlaPolicy.__table__)
-sla_contacts = cast(Table, SlaContact.__table__)
-sla_timers = cast(Table, SlaTimer.__table__)
-escalations = cast(Table, Escalation.__table__)
+sla_tenants = table_of(SlaTenant)
+sla_policies = table_of(SlaPolicy)
+sla_contacts = table_of(SlaContact)
+sla_timers = table_of(SlaTimer)
+escalations = table_of(Escalation)

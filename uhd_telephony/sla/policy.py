@@ -43,7 +43,8 @@ from uhd_telephony.sla.calendar import Calendar, SlaError, stored_calendar
 from uhd_telephony.sla.clock import DEFAULT_WARN_SHARE, DONE, Policy
 from uhd_telephony.sla.models import sla_contacts, sla_policies, sla_tenants, sla_timers
 from uhd_telephony.store.db import Database
-from uhd_telephony.tickets.categories import check_tenant, load_file
+from uhd_telephony.tenant import check_tenant
+from uhd_telephony.tickets.categories import load_file
 from uhd_telephony.tickets.view import tickets
 
 WARNING_LEVEL, BREACH_LEVEL = 1, 2

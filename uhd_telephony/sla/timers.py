@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,11 +33,12 @@ from uhd_telephony.sla.calendar import Calendar
 from uhd_telephony.sla.clock import Deadline, Facts, Policy, deadlines, pending
 from uhd_telephony.sla.models import escalations, sla_timers
 from uhd_telephony.sla.policy import TenantSla, load_sla
+from uhd_telephony.store.models import table_of
 from uhd_telephony.tickets.history import Action
 from uhd_telephony.tickets.models import TicketHistory
 from uhd_telephony.tickets.view import tickets
 
-history = cast(Table, TicketHistory.__table__)
+history = table_of(TicketHistory)
 
 
 @dataclass(frozen=True, slots=True)

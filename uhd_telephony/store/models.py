@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -57,3 +57,15 @@ IdType = BigInteger().with_variant(Integer(), "sqlite")
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType, list[dict[str, Any]]: JsonType}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core ``Table`` of a mapped model, for the modules that query with Core (``select(table_of(Call))``).
+
+    The one way to get a model's table: SQLAlchemy types ``__table__`` as ``FromClause``; a declarative model on
+    ``Base`` always has a ``Table``, which this checks instead of casting.
+    """
+    table = model.__table__
+    if not isinstance(table, Table):  # pragma: no cover - only a model mapped to a join or a select
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table

@@ -8,7 +8,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from uhd_telephony.accounts.models import Role
-from uhd_telephony.security.audit import AuditAction
+from uhd_telephony.audit.log import AuditAction
+from uhd_telephony.tenant import SLUG_RULE, TENANT_LENGTH
 from uhd_telephony.tenants.service import DEFAULT_REGION, DEFAULT_TIME_ZONE
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import client_ip, require
@@ -27,7 +28,7 @@ class HotlineIn(BaseModel):
 
 class CreateTenantBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tenant: Annotated[Printable, Field(min_length=1, max_length=64, description="the slug, e.g. klinikum-nord")]
+    tenant: Annotated[Printable, Field(min_length=1, max_length=TENANT_LENGTH, description=f"new: {SLUG_RULE}")]
     name: Annotated[Printable, Field(min_length=1, max_length=200)]
     region: Annotated[Printable, Field(min_length=2, max_length=2)] = DEFAULT_REGION
     time_zone: Annotated[Printable, Field(min_length=1, max_length=64)] = DEFAULT_TIME_ZONE

@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser, add_db: Callable[[argparse.Argumen
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    from uhd_telephony.security.audit import AuditAction, AuditLog
+    from uhd_telephony.audit.log import AuditAction, AuditLog
     from uhd_telephony.store.db import Database
     from uhd_telephony.store.migrate import migrate
     from uhd_telephony.tenants.service import TenantService, parse_hotline

@@ -8,8 +8,8 @@ from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from uhd_telephony.store.models import Base
+from uhd_telephony.tenant import TENANT_LENGTH
 
-TENANT_MAX = 64  # the same width as every ``tenant`` column of the other tables
 NUMBER_MAX = 32  # E.164 is at most 15 digits and a "+"
 QUEUE_MAX = 128
 
@@ -23,7 +23,7 @@ class Tenant(Base):
 
     __tablename__ = "tenants"
 
-    tenant: Mapped[str] = mapped_column(String(TENANT_MAX), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     # the region phone numbers of this tenant are read in (phonenumbers' region code)
     region: Mapped[str] = mapped_column(String(2), default="DE")
@@ -42,7 +42,7 @@ class TenantHotline(Base):
     __tablename__ = "tenant_hotlines"
 
     number: Mapped[str] = mapped_column(String(NUMBER_MAX), primary_key=True)  # E.164, e.g. +49231990001
-    tenant: Mapped[str] = mapped_column(String(TENANT_MAX), ForeignKey("tenants.tenant", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH), ForeignKey("tenants.tenant", ondelete="CASCADE"))
     queue: Mapped[str] = mapped_column(String(QUEUE_MAX))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

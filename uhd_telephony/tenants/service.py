@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -18,14 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
 from uhd_telephony.store.db import Database
+from uhd_telephony.tenant import Hotlines, check_new_tenant
 from uhd_telephony.tenants.models import NUMBER_MAX, QUEUE_MAX, Tenant, TenantHotline
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "DE"
 DEFAULT_TIME_ZONE = "Europe/Berlin"
-# what a new tenant's slug may be: it ends up in URLs (/api/tenants/<slug>/…), Asterisk variables and file names
-_SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 # an Asterisk queue name as queues.conf takes it ([klinikum-nord-hotline])
 _QUEUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0," + str(QUEUE_MAX - 1) + r"}")
 
@@ -73,17 +72,6 @@ class TenantView:
             created_at=row.created_at,
             hotlines=tuple(HotlineView(h.number, h.queue) for h in row.hotlines),
         )
-
-
-def check_slug(tenant: str) -> str:
-    """A new tenant's slug: 1-64 lower-case letters, digits, '.', '_', '-', starting with a letter or digit."""
-    slug = tenant.strip() if isinstance(tenant, str) else ""
-    if not _SLUG.fullmatch(slug):
-        raise InvalidInput(
-            "a tenant is 1-64 lower-case letters, digits, '.', '_', '-', starting with a letter or digit",
-            {"field": "tenant"},
-        )
-    return slug
 
 
 def check_region(region: str) -> str:
@@ -143,7 +131,7 @@ class TenantService:
         hotlines: Iterable[tuple[str, str]] = (),
     ) -> TenantView:
         """A new tenant with its hotline numbers; ``Conflict`` when the slug or a number is taken."""
-        slug = check_slug(tenant)
+        slug = check_new_tenant(tenant)
         display = name.strip() if isinstance(name, str) else ""
         if not display or len(display) > 200:
             raise InvalidInput("a tenant's name is 1-200 characters", {"field": "name"})
@@ -214,7 +202,7 @@ class TenantService:
         # a queue two tenants share says nothing about the tenant: only the dialled number can
         queues = {queue: next(iter(found)) for queue, found in owners.items() if len(found) == 1}
         regions = tuple(sorted({t.region for t in tenants}, key=lambda r: (r != DEFAULT_REGION, r)))
-        return HotlineResolver(numbers, queues, regions, frozenset(settings_numbers))
+        return Hotlines(numbers, queues, regions, frozenset(settings_numbers), parse=_key)
 
 
 @lru_cache(maxsize=4096)
@@ -223,36 +211,8 @@ def _key(dialled: str, region: str) -> str | None:
     return normalise(dialled, region)
 
 
-@dataclass(frozen=True, slots=True)
-class HotlineResolver:
-    """``CallTracker(tenant_resolver=…)``: the tenant of a queue call from the number dialled, else its queue.
-
-    The ``UHD_TENANT`` channel variable still wins (the tracker asks it first), and ``UHD_TENANT_NUMBERS`` /
-    ``UHD_TENANT_QUEUES`` still answer what the table does not know (None here).
-    """
-
-    numbers: Mapping[str, str]
-    queues: Mapping[str, str]
-    regions: Sequence[str] = field(default=(DEFAULT_REGION,))
-    # the dialled numbers UHD_TENANT_NUMBERS knows (digits, a leading + kept): numbers decide before queues
-    settings_numbers: frozenset[str] = frozenset()
-
-    def __call__(self, dialled: str, queue: str, variables: dict[str, str]) -> str | None:
-        if dialled:
-            for region in self.regions:
-                key = _key(dialled, region)
-                if key is not None and key in self.numbers:
-                    return self.numbers[key]
-            if _digits(dialled) in self.settings_numbers:
-                return None
-        return self.queues.get(queue) if queue else None
-
-
-def _digits(number: str) -> str:
-    # the tracker's form of a settings number (calls.tracker._digits)
-    number = number.strip()
-    digits = "".join(ch for ch in number if ch.isdigit())
-    return ("+" + digits) if number.startswith("+") else digits
+# ``CallTracker(tenant_resolver=…)``: the tenants table's part of ``uhd_telephony.tenant.resolve_tenant``
+HotlineResolver = Hotlines
 
 
 async def hotline_resolver(db: Database, settings_numbers: Iterable[str] = ()) -> HotlineResolver | None:

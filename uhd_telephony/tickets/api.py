@@ -17,7 +17,6 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from uhd_telephony.errors import NotFound, TicketError
-from uhd_telephony.security.permissions import PARTNER_STATUSES
 from uhd_telephony.tickets.ids import normalise_number
 from uhd_telephony.tickets.models import TicketStatus
 from uhd_telephony.tickets.requester import Requester
@@ -46,15 +45,16 @@ from uhd_telephony.tickets.view import TicketView
 from uhd_telephony.tickets.workflow import TicketWorkflow, next_statuses
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Forbidden, Principal, principal, require_in_tenant, require_tenant
-from uhd_telephony.web.console import STATIC
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
+from uhd_telephony.web.pages import STATIC
+from uhd_telephony.web.permissions import PARTNER_STATUSES
 
 READ_ROLES = ("agent", "admin", "manager")
 WRITE_ROLES = ("agent", "admin")
 PAGE_ROLES = READ_ROLES
 PARTNER = "partner"
-# issue #8: a partner reads and works the tickets routed to its group (security.permissions)
+# a partner reads and works the tickets routed to its group (security.permissions)
 TICKET_READ_ROLES = (*READ_ROLES, PARTNER)
 TICKET_WORK_ROLES = (*WRITE_ROLES, PARTNER)
 NO_GROUP = "(no group)"  # not a group code (tickets.groups.GROUP_RE): a filter that matches no ticket
@@ -128,7 +128,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     who, tenant = await require_in_tenant(request, *WRITE_ROLES)
     body = await _body(request, CreateTicketBody)
     requester = await _requester(request, tenant, body.requester)
-    view = await _workflow(request).create(
+    view = await request.app[keys.TICKETS].create(
         tenant,
         channel=body.channel,
         subject=body.subject,
@@ -335,13 +335,13 @@ async def tickets_page(request: web.Request) -> web.StreamResponse:
     if who.role not in PAGE_ROLES:
         raise Forbidden("the ticket pages are for agents and managers")
     if "tenant" in request.match_info:
-        # issue #8: another tenant's pages do not exist either (the ticket itself comes through the API)
+        # another tenant's pages do not exist either (the ticket itself comes through the API)
         require_tenant(who, request.match_info["tenant"])
     return web.FileResponse(STATIC / "tickets.html")
 
 
 def add_routes(app: web.Application) -> None:
-    """The ticket API and pages; GET of one ticket and classify are the console's (``web.console``)."""
+    """The ticket API and pages; GET of one ticket and classify are the console's (``screenpop.console``)."""
     t = "/api/tenants/{tenant}/tickets"
     one = t + "/{ticket_id:\\d{1,18}}"
     app.router.add_get("/tickets", tickets_page)

@@ -25,18 +25,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import yaml
-from sqlalchemy import Table, false, insert, select, update
+from sqlalchemy import false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from uhd_telephony.errors import CategoryError, Conflict
 from uhd_telephony.store.db import Database
-from uhd_telephony.tickets.models import TENANT_LENGTH, Category, valid_tenant
+from uhd_telephony.store.models import table_of
+from uhd_telephony.tenant import check_tenant
+from uhd_telephony.tickets.models import Category
 from uhd_telephony.tickets.priority import parse_level
 
-categories = cast(Table, Category.__table__)
+categories = table_of(Category)
 
 MAX_DEPTH = 8
 MAX_FILE_BYTES = 5_000_000
@@ -77,13 +79,6 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-def check_tenant(tenant: str) -> str:
-    """The tenant as given when it can be stored; CategoryError otherwise."""
-    if not valid_tenant(tenant):
-        raise CategoryError(f"invalid tenant {tenant!r}: 1..{TENANT_LENGTH} printable characters")
-    return tenant
 
 
 def slug(name: str) -> str:
@@ -249,7 +244,7 @@ async def import_categories(
     prune: bool = False,
 ) -> ImportResult:
     """Upsert a tenant's tree by path in one transaction (idempotent); ``prune`` deactivates nodes not in it."""
-    check_tenant(tenant)
+    check_tenant(tenant, CategoryError)
     nodes = validate_tree(_source(path_or_data))
     now = datetime.now(UTC)
     created = updated = unchanged = deactivated = 0

@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from uhd_telephony.errors import CategoryError, Conflict, NotFound
 from uhd_telephony.store.db import Database
-from uhd_telephony.tickets.categories import categories, check_tenant, node_dict, slug
+from uhd_telephony.tenant import check_tenant
+from uhd_telephony.tickets.categories import categories, node_dict, slug
 from uhd_telephony.tickets.groups import valid_code
 from uhd_telephony.tickets.priority import parse_level
 
@@ -61,7 +62,7 @@ async def create_category(
     default_urgency: Any = None,
 ) -> dict[str, Any]:
     """A new node under ``parent_id`` (top level when None); group and defaults inherited unless given."""
-    check_tenant(tenant)
+    check_tenant(tenant, CategoryError)
     name = name.strip()
     if not name:
         raise CategoryError("a category needs a name", {"field": "name"})
@@ -115,7 +116,7 @@ async def update_category(
     active: bool | None = None,
 ) -> dict[str, Any]:
     """Change what is given; (de)activating a node does the same to its whole subtree."""
-    check_tenant(tenant)
+    check_tenant(tenant, CategoryError)
     values: dict[str, Any] = {}
     if name is not None:
         if not name.strip():

@@ -22,10 +22,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, false, insert, select, update
+from sqlalchemy import false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,10 +33,12 @@ from uhd_telephony.errors import Conflict, InvalidInput
 from uhd_telephony.outbox.mail import MAX_RECIPIENTS, split_addresses, valid_address
 from uhd_telephony.outbox.webhook import valid_secret
 from uhd_telephony.store.db import Database
-from uhd_telephony.tickets.categories import check_tenant, load_file
+from uhd_telephony.store.models import table_of
+from uhd_telephony.tenant import check_tenant
+from uhd_telephony.tickets.categories import load_file
 from uhd_telephony.tickets.models import FIRST_LEVEL, SupportGroup
 
-support_groups = cast(Table, SupportGroup.__table__)
+support_groups = table_of(SupportGroup)
 
 SECOND_LEVEL = "2nd_level"
 THIRD_LEVEL = "3rd_level"

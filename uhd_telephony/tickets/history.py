@@ -1,23 +1,24 @@
 """The append-only ticket history: one row per change (who, when, what, old and new value).
 
 Only ``append`` writes here; nothing in the package updates or deletes a history row. Escalation, routing and
-de-escalation (issue #5) append through the same function, so the ticket view and the reports read one record.
+de-escalation append through the same function, so the ticket view and the reports read one record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from uhd_telephony.store.models import table_of
 from uhd_telephony.tickets.models import TicketHistory
 
-history = cast(Table, TicketHistory.__table__)
+history = table_of(TicketHistory)
 
 SYSTEM = "system"
 
@@ -59,6 +60,21 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+# called after every append, in the appending transaction: (connection, ticket id, time, actor, the changes)
+HistoryHook = Callable[[AsyncConnection, int, datetime, str, Sequence[Change]], Awaitable[None]]
+_hooks: list[HistoryHook] = []
+
+
+def on_change(hook: HistoryHook) -> HistoryHook:
+    """Have ``hook`` run after every history append (once, however often it is registered).
+
+    How capabilities above tickets follow ticket changes without tickets knowing them: the SLA registers its
+    timer and de-escalation here (sla/escalation.py)."""
+    if hook not in _hooks:
+        _hooks.append(hook)
+    return hook
+
+
 async def append(conn: AsyncConnection, ticket_id: int, at: datetime, actor: str, changes: list[Change]) -> None:
     """Append ``changes`` of one ticket in the caller's transaction, in order."""
     if not changes:
@@ -77,12 +93,9 @@ async def append(conn: AsyncConnection, ticket_id: int, at: datetime, actor: str
         for c in changes
     ]
     await conn.execute(insert(history), rows)
-    # --- issue #7: the SLA follows every creation, status and priority row, in the same transaction: the ticket's
-    # due timer is recomputed (waiting pauses the clock), and resolving de-escalates (sla.escalation) ------------
-    from uhd_telephony.sla.escalation import on_ticket_change
-
-    await on_ticket_change(conn, ticket_id, at, actor, changes)
-    # --- end issue #7 --------------------------------------------------------------------------------------
+    # what other capabilities do with a ticket's change, in the same transaction (the SLA keeps its timer)
+    for hook in _hooks:
+        await hook(conn, ticket_id, at, actor, changes)
 
 
 def iso(dt: datetime | None) -> str | None:

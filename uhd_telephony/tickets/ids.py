@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, tzinfo
-from typing import cast
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.errors import StoreError
+from uhd_telephony.store.models import table_of
 from uhd_telephony.tickets.models import TicketCounter
 
 PREFIX = "UHD"
 DIGITS = 6  # a year with more than 999,999 tickets gets a seventh digit rather than a collision
 NUMBER_RE = re.compile(rf"^{PREFIX}-(\d{{4}})-(\d{{{DIGITS},}})$")
 
-counters = cast(Table, TicketCounter.__table__)
+counters = table_of(TicketCounter)
 
 
 def format_number(year: int, sequence: int) -> str:

@@ -21,20 +21,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from uhd_telephony.store.models import Base, IdType
+from uhd_telephony.tenant import TENANT_LENGTH
 
-TENANT_LENGTH = 64
 # the support group every ticket starts with: the helpdesk's agents (tickets.groups knows the others)
 FIRST_LEVEL = "1st_level"
-
-
-def valid_tenant(tenant: object) -> bool:
-    """A tenant as stored: 1..64 printable characters without surrounding blanks (``klinikum-nord``)."""
-    return (
-        isinstance(tenant, str)
-        and 0 < len(tenant) <= TENANT_LENGTH
-        and tenant == tenant.strip()
-        and tenant.isprintable()
-    )
 
 
 class TicketStatus(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from uhd_telephony.ami.events import caller_id, clean_text
 from uhd_telephony.calls.records import CallRecord
@@ -34,12 +34,22 @@ def _optional_id(data: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
-def requester_of(call: CallRecord, lookup: Mapping[str, Any] | None) -> Requester:
+class DirectoryMatch(Protocol):
+    """What the directory found for a caller ID (``directory.lookup.LookupResult``), as its JSON."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def requester_of(call: CallRecord, lookup: Mapping[str, Any] | DirectoryMatch | None) -> Requester:
     """The requester of a phone ticket: the directory's user/place/name/VIP when known, else the caller ID.
 
-    An unknown caller's name stays empty (never Asterisk's ``<unknown>``): the mail greets without a name and the
-    pages show the number instead, or "Unbekannter Anrufer" (console.js, tickets.js).
+    ``lookup``: the AGI lookup's channel variables (a mapping of user_id, place_id, name, number, vip), or the
+    directory's answer for the caller (a user or a shared phone's place; the caller ID when it is unknown or
+    ambiguous). An unknown caller's name stays empty (never Asterisk's ``<unknown>``): the mail greets without a
+    name and the pages show the number instead, or "Unbekannter Anrufer" (console.js, tickets.js).
     """
+    if lookup is not None and not isinstance(lookup, Mapping):
+        lookup = _matched(lookup)
     lookup = lookup or {}
     name = _clean(lookup.get("name")) or caller_id(call.caller_name or "")
     number = _clean(lookup.get("number")) or caller_id(call.caller_number or "")
@@ -50,6 +60,18 @@ def requester_of(call: CallRecord, lookup: Mapping[str, Any] | None) -> Requeste
         name=name[:200],
         vip=_flag(lookup.get("vip")),
     )
+
+
+def _matched(caller: DirectoryMatch) -> dict[str, Any] | None:
+    """The matched user or shared phone's place; None when the caller is unknown or ambiguous."""
+    found = caller.to_dict()
+    if found.get("kind") == "user" and found.get("user"):
+        user = found["user"]
+        return {"user_id": user["id"], "name": user["name"], "vip": bool(user.get("vip"))}
+    if found.get("kind") == "place" and found.get("place"):
+        place = found["place"]
+        return {"place_id": place["id"], "name": place["name"], "vip": False}
+    return None
 
 
 def _clean(value: Any) -> str:

@@ -19,14 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.errors import Conflict, NotFound, StoreError, TicketError
 from uhd_telephony.store.db import Database
+from uhd_telephony.tenant import TENANT_LENGTH, is_tenant
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.categories import categories
 from uhd_telephony.tickets.history import SYSTEM, Action, Change
 from uhd_telephony.tickets.ids import next_number, normalise_number, number_year
-from uhd_telephony.tickets.models import TENANT_LENGTH, Channel, TicketStatus, valid_tenant
+from uhd_telephony.tickets.models import Channel, TicketStatus
 from uhd_telephony.tickets.notify import notify_caller
 from uhd_telephony.tickets.priority import DEFAULT_MATRIX, PriorityMatrix, parse_level, priority
-from uhd_telephony.tickets.requester import Requester, requester_of
+from uhd_telephony.tickets.requester import DirectoryMatch, Requester, requester_of
 from uhd_telephony.tickets.view import TicketView, from_row, tickets, view_select
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 # the helpdesk's local time decides a ticket number's year (a call at 00:30 on 1 January is next year's)
 NUMBER_TZ = ZoneInfo("Europe/Berlin")
 SUBJECT_LENGTH = 200
+TEXT_LIMIT = 20_000  # a description, comment or note
 MAX_RECENT = 50
 MAX_ID = 2**63
 # the 10-minute rule (tickets.routing): a phone ticket still at 1st level this long after the answer goes on
@@ -75,7 +77,8 @@ def _check_text(value: str | None, field: str, limit: int | None = None) -> str 
     return value
 
 
-def _is_id(value: object) -> bool:
+def is_id(value: object) -> bool:
+    """Whether ``value`` can be a ticket id: a positive integer within BIGINT."""
     # an id from a URL can be any integer: beyond BIGINT PostgreSQL fails the query instead of finding nothing
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID
 
@@ -97,6 +100,43 @@ def _check_actor(actor: str) -> str:
     return actor
 
 
+def _check_category_id(category_id: object) -> None:
+    if isinstance(category_id, bool) or not isinstance(category_id, int):
+        raise TicketError(f"category_id must be an integer, got {category_id!r}", {"field": "category_id"})
+
+
+def _levels(impact: int | str | None, urgency: int | str | None) -> tuple[int | None, int | None]:
+    """Impact and urgency as levels 1..5 (names such as ``"high"`` too); None stays None."""
+    try:
+        return (
+            None if impact is None else parse_level(impact, "impact"),
+            None if urgency is None else parse_level(urgency, "urgency"),
+        )
+    except ValueError as exc:
+        raise TicketError(str(exc)) from None
+
+
+def is_staff(actor: str) -> bool:
+    """Whether ``actor`` is a logged-in account (``agent:<id>``), whose first action is the first response."""
+    return actor.startswith("agent:")
+
+
+def clean_text(value: str | None, field: str, *, required: bool = False, limit: int = TEXT_LIMIT) -> str | None:
+    """An agent's text as stored: stripped, None when blank; TicketError when required and blank, too long, not
+    text or holding a NUL."""
+    if value is not None and not isinstance(value, str):
+        raise TicketError(f"{field} must be text", {"field": field})
+    if value is not None:
+        value = value.strip()
+    if required and not value:
+        raise TicketError(f"{field} is required", {"field": field})
+    if value and len(value) > limit:
+        raise TicketError(f"{field} is longer than {limit} characters", {"field": field})
+    if value and "\x00" in value:
+        raise TicketError(f"{field} contains a NUL character", {"field": field})
+    return value or None
+
+
 class TicketService:
     """Tickets over one Database; ``now`` and the numbering time zone are injectable for tests."""
 
@@ -115,13 +155,17 @@ class TicketService:
         self.number_tz = number_tz
         self._now = now or (lambda: datetime.now(UTC))
 
+    def now(self) -> datetime:
+        """The service's clock (injectable for tests): the time every ticket write of it records."""
+        return self._now()
+
     # -- creation ---------------------------------------------------------------------------------------------
 
     async def open_for_call(
         self,
         call: CallRecord,
         *,
-        requester: Mapping[str, Any] | None = None,
+        requester: Mapping[str, Any] | DirectoryMatch | None = None,
         agent_id: int | None = None,
         agent_name: str | None = None,
         then: AfterInsert | None = None,
@@ -133,13 +177,13 @@ class TicketService:
         a race, the loser reads the winner's row and writes nothing.
         """
         tenant = call.tenant
-        if not valid_tenant(tenant):
+        if not is_tenant(tenant):
             raise TicketError(f"call {call.call_id!r} has no usable tenant ({tenant!r})", {"call_id": call.call_id})
         # Asterisk gives every channel a Linkedid; the fallbacks only matter for a hand-made record
         linkedid = call.linkedid or call.uniqueid or call.call_id
         if not linkedid:
             raise TicketError("a call without call_id or linkedid cannot get a ticket")
-        if agent_id is not None and not _is_id(agent_id):
+        if agent_id is not None and not is_id(agent_id):
             raise TicketError(f"agent_id must be a positive integer, got {agent_id!r}", {"field": "agent_id"})
         existing = await self._conversation(tenant, linkedid, call.call_id)
         if existing is not None:
@@ -185,20 +229,27 @@ class TicketService:
         description: str = "",
         requester: Requester,
         actor: str,
-        responded: bool = False,
-        then: AfterInsert | None = None,
+        category_id: int | None = None,
+        impact: int | str | None = None,
+        urgency: int | str | None = None,
     ) -> TicketView:
-        """A ticket that did not come from a call (web form, mail); status new, numbered like any other.
+        """A ticket that did not come from a call (web form, mail, typed in); status new, numbered like any other.
 
-        ``responded``: an agent is talking to the requester (first response now); ``then(conn, ticket_id, now)``
-        runs inside the creating transaction (classification at creation).
+        Classified in the same transaction when a category is given (impact and urgency default to the
+        category's). A phone ticket an agent types in is responded to at once (the caller is on the line); a web
+        or mail ticket waits for its first agent action.
         """
-        if not valid_tenant(tenant):
+        if not is_tenant(tenant):
             raise TicketError(f"invalid tenant {tenant!r}: 1..{TENANT_LENGTH} printable characters")
         try:
             kind = Channel(channel)
         except ValueError:
             raise TicketError(f"unknown channel {channel!r}", {"field": "channel"}) from None
+        if category_id is None and (impact is not None or urgency is not None):
+            raise TicketError("impact and urgency need a category_id", {"field": "category_id"})
+        levels = _levels(impact, urgency) if category_id is not None else (None, None)
+        if category_id is not None:
+            _check_category_id(category_id)
         now = self._now()
         values = {
             "tenant": tenant,
@@ -212,9 +263,17 @@ class TicketService:
             "requester_name": _check_text(requester.name, "requester name", 200),
             "requester_email": _check_text(requester.email, "requester email", 254),
             "vip": requester.vip,
-            "first_response_at": now if responded else None,
+            "first_response_at": now if kind == Channel.PHONE and is_staff(actor) else None,
         }
-        ticket_id = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor), then=then)
+        classify: AfterInsert | None = None
+        if category_id is not None:
+
+            async def classify(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
+                assert category_id is not None
+                changes = await self._classify(conn, tenant, ticket_id, now, category_id, *levels, None, None)
+                await hist.append(conn, ticket_id, now, actor, changes)
+
+        ticket_id = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor), then=classify)
         assert ticket_id is not None  # no conflict target: a failed insert raises
         return await self.get(tenant, ticket_id)
 
@@ -256,7 +315,7 @@ class TicketService:
     async def get(self, tenant: str, ticket_id: int) -> TicketView:
         """One ticket of the tenant; NotFound when it does not exist or belongs to another tenant."""
         found = (
-            await self._one(and_(tickets.c.tenant == tenant, tickets.c.id == ticket_id)) if _is_id(ticket_id) else None
+            await self._one(and_(tickets.c.tenant == tenant, tickets.c.id == ticket_id)) if is_id(ticket_id) else None
         )
         if found is None:
             raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
@@ -287,7 +346,7 @@ class TicketService:
         tickets of everyone who ever called from it.
         """
         if user_id is not None:
-            if not _is_id(user_id):
+            if not is_id(user_id):
                 return []
             where = tickets.c.requester_user_id == user_id
         elif number:
@@ -356,7 +415,7 @@ class TicketService:
     @staticmethod
     async def _owned(conn: AsyncConnection, tenant: str, ticket_id: int) -> None:
         stmt = select(tickets.c.id).where(tickets.c.tenant == tenant, tickets.c.id == ticket_id)
-        if not _is_id(ticket_id) or (await conn.execute(stmt)).first() is None:
+        if not is_id(ticket_id) or (await conn.execute(stmt)).first() is None:
             raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
 
     # -- changes ----------------------------------------------------------------------------------------------
@@ -373,32 +432,38 @@ class TicketService:
         subject: str | None = None,
         actor: str,
     ) -> TicketView:
-        """Set category, impact, urgency (the category's defaults when None), text; compute the priority.
+        """Set category, impact, urgency, text; compute the priority. The one way a ticket is classified: the
+        console's classify, the API's PATCH with a category and the demo desk all come here.
 
-        One history row per changed field with its old and new value; a new or reopened ticket moves to
-        in_progress. Unknown or inactive categories and bad levels are TicketError, a closed ticket Conflict.
+        Impact and urgency: as given, else the ticket's own, else the category's defaults. Subject and
+        description: None leaves them; a subject must not be blank, both are stripped. One history row per
+        changed field with its old and new value; a new or reopened ticket moves to in_progress; a staff
+        account's first change is the first response. Unknown or inactive categories and bad levels are
+        TicketError, a closed ticket Conflict; nothing changed writes nothing.
         """
         _check_actor(actor)
-        if isinstance(category_id, bool) or not isinstance(category_id, int):
-            raise TicketError(f"category_id must be an integer, got {category_id!r}", {"field": "category_id"})
-        if not _is_id(ticket_id):
+        _check_category_id(category_id)
+        if not is_id(ticket_id):
             raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
-        try:
-            impact_in = None if impact is None else parse_level(impact, "impact")
-            urgency_in = None if urgency is None else parse_level(urgency, "urgency")
-        except ValueError as exc:
-            raise TicketError(str(exc)) from None
-        _check_text(subject, "subject", SUBJECT_LENGTH)
-        _check_text(description, "description")
+        impact_in, urgency_in = _levels(impact, urgency)
+        subject = clean_text(subject, "subject", required=True, limit=SUBJECT_LENGTH) if subject is not None else None
+        description = (clean_text(description, "description") or "") if description is not None else None
         now = self._now()
         try:
             async with self.db.engine.begin() as conn:
                 changes = await self._classify(
-                    conn, tenant, ticket_id, now, category_id, impact_in, urgency_in, subject, description
-                )
+                    conn, tenant, ticket_id, now, category_id, impact_in, urgency_in, subject, description,
+                    keep_levels=True,
+                )  # fmt: skip
                 if not changes:
                     raise _Rollback
                 await hist.append(conn, ticket_id, now, actor, changes)
+                if is_staff(actor):
+                    await conn.execute(
+                        update(tickets)
+                        .where(tickets.c.id == ticket_id, tickets.c.first_response_at.is_(None))
+                        .values(first_response_at=now)
+                    )
         except _Rollback:
             pass
         return await self.get(tenant, ticket_id)
@@ -414,7 +479,12 @@ class TicketService:
         urgency: int | None,
         subject: str | None,
         description: str | None,
+        *,
+        keep_levels: bool = False,
     ) -> list[Change]:
+        """Classify the ticket in ``conn``'s transaction; the history rows to append (none: nothing changed).
+
+        Levels not given: with ``keep_levels`` the ticket's own first, then the category's defaults."""
         # the first statement writes: it locks the ticket row (PostgreSQL) or takes the write lock (SQLite), so
         # two agents classifying at once queue up and each history row's old value is the one it replaced
         touched = await conn.execute(
@@ -426,12 +496,15 @@ class TicketService:
         if row["status"] == TicketStatus.CLOSED.value:
             raise Conflict(f"ticket {row['number']} is closed", {"ticket_id": ticket_id, "status": row["status"]})
         stmt = select(categories).where(categories.c.tenant == tenant, categories.c.id == category_id)
-        category = (await conn.execute(stmt)).mappings().first() if _is_id(category_id) else None
+        category = (await conn.execute(stmt)).mappings().first() if is_id(category_id) else None
         if category is None:
             # another tenant's category is as unknown as a missing one
             raise TicketError(f"unknown category {category_id}", {"field": "category_id", "category_id": category_id})
         if not category["active"]:
             raise TicketError(f"category {category['path']!r} is no longer in use", {"field": "category_id"})
+        if keep_levels:
+            impact = impact if impact is not None else row["impact"]
+            urgency = urgency if urgency is not None else row["urgency"]
         impact = impact if impact is not None else category["default_impact"]
         urgency = urgency if urgency is not None else category["default_urgency"]
         for field, level in (("impact", impact), ("urgency", urgency)):

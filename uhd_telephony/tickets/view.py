@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, select
 
+from uhd_telephony.store.models import table_of
 from uhd_telephony.tickets.history import iso
 from uhd_telephony.tickets.models import Category, Ticket
 from uhd_telephony.tickets.priority import PRIORITY_NAMES
 
-tickets = cast(Table, Ticket.__table__)
-categories = cast(Table, Category.__table__)
+tickets = table_of(Ticket)
+categories = table_of(Category)
 
 
 @dataclass(frozen=True, slots=True)

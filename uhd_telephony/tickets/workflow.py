@@ -34,12 +34,11 @@ from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.errors import Conflict, NotFound, TicketError
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.history import Action, Change, history
-from uhd_telephony.tickets.models import Channel, TicketStatus
+from uhd_telephony.tickets.models import TicketStatus
 from uhd_telephony.tickets.notify import notify_caller
 from uhd_telephony.tickets.priority import priority
-from uhd_telephony.tickets.requester import Requester
 from uhd_telephony.tickets.routing import MAX_REASON, RouteResult, route
-from uhd_telephony.tickets.service import TicketService, _is_id
+from uhd_telephony.tickets.service import SUBJECT_LENGTH, TicketService, clean_text, is_id, is_staff
 from uhd_telephony.tickets.view import TicketView, from_row, tickets, view_select
 
 S = TicketStatus
@@ -63,7 +62,6 @@ NOT_ROUTABLE = frozenset({S.RESOLVED, S.CLOSED})
 STAFF = frozenset({"agent", "admin"})
 PUBLIC = "public"
 INTERNAL = "internal"
-TEXT_LIMIT = 20_000
 
 
 def _status(value: str) -> TicketStatus | None:
@@ -95,25 +93,6 @@ def check_transition(number: str, old: str, new: str) -> TicketStatus:
     return target
 
 
-def is_staff(actor: str) -> bool:
-    """Whether ``actor`` is a logged-in account (``agent:<id>``), whose first action is the first response."""
-    return actor.startswith("agent:")
-
-
-def _text(value: str | None, field: str, *, required: bool = False, limit: int = TEXT_LIMIT) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TicketError(f"{field} must be text", {"field": field})
-    if value is not None:
-        value = value.strip()
-    if required and not value:
-        raise TicketError(f"{field} is required", {"field": field})
-    if value and len(value) > limit:
-        raise TicketError(f"{field} is longer than {limit} characters", {"field": field})
-    if value and "\x00" in value:
-        raise TicketError(f"{field} contains a NUL character", {"field": field})
-    return value or None
-
-
 # a change of one locked ticket row: (connection, the row as view_select reads it, now) -> history rows
 ChangeFn = Callable[[AsyncConnection, Mapping[str, Any], datetime], Awaitable[list[Change]]]
 
@@ -137,48 +116,6 @@ class TicketWorkflow:
         self.service = service
         self.db = service.db
 
-    # -- creation -------------------------------------------------------------------------------------------
-
-    async def create(
-        self,
-        tenant: str,
-        *,
-        channel: Channel | str,
-        subject: str,
-        description: str = "",
-        requester: Requester,
-        actor: str,
-        category_id: int | None = None,
-        impact: int | None = None,
-        urgency: int | None = None,
-    ) -> TicketView:
-        """A new ticket, classified in the same transaction when a category is given.
-
-        A phone ticket an agent types in is responded to at once (the caller is on the line); a web or mail
-        ticket waits for its first agent action.
-        """
-        if category_id is None and (impact is not None or urgency is not None):
-            raise TicketError("impact and urgency need a category_id", {"field": "category_id"})
-
-        async def classify(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
-            if category_id is None:
-                return
-            changes = await self.service._classify(
-                conn, tenant, ticket_id, now, category_id, impact, urgency, None, None
-            )
-            await hist.append(conn, ticket_id, now, actor, changes)
-
-        return await self.service.create(
-            tenant,
-            channel=channel,
-            subject=subject,
-            description=description,
-            requester=requester,
-            actor=actor,
-            responded=str(channel) == Channel.PHONE.value and is_staff(actor),
-            then=classify,
-        )
-
     # -- changes --------------------------------------------------------------------------------------------
 
     async def update(
@@ -193,26 +130,19 @@ class TicketWorkflow:
         urgency: int | None = None,
         category_id: int | None = None,
     ) -> TicketView:
-        """Change text, impact, urgency (the priority follows) or category (through classification)."""
+        """Change text, impact, urgency (the priority follows) or category (``TicketService.classify``: the one
+        classification, the console's too)."""
+        if category_id is not None:
+            return await self.service.classify(
+                tenant, ticket_id, category_id=category_id, impact=impact, urgency=urgency, subject=subject,
+                description=description, actor=actor,
+            )  # fmt: skip
         if subject is not None:
-            subject = _text(subject, "subject", required=True, limit=200)
-        description = (_text(description, "description") or "") if description is not None else None
+            subject = clean_text(subject, "subject", required=True, limit=SUBJECT_LENGTH)
+        description = (clean_text(description, "description") or "") if description is not None else None
 
         async def change(conn: AsyncConnection, row: Mapping[str, Any], now: datetime) -> list[Change]:
             _not_final(row)
-            if category_id is not None:
-                # the levels the ticket has stay unless given; a ticket without them gets the category's defaults
-                return await self.service._classify(
-                    conn,
-                    tenant,
-                    ticket_id,
-                    now,
-                    category_id,
-                    impact if impact is not None else row["impact"],
-                    urgency if urgency is not None else row["urgency"],
-                    subject,
-                    description,
-                )
             new: dict[str, Any] = {}
             for field, value in (("subject", subject), ("description", description)):
                 if value is not None and value != row[field]:
@@ -238,7 +168,7 @@ class TicketWorkflow:
 
     async def comment(self, tenant: str, ticket_id: int, *, text: str, public: bool, actor: str) -> Commented:
         """Append a comment; ``public`` ones are shown to the caller on the status page."""
-        body = _text(text, "text", required=True)
+        body = clean_text(text, "text", required=True)
         visibility = PUBLIC if public else INTERNAL
 
         async def change(conn: AsyncConnection, row: Mapping[str, Any], now: datetime) -> list[Change]:
@@ -278,7 +208,7 @@ class TicketWorkflow:
         self, tenant: str, ticket_id: int, *, group: str | None, reason: str, actor: str
     ) -> tuple[TicketView, RouteResult]:
         """Route to ``group`` (the category's when None): group, history and work orders in one transaction."""
-        why = _text(reason, "reason", required=True, limit=MAX_REASON)
+        why = clean_text(reason, "reason", required=True, limit=MAX_REASON)
         assert why is not None
         results: list[RouteResult] = []
 
@@ -303,7 +233,7 @@ class TicketWorkflow:
         if target is None:
             raise TicketError(f"unknown status {to!r}", {"field": "status"})
         what = NOTE_REQUIRED.get(target)
-        text = _text(note, what or "note", required=what is not None)
+        text = clean_text(note, what or "note", required=what is not None)
 
         async def change(conn: AsyncConnection, row: Mapping[str, Any], now: datetime) -> list[Change]:
             old = row["status"]
@@ -347,9 +277,9 @@ class TicketWorkflow:
         transaction is rolled back (no ``updated_at`` churn) unless ``always`` (the change wrote its own).
         ``after(conn)`` runs last, inside the transaction (the comment reads back its history row).
         """
-        if not _is_id(ticket_id):
+        if not is_id(ticket_id):
             raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
-        now = self.service._now()
+        now = self.service.now()
         try:
             async with self.db.engine.begin() as conn:
                 # the first statement writes: it locks the row (PostgreSQL) or takes the write lock (SQLite), so

@@ -2,34 +2,31 @@
 
 ``require(request, *roles)`` is the one gate every handler passes: it finds the principal (a bearer token wins over
 the cookie; a bad token is 401 even beside a good cookie), refuses tokens on routes they are not for and tokens
-without the route's scope (``security.permissions``), then the role, then — for a cookie — the CSRF token and
+without the route's scope (``web.permissions``), then the role, then — for a cookie — the CSRF token and
 Origin of a state-changing request. ``require_tenant`` turns another tenant into 404
-(``require_in_tenant``: both, for a route's ``{tenant}``). Logins are rate-limited
-and locked out (``security.ratelimit``) and written to the audit log with logouts.
+(``require_in_tenant``: both, for a route's ``{tenant}``). The login itself (rate limits, lockout, the audit log) is
+the security capability's (``security.login``); this module only reads who a request is.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp_session import get_session
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field
 
-from uhd_telephony.accounts.models import Role
-from uhd_telephony.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
-from uhd_telephony.security.audit import AuditAction
-from uhd_telephony.security.permissions import token_scope
+from uhd_telephony.errors import Forbidden, NotAuthenticated, NotFound
 from uhd_telephony.settings import Settings
-from uhd_telephony.tickets.models import valid_tenant
+from uhd_telephony.tenant import is_tenant
 from uhd_telephony.web import keys
-from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.middleware import csrf_ok, same_origin
+from uhd_telephony.web.permissions import token_scope
+from uhd_telephony.web.roles import Role
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +65,7 @@ class Principal:
 
     def sees_group(self, support_group: str | None) -> bool:
         """Whether a ticket of ``support_group`` is visible as far as partners go: to anyone but a partner, to a
-        partner its own group's (issue #8)."""
+        partner its own group's."""
         return self.role != Role.PARTNER or (self.partner_group is not None and support_group == self.partner_group)
 
     @property
@@ -209,7 +206,7 @@ def require_tenant(who: Principal, tenant: str) -> str:
     An admin serves every tenant, so its path's tenant reaches the queries: it must at least be one that can be
     stored (a NUL from a URL is an error in PostgreSQL, not an empty answer).
     """
-    if not valid_tenant(tenant) or not who.serves(tenant):
+    if not is_tenant(tenant) or not who.serves(tenant):
         raise NotFound("no such tenant")  # exactly what a tenant that does not exist looks like
     return tenant
 
@@ -218,65 +215,3 @@ async def require_in_tenant(request: web.Request, *roles: str) -> tuple[Principa
     """``require`` then ``require_tenant`` of the route's ``{tenant}``: the principal and the tenant."""
     who = await require(request, *roles)
     return who, require_tenant(who, request.match_info["tenant"])
-
-
-async def login(request: web.Request) -> web.Response:
-    if not same_origin(request):
-        raise Forbidden("cross-origin login refused")
-    body = LoginBody.model_validate(await read_json(request))
-    ip = client_ip(request)
-    guard = request.app[keys.LOGIN_GUARD]
-    audit = request.app[keys.AUDIT]
-    name = body.username.strip().lower()[:64]
-    locked = await guard.locked(body.username, ip)
-    if locked is not None:
-        log.info("login for %r from %s refused: %s locked out", name, ip, locked.kind)
-        raise TooManyAttempts(
-            f"too many failed logins: try again in {locked.retry_after} s", locked.retry_after, {"locked": locked.kind}
-        )
-    account = await request.app[keys.ACCOUNTS].authenticate(body.username, body.password)
-    if account is None:
-        log.info("login failed for %r from %s", name, ip)
-        await audit.write(AuditAction.LOGIN_FAILED, actor=name, ip=ip)
-        started = await guard.failed(body.username, ip)
-        if started is not None:
-            lock = {"locked": started.kind, "for_s": started.retry_after}
-            await audit.write(AuditAction.LOGIN_LOCKED, actor=name, ip=ip, details=lock)
-            log.warning("login locked out (%s) for %r from %s for %d s", started.kind, name, ip, started.retry_after)
-            raise TooManyAttempts(
-                f"wrong username or password; too many failed logins: try again in {started.retry_after} s",
-                started.retry_after,
-                {"locked": started.kind},
-            )
-        raise NotAuthenticated("wrong username or password")
-    if account.role == Role.PARTNER:
-        refused = {"reason": "partner accounts use API tokens"}
-        await audit.write(AuditAction.LOGIN_FAILED, actor=name, ip=ip, details=refused)
-        raise Forbidden("partner accounts use API tokens, not a login")
-    await guard.succeeded(body.username)
-    session = await new_session(request)  # a fresh session id: no fixation
-    session["account_id"] = account.id
-    session["csrf"] = secrets.token_urlsafe(32)
-    await audit.write(AuditAction.LOGIN_OK, actor=account.username, target=f"account:{account.id}", ip=ip)
-    log.info("login of %s (%s) from %s", account.username, account.role, ip)
-    who = await principal(request)
-    assert who is not None
-    request[PRINCIPAL] = who
-    return web.json_response({"account": who.to_dict()})
-
-
-async def logout(request: web.Request) -> web.Response:
-    who = await require(request)
-    session = await get_session(request)
-    session.invalidate()
-    await request.app[keys.AUDIT].write(
-        AuditAction.LOGOUT, actor=who.username, target=f"account:{who.account_id}", ip=client_ip(request)
-    )
-    return web.json_response({"ok": True})
-
-
-async def me(request: web.Request) -> web.Response:
-    who = await require(request)
-    # what the pages may use beyond the routes every server has (the demo's softphone), so none probes for it
-    features: frozenset[str] = request.app.get(keys.FEATURES, frozenset())
-    return web.json_response({"account": who.to_dict(), "features": sorted(features)})

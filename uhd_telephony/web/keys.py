@@ -10,13 +10,13 @@ from aiohttp import web
 if TYPE_CHECKING:
     from uhd_telephony.accounts.service import AccountService
     from uhd_telephony.ami.client import AmiClient
+    from uhd_telephony.audit.log import AuditLog
     from uhd_telephony.callbacks.service import CallbackService
     from uhd_telephony.directory.lookup import DirectoryIndex
     from uhd_telephony.directory.repository import DirectoryRepository
     from uhd_telephony.metrics.service import MetricsService
     from uhd_telephony.screenpop.fanout import Fanout
     from uhd_telephony.screenpop.hub import PopHub
-    from uhd_telephony.security.audit import AuditLog
     from uhd_telephony.security.ratelimit import LoginGuard
     from uhd_telephony.security.tokens import TokenService
     from uhd_telephony.settings import Settings
@@ -35,12 +35,12 @@ HUB: web.AppKey[PopHub] = web.AppKey("hub")
 FANOUT: web.AppKey[Fanout] = web.AppKey("fanout")
 AMI: web.AppKey[Callable[[], AmiClient | None]] = web.AppKey("ami")
 HEALTH: web.AppKey[Any] = web.AppKey("health")
-# issue #6: the live metrics behind /metrics (None: the app runs without a call service, /metrics is 404)
+# the live metrics behind /metrics (None: the app runs without a call service, /metrics is 404)
 METRICS: web.AppKey[MetricsService | None] = web.AppKey("metrics")
-# issue #8: API tokens, the audit log, the login lockout, the tenants table
+# API tokens, the audit log, the login lockout, the tenants table
 TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")
 LOGIN_GUARD: web.AppKey[LoginGuard] = web.AppKey("login_guard")
 TENANTS: web.AppKey[TenantService] = web.AppKey("tenants")
-# issue #9: optional parts this server runs, named in GET /api/me ("demo": the embedded demo's softphone)
+# optional parts this server runs, named in GET /api/me ("demo": the embedded demo's softphone)
 FEATURES: web.AppKey[frozenset[str]] = web.AppKey("features")

@@ -19,9 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from uhd_telephony.errors import InvalidInput
-from uhd_telephony.security.permissions import token_scope
-from uhd_telephony.tickets.schemas import TicketResponse
-from uhd_telephony.web import auth, console
+from uhd_telephony.web.permissions import token_scope
 
 Handler = Callable[..., Any]
 JSON_ROUTE = re.compile(r"^(/api/|/healthz$)")
@@ -225,46 +223,8 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 
 def _web_operations() -> dict[Handler, Operation]:
-    # imported here: web.app imports this module
-    from uhd_telephony.app.web import healthz
-
     return {
-        auth.login: Operation(
-            "Log in; answers the account with its CSRF token",
-            body=auth.LoginBody,
-            response=AccountResponse,
-            public=True,
-            errors=(401, 403, 429),
-            tag="session",
-        ),
-        auth.logout: Operation("Log out", response=OkResponse, tag="session"),
-        auth.me: Operation("The logged-in account with its CSRF token", response=AccountResponse, tag="session"),
-        healthz: Operation(
-            "Health of each component (503 when one that matters is down)",
-            response=HealthResponse,
-            public=True,
-            tag="health",
-            also={503: "a component that matters is down (healthy: false)"},
-        ),
         openapi_json: Operation("This document", response={"type": "object"}, public=True, tag="meta"),
-        console.ticket: Operation("Read a ticket by id", response=TicketResponse, tag="tickets"),
-        console.classify: Operation(
-            "Classify a ticket: category, impact, urgency (priority follows), text",
-            body=console.ClassifyBody,
-            response=TicketResponse,
-            errors=(409,),
-            tag="tickets",
-        ),
-        console.categories: Operation("The tenant's category tree", response=CategoriesResponse),
-        console.callback_list: Operation("Open callbacks of the tenant", response=CallbacksResponse),
-        console.callback_dial: Operation(
-            "Call back: claim the entry and ring the agent's phone (one Originate)",
-            response=CallbackResponse,
-            errors=(409, 502, 503),
-        ),
-        console.directory_search: Operation(
-            "Search the tenant's caller directory", query=DirectorySearchQuery, response=DirectoryUsersResponse
-        ),
     }
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.calls.domain import CallEnded, CallEvent
 from uhd_telephony.calls.records import CallRecord, Outcome
+from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.sla.models import escalations
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.categories import category_tree
@@ -83,6 +84,7 @@ class SimulatedDesk:
         self._transferred: OrderedDict[str, CallRecord] = OrderedDict()  # linkedid -> its transferring stay
         self._leaves: dict[str, list[dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._watch = EscalationWatch(self)
         self._last_escalation = 0
 
     # -- the bus side ---------------------------------------------------------------------------------------
@@ -121,10 +123,8 @@ class SimulatedDesk:
         async with self.db.engine.connect() as conn:
             last = (await conn.execute(select(escalations.c.id).order_by(escalations.c.id.desc()).limit(1))).scalar()
         self._last_escalation = int(last or 0)  # announce what fires from now on, not a restarted demo's past
-        self._tasks = [
-            asyncio.create_task(self._work_loop(), name="demo-desk"),
-            asyncio.create_task(self._watch_loop(), name="demo-escalation-watch"),
-        ]
+        self._tasks = [asyncio.create_task(self._work_loop(), name="demo-desk")]
+        await self._watch.start()
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -133,6 +133,7 @@ class SimulatedDesk:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self._watch.close()
 
     async def _work_loop(self) -> None:
         while True:
@@ -141,14 +142,6 @@ class SimulatedDesk:
                 await self.work(call)
             except Exception:  # one ticket's trouble must not end the desk
                 log.exception("demo desk: ticket of call %s not worked", call.call_id)
-
-    async def _watch_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.watch_interval_s)
-            try:
-                await self.announce_escalations()
-            except Exception as exc:  # the database may be busy: the next round catches up
-                log.warning("demo: reading escalations failed: %r", exc)
 
     # -- the work -------------------------------------------------------------------------------------------
 
@@ -247,3 +240,18 @@ class SimulatedDesk:
         if self.out is not None:
             when = (at.astimezone() if at is not None else datetime.now().astimezone()).strftime("%H:%M:%S")
             self.out(f"{when}  {line}")
+
+
+class EscalationWatch(PeriodicScanner):
+    """Every ``watch_interval_s``: the desk tells the demo's watcher which SLA escalations fired meanwhile; a failed
+    read (the database busy) is caught up by the next round."""
+
+    label = "demo: reading escalations"
+    scan_at_start = False
+
+    def __init__(self, desk: SimulatedDesk) -> None:
+        super().__init__(desk.db, interval_s=desk.watch_interval_s)
+        self.desk = desk
+
+    async def scan_once(self) -> int:
+        return await self.desk.announce_escalations()

@@ -1,0 +1,22 @@
+"""Staff accounts: their table, the admin API, the account service the login and the pops use."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from uhd_telephony.accounts import api
+from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.runtime.plugin import Capability
+from uhd_telephony.web import keys
+
+
+async def services(app: web.Application) -> AsyncIterator[None]:
+    app[keys.ACCOUNTS] = AccountService(app[keys.DB])
+    yield
+
+
+CAPABILITY = Capability(
+    name="accounts", models="uhd_telephony.accounts.models", routes=api.add_routes, services=services
+)

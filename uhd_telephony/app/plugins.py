@@ -1,0 +1,35 @@
+"""Every capability of the process, in wiring order: a new capability is one line here.
+
+Services are made in this order and closed in reverse; workers start in this order (after the web app) and close
+in reverse — the SLA scanner and the 10-minute rule stop before the outbox they write to, the screen-pop composer
+(tickets, callbacks) before the store closes."""
+
+from __future__ import annotations
+
+from uhd_telephony.accounts.plugin import CAPABILITY as accounts
+from uhd_telephony.audit.plugin import CAPABILITY as audit
+from uhd_telephony.callbacks.plugin import CAPABILITY as callbacks
+from uhd_telephony.directory.plugin import CAPABILITY as directory
+from uhd_telephony.metrics.plugin import CAPABILITY as metrics
+from uhd_telephony.outbox import plugin as outbox
+from uhd_telephony.runtime.plugin import Capability
+from uhd_telephony.screenpop.plugin import CAPABILITY as screenpop
+from uhd_telephony.security.plugin import CAPABILITY as security
+from uhd_telephony.sla import plugin as sla
+from uhd_telephony.tenants.plugin import CAPABILITY as tenants
+from uhd_telephony.tickets import plugin as tickets
+
+CAPABILITIES: tuple[Capability, ...] = (
+    # the outbox signs webhooks with the secrets of the capabilities that own webhook URLs
+    outbox.capability(tickets.WEBHOOK_SECRETS, sla.WEBHOOK_SECRETS),
+    audit,
+    accounts,
+    security,
+    tenants,
+    directory,
+    tickets.CAPABILITY,
+    callbacks,
+    sla.CAPABILITY,
+    metrics,
+    screenpop,
+)

@@ -1,0 +1,58 @@
+"""KPIs as the process runs them: the live counters behind /metrics (attached to the call pipeline before the
+first AMI event), the KPI API and report routes, the live KPI page, the kpi_daily history, and the SLA calendars
+imported elsewhere picked up without waiting for a scrape."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from uhd_telephony.metrics import api, wallboard
+from uhd_telephony.metrics.daily import KpiDailyScanner
+from uhd_telephony.metrics.service import MetricsService
+from uhd_telephony.runtime.plugin import Capability, Running, Runtime
+from uhd_telephony.runtime.scanner import PeriodicScanner
+from uhd_telephony.store.db import Database
+
+
+def routes(app: web.Application) -> None:
+    api.add_routes(app)  # GET /metrics, the KPI API, the monthly report
+    wallboard.add_routes(app)  # the live KPI page
+
+
+async def prepare(rt: Runtime) -> None:
+    metrics = MetricsService(db=rt.db)
+    calls = rt.get("calls")
+    if calls is not None:
+        metrics.attach(calls)
+    await metrics.prime()
+    rt.provide("metrics", metrics)
+
+
+class CalendarRefresh(PeriodicScanner):
+    """SLA calendars imported by another process (``uhd-telephony import-sla``) reach the live call counters."""
+
+    label = "calendar refresh"
+    scan_at_start = False
+
+    def __init__(self, db: Database, metrics: MetricsService, *, interval_s: float) -> None:
+        super().__init__(db, interval_s=interval_s)
+        self.metrics = metrics
+
+    async def scan_once(self) -> int:
+        await self.metrics.refresh_calendars()  # at most every 60 s; a failed read keeps the last ones
+        return 0
+
+
+def workers(rt: Runtime) -> list[Running]:
+    daily = KpiDailyScanner(rt.db, interval_s=rt.settings.kpi_daily_s)
+    rt.provide("kpi_daily", daily)
+    running = [Running(daily, "kpi_daily")]
+    metrics = rt.get("metrics")
+    if metrics is not None:
+        running.append(Running(CalendarRefresh(rt.db, metrics, interval_s=rt.settings.directory_refresh_s)))
+    return running
+
+
+CAPABILITY = Capability(
+    name="metrics", models="uhd_telephony.metrics.models", routes=routes, prepare=prepare, workers=workers
+)

@@ -1,0 +1,1 @@
+"""Shared web plumbing: authentication and roles, CSRF, the OpenAPI document, middleware, the static pages."""
