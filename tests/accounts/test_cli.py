@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+import pytest
+
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.store.db import Database
 
@@ -29,6 +31,7 @@ async def uhd(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_create_account_migrates_creates_and_the_account_can_log_in(db_url: str) -> None:
     env = {"UHD_DATABASE_URL": db_url, "UHD_NEW_PASSWORD": PASSWORD}
     rc, out, err = await uhd(
@@ -52,6 +55,7 @@ async def test_create_account_migrates_creates_and_the_account_can_log_in(db_url
     assert rc == 1 and "is taken" in err and "Traceback" not in err and out == ""
 
 
+@pytest.mark.slow
 async def test_create_account_without_a_password_source_fails_cleanly(sqlite_url: str) -> None:
     rc, out, err = await uhd("create-account", "bernd", "--tenant", "t", env={"UHD_DATABASE_URL": sqlite_url})
     assert rc == 1 and "UHD_NEW_PASSWORD" in err and "Traceback" not in err and out == ""

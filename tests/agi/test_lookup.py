@@ -274,6 +274,7 @@ async def test_the_script_exits_0_when_the_caller_hangs_up_mid_lookup(sqlite_url
     assert result.elapsed_s < 1.0
 
 
+@pytest.mark.slow
 async def test_the_cli_command_speaks_agi_too(sqlite_url: str) -> None:
     ids = await seed(sqlite_url, [user("P-7", "Jürgen Müller", phone("0231 9860572"))])
     proc = await asyncio.create_subprocess_exec(

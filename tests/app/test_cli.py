@@ -44,6 +44,7 @@ async def uhd(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, 
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_replay_json_prints_one_object_per_call_with_the_documented_keys() -> None:
     rc, out, err = await uhd("replay", str(TRACES / "f_transfer.ami"), "--json")
     assert rc == 0, err
@@ -54,6 +55,7 @@ async def test_replay_json_prints_one_object_per_call_with_the_documented_keys()
         assert row["entered_at"].endswith("Z")
 
 
+@pytest.mark.slow
 async def test_replay_summary_counts_outcomes() -> None:
     rc, out, err = await uhd("replay", str(TRACES / "h_anonymous.ami"), "--summary", "--short-abandon", "0")
     assert rc == 0, err
@@ -63,6 +65,7 @@ async def test_replay_summary_counts_outcomes() -> None:
     assert summary["frames_skipped"] > summary["events_decoded"]
 
 
+@pytest.mark.slow
 async def test_replay_store_writes_each_call_once_however_often_replayed(db_url: str, tmp_path: Path) -> None:
     env = {"UHD_DATABASE_URL": db_url}
     capture = tmp_path / "all.ami"
@@ -82,12 +85,14 @@ async def test_replay_store_writes_each_call_once_however_often_replayed(db_url:
         await db.close()
 
 
+@pytest.mark.slow
 async def test_replay_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     rc, out, err = await uhd("replay", str(tmp_path / "nope.ami"))
     assert rc == 1 and out == ""
     assert "cannot read capture" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("var", "value"), [("UHD_AMI_PORT", "not-a-port"), ("UHD_TENANT_NUMBERS", "broken"), ("UHD_LOG_LEVEL", "LOUD")]
 )
@@ -96,6 +101,7 @@ async def test_invalid_setting_names_the_variable(var: str, value: str) -> None:
     assert rc == 2 and var in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 async def test_import_categories_is_idempotent_and_reports_a_bad_node(tmp_path: Path, sqlite_url: str) -> None:
     env = {"UHD_DATABASE_URL": sqlite_url}
     rc, out, err = await uhd("import-categories", "--tenant", "klinikum-nord", env=env)

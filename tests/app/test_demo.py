@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 from sqlalchemy import func, select
 
 from uhd_telephony.calls.repository import CallRepository
@@ -35,6 +36,7 @@ contacts:
 """
 
 
+@pytest.mark.slow
 async def test_demo_records_calls_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     (tmp_path / "sla.yaml").write_text(FAST_SLA)
     env = {k: v for k, v in os.environ.items() if not k.startswith("UHD_")}
@@ -113,6 +115,7 @@ async def _look_around(base: str) -> None:
             assert response.status == 200 and "uhd_" in await response.text()
 
 
+@pytest.mark.slow
 async def test_simulate_command_serves_ami(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

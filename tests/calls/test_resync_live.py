@@ -77,6 +77,7 @@ async def _tickets(db_url: str) -> list[tuple[str, str | None, str]]:
         await db.close()
 
 
+@pytest.mark.slow
 async def test_a_service_killed_mid_call_and_restarted_leaves_every_call_and_ticket_once_with_its_tenant(
     sim: AmiSimulator, db_url: str
 ) -> None:

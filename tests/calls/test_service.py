@@ -115,6 +115,7 @@ async def test_call_that_ends_while_the_service_is_down_is_not_left_open(sim: Am
     assert record.outcome == "answered" and record.resynced and record.ended_at is not None
 
 
+@pytest.mark.slow
 async def test_run_check_reports_login_and_database(sim: AmiSimulator, sqlite_url: str) -> None:
     env = {"UHD_AMI_PORT": str(sim.port), "UHD_DATABASE_URL": sqlite_url}
     proc = await uhd("run", "--check", env=env)
@@ -130,6 +131,7 @@ async def test_run_check_reports_login_and_database(sim: AmiSimulator, sqlite_ur
     assert b"wrong-Secret-42" not in out + err and b"authentication failed" in err.lower()
 
 
+@pytest.mark.slow
 async def test_run_records_calls_and_stops_cleanly_on_sigterm(sim: AmiSimulator, sqlite_url: str) -> None:
     env = {
         "UHD_AMI_PORT": str(sim.port),

@@ -37,6 +37,7 @@ def match(records: list[CallRecord], truth: list[dict[str, Any]], latin1: bool =
     return problems
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("seed", "tenants", "latin1"), [(7, 1, False), (11, 3, False), (5, 2, True)])
 def test_every_simulated_call_is_recorded_as_it_happened(seed: int, tenants: int, latin1: bool) -> None:
     rendered = render_calls(1000, seed=seed, concurrency=12, tenants=tenants, latin1=latin1)
@@ -48,6 +49,7 @@ def test_every_simulated_call_is_recorded_as_it_happened(seed: int, tenants: int
     assert {"answered", "abandoned"} <= outcomes
 
 
+@pytest.mark.slow
 def test_burst_of_a_thousand_concurrent_calls() -> None:
     rendered = render_calls(1000, seed=3, concurrency=1000)
     tracker = CallTracker(short_abandon_s=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from uhd_telephony.ami.names import USEREVENT_CALLBACK, USEREVENT_CLOSED, VAR_TENANT, VAR_VIP
 from uhd_telephony.ami.snapshot import Snapshot
 from uhd_telephony.calls import domain
@@ -196,6 +198,7 @@ def test_oversized_frame_is_dropped_and_the_stream_recovers() -> None:
     assert [r.uniqueid for r in result.records] == ["3.7"]
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_over_many_calls() -> None:
     tracker = CallTracker(max_finished=1000, max_channels=500)
     pipeline, seen = collect(tracker)
@@ -436,3 +439,16 @@ def test_a_queue_timeout_seen_before_the_connection_dropped_stays_a_timeout_afte
     (ended,) = [e.call for e in seen if isinstance(e, domain.CallEnded)]
     assert (ended.outcome, ended.wait_s, ended.ended_at) == ("timeout", 30.0, T0 + 30)
     assert tracker.calls == {}
+
+
+def test_a_fullybooted_without_timestamp_does_not_run_the_clock_ahead_of_asterisk() -> None:
+    # Asterisk 22 sends FullyBooted at login without a Timestamp: the receive time (this machine's clock, a minute ahead
+    # of Asterisk's here) must not finalise a caller who is being answered as having left with a key
+    tracker = CallTracker(grace_s=2.0)
+    pipeline, seen = collect(tracker)
+    pipeline.on_fields({"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"}, T0 + 60)
+    caller = Caller("6.1")
+    pipeline.feed(caller.answered_call(T0 + 0.5))
+    pipeline.flush()
+    outcomes = [e.call.outcome for e in seen if isinstance(e, domain.CallEnded)]
+    assert any(isinstance(e, domain.CallAnswered) for e in seen) and outcomes == ["answered"]

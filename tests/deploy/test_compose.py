@@ -183,6 +183,7 @@ def test_prometheus_loads_the_rules_and_scrapes_the_service() -> None:
     assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in volumes
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus) is not installed")
 def test_promtool_accepts_the_prometheus_config() -> None:
     done = subprocess.run(

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.directory.conftest import TENANT
 from uhd_telephony.directory.repository import DirectoryRepository
 from uhd_telephony.store.db import Database
@@ -29,6 +31,7 @@ async def uhd(*args: str, database_url: str) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_import_then_lookup_found_shared_and_unknown(db_url: str) -> None:
     rc, out, err = await uhd(
         "import-users", str(EXAMPLES / "users.example.csv"), "--tenant", TENANT, "--extension-prefix", "+49231986",
@@ -65,6 +68,7 @@ async def test_import_then_lookup_found_shared_and_unknown(db_url: str) -> None:
     assert sorted(names) == ["Petra Hoffmann", "Sabine Weiß"]
 
 
+@pytest.mark.slow
 async def test_a_bad_file_exits_1_with_every_error_and_writes_nothing(sqlite_url: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("external_id,name,phone\nP-1,Jürgen Müller,0231 9860572\nP-2,,0800\nP-3,Eva,12\n", encoding="utf-8")

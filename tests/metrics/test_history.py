@@ -418,6 +418,7 @@ async def drop_role(reader: str) -> None:
         await admin.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql (PostgreSQL client >= 15) runs the init script")
 @pytest.mark.parametrize("order", ["new volume: init script, then migrations", "init script run on a migrated db"])

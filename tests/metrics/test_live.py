@@ -26,6 +26,7 @@ FIVE_IN_TEN = [f"{h:02d}:{m:02d}-{h:02d}:{m + 5:02d}" for h in range(24) for m i
 PATCHY = Calendar.from_config({"hours": dict.fromkeys(WEEKDAYS, FIVE_IN_TEN)})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("calendar", [None, PATCHY], ids=["around-the-clock", "business-hours"])
 def test_counters_fed_by_domain_events_agree_with_kpi_to_the_call(calendar: Calendar | None) -> None:
     # thousands of interleaved calls of three tenants with every outcome and blind transfers to 2nd level

@@ -33,9 +33,12 @@ PROMETHEUS = shutil.which("prometheus")
 HOTLINE = "+49231990001"  # the simulator's first hotline number
 AGENTS = ("PJSIP/101", "PJSIP/102")
 
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None, reason="Debian's prometheus is not installed (apt-get install prometheus; CI installs it)"
-)
+pytestmark = [
+    pytest.mark.slow,  # a real Prometheus process
+    pytest.mark.skipif(
+        PROMETHEUS is None, reason="Debian's prometheus is not installed (apt-get install prometheus; CI installs it)"
+    ),
+]
 
 
 def free_port() -> int:

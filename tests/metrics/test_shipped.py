@@ -80,6 +80,7 @@ def test_rules_use_exported_metrics_only() -> None:
         assert used and used <= EXPORTED, used - EXPORTED
 
 
+@pytest.mark.slow
 @promtool
 def test_promtool_check_rules() -> None:
     files = sorted(str(p) for p in RULES.glob("*.yml"))
@@ -87,6 +88,7 @@ def test_promtool_check_rules() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @promtool
 def test_promtool_test_rules() -> None:
     files = sorted(str(p) for p in RULE_TESTS.glob("*.yml"))

@@ -25,7 +25,7 @@ from uhd_telephony.screenpop.catchup import AFTER_CALL_NOTE
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.store.db import Database
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # ~15 s without PostgreSQL
 
 HOTLINE = "+49231990001"
 AGENTS = {"anna": "PJSIP/101", "ben": "PJSIP/102", "dora": "PJSIP/103"}

@@ -209,6 +209,7 @@ def fuzz(
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_the_api_survives_hostile_input_and_answers_as_documented(server_pg: Server, world_pg: World) -> None:
     """As an admin (every route, every tenant) on PostgreSQL."""
@@ -219,6 +220,7 @@ async def test_the_api_survives_hostile_input_and_answers_as_documented(server_p
     assert admin.requests > 300 and admin.rejected > 100 and admin.statuses.get(200, 0) > 50, admin.statuses
 
 
+@pytest.mark.slow
 async def test_bearer_token_requests_survive_hostile_input(server: Server, world: World) -> None:
     """As a service account's token (the routes tokens may use) on SQLite."""
     token = await asyncio.to_thread(

@@ -261,7 +261,7 @@ async def callers(client: TestClient, world: World) -> AsyncIterator[dict[str, C
             await other.session.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 async def world(
     request: pytest.FixtureRequest, world_template: tuple[Path, World], tmp_path: Path
 ) -> AsyncIterator[World]:

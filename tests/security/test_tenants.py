@@ -146,6 +146,7 @@ async def uhd(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return rc, out, err
 
 
+@pytest.mark.slow
 async def test_the_tenant_command_adds_lists_and_audits(
     sqlite_url: str,
     capsys: pytest.CaptureFixture[str],

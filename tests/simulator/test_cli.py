@@ -63,6 +63,7 @@ async def test_replay_mode(capsys: pytest.CaptureFixture[str]) -> None:
     assert "replaying" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_module_entry_point_has_help() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "uhd_telephony.simulator", "--help"],

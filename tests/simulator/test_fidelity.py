@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.helpers import TRACES
 from uhd_telephony.simulator import AmiSimulator, render_calls
 
@@ -25,6 +27,7 @@ def compare(sim_capture: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 async def test_capture_of_a_live_session_has_all_core_events_and_fields(
     sim: AmiSimulator, client: AmiClient, tmp_path: Path
 ) -> None:
@@ -57,6 +60,7 @@ async def test_capture_of_a_live_session_has_all_core_events_and_fields(
         assert f"{event}: real" in result.stdout
 
 
+@pytest.mark.slow
 def test_rendered_stream_passes_the_comparison(tmp_path: Path) -> None:
     path = tmp_path / "render.ami"
     path.write_bytes(render_calls(300, seed=3, concurrency=5).data)
@@ -64,6 +68,7 @@ def test_rendered_stream_passes_the_comparison(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_the_comparison_would_catch_a_missing_field(tmp_path: Path) -> None:
     data = render_calls(50, seed=3).data.replace(b"\r\nOriginalPosition: ", b"\r\nOrigPos: ")
     path = tmp_path / "broken.ami"

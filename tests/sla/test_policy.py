@@ -89,6 +89,7 @@ async def uhd(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_the_import_command(sqlite_url: str, tmp_path: Path) -> None:
     env = {"UHD_DATABASE_URL": sqlite_url}
     rc, out, err = await uhd("import-sla", str(EXAMPLE), "--tenant", TENANT, env=env)

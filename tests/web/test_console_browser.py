@@ -19,7 +19,10 @@ from uhd_telephony.web import keys
 
 HOTLINE = "+49231990001"  # the simulator's first hotline number
 
-pytestmark = pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists(CHROMIUM), reason="no chromium")
+pytestmark = [
+    pytest.mark.slow,  # a real browser
+    pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists(CHROMIUM), reason="no chromium"),
+]
 
 
 async def console_of(browser: Browser, base: str, username: str) -> Page:

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.browser import CHROMIUM, FLAGS, needs_chromium
 from tests.web.demo_world import NORD, demo_fixture, ring_the_person  # noqa: F401 - the fixture
 from uhd_telephony.app.demo import Demo
 from uhd_telephony.app.demo.data import DEMO_PASSWORD
+
+pytestmark = needs_chromium
 
 
 @pytest.fixture

@@ -17,7 +17,10 @@ from uhd_telephony.app.web import init_app
 from uhd_telephony.tickets.requester import Requester
 from uhd_telephony.web import keys
 
-pytestmark = pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists(CHROMIUM), reason="no chromium")
+pytestmark = [
+    pytest.mark.slow,  # a real browser
+    pytest.mark.skipif(not shutil.which("chromium") and not os.path.exists(CHROMIUM), reason="no chromium"),
+]
 
 
 def _unexpected(msg: Any) -> bool:

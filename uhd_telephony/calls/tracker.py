@@ -119,13 +119,15 @@ class CallTracker:
     def handle(self, event: ev.AmiEvent, received: float | None = None) -> list[domain.CallEvent]:
         """Apply one event; returns the domain events it caused (often none)."""
         self.stats.events += 1
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            # only the events the tracker reads move its clock: FullyBooted (sent at every login) has no Timestamp,
+            # and this machine's receive time in its place would run ahead of Asterisk's clock when that is behind
+            return []
         if event.ts > self._last_ts:
             self._last_ts = event.ts
             if received is not None:
                 self._last_wall = received
-        handler = self._handlers.get(type(event))
-        if handler is None:
-            return []
         out = handler(event)
         if self._deadlines:
             out.extend(self._expire(self._last_ts))
