@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.databases import PG_ADMIN_DSN, sqlite_database, throwaway_pg
+from tests.support.databases import PG_ADMIN_DSN, drop_pool, sqlite_database, throwaway_pg
 from tests.support.helpers import REDIS_URL
 
 __all__ = ["PG_ADMIN_DSN", "throwaway_pg"]
@@ -32,7 +33,9 @@ async def pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# the PostgreSQL half counts as slow (a database per test): `pytest -m "not slow"` is the quick loop on SQLite,
+# the whole suite (CI) runs both
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """Runs the test once on a SQLite file and once on a throwaway PostgreSQL database, both at the migrations'
     head (empty with ``@pytest.mark.empty_database``)."""
@@ -59,9 +62,17 @@ def redis_prefix() -> Iterator[str]:
         client.close()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests on PostgreSQL alone (``pg_url``) are slow like ``db_url``'s PostgreSQL half."""
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With ``UHD_TESTS_NO_SKIP=1`` (CI sets it) a skipped test fails the run: a missing browser, promtool or
-    server must not turn CI green with tests left out."""
+    """The databases this process kept for reuse are dropped. With ``UHD_TESTS_NO_SKIP=1`` (CI sets it) a skipped
+    test fails the run: a missing browser, promtool or server must not turn CI green with tests left out."""
+    asyncio.run(drop_pool())
     if os.environ.get("UHD_TESTS_NO_SKIP") != "1" or hasattr(session.config, "workerinput"):
         return  # only the controller (pytest-xdist) sees every worker's reports
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -69,6 +69,7 @@ async def test_a_finished_call_written_earlier_is_not_undone_by_a_late_snapshot(
     assert await repo.get(make_call(1).call_id) == make_call(1)
 
 
+@pytest.mark.slow
 async def test_submitting_never_waits_on_the_database(repo: CallRepository, make_call: MakeCall) -> None:
     records = [make_call(n) for n in range(20_000)]
     writer = CallWriter(repo, batch_size=500, flush_interval_s=0.2)
@@ -155,6 +156,7 @@ async def test_close_reports_what_it_could_not_write(
     assert caplog.text.count("unwritten call record:") == 3
 
 
+@pytest.mark.slow
 async def test_sqlite_locked_by_another_process_is_waited_out(sqlite_url: str, make_call: MakeCall) -> None:
     # SQLite's "briefly gone": another process (a backup, the sqlite3 shell) holds the write lock for ~2 s
     await migrate(sqlite_url)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from tests.metrics.conftest import TENANT_A, TENANT_B, rendered_records, store_calls
 from tests.metrics.test_queries import specs
 from tests.metrics.test_report import MONTH_CALENDAR, month_tickets, stay, store_month
@@ -55,6 +57,7 @@ def boundary_calls() -> list[CallRecord]:
     ]
 
 
+@pytest.mark.slow
 async def test_call_aggregates_equal_kpi_over_simulated_and_edge_calls(db_url: str) -> None:
     await migrate(db_url)
     db = Database(db_url)
@@ -87,6 +90,7 @@ async def test_call_aggregates_equal_kpi_over_simulated_and_edge_calls(db_url: s
     assert whole.reaction_time.count > 100 and whole.answered_outside_hours > 0 and whole.closed > 0
 
 
+@pytest.mark.slow
 async def test_business_hours_in_sql_equal_kpi_at_the_calendars_edges(db_url: str) -> None:
     """06:30 to the microsecond, a break, a weekend, a holiday, a closed day, transfers across closing time."""
     await migrate(db_url)

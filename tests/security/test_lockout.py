@@ -68,6 +68,7 @@ async def test_an_address_is_locked_out_after_failures_across_usernames(world: W
     assert (await _login(client, "maria", PASSWORD))[0] == 429
 
 
+@pytest.mark.slow
 async def test_the_lockout_ends(world: World, aiohttp_client: Any) -> None:
     client = await _app(world, aiohttp_client, login_max_failures=1, login_lockout_s=1)
     assert (await _login(client, "anna", "falsch"))[0] == 429

@@ -37,6 +37,7 @@ async def test_render_writes_the_stream_and_its_truth(tmp_path: Path, capsys: py
     assert "20 calls" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 async def test_simulate_serves_on_the_port_it_prints(capsys: pytest.CaptureFixture[str]) -> None:
     run = asyncio.create_task(main(parse("--port", "0", "--speed", "50", "--rate", "3600", "--duration", "1.5")))
     try:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,33 @@ class Seeded:
     carl: Any  # agent of tenant B only, PJSIP/201
 
 
+# a process's first seeding of a SQLite file, copied for every later one (three scrypt hashes, two directory
+# imports and two category trees cost more than most of the tests that use them); PostgreSQL is seeded each time
+_seeded_sqlite: tuple[Path, Seeded] | None = None
+
+
+def _sqlite_path(url: str) -> Path | None:
+    prefix = "sqlite+aiosqlite:///"
+    return Path(url[len(prefix) :]) if url.startswith(prefix) else None
+
+
 async def seed(url: str) -> Seeded:
+    """Two tenants with their agents (anna, ben: tenant A; carl: tenant B), directory users and category trees."""
+    global _seeded_sqlite
+    path = _sqlite_path(url)
+    if path is not None and _seeded_sqlite is not None and _seeded_sqlite[0].exists():
+        shutil.copyfile(_seeded_sqlite[0], path)
+        return dataclasses.replace(_seeded_sqlite[1], url=url)
+    seeded = await _seed(url)
+    if path is not None:
+        folder = Path(tempfile.mkdtemp(prefix="uhd-seeded-"))
+        atexit.register(shutil.rmtree, folder, True)
+        shutil.copyfile(path, folder / "seeded.db")
+        _seeded_sqlite = (folder / "seeded.db", seeded)
+    return seeded
+
+
+async def _seed(url: str) -> Seeded:
     await migrate(url)
     db = Database(url)
     try:

@@ -65,6 +65,7 @@ async def browsers(demo: Demo) -> AsyncIterator[dict[str, Browser]]:
             await browser.close()
 
 
+@pytest.mark.slow
 async def test_the_person_answers_and_hangs_up_through_the_pbx(demo: Demo, browsers: dict[str, Browser]) -> None:
     you = browsers["you"]
     status, body = await you.get("/api/me")
