@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.directory.conftest import phone, user
+from tests.support.directory_data import phone, user
 from uhd_telephony.agi.lookup import Outcome, run
 from uhd_telephony.directory.records import Place, User
 from uhd_telephony.directory.repository import DirectoryRepository

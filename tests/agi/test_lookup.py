@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.agi.conftest import OK, TENANT, Seeded, converse, converse_async, header, run_script, seed
-from tests.directory.conftest import phone, place, user
+from tests.support.directory_data import phone, place, user
 from uhd_telephony.agi.callerdb import target_of
 from uhd_telephony.agi.lookup import VIP_QUEUE_PRIO, Outcome, lookup, run
 from uhd_telephony.ami import names

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.directory.conftest import TENANT
+from tests.support.directory_data import TENANT
 from uhd_telephony.directory.repository import DirectoryRepository
 from uhd_telephony.store.db import Database
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.directory.conftest import TENANT
+from tests.support.directory_data import TENANT
 from uhd_telephony.directory.importer import import_file, parse_text
 from uhd_telephony.directory.lookup import DirectoryIndex
 from uhd_telephony.directory.numbers import NumberingPlan

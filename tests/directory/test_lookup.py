@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.directory.conftest import TENANT, at, phone, place, user
+from tests.support.directory_data import TENANT, at, phone, place, user
 from uhd_telephony.directory.lookup import DirectoryIndex, TenantIndex
 from uhd_telephony.directory.numbers import NumberingPlan
 from uhd_telephony.directory.records import TenantDirectory

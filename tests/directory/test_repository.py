@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.directory.conftest import TENANT, phone, place, user
+from tests.support.directory_data import TENANT, phone, place, user
 from uhd_telephony.directory.models import fold
 from uhd_telephony.directory.numbers import NumberingPlan
 from uhd_telephony.directory.repository import DirectoryRepository

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.metrics.conftest import TENANT_A, TENANT_B, rendered_records, store_calls
-from tests.metrics.test_queries import specs
-from tests.metrics.test_report import MONTH_CALENDAR, month_tickets, stay, store_month
+from tests.metrics.month import MONTH_CALENDAR, month_tickets, stay, store_month
+from tests.metrics.ticket_specs import specs
 from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.metrics import aggregates, kpi, queries
 from uhd_telephony.simulator.render import DEFAULT_START

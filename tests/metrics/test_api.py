@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, rendered_records, store_calls, store_tickets
-from tests.metrics.test_report import store_calendar
+from tests.metrics.month import store_calendar
 from tests.support.webapp import login, seed, web_settings
 from uhd_telephony.app.web import init_app
 from uhd_telephony.calls.records import CallRecord

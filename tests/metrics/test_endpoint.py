@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.metrics.conftest import TENANT_A, TicketSpec, store_tickets
-from tests.sla.conftest import sla_data
 from tests.support.helpers import trace_bytes
+from tests.support.sla_data import sla_data
 from tests.support.webapp import web_settings
 from uhd_telephony.app.web import init_app
 from uhd_telephony.calls.domain import CallEvent, CallOffered

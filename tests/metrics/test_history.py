@@ -21,8 +21,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import make_url
 
 from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, store_calls, store_tickets
+from tests.metrics.month import stay
 from tests.metrics.shipped import HISTORY_UID, ROOT, dashboards, panel_queries, variable_queries
-from tests.metrics.test_report import stay
 from tests.support.databases import PG_ADMIN_DSN, throwaway_pg
 from tests.support.helpers import eventually
 from uhd_telephony.app.cli import main

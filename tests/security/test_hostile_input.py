@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.security.conftest import World, app_db, login, row_counts
-from tests.security.test_route_walk import fill, registered
+from tests.security.walk import fill, registered
 from tests.support.webapp import TENANT_A
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")

@@ -18,9 +18,7 @@ itself carried them. A route missing from ``EXPECT`` fails the test: add its row
 from __future__ import annotations
 
 import json
-import re
-import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.security.conftest import SECRET_NAME, World, bearer, browser, build_world, copy_world, login
+from tests.security.walk import Route, fill, registered
 from tests.support.databases import throwaway_pg
-from tests.support.webapp import TENANT_A, TENANT_B
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
@@ -142,67 +140,6 @@ def _bodies(world: World) -> dict[tuple[str, str], Any]:
         ("POST", _T + "/categories"): {"name": "Walk", "group": "1st_level"},
         ("PATCH", _T + "/categories/{category_id}"): {"default_urgency": 3},
     }
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # as registered, regexes stripped: {ticket_id}
-
-    @property
-    def params(self) -> list[str]:
-        return re.findall(r"\{(\w+)\}", self.path)
-
-    def variants(self) -> list[str]:
-        names = set(self.params)
-        out = ["own"]
-        if names & {"tenant", "token"}:
-            out.append("foreign")
-        if names & {"ticket_id", "callback_id", "escalation_id", "category_id", "number", "token"}:
-            out.append("cross")
-        return out
-
-
-def registered(app: Any) -> list[Route]:
-    """Every (method, path) of the app's router; HEAD of a GET route included."""
-    routes = []
-    for route in app.router.routes():
-        resource = route.resource
-        if resource is None:
-            continue
-        info = resource.get_info()
-        path = info.get("formatter") or info.get("path") or ""
-        if "prefix" in info:  # the static files
-            path = info["prefix"] + "/{filename}"
-        path = re.sub(r"\{(\w+):[^}]*(\{[^}]*\}[^}]*)*\}", r"{\1}", path)
-        routes.append(Route(route.method, path))
-    # logout last: it ends the sessions the other requests use
-    return sorted(set(routes), key=lambda r: (r.path == "/api/logout", r.path, r.method))
-
-
-def fill(route: Route, variant: str, world: World) -> str:
-    own = variant == "own"
-    values: dict[str, Callable[[], str]] = {
-        "tenant": lambda: TENANT_B if variant == "foreign" else TENANT_A,
-        "ticket_id": lambda: str(world.ids["ticket_a" if own else "ticket_b"]),
-        "callback_id": lambda: str(world.ids["callback_a" if own else "callback_b"]),
-        "escalation_id": lambda: str(world.ids["escalation_a" if own else "escalation_b"]),
-        "category_id": lambda: str(world.category_a if own else world.ids["category_b"]),
-        "number": lambda: world.numbers["ticket_a" if own else "ticket_b"],
-        "account_id": lambda: str(world.ids["victim"]),
-        "token_id": lambda: str(world.ids["token_throwaway"]),
-        "filename": lambda: "console.js",
-        "month": lambda: "2026-11",
-        "token": lambda: {
-            "own": world.status_token,
-            "foreign": secrets.token_urlsafe(32),
-            "cross": "not-a-token!",
-        }[variant],
-    }
-    path = route.path
-    for name in route.params:
-        path = path.replace("{" + name + "}", values[name]())
-    return path
 
 
 def expected(route: Route, principal: str, variant: str) -> Expect | set[int]:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from tests import dbfixtures
 from tests.outbox import sinks
 from tests.outbox.sinks import Clock
+from tests.support.sla_data import sla_data
 from uhd_telephony.outbox.models import outbox
 from uhd_telephony.sla.escalation import SlaScanner
 from uhd_telephony.sla.models import escalations, sla_timers
@@ -36,9 +37,6 @@ sender = sinks.sender
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TENANT, OTHER = "klinikum-nord", "klinikum-sued"
-TEAM_LEAD = "teamleitung@klinik-it.example"
-KIS_LEAD = "kis-koordination@klinik-it.example"
-MANAGEMENT = "it-leitung@klinik-it.example"
 AGENT = "agent:3"  # a staff account: its first write is the first response
 API = "api:test"  # not staff: changes that are no response
 
@@ -50,32 +48,6 @@ def berlin(*args: int) -> datetime:
 
 # Monday 2 March 2026, 09:00 in Berlin (08:00 UTC)
 MONDAY_9 = berlin(2026, 3, 2, 9, 0)
-
-
-def sla_data(**changes: Any) -> dict[str, Any]:
-    """Business hours Mon-Fri 08:00-17:00 with NW's holidays; priority 3: response 2 h, resolution 8 h."""
-    data: dict[str, Any] = {
-        "calendar": {
-            "hours": {day: ["08:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
-            "holidays": {"state": "NW"},
-        },
-        "unclassified_priority": 3,
-        "warning_at": 0.75,
-        "policies": {
-            1: {"response": "15m", "resolution": "4h", "calendar": "24/7"},
-            2: {"response": "30m", "resolution": "4h"},
-            3: {"response": "2h", "resolution": "8h"},
-            4: {"response": "4h", "resolution": "16h"},
-            5: {"response": "8h", "resolution": "40h"},
-        },
-        "contacts": [
-            {"name": "Teamleitung", "level": 1, "mail": [TEAM_LEAD]},
-            {"name": "KIS-Koordination", "level": 1, "category": "kis", "mail": [KIS_LEAD]},
-            {"name": "IT-Leitung", "level": 2, "mail": [MANAGEMENT]},
-        ],
-    }
-    data.update(changes)
-    return data
 
 
 @dataclass

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from tests.sla.conftest import sla_data
+from tests.support.sla_data import sla_data
 from tests.support.webapp import PASSWORD, TENANT_A, TENANT_B, app_of, seed, web_settings
 from tests.tickets.webapp import Api
 from uhd_telephony.accounts.service import AccountService

@@ -9,19 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from tests.sla.conftest import (
-    AGENT,
-    API,
-    KIS_LEAD,
-    MANAGEMENT,
-    MONDAY_9,
-    OTHER,
-    TEAM_LEAD,
-    TENANT,
-    World,
-    berlin,
-    sla_data,
-)
+from tests.sla.conftest import AGENT, API, MONDAY_9, OTHER, TENANT, World, berlin
+from tests.support.sla_data import KIS_LEAD, MANAGEMENT, TEAM_LEAD, sla_data
 from uhd_telephony.metrics import report
 from uhd_telephony.metrics.sla import sla_facts, sla_kpis
 from uhd_telephony.sla.escalation import SlaScanner

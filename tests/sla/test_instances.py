@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from tests.outbox.sinks import Clock
-from tests.sla.conftest import MONDAY_9, TENANT, World, berlin, sla_data
+from tests.sla.conftest import MONDAY_9, TENANT, World, berlin
+from tests.support.sla_data import sla_data
 from uhd_telephony.outbox.models import outbox
 from uhd_telephony.sla.escalation import SlaScanner, fire
 from uhd_telephony.sla.models import escalations, sla_timers

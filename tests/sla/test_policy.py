@@ -13,7 +13,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests.outbox.sinks import SmtpSink, WebhookSink, new_secret, outbox_settings, text_of
-from tests.sla.conftest import MANAGEMENT, TENANT, World, berlin, sla_data
+from tests.sla.conftest import TENANT, World, berlin
+from tests.support.sla_data import MANAGEMENT, sla_data
 from uhd_telephony.outbox import OutboxWorker
 from uhd_telephony.outbox.service import first_secret
 from uhd_telephony.outbox.webhook import WebhookSender

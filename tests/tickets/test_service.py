@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.tickets.categories_of import _category_id
 from uhd_telephony.errors import Conflict, NotFound, TicketError
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.categories import category_tree, import_categories
@@ -26,21 +27,6 @@ LOOKUP = {"user_id": 42, "place_id": 7, "name": "Dr. Erika Mustermann", "vip": F
 async def _count(db: Database, model: Any) -> int:
     async with db.engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(model))).scalar_one())
-
-
-async def _category_id(db: Database, tenant: str, path: str) -> int:
-    def find(nodes: list[dict[str, Any]]) -> int | None:
-        for node in nodes:
-            if node["path"] == path:
-                return int(node["id"])
-            found = find(node["children"])
-            if found is not None:
-                return found
-        return None
-
-    found = find(await category_tree(db, tenant))
-    assert found is not None, path
-    return found
 
 
 async def test_an_answered_call_opens_a_new_phone_ticket(service: TicketService, make_call: MakeCall) -> None:

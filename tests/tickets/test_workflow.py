@@ -187,7 +187,7 @@ async def test_update_recomputes_the_priority_and_classifies(
         ("classified", "urgency"),
         ("priority", "priority"),
     ]
-    from tests.tickets.test_service import _category_id
+    from tests.tickets.categories_of import _category_id
 
     printer = await _category_id(db, TENANT, "hardware/printer")
     classified = await workflow.update(TENANT, ticket.id, category_id=printer, subject="Toner leer", actor=AGENT)
@@ -209,7 +209,7 @@ async def test_update_recomputes_the_priority_and_classifies(
 
 async def test_create_classifies_in_the_same_transaction(workflow: TicketWorkflow, db: Database) -> None:
     await import_categories(db, TENANT, EXAMPLE_CATEGORIES)
-    from tests.tickets.test_service import _category_id
+    from tests.tickets.categories_of import _category_id
 
     kis = await _category_id(db, TENANT, "kis")
     phone = await workflow.service.create(
