@@ -135,3 +135,16 @@ class TooManyAttempts(UhdError):
         super().__init__(message, {"retry_after_s": retry_after, **(details or {})})
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class Busy(UhdError):
+    """Too much of one kind of work at once (logins during a storm): refused at once, try again in ``retry_after``
+    seconds. A 429 like a lockout (the login page shows its message), told apart by its ``error_id``."""
+
+    status_code = 429
+    error_id = "busy"
+
+    def __init__(self, message: str, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"retry_after_s": retry_after, **(details or {})})
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     login_window_s: int = Field(default=900, ge=1)
     login_lockout_s: int = Field(default=900, ge=1)
     hsts_max_age_s: int = Field(default=31_536_000, ge=0)  # sent only with UHD_COOKIE_SECURE=true
+    # password hashing (scrypt, ~50 ms of CPU each) in a pool of this many threads; a login finding this many
+    # others already waiting for it is refused at once (429 with Retry-After) instead of piling up
+    password_hash_workers: int = Field(default=2, ge=1, le=64)
+    password_hash_queue: int = Field(default=64, ge=0)
 
     # outgoing mail (caller notifications, work orders) through the outbox
     smtp_host: str = "localhost"

@@ -60,13 +60,13 @@ async def test_a_wrong_password_an_unknown_user_and_an_inactive_account_are_refu
 ) -> None:
     created = await anna(accounts)
     verified: list[str] = []
-    real = passwords.verify_password_async
+    real = accounts.hasher.verify
 
     async def spy(password: str, encoded: str) -> bool:
         verified.append(encoded)
         return await real(password, encoded)
 
-    monkeypatch.setattr(passwords, "verify_password_async", spy)
+    monkeypatch.setattr(accounts.hasher, "verify", spy)
     assert await accounts.authenticate("anna.becker", "Stations-Telefon-8") is None
     assert await accounts.authenticate("nobody", PASSWORD) is None
     # an unknown name costs a full verify too (against a decoy hash): timing does not tell which names exist

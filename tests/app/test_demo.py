@@ -100,7 +100,7 @@ async def _look_around(base: str) -> None:
     """The pages a newcomer opens: the console, the team lead's live KPIs over the API, /metrics."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(f"{base}/console", allow_redirects=False) as response:
-            assert response.status == 302 and response.headers["Location"] == "/login"
+            assert response.status == 302 and response.headers["Location"] == "/login?next=%2Fconsole"
         async with http.post(f"{base}/api/login", json={"username": "lead", "password": "demo-agent"}) as response:
             assert response.status == 200 and (await response.json())["account"]["role"] == "manager"
         async with http.get(f"{base}/kpis") as response:

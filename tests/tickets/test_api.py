@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -163,6 +164,25 @@ async def test_assign_to_agents_of_the_tenant_only(anna: Api, seeded: Seeded) ->
     unassigned = (await anna.post(f"/tickets/{ticket['id']}/assign", {"agent_id": None}))["ticket"]
     assert unassigned["agent"] is None
     assert [t["id"] for t in (await anna.get("/tickets?agent=none"))["tickets"]] == [ticket["id"]]
+
+
+async def test_assign_tells_nothing_of_other_tenants_accounts(anna: Api, seeded: Seeded, client: TestClient) -> None:
+    """Carl (tenant B's agent), an id nobody has, an inactive colleague and a manager: one and the same answer,
+    so tenant A's people cannot probe which account ids exist in another tenant."""
+    ticket = await anna.create()
+    accounts = app_of(client)[keys.ACCOUNTS]
+    gone = await accounts.create("gerd", PASSWORD, tenants=[TENANT_A])
+    await accounts.deactivate(gone.id)
+    lead = await accounts.create("lena", PASSWORD, role="manager", tenants=[TENANT_A])
+    nobody = max(seeded.carl.id, gone.id, lead.id) + 1000
+    for agent_id in (seeded.carl.id, nobody, gone.id, lead.id):
+        error = await anna.post(f"/tickets/{ticket['id']}/assign", {"agent_id": agent_id}, expect=400)
+        assert error == {
+            "error_id": "invalid-ticket",
+            "message": f"{agent_id} is no active agent of {TENANT_A}",
+            "details": {"field": "agent_id", "agent_id": agent_id},
+        }, agent_id
+    assert (await anna.get(f"/tickets/{ticket['id']}"))["ticket"]["agent"] is None
 
 
 async def test_route_to_a_group_sends_a_work_order(anna: Api, client: TestClient) -> None:
@@ -459,7 +479,7 @@ async def test_list_filters_search_and_paging(app_client: TestClient) -> None:
 async def test_ticket_pages_are_static_html_under_the_strict_csp(client: TestClient) -> None:
     for path in ("/tickets", f"/tickets/{TENANT_A}/1"):
         anonymous = await client.get(path, allow_redirects=False)
-        assert anonymous.status == 302 and anonymous.headers["Location"] == "/login"
+        assert anonymous.status == 302 and anonymous.headers["Location"] == "/login?" + urlencode({"next": path})
     await Api(client).login("anna")
     for path in ("/tickets", f"/tickets/{TENANT_A}/1"):
         page = await client.get(path)

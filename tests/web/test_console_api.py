@@ -95,7 +95,7 @@ async def test_state_changing_requests_need_the_csrf_token(client: TestClient) -
 
 async def test_console_requires_login(client: TestClient) -> None:
     response = await client.get("/console", allow_redirects=False)
-    assert response.status == 302 and response.headers["Location"] == "/login"
+    assert response.status == 302 and response.headers["Location"] == "/login?next=%2Fconsole"
     assert (await client.get("/api/me")).status == 401
     assert (await client.get("/ws/console")).status == 401
 

@@ -30,7 +30,7 @@ async def console_of(browser: Browser, base: str, username: str) -> Page:
     context = await browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True)
     page = await context.new_page()
     await page.goto(f"{base}/console")
-    await page.wait_for_url(re.compile(r".*/login$"))
+    await page.wait_for_url(re.compile(r".*/login\?next=%2Fconsole$"))
     await page.fill("#username", username)
     await page.fill("#password", PASSWORD)
     await page.click("#login-button")

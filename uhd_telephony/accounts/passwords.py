@@ -2,8 +2,9 @@
 
 stdlib rather than argon2-cffi: scrypt is memory-hard too, needs no compiled dependency, and the encoded
 form carries its parameters, so ``needs_rehash`` can move old hashes to stronger settings at the next login.
-Hashing takes tens of milliseconds: async code uses ``hash_password_async`` / ``verify_password_async``,
-which run it in the default executor instead of blocking the event loop.
+Hashing takes tens of milliseconds: the service hashes through ``accounts.hashing.PasswordHasher`` (a bounded
+pool of its own, off the event loop); ``hash_password_async`` / ``verify_password_async`` run one in the
+default executor.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from uhd_telephony.accounts import passwords
+from uhd_telephony.accounts.hashing import PasswordHasher
 from uhd_telephony.accounts.models import GROUP_MAX, INTERFACE_MAX, Account, AccountTenant, Role
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
 from uhd_telephony.store.db import Database
@@ -29,6 +30,29 @@ _INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s,;|\x00-\x1f\x7f]+")
 _LOCAL_OPTIONS = re.compile(r"/[a-z]+$")
 # a partner firm's support group, as tickets.groups spells it: partner:<firm>
 _PARTNER_GROUP = re.compile(r"partner:[a-z0-9][a-z0-9_.-]*")
+
+# why an account's access ends: its logins always; its API tokens on a new role too
+REVOKE_DEACTIVATED = "deactivated"
+REVOKE_PASSWORD = "password"
+REVOKE_ROLE = "role"
+# (the caller's session, account id, now, why): end what an account was given before a change of who it is
+AccessHook = Callable[[AsyncSession, int, datetime, str], Awaitable[None]]
+_revokers: list[AccessHook] = []
+
+
+def on_access_revoked(hook: AccessHook) -> AccessHook:
+    """Have ``hook`` run, in the changing transaction, when an account's access must end: deactivation, a new
+    password, a new role. How the security capability (above accounts) revokes the account's sessions and tokens
+    without accounts knowing its tables (security/sessions.py)."""
+    if hook not in _revokers:
+        _revokers.append(hook)
+    return hook
+
+
+async def _revoke_access(session: AsyncSession, account_id: int, why: str) -> None:
+    now = datetime.now(UTC)
+    for hook in _revokers:
+        await hook(session, account_id, now, why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +188,10 @@ def _check_tenants(tenants: Iterable[str], role: Role) -> list[str]:
 class AccountService:
     """Accounts in the database; hashing runs in an executor, never on the event loop."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, hasher: PasswordHasher | None = None) -> None:
         self.db = db
+        # the web app's bounded pool (accounts.plugin); without the app, the loop's default executor
+        self.hasher = hasher or PasswordHasher.unowned()
         self._dummy_hash: str | None = None
 
     async def create(
@@ -196,7 +222,7 @@ class AccountService:
         channel = _check_interface(phone_channel, "phone_channel")
         member = (member_name or "").strip() or None
         display = (display_name or "").strip() or member or name
-        hashed = await passwords.hash_password_async(password)
+        hashed = await self.hasher.hash(password)
         row = Account(
             username=name,
             display_name=display[:200],
@@ -249,19 +275,31 @@ class AccountService:
             return None if row is None else AccountView.of(row)
 
     async def authenticate(self, username: str, password: str) -> AccountView | None:
-        """The account when the password matches and it is active; None otherwise, in about the same time."""
+        """The account when the password matches and it is active; None otherwise, in about the same time.
+
+        The password is checked with no database connection held: a storm of logins waiting for the hashing pool
+        must not take the connections the pops, the call writer and the API need."""
         name = normalise_username(username)
         async with self.db.sessionmaker() as session:
-            row = await session.scalar(select(Account).where(Account.username == name))
-            encoded = row.password_hash if row is not None else await self._dummy()
-            # verify even for unknown or inactive accounts: the response time must not tell which names exist
-            ok = await passwords.verify_password_async(password, encoded)
-            if row is None or not ok or not row.active:
-                log.info("login refused for %r", name[:64])
-                return None
+            found = (
+                await session.execute(
+                    select(Account.id, Account.password_hash, Account.active).where(Account.username == name)
+                )
+            ).first()
+        encoded = found.password_hash if found is not None else await self._dummy()
+        # verify even for unknown or inactive accounts: the response time must not tell which names exist
+        ok = await self.hasher.verify(password, encoded)
+        if found is None or not ok or not found.active:
+            log.info("login refused for %r", name[:64])
+            return None
+        rehashed = await self.hasher.hash(password) if passwords.needs_rehash(encoded) else None
+        async with self.db.sessionmaker() as session:
+            row = await session.get(Account, found.id)
+            if row is None or not row.active or row.password_hash != encoded:
+                return None  # deactivated or given a new password while the old one was being checked
             row.last_login_at = datetime.now(UTC)
-            if passwords.needs_rehash(row.password_hash):
-                row.password_hash = await passwords.hash_password_async(password)
+            if rehashed is not None:
+                row.password_hash = rehashed
                 log.info("password hash of account %d upgraded to the current parameters", row.id)
             await session.commit()
             view = AccountView.of(row)
@@ -270,17 +308,18 @@ class AccountService:
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:
-            self._dummy_hash = await passwords.hash_password_async("not a password: a timing decoy")
+            self._dummy_hash = await self.hasher.hash("not a password: a timing decoy")
         return self._dummy_hash
 
     async def set_password(self, account_id: int, password: str) -> None:
         """Replace the account's password."""
         _check_password(password)
-        hashed = await passwords.hash_password_async(password)
+        hashed = await self.hasher.hash(password)
         async with self.db.sessionmaker() as session:
             result = await session.execute(update(Account).where(Account.id == account_id).values(password_hash=hashed))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise NotFound(f"no account {account_id}", {"account_id": account_id})
+            await _revoke_access(session, account_id, REVOKE_PASSWORD)  # every login with the old password ends
             await session.commit()
         log.info("password of account %d changed", account_id)
 
@@ -289,6 +328,8 @@ class AccountService:
         async with self.db.sessionmaker() as session:
             row = await self._load(session, account_id)
             row.active = False
+            # a reactivation must not bring old logins back
+            await _revoke_access(session, account_id, REVOKE_DEACTIVATED)
             await session.commit()
             view = AccountView.of(row)
         log.info("account %s (id %d) deactivated", view.username, account_id)
@@ -335,6 +376,12 @@ class AccountService:
             if tenants is not None:
                 keep = {t.tenant: t for t in row.tenants}
                 row.tenants = [keep.get(t) or AccountTenant(tenant=t) for t in tenant_list]
+            if new_role.value != before.role:
+                # a session or token never carries more (or other) than the account's current role: a new role
+                # starts from a new login and new tokens
+                await _revoke_access(session, account_id, REVOKE_ROLE)
+            elif before.active and not row.active:
+                await _revoke_access(session, account_id, REVOKE_DEACTIVATED)
             await session.commit()
             after = AccountView.of(await self._load(session, account_id))
         log.info("account %s (id %d) changed", after.username, account_id)

@@ -15,7 +15,6 @@ and in no ratio (``kpi``'s module docstring).
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import re
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from uhd_telephony import csv_safe
 from uhd_telephony.errors import InvalidInput
 from uhd_telephony.metrics import aggregates, kpi, queries
 from uhd_telephony.sla.calendar import Calendar, format_interval
@@ -330,9 +330,12 @@ def to_json(report: MonthlyReport) -> dict[str, Any]:
 
 
 def to_csv(report: MonthlyReport) -> str:
-    """One KPI per row (key, label, value, unit, definition), then the weekday x hour tables."""
+    """One KPI per row (key, label, value, unit, definition), then the weekday x hour tables.
+
+    Through ``csv_safe``: a text cell starting like a formula (a tenant named ``=cmd|…``) gets a ``'`` in front;
+    figures are written from their numeric types and stay numbers (a negative one too)."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csv_safe.writer(out, lineterminator="\r\n")  # no cell a spreadsheet runs (names, titles)
     w.writerow(["tenant", report.tenant, report.tenant_name])
     w.writerow(["month", report.month, f"{report.start.isoformat()} .. {report.end.isoformat()}"])
     w.writerow(["generated_at", report.generated_at.isoformat()])

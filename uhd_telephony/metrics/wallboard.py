@@ -12,14 +12,14 @@ from aiohttp import web
 
 from uhd_telephony.errors import Forbidden
 from uhd_telephony.web.auth import principal
-from uhd_telephony.web.pages import STATIC
+from uhd_telephony.web.pages import STATIC, to_login
 from uhd_telephony.web.permissions import KPI_PAGE_ROLES
 
 
 async def kpi_page(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     if who is None:
-        raise web.HTTPFound("/login?next=/kpis")
+        raise to_login(request)
     if who.role not in KPI_PAGE_ROLES:
         raise Forbidden("the KPI page is for the helpdesk and its customers' management")
     return web.FileResponse(STATIC / "kpis.html")

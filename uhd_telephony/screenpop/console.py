@@ -25,7 +25,7 @@ from uhd_telephony.web.openapi import (
     DirectoryUsersResponse,
     documented,
 )
-from uhd_telephony.web.pages import STATIC
+from uhd_telephony.web.pages import STATIC, to_login
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ WS_MAX_MESSAGE = 4096  # the console sends nothing but small control messages
 async def console_page(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     if who is None:
-        raise web.HTTPFound("/login")
+        raise to_login(request)
     if who.role not in CONSOLE_ROLES:
         raise Forbidden("the console is for agents")
     return web.FileResponse(STATIC / "console.html")

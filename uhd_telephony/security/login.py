@@ -1,4 +1,5 @@
-"""Logging in and out: the session a login starts (a new id and CSRF token), the lockout after failed logins
+"""Logging in and out: the session a login starts (a new id and CSRF token; its server-side record in
+``security.sessions``, revoked by the logout), the lockout after failed logins
 (``security.ratelimit``), and every login, refusal and logout in the audit log. ``GET /api/me`` says who is in."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from aiohttp_session import get_session, new_session
 from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.errors import Forbidden, NotAuthenticated, TooManyAttempts
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import PRINCIPAL, LoginBody, client_ip, principal, require
+from uhd_telephony.web.auth import PRINCIPAL, SESSION_ID, LoginBody, client_ip, principal, require
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.middleware import same_origin
 from uhd_telephony.web.openapi import AccountResponse, OkResponse, documented
@@ -65,6 +66,8 @@ async def login(request: web.Request) -> web.Response:
     await guard.succeeded(body.username)
     session = await new_session(request)  # a fresh session id: no fixation
     session["account_id"] = account.id
+    # the server-side record (security.sessions): a logout or an account change ends it, whoever kept the cookie
+    session[SESSION_ID] = await request.app[keys.SESSIONS].start(account.id)
     session["csrf"] = secrets.token_urlsafe(32)
     await audit.write(AuditAction.LOGIN_OK, actor=account.username, target=f"account:{account.id}", ip=ip)
     log.info("login of %s (%s) from %s", account.username, account.role, ip)
@@ -78,6 +81,9 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     who = await require(request)
     session = await get_session(request)
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        await request.app[keys.SESSIONS].revoke(session_id)  # a copy of the cookie is worth nothing after this
     session.invalidate()
     await request.app[keys.AUDIT].write(
         AuditAction.LOGOUT, actor=who.username, target=f"account:{who.account_id}", ip=client_ip(request)

@@ -1,4 +1,5 @@
-"""SQLAlchemy models of security: ``api_tokens`` (machine access) and ``audit_log`` (who changed what)."""
+"""SQLAlchemy models of security: ``api_tokens`` (machine access), ``sessions`` (logins, revocable) and
+``audit_log`` (who changed what)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,18 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_api_tokens_account_id", "account_id"),)
+
+
+class AccountSession(Base):
+    """A login: the session cookie carries the random id, the table its sha256 (revoked: logged out)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's session id
+    account_id: Mapped[int] = mapped_column(IdType, ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_sessions_account_id", "account_id"),)

@@ -1,4 +1,5 @@
-"""API tokens, the audit log and the login lockout: their tables, the admin API, the services the login uses."""
+"""API tokens, login sessions, the audit log and the login lockout: their tables, the admin API, the services
+the login uses."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from uhd_telephony.audit.log import AuditLog
 from uhd_telephony.runtime.plugin import Capability
 from uhd_telephony.security import api, login
 from uhd_telephony.security.ratelimit import LoginGuard, LoginLimits
+from uhd_telephony.security.sessions import SessionService
 from uhd_telephony.security.tokens import TokenService
 from uhd_telephony.web import keys
 
@@ -18,6 +20,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     db = app[keys.DB]
     settings = app[keys.SETTINGS]
     app[keys.TOKENS] = TokenService(db)
+    app[keys.SESSIONS] = SessionService(db, settings.session_max_age_s)
     app[keys.AUDIT] = AuditLog(db)
     limits = LoginLimits(
         max_failures=settings.login_max_failures,

@@ -119,11 +119,16 @@ class TokenUse:
         return mine & frozenset(self.token.tenants) if self.token.tenants else mine
 
 
+def _allowed_scopes(role: str) -> frozenset[str]:
+    """The scopes a token of an account with ``role`` may have."""
+    return PARTNER_SCOPES if role == Role.PARTNER else SCOPES
+
+
 def check_scopes(scopes: Iterable[str], role: str) -> list[str]:
     clean = sorted({str(s).strip() for s in scopes})
     if not clean:
         raise InvalidInput("a token needs at least one scope", {"field": "scopes", "known": sorted(SCOPES)})
-    allowed = PARTNER_SCOPES if role == Role.PARTNER else SCOPES
+    allowed = _allowed_scopes(role)
     for scope in clean:
         if scope not in allowed:
             raise InvalidInput(
@@ -237,6 +242,9 @@ class TokenService:
                 return None
             account = await session.get(Account, row.account_id)
             if account is None or not account.active or account.role == Role.ADMIN:
+                return None
+            if not set(view.scopes) <= _allowed_scopes(account.role):
+                # never more than the account's current role may have (a role change also revokes its tokens)
                 return None
             if view.last_used_at is None or now - view.last_used_at >= TOUCH_EVERY:
                 await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))

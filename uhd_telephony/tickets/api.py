@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from uhd_telephony.errors import NotFound, TicketError
+from uhd_telephony.tickets.history import for_partner
 from uhd_telephony.tickets.ids import normalise_number
 from uhd_telephony.tickets.models import TicketStatus
 from uhd_telephony.tickets.requester import Requester
@@ -42,12 +43,12 @@ from uhd_telephony.tickets.schemas import (
 from uhd_telephony.tickets.search import TicketFilter, search
 from uhd_telephony.tickets.service import NUMBER_TZ
 from uhd_telephony.tickets.view import TicketView
-from uhd_telephony.tickets.workflow import TicketWorkflow, next_statuses
+from uhd_telephony.tickets.workflow import TicketWorkflow, next_statuses, not_an_agent
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Forbidden, Principal, principal, require_in_tenant, require_tenant
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
-from uhd_telephony.web.pages import STATIC
+from uhd_telephony.web.pages import STATIC, to_login
 from uhd_telephony.web.permissions import PARTNER_STATUSES
 
 READ_ROLES = ("agent", "admin", "manager")
@@ -223,6 +224,9 @@ async def ticket_history(request: web.Request) -> web.Response:
     service = request.app[keys.TICKETS]
     view = await service.get(tenant, await _visible(request, who, tenant))
     entries = await service.history(tenant, view.id)
+    if who.role == PARTNER:
+        # internal notes never leave the helpdesk: a partner reads the public comments and its own
+        entries = for_partner(entries, own={who.actor})
     return web.json_response({"ticket": ticket_json(view), "history": entries})
 
 
@@ -260,7 +264,7 @@ async def assign(request: web.Request) -> web.Response:
         try:
             agent = await request.app[keys.ACCOUNTS].get(body.agent_id)
         except NotFound:
-            raise TicketError(f"unknown agent {body.agent_id}", {"field": "agent_id"}) from None
+            raise not_an_agent(tenant, body.agent_id) from None  # as for another tenant's account
     view = await _workflow(request).assign(tenant, _ticket_id(request), agent=agent, actor=who.actor)
     return web.json_response({"ticket": ticket_json(view)})
 
@@ -331,7 +335,7 @@ async def tickets_page(request: web.Request) -> web.StreamResponse:
     """The ticket list and detail pages (one HTML, the script picks the view by its path)."""
     who = await principal(request)
     if who is None:
-        raise web.HTTPFound("/login")
+        raise to_login(request)  # back to this very page (a ticket's too) after the login
     if who.role not in PAGE_ROLES:
         raise Forbidden("the ticket pages are for agents and managers")
     if "tenant" in request.match_info:

@@ -84,6 +84,11 @@ def public_label(code: str | None) -> tuple[str, str]:
     return "eine Fachabteilung", "a specialist team"
 
 
+def is_partner(code: str) -> bool:
+    """Whether a group is an external service partner's (``partner:<firm>``), not the helpdesk's own staff."""
+    return code == PARTNER_PREFIX or code.startswith(PARTNER_PREFIX + ":")
+
+
 @dataclass(frozen=True, slots=True)
 class GroupView:
     """One group as the API and routing see it; the webhook secret stays out of ``repr`` and ``to_dict``."""

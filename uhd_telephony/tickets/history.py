@@ -6,7 +6,7 @@ de-escalation append through the same function, so the ticket view and the repor
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +21,9 @@ from uhd_telephony.tickets.models import TicketHistory
 history = table_of(TicketHistory)
 
 SYSTEM = "system"
+# a comment row's ``field``: ``public`` ones the caller sees too; ``internal`` ones stay with the helpdesk
+PUBLIC_COMMENT = "public"
+INTERNAL_COMMENT = "internal"
 
 
 class Action(StrEnum):
@@ -123,3 +126,15 @@ async def entries(conn: AsyncConnection, ticket_id: int) -> list[dict[str, Any]]
     """Every history row of a ticket, oldest first."""
     stmt = select(history).where(history.c.ticket_id == ticket_id).order_by(history.c.id)
     return [entry_dict(row) for row in (await conn.execute(stmt)).mappings()]
+
+
+def is_internal_comment(entry: Mapping[str, Any]) -> bool:
+    """Whether a history entry is a comment not marked public (fail closed: any other field counts as internal)."""
+    return entry["action"] == Action.COMMENT.value and entry["field"] != PUBLIC_COMMENT
+
+
+def for_partner(entries: Sequence[dict[str, Any]], own: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The entries a partner may read: every one but the internal comments, except those written by ``own`` actors
+    (the partner's own). Internal notes never leave the helpdesk: the API for partners and the work orders to
+    ``partner:`` groups go through here; the helpdesk's own 2nd/3rd level see everything."""
+    return [e for e in entries if not is_internal_comment(e) or e["actor"] in own]

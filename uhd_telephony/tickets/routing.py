@@ -31,6 +31,7 @@ from uhd_telephony.tickets.groups import (
     GroupView,
     default_level,
     get_group,
+    is_partner,
     valid_code,
 )
 from uhd_telephony.tickets.history import SYSTEM, Action, Change, iso
@@ -180,6 +181,14 @@ async def _requester_details(conn: AsyncConnection, row: Mapping[str, Any]) -> d
     return details
 
 
+async def _partner_actors(conn: AsyncConnection, code: str) -> set[str]:
+    """How the history names the accounts of partner group ``code`` (``partner:<id>``, as ``web.auth`` writes it)."""
+    from uhd_telephony.accounts.models import Account
+
+    stmt = select(Account.id).where(Account.partner_group == code, Account.role == "partner")
+    return {f"partner:{account_id}" for account_id in (await conn.execute(stmt)).scalars()}
+
+
 def work_order(
     row: Mapping[str, Any],
     group: GroupView,
@@ -285,6 +294,10 @@ async def _work_orders(
     entries = await hist.entries(conn, ticket_id)
     # the ticket row is locked: this count is this routing's sequence number, the same on every attempt
     seq = sum(1 for e in entries if e["action"] == Action.ROUTED.value)
+    if is_partner(group.code):
+        # internal notes never leave the helpdesk: a partner's order carries the public comments and its own only
+        # (2nd/3rd level are the helpdesk's own staff and get the whole history)
+        entries = hist.for_partner(entries, own=await _partner_actors(conn, group.code))
     order = work_order(
         row,
         group,

@@ -60,8 +60,14 @@ NOT_ROUTABLE = frozenset({S.RESOLVED, S.CLOSED})
 
 # the roles whose accounts work tickets: the assignable ones
 STAFF = frozenset({"agent", "admin"})
-PUBLIC = "public"
-INTERNAL = "internal"
+PUBLIC = hist.PUBLIC_COMMENT
+INTERNAL = hist.INTERNAL_COMMENT
+
+
+def not_an_agent(tenant: str, agent_id: int) -> TicketError:
+    """The one answer for an id that is no active agent of ``tenant``: none such, inactive, or another tenant's
+    (the answer must not tell whether an account id exists elsewhere)."""
+    return TicketError(f"{agent_id} is no active agent of {tenant}", {"field": "agent_id", "agent_id": agent_id})
 
 
 def _status(value: str) -> TicketStatus | None:
@@ -187,9 +193,7 @@ class TicketWorkflow:
     async def assign(self, tenant: str, ticket_id: int, *, agent: AccountView | None, actor: str) -> TicketView:
         """Give the ticket to an active agent of the tenant, or take it from whoever has it (``agent`` None)."""
         if agent is not None and (not agent.active or tenant not in agent.tenants or agent.role not in STAFF):
-            raise TicketError(
-                f"account {agent.id} is not an active agent of {tenant}", {"field": "agent_id", "agent_id": agent.id}
-            )
+            raise not_an_agent(tenant, agent.id)
         new_id, new_name = (None, None) if agent is None else (agent.id, agent.display_name)
 
         async def change(conn: AsyncConnection, row: Mapping[str, Any], now: datetime) -> list[Change]:

@@ -121,11 +121,19 @@ def bearer(request: web.Request) -> str | None:
     return value.strip()
 
 
+SESSION_ID = "sid"  # the cookie's key of the login's session id (security.sessions keeps its row)
+
+
 async def principal(request: web.Request) -> Principal | None:
-    """The account logged in by the session cookie, or None; checks the account is still active (pages use this)."""
+    """The account logged in by the session cookie, or None; checks on every request that the login was not
+    revoked (logout, deactivation, a new password or role) and the account is still active (pages use this)."""
     session = await get_session(request)
     account_id = session.get("account_id")
     if not isinstance(account_id, int):
+        return None
+    session_id = session.get(SESSION_ID)
+    if not isinstance(session_id, str) or not await request.app[keys.SESSIONS].alive(session_id, account_id):
+        session.invalidate()
         return None
     try:
         account = await request.app[keys.ACCOUNTS].get(account_id)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from uhd_telephony.screenpop.fanout import Fanout
     from uhd_telephony.screenpop.hub import PopHub
     from uhd_telephony.security.ratelimit import LoginGuard
+    from uhd_telephony.security.sessions import SessionService
     from uhd_telephony.security.tokens import TokenService
     from uhd_telephony.settings import Settings
     from uhd_telephony.store.db import Database
@@ -41,6 +42,8 @@ METRICS: web.AppKey[MetricsService | None] = web.AppKey("metrics")
 TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")
 LOGIN_GUARD: web.AppKey[LoginGuard] = web.AppKey("login_guard")
+# the server-side record of each login (web.auth checks the cookie's session id against it on every request)
+SESSIONS: web.AppKey[SessionService] = web.AppKey("sessions")
 TENANTS: web.AppKey[TenantService] = web.AppKey("tenants")
 # optional parts this server runs, named in GET /api/me ("demo": the embedded demo's softphone)
 FEATURES: web.AppKey[frozenset[str]] = web.AppKey("features")

@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # a page may load only our own scripts and styles, and talk only to us (the console's WebSocket included)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -93,30 +95,66 @@ def _keep(exc: web.HTTPException) -> dict[str, str]:
     return {k: v for k, v in exc.headers.items() if k in ("Location", "Allow", "Retry-After")}
 
 
+def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    if response.prepared:
+        return
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    settings = request.app.get(keys.SETTINGS)
+    if settings is not None and settings.cookie_secure and settings.hsts_max_age_s > 0:
+        # only behind HTTPS: a browser that saw HSTS over plain HTTP of a test install would be locked out
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={settings.hsts_max_age_s}")
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    if not response.prepared:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        settings = request.app.get(keys.SETTINGS)
-        if settings is not None and settings.cookie_secure and settings.hsts_max_age_s > 0:
-            # only behind HTTPS: a browser that saw HSTS over plain HTTP of a test install would be locked out
-            response.headers.setdefault("Strict-Transport-Security", f"max-age={settings.hsts_max_age_s}")
+    """The headers on every answer: a returned one, and a raised one (a redirect such as the pages' to /login
+    is an HTTPException that ``errors`` lets through: it is the response aiohttp sends)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _secure(request, exc)
+        raise
+    _secure(request, response)
     return response
 
 
+def _origin(scheme: str, authority: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port with the scheme's default filled in) of a bare http(s) origin, None for anything else."""
+    scheme = scheme.lower()
+    if scheme not in DEFAULT_PORTS or not authority or any(c in authority for c in "/?#@\\ \t\r\n"):
+        return None
+    try:
+        parts = urlsplit(f"{scheme}://{authority}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return scheme, parts.hostname, DEFAULT_PORTS[scheme] if port is None else port
+
+
 def same_origin(request: web.Request) -> bool:
-    """A browser's Origin header, when sent, must be this server (CSRF defence in depth)."""
+    """A browser's Origin header, when sent, must be this server: scheme, host and port (CSRF defence in depth).
+
+    The scheme is the request's; with ``UHD_COOKIE_SECURE`` (the service behind HTTPS, TLS ended by a reverse
+    proxy in front, which talks plain HTTP to us) it is https, and an http origin is refused.
+    """
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return origin is None
-    return origin.split("://", 1)[-1] == request.host
+    scheme, sep, authority = origin.partition("://")
+    if not sep:
+        return False
+    settings = request.app.get(keys.SETTINGS)
+    ours = "https" if settings is not None and settings.cookie_secure else request.scheme
+    theirs = _origin(scheme, authority)
+    return theirs is not None and theirs == _origin(ours, request.host)
 
 
 def csrf_ok(request: web.Request, expected: str | None) -> bool:

@@ -1,12 +1,64 @@
-"""The pages every server has: ``/`` (to the console), the login page, and the static files of all pages."""
+"""The pages every server has: ``/`` (to the console), the login page, and the static files of all pages.
+
+A page that needs a session sends an anonymous visitor to ``/login?next=<the page>`` (``to_login``); the login
+page's script goes back there after the login. ``next`` is a path of this site only (``safe_next``): the
+browser's URL parser drops tabs and line breaks and reads ``\\`` as ``/``, so ``/<TAB>/evil.example`` would leave
+the site.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import unquote, urlencode, urlsplit
 
 from aiohttp import web
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+MAX_NEXT = 2048
+# C0 controls and space (a URL parser strips or drops them), DEL, C1 controls, the backslash (read as "/")
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+_UNSAFE_DECODED = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")  # an encoded space in a path is just a space
+
+
+def _safe_path(path: str, unsafe: re.Pattern[str]) -> bool:
+    if not path.startswith("/") or path.startswith("//") or unsafe.search(path):
+        return False
+    # "/.//evil" resolves to the path "//evil", which a browser then reads as a host
+    return not any(segment in (".", "..") for segment in path.split("/"))
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` when it is a path of this site to go back to after the login, else "" (go to the start page).
+
+    Only a path (``/…``, with query and fragment): no scheme, no host, not ``//…``, no control character, space or
+    backslash, no dot segment; its path percent-decoded neither (``/%2F/evil``, ``/%09/evil``, ``/%5Cevil``).
+    """
+    if not value or len(value) > MAX_NEXT or _UNSAFE.search(value):
+        return ""
+    if not value.startswith("/") or value.startswith("//"):  # urlsplit reads "///evil" as no host, path "/evil"
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not _safe_path(parts.path, _UNSAFE):
+        return ""
+    if not _safe_path(unquote(parts.path), _UNSAFE_DECODED):
+        return ""
+    return value
+
+
+def login_url(next_path: str | None) -> str:
+    """``/login?next=<next_path>`` (encoded) for a safe path, else plain ``/login``."""
+    target = safe_next(next_path)
+    return "/login?" + urlencode({"next": target}) if target else "/login"
+
+
+def to_login(request: web.Request) -> web.HTTPFound:
+    """The redirect of an anonymous visitor of a page to the login, and back to this page afterwards."""
+    url = login_url(request.raw_path)
+    found = web.HTTPFound(url)
+    found.headers["Location"] = url  # as encoded (aiohttp's URL would write next=/console, "/console" at its end)
+    return found
 
 
 async def root(request: web.Request) -> web.StreamResponse:

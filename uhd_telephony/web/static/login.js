@@ -1,4 +1,23 @@
 "use strict";
+
+// the page to go back to after the login: a path of this site only, else null (the role's start page).
+// Parsed as the browser will, not matched as text: the URL parser drops tabs and line breaks and reads a
+// backslash as "/", so "/<TAB>/evil.example" would be "//evil.example"
+// (the server checks the same: web/pages.py safe_next)
+function safeNext(next) {
+  if (typeof next !== "string" || !next.startsWith("/") || next.startsWith("//")) return null;
+  if (/[\u0000-\u0020\u007f-\u009f\\]/.test(next)) return null;
+  let url;
+  try {
+    url = new URL(next, window.location.origin);
+  } catch {
+    return null;
+  }
+  // "/.//evil.example" parses to the path "//evil.example": a host again once assigned
+  if (url.origin !== window.location.origin || url.pathname.startsWith("//")) return null;
+  return url.pathname + url.search + url.hash;
+}
+
 document.getElementById("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const error = document.getElementById("login-error");
@@ -16,7 +35,7 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
     const body = await response.json().catch(() => ({}));
     const next = new URLSearchParams(window.location.search).get("next") || "";
     const home = ((body.account || {}).role === "manager") ? "/kpis" : "/console";
-    window.location.assign(/^\/(?![\/\\])/.test(next) ? next : home);
+    window.location.assign(safeNext(next) || home);
   } else {
     const body = await response.json().catch(() => ({}));
     error.textContent = body.message || "Anmeldung fehlgeschlagen";

@@ -1,0 +1,93 @@
+"""Password hashing off the event loop, in a bounded pool: a login storm waits in line or is refused, never starves.
+
+One scrypt hash or verify takes about 50 ms of CPU (``accounts.passwords``). Run on the event loop, a storm of
+logins stops the consoles, the pops and the API; run in the default executor (up to ``cpu + 4`` threads, an
+unbounded queue, shared with the report renders) it takes every core from the loop and every waiting login
+holds its request open, so 150 logins in 3 s took seconds each. ``PasswordHasher`` instead owns a
+``ThreadPoolExecutor`` of ``UHD_PASSWORD_HASH_WORKERS`` threads (``hashlib.scrypt`` releases the GIL, so the
+threads hash in parallel with the loop) and lets at most that many hashes run at once.
+
+The line is bounded too: a verify (a login) finding ``UHD_PASSWORD_HASH_QUEUE`` others already waiting is
+refused at once with ``Busy`` (429 with ``Retry-After``: the login page shows the message and the person tries
+again a moment later) instead of piling up. The refusal happens before any hashing, for known and unknown
+names alike, so it tells nothing about which names exist. Hashing new passwords (accounts created or changed
+by an admin, a login's rehash after its verify succeeded) waits in line without a limit: few people do that.
+
+The executor belongs to the web app (``accounts.plugin.services`` creates it and shuts it down); code without
+the app (the CLI, the demo's seeding, tests) uses ``PasswordHasher.unowned()``: the same API on the loop's
+default executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from uhd_telephony.accounts import passwords
+from uhd_telephony.errors import Busy
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRY_AFTER_S = 2  # what a refused login is told: the line drains at about 20 verifies per second per worker
+
+
+class PasswordHasher:
+    """scrypt hash and verify in an owned thread pool, ``workers`` at a time, at most ``queue`` verifies waiting."""
+
+    def __init__(self, workers: int, queue: int, *, own_pool: bool = True) -> None:
+        if workers < 1 or queue < 0:
+            raise ValueError("a hasher needs at least one worker and a queue of zero or more")
+        self.workers = workers
+        self.queue = queue
+        # None: the loop's default executor, which the loop owns
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="uhd-password") if own_pool else None
+        self._slots = asyncio.Semaphore(workers)
+        self._waiting = 0
+        self._closed = False
+
+    @classmethod
+    def unowned(cls) -> PasswordHasher:
+        """A hasher on the loop's default executor (nothing to shut down), one hash at a time, never refusing:
+        for code without the web app (the CLI, seeding, tests)."""
+        return cls(1, 1 << 30, own_pool=False)
+
+    @property
+    def waiting(self) -> int:
+        """How many hashes wait for a worker now."""
+        return self._waiting
+
+    async def hash(self, password: str) -> str:
+        """``passwords.hash_password`` in the pool; waits its turn however long the line."""
+        return await self._run(passwords.hash_password, password)
+
+    async def verify(self, password: str, encoded: str) -> bool:
+        """``passwords.verify_password`` in the pool; ``Busy`` at once when ``queue`` verifies already wait."""
+        if self._slots.locked() and self._waiting >= self.queue:
+            log.info("login refused: %d password checks already waiting", self._waiting)
+            raise Busy(f"too many logins at once: try again in {RETRY_AFTER_S} s", RETRY_AFTER_S, {"busy": "logins"})
+        return await self._run(passwords.verify_password, password, encoded)
+
+    async def _run(self, fn: Callable[..., T], *args: str) -> T:
+        if self._closed:
+            raise RuntimeError("the password hasher is shut down")
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self._slots.release()
+
+    async def close(self) -> None:
+        """Shut the pool down: queued hashes are cancelled, a running one is waited for (off the loop)."""
+        self._closed = True
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
