@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests import dbfixtures
-from tests.support.proxy import TcpProxy
+from tests.support.proxy import TcpProxy, pg_proxy  # noqa: F401  (the fixture)
 from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
 from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.store.db import Database
@@ -78,14 +78,3 @@ def _make_call(
 def make_call() -> MakeCall:
     """A factory of realistic call records (see ``_make_call``)."""
     return _make_call
-
-
-@pytest.fixture
-async def pg_proxy() -> AsyncIterator[TcpProxy]:
-    """A cuttable TCP proxy in front of the PostgreSQL server at 127.0.0.1:5432."""
-    proxy = TcpProxy("127.0.0.1", 5432)
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.close()

@@ -51,7 +51,7 @@ async def test_the_service_backfills_at_start_and_after_a_reconnect(
             f.write(f"{now - 28}|{now - 30}.1|hotline|Agent Anna|CONNECT|2|{now - 30}.2|1\n")
             f.write(f"{now - 10}|{now - 30}.1|hotline|Agent Anna|COMPLETECALLER|2|18|1\n")
         sim.drop_connections()
-        await eventually(lambda: service.resyncs >= 2)
+        await eventually(lambda: service.resyncs >= 2, within=30)
         await backfilled(db_url, 121)
     finally:
         await service.close()
@@ -63,7 +63,7 @@ async def test_the_service_backfills_at_start_and_after_a_reconnect(
 
 async def backfilled(db_url: str, count: int) -> None:
     """Wait until the store holds ``count`` backfilled calls (the service's backfill runs in its connect hook)."""
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(45):
         # the hook runs in the AMI client's task: the store is the one place to see its result
         while sum(r.backfilled for r in await stored(db_url)) != count:  # noqa: ASYNC110
             await asyncio.sleep(0.05)

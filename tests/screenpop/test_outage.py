@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -33,16 +32,6 @@ AGENTS = {"anna": "PJSIP/101", "ben": "PJSIP/102", "dora": "PJSIP/103"}
 KNOWN = ["0231 98 60 572", "+49 231 986-1140", "0049 231 9861000"]
 UNKNOWN = ["+4930111222", "+4930333444"]
 OUTAGE_S = 15.0
-
-
-@pytest.fixture
-async def pg_proxy() -> AsyncIterator[TcpProxy]:
-    proxy = TcpProxy("127.0.0.1", 5432)
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.close()
 
 
 class Console:

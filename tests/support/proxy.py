@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
 
 
 class TcpProxy:
@@ -71,3 +74,14 @@ class TcpProxy:
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()
+
+
+@pytest.fixture
+async def pg_proxy() -> AsyncIterator[TcpProxy]:
+    """A cuttable TCP proxy in front of the PostgreSQL server at 127.0.0.1:5432 (import it to use it)."""
+    proxy = TcpProxy("127.0.0.1", 5432)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()

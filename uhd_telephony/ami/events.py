@@ -240,19 +240,23 @@ class Shutdown(AmiEvent):
     restart: bool
 
 
-def _channel_kwargs(f: Fields) -> dict[str, Any]:
-    return {
+def _channel_kwargs(f: Fields, *, variables: bool = False) -> dict[str, Any]:
+    """The channel block; ``variables``: its ChanVariable headers too — only for the events that may start a call
+    record (the tracker reads them nowhere else, and splitting them on every event is the hot path's cost)."""
+    kw: dict[str, Any] = {
         "channel": f.get("Channel", ""),
         "uniqueid": f.get("Uniqueid", ""),
         "linkedid": f.get("Linkedid", "") or f.get("Uniqueid", ""),
         "caller_number": caller_id(f.get("CallerIDNum", "")),
         "caller_name": caller_id(f.get("CallerIDName", "")),
-        "variables": chan_vars(f),
     }
+    if variables:
+        kw["variables"] = chan_vars(f)
+    return kw
 
 
-def _agent_kwargs(f: Fields) -> dict[str, Any]:
-    kw = _channel_kwargs(f)
+def _agent_kwargs(f: Fields, *, variables: bool = False) -> dict[str, Any]:
+    kw = _channel_kwargs(f, variables=variables)
     kw["queue"] = f.get("Queue", "")
     kw["interface"] = f.get("Interface", "")
     kw["member_name"] = clean_text(f.get("MemberName", ""))
@@ -294,11 +298,13 @@ _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
     "Newexten": lambda f, ts: Newexten(
         ts, **_channel_kwargs(f), application=f.get("Application", ""), app_data=f.get("AppData", "")
     ),
-    "VarSet": lambda f, ts: VarSet(ts, **_channel_kwargs(f), variable=f.get("Variable", ""), value=_var_value(f)),
+    "VarSet": lambda f, ts: VarSet(
+        ts, **_channel_kwargs(f, variables=True), variable=f.get("Variable", ""), value=_var_value(f)
+    ),
     "Hangup": lambda f, ts: Hangup(ts, **_channel_kwargs(f), cause=_int(f.get("Cause"))),
     "QueueCallerJoin": lambda f, ts: QueueCallerJoin(
         ts,
-        **_channel_kwargs(f),
+        **_channel_kwargs(f, variables=True),
         queue=f.get("Queue", ""),
         position=_int(f.get("Position")),
         exten=f.get("Exten", ""),
@@ -306,7 +312,7 @@ _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
     "QueueCallerLeave": lambda f, ts: QueueCallerLeave(ts, **_channel_kwargs(f), queue=f.get("Queue", "")),
     "QueueCallerAbandon": lambda f, ts: QueueCallerAbandon(
         ts,
-        **_channel_kwargs(f),
+        **_channel_kwargs(f, variables=True),
         queue=f.get("Queue", ""),
         hold_time=_int(f.get("HoldTime")),
         position=_int(f.get("Position")),
@@ -316,14 +322,14 @@ _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
     "AgentRingNoAnswer": lambda f, ts: AgentRingNoAnswer(ts, **_agent_kwargs(f), ring_ms=_int(f.get("RingTime"))),
     "AgentConnect": lambda f, ts: AgentConnect(
         ts,
-        **_agent_kwargs(f),
+        **_agent_kwargs(f, variables=True),
         hold_time=_int(f.get("HoldTime")),
         ring_time=_int(f.get("RingTime")),
         dest_linkedid=f.get("DestLinkedid", ""),
     ),
     "AgentComplete": lambda f, ts: AgentComplete(
         ts,
-        **_agent_kwargs(f),
+        **_agent_kwargs(f, variables=True),
         hold_time=_int(f.get("HoldTime")),
         talk_time=_int(f.get("TalkTime")),
         reason=f.get("Reason", ""),

@@ -26,6 +26,16 @@ from uhd_telephony.tenants.service import hotline_resolver
 log = logging.getLogger(__name__)
 
 
+class _Part:
+    """``server.metrics`` & co.: the part a capability provided under the attribute's name (None before start)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, server: Server, owner: type | None = None) -> Any:
+        return server.part(self.name)
+
+
 class Server:
     """Owns the CallService, the web runner and every capability's workers (app/plugins.py)."""
 
@@ -59,41 +69,15 @@ class Server:
     def part(self, name: str) -> Any:
         return self.runtime.get(name) if self.runtime is not None else None
 
-    @property
-    def metrics(self) -> Any:
-        return self.part("metrics")
-
-    @property
-    def composer(self) -> Any:
-        return self.part("composer")
-
-    @property
-    def followup(self) -> Any:
-        return self.part("followup")
-
-    @property
-    def outbox(self) -> Any:
-        return self.part("outbox")
-
-    @property
-    def first_level(self) -> Any:
-        return self.part("first_level")
-
-    @property
-    def sla(self) -> Any:
-        return self.part("sla")
-
-    @property
-    def kpi_daily(self) -> Any:
-        return self.part("kpi_daily")
-
-    @property
-    def callback_housekeeping(self) -> Any:
-        return self.part("callback_housekeeping")
-
-    @property
-    def directory_refresh(self) -> Any:
-        return self.part("directory_refresh")
+    metrics = _Part()
+    composer = _Part()
+    followup = _Part()
+    outbox = _Part()
+    first_level = _Part()
+    sla = _Part()
+    kpi_daily = _Part()
+    callback_housekeeping = _Part()
+    directory_refresh = _Part()
 
     async def start(self) -> None:
         """Store and bus, each capability's prepare step (the live metrics attach before the first AMI event),

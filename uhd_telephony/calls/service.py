@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TextIO
 
 from uhd_telephony.ami.client import AmiClient
+from uhd_telephony.calls.backfill import backfill_after_connect
 from uhd_telephony.calls.domain import CallEnded, CallEvent
 from uhd_telephony.calls.pipeline import CallPipeline, tracker_from_settings
 from uhd_telephony.calls.repository import CallRepository
@@ -124,9 +125,7 @@ class CallService:
             self.tracker.stats.resynced - before,
         )
         if self.settings.queue_log and self.db is not None:
-            # calls Asterisk logged in its queue_log while we could not see it (store/backfill.py)
-            from uhd_telephony.calls.backfill import backfill_after_connect
-
+            # calls Asterisk logged in its queue_log while we could not see it (calls/backfill.py)
             result = await backfill_after_connect(self.settings, self.db, self.tracker, self.writer, snapshot.now)
             if result is not None and result.answered:
                 for hook in self.after_backfill:

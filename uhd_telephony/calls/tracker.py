@@ -135,17 +135,10 @@ class CallTracker:
 
     def tick(self, wall_now: float | None = None) -> list[domain.CallEvent]:
         """Finalise calls whose grace period has passed. ``wall_now`` is this machine's time.time()."""
-        return self._expire(self._asterisk_time(wall_now))
-
-    def _asterisk_time(self, wall_now: float | None) -> float:
-        """This machine's time ``wall_now`` on Asterisk's time line (the frames' Timestamps): the last event's
-        time plus the wall time since it was received. Before any event, the wall time itself."""
-        if self._last_wall is None:
-            return self._last_ts if wall_now is None else max(self._last_ts, wall_now)
         now = self._last_ts
-        if wall_now is not None:
+        if wall_now is not None and self._last_wall is not None:
             now += max(0.0, wall_now - self._last_wall)
-        return now
+        return self._expire(now)
 
     def flush(self) -> list[domain.CallEvent]:
         """End of input (a capture's end): finalise every call whose outcome is already known."""
