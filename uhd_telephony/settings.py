@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
     # could not see Asterisk are backfilled from it at start and after every reconnect; unset: off
     queue_log: str | None = None
 
+    # what this process does (app/server.py): "all" (web and tracker), "web" (consoles, API, pages: any number of
+    # them behind a load balancer, pops through Redis), "tracker" (the AMI stream, the pops' composition and the
+    # scanners, plus /healthz and /metrics). Of the processes with a tracker part, the one holding the PBX's lease
+    # (store/lease.py) tracks; the others stand by and take over within about lease_retry_s when it dies.
+    role: Literal["all", "web", "tracker"] = "all"
+    lease_retry_s: float = Field(default=1.0, gt=0, le=60)
+    # reverse proxies in front (comma-separated addresses or networks): a request from one of them is taken to come
+    # from the address its X-Forwarded-For names (the last one not itself a trusted proxy); others: their peer
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+
     # call record store
     store_batch_size: int = Field(default=500, ge=1)
     store_flush_interval_s: float = Field(default=0.2, gt=0)
@@ -87,6 +98,7 @@ class Settings(BaseSettings):
     # others already waiting for it is refused at once (429 with Retry-After) instead of piling up
     password_hash_workers: int = Field(default=2, ge=1, le=64)
     password_hash_queue: int = Field(default=64, ge=0)
+    password_hash_nice: int = Field(default=10, ge=0, le=19)
 
     # outgoing mail (caller notifications, work orders) through the outbox
     smtp_host: str = "localhost"
@@ -137,6 +149,13 @@ class Settings(BaseSettings):
     @classmethod
     def _mapping(cls, value: Any) -> Any:
         return _parse_mapping(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("queue_log")
     @classmethod

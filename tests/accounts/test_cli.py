@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tests.support.tenants import add_tenants
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.store.db import Database
 
@@ -34,6 +35,7 @@ async def uhd(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 @pytest.mark.slow
 async def test_create_account_migrates_creates_and_the_account_can_log_in(db_url: str) -> None:
     env = {"UHD_DATABASE_URL": db_url, "UHD_NEW_PASSWORD": PASSWORD}
+    await add_tenants(db_url, "klinikum-nord", "klinikum-sued")
     rc, out, err = await uhd(
         "create-account", "Anna.Becker", "--role", "agent", "--tenant", "klinikum-nord", "--tenant",
         "klinikum-sued", "--interface", "PJSIP/101", "--member-name", "Anna Becker",

@@ -4,6 +4,8 @@ unknown names still cost a hash, and the pool is the web app's (created and shut
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -196,12 +198,12 @@ async def test_a_closed_pool_refuses_work_and_its_threads_are_gone() -> None:
 
 async def test_the_web_apps_accounts_service_owns_a_pool_of_the_configured_size(db: Database) -> None:
     app = web.Application()
-    app[keys.SETTINGS] = Settings(password_hash_workers=3, password_hash_queue=7)
+    app[keys.SETTINGS] = Settings(password_hash_workers=3, password_hash_queue=7, password_hash_nice=5)
     app[keys.DB] = db
     context = plugin.services(app)
     await anext(context)
     pool = app[keys.ACCOUNTS].hasher
-    assert (pool.workers, pool.queue) == (3, 7)
+    assert (pool.workers, pool.queue, pool.nice) == (3, 7, 5)
     await app[keys.ACCOUNTS].create("anna.becker", PASSWORD, tenants=["klinikum-nord"])
     with pytest.raises(StopAsyncIteration):
         await anext(context)
@@ -214,3 +216,39 @@ async def test_the_unowned_hasher_uses_the_default_executor_and_never_refuses() 
     encoded = await pool.hash(PASSWORD)
     assert all(await asyncio.gather(*(pool.verify(PASSWORD, encoded) for _ in range(4))))
     await pool.close()  # nothing of its own to shut down
+
+
+def _thread_nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+async def test_hashing_threads_run_at_a_lower_priority_than_the_event_loop() -> None:
+    """On a machine the hashes fill, the loop's thread must win the CPU: the pool's threads are niced, the
+    loop's thread and the rest of the process are not."""
+    loop_nice = _thread_nice()
+    pool = PasswordHasher(2, 4, nice=7)
+    try:
+        seen: list[int] = []
+
+        def probe(password: str) -> str:
+            seen.append(_thread_nice())
+            return passwords.hash_password(password)
+
+        await pool._run(probe, PASSWORD)
+        assert seen == [min(19, loop_nice + 7)]
+        assert _thread_nice() == loop_nice  # the loop's own thread is untouched
+        assert await asyncio.to_thread(_thread_nice) == loop_nice  # and so is the default executor
+    finally:
+        await pool.close()
+
+
+async def test_nice_zero_leaves_the_threads_as_the_process_and_bad_values_are_refused() -> None:
+    pool = PasswordHasher(1, 1, nice=0)
+    try:
+        assert await pool._run(lambda _: str(_thread_nice()), "x") == str(_thread_nice())
+    finally:
+        await pool.close()
+    for bad in (-1, 20):
+        with pytest.raises(ValueError):
+            PasswordHasher(1, 1, nice=bad)

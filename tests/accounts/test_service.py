@@ -27,6 +27,7 @@ VIEW_KEYS = {
     "created_at",
     "last_login_at",
     "partner_group",
+    "locale",
 }
 
 
@@ -188,3 +189,14 @@ async def test_neither_password_nor_hash_reaches_views_or_logs(
         assert secret not in str(data) and secret not in repr(created)
         assert secret not in caplog.text
     assert "anna.becker" in caplog.text  # the logs do say who
+
+
+async def test_an_account_speaks_german_until_it_chooses_english(accounts: AccountService) -> None:
+    created = await anna(accounts)
+    assert created.locale == "de"
+    assert (await accounts.set_locale(created.id, "en")).locale == "en"
+    assert (await accounts.get(created.id)).locale == "en"
+    with pytest.raises(InvalidInput):
+        await accounts.set_locale(created.id, "fr")
+    _, after = await accounts.change(created.id, locale="de")
+    assert after.locale == "de"

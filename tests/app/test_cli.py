@@ -104,6 +104,8 @@ async def test_invalid_setting_names_the_variable(var: str, value: str) -> None:
 @pytest.mark.slow
 async def test_import_categories_is_idempotent_and_reports_a_bad_node(tmp_path: Path, sqlite_url: str) -> None:
     env = {"UHD_DATABASE_URL": sqlite_url}
+    rc, out, err = await uhd("tenant", "add", "klinikum-nord", "--name", "Klinikum Nord", env=env)
+    assert rc == 0, err
     rc, out, err = await uhd("import-categories", "--tenant", "klinikum-nord", env=env)
     assert rc == 0, err
     first = json.loads(out)

@@ -32,7 +32,9 @@ def environment(service: str) -> dict[str, str]:
 
 
 def test_the_production_shape_is_there() -> None:
-    assert set(services()) == {"postgres", "redis", "migrate", "asterisk", SERVICE, "prometheus", "grafana"}
+    assert set(services()) == {
+        "postgres", "redis", "migrate", "asterisk", SERVICE, "web", "proxy", "prometheus", "grafana"
+    }  # fmt: skip
     assert services()["postgres"]["image"].startswith("postgres:16")
     assert services()["redis"]["image"].startswith("redis:7")
     assert services()["prometheus"]["image"].startswith("prom/prometheus:")
@@ -90,7 +92,35 @@ def test_the_service_reaches_its_peers_on_the_settings_ports() -> None:
     # the AGI lookup inside Asterisk reads the same database
     assert environment("asterisk")["UHD_DATABASE_URL"] == url
     assert environment("migrate")["UHD_DATABASE_URL"] == url
-    assert f"{default('http_port')}:{default('http_port')}" in services()[SERVICE]["ports"]
+    assert "ports" not in services()[SERVICE]  # a tracker serves /healthz and /metrics inside the network only
+    assert f"{default('http_port')}:{default('http_port')}" in services()["proxy"]["ports"]
+
+
+def test_a_tracker_with_a_standby_and_web_replicas_behind_a_load_balancer() -> None:
+    """Issue 17: exactly one process follows the PBX (the lease in PostgreSQL decides; the other stands by), the
+    web processes are stateless behind the proxy and get their pops through Redis."""
+    tracker, web = services()[SERVICE], services()["web"]
+    assert environment(SERVICE)["UHD_ROLE"] == "tracker" and tracker["deploy"]["replicas"] == 2
+    assert environment("web")["UHD_ROLE"] == "web" and web["deploy"]["replicas"] >= 2
+    roles = Settings.model_fields["role"].annotation.__args__  # type: ignore[union-attr]
+    assert {"tracker", "web"} <= set(roles) and default("role") == "all"
+    for name in (SERVICE, "web"):
+        env = environment(name)
+        assert env["UHD_REDIS_URL"] == "redis://redis:6379/0"  # pops, sessions and rate limits shared
+        assert env["UHD_DATABASE_URL"].startswith("postgresql+asyncpg://")  # the lease needs PostgreSQL
+        assert "ports" not in services()[name]
+    env = environment("web")
+    assert "UHD_AMI_HOST" not in env and "UHD_QUEUE_LOG" not in env and "volumes" not in web
+    assert int(env["UHD_HTTP_PORT"]) == default("http_port") and env["UHD_HTTP_HOST"] == "0.0.0.0"
+    proxy = services()["proxy"]
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "./nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    conf = (ROOT / "nginx" / "nginx.conf").read_text(encoding="utf-8")
+    assert re.search(rf"server web:{default('http_port')} resolve;", conf)
+    assert f"listen {default('http_port')};" in conf
+    websocket = conf[conf.index("location /ws/") :]
+    assert "proxy_set_header Upgrade $http_upgrade;" in websocket and "proxy_http_version 1.1;" in websocket
+    assert "resolver 127.0.0.11" in conf  # Docker's DNS: replicas found again when they restart
 
 
 def test_ami_and_the_databases_are_not_published() -> None:
@@ -177,7 +207,10 @@ def test_prometheus_loads_the_rules_and_scrapes_the_service() -> None:
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "uhd-telephony"]
     assert job["metrics_path"] == "/metrics"
-    assert job["static_configs"][0]["targets"] == [f"{SERVICE}:{default('http_port')}"]
+    # every tracker replica, found through Docker's DNS (a standby exports only uhd_tracker_active 0)
+    assert job["dns_sd_configs"] == [
+        {"names": [SERVICE], "type": "A", "port": default("http_port"), "refresh_interval": "15s"}
+    ]
     volumes = services()["prometheus"]["volumes"]
     assert "./prometheus/rules:/etc/prometheus/rules:ro" in volumes
     assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in volumes

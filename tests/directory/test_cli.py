@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.directory_data import TENANT
+from tests.support.tenants import add_tenants
 from uhd_telephony.directory.repository import DirectoryRepository
 from uhd_telephony.store.db import Database
 
@@ -33,6 +34,7 @@ async def uhd(*args: str, database_url: str) -> tuple[int, str, str]:
 
 @pytest.mark.slow
 async def test_import_then_lookup_found_shared_and_unknown(db_url: str) -> None:
+    await add_tenants(db_url, TENANT)
     rc, out, err = await uhd(
         "import-users", str(EXAMPLES / "users.example.csv"), "--tenant", TENANT, "--extension-prefix", "+49231986",
         database_url=db_url,
@@ -72,6 +74,7 @@ async def test_import_then_lookup_found_shared_and_unknown(db_url: str) -> None:
 async def test_a_bad_file_exits_1_with_every_error_and_writes_nothing(sqlite_url: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("external_id,name,phone\nP-1,Jürgen Müller,0231 9860572\nP-2,,0800\nP-3,Eva,12\n", encoding="utf-8")
+    await add_tenants(sqlite_url, TENANT)
     rc, out, err = await uhd("import-users", str(bad), "--tenant", TENANT, database_url=sqlite_url)
     assert rc == 1 and out == ""
     assert "2 errors, nothing imported" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -25,6 +26,7 @@ from uhd_telephony.metrics.exposition import Renderer
 from uhd_telephony.metrics.live import METRIC_NAMES
 from uhd_telephony.metrics.service import MetricsService, TicketStatsCache
 from uhd_telephony.runtime.bus import Bus
+from uhd_telephony.sla import policy
 from uhd_telephony.sla.policy import import_sla
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
@@ -158,6 +160,12 @@ async def test_ticket_totals_appear_per_tenant_and_top_level_category(
         ],
     )
     samples = await scrape(client)
+    assert "uhd_tickets_created" not in samples or not samples["uhd_tickets_created"]  # a scrape reads nothing
+    _, state = live
+    assert state.metrics.tickets is not None
+    state.metrics.tickets.ttl_s = 0  # the background refresh's next round
+    await state.metrics.refresh()
+    samples = await scrape(client)
     assert value(samples, "uhd_tickets_created", tenant=TENANT_A, category="kis") == 1
     assert value(samples, "uhd_tickets_created", tenant=TENANT_A, category="none") == 1
     assert value(samples, "uhd_tickets_routed", tenant=TENANT_A, category="kis") == 1
@@ -230,10 +238,12 @@ async def test_business_hours_come_from_the_tenants_sla_calendar(live: tuple[Tes
     assert value(samples, "uhd_calls_offered_total", **hotline) == 1
     # an import of a 24/7 calendar (here, or by the CLI in another process) is read again after the TTL
     await import_sla(metrics.db, TENANT_A, sla_data(calendar={"always": True}))
-    await scrape(client)
+    await metrics.refresh()  # the background refresh's round
     assert not metrics.counters.calendars[TENANT_A].always  # read at most every minute
     metrics.calendars.ttl_s = 0
     await scrape(client)
+    assert not metrics.counters.calendars[TENANT_A].always  # never by a scrape
+    await metrics.refresh()
     assert metrics.counters.calendars[TENANT_A].always and metrics.calendars.reads == 2
     metrics.counters(CallOffered(CallRecord("9@hotline", "l9", "9", "hotline", TENANT_A, monday), monday))
     assert value(await scrape(client), "uhd_calls_offered_total", **hotline) == 2
@@ -243,3 +253,31 @@ async def test_no_metrics_service_no_metrics(sqlite_url: str, aiohttp_client: An
     await migrate(sqlite_url)
     client = await aiohttp_client(init_app(web_settings(sqlite_url)))
     assert (await client.get("/metrics")).status == 404
+
+
+async def test_a_scrape_never_waits_for_the_database(live: tuple[TestClient, Live], monkeypatch: Any) -> None:
+    """Issue 17: the ticket totals on 300,000 tickets take half a second; a scrape shows the last ones read."""
+    client, state = live
+    metrics = state.metrics
+    assert metrics.tickets is not None and metrics.calendars is not None
+    await metrics.prime()
+    reads = (metrics.tickets.reads, metrics.calendars.reads)
+    stuck = asyncio.Event()
+
+    async def slow(db: Database) -> Any:
+        stuck.set()
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(queries, "ticket_totals", slow)
+    monkeypatch.setattr(policy, "load_calendars", slow)
+    metrics.tickets.ttl_s = metrics.calendars.ttl_s = 0  # everything stale
+    async with asyncio.timeout(2):
+        for _ in range(3):
+            assert (await client.get("/metrics")).status == 200
+    assert not stuck.is_set() and (metrics.tickets.reads, metrics.calendars.reads) == reads
+    # the background round does read (and a stuck database times out there, not in a scrape)
+    refresh = asyncio.create_task(metrics.refresh())
+    async with asyncio.timeout(2):
+        await stuck.wait()
+    refresh.cancel()
+    assert (await client.get("/metrics")).status == 200

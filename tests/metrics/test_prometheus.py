@@ -173,7 +173,8 @@ async def test_every_dashboard_and_alert_query_has_data_in_a_real_prometheus(tmp
     await seed(url)
     queries = expressions()
     alerts = {k: v for k, v in queries.items() if k.startswith("hotline.yml")}
-    assert len(alerts) == 3
+    assert len(alerts) == 5
+    faults = {f"hotline.yml / {name}" for name in ("AmiDisconnected", "NoActiveTracker", "TwoActiveTrackers")}
     sim = AmiSimulator(default_config(len(AGENTS), max_wait_s=120), speed=0)
     await sim.start()
     try:
@@ -239,11 +240,15 @@ async def test_every_dashboard_and_alert_query_has_data_in_a_real_prometheus(tmp
                 )
             finally:
                 await db.close()
+            # the background refresh's next round (every 30 s in production; a scrape never reads the database)
+            assert server.metrics.tickets is not None
+            server.metrics.tickets.ttl_s = 0
+            await server.metrics.refresh()
 
             async def missing() -> dict[str, str]:
                 left = {}
                 for where, expr in queries.items():
-                    if where == "hotline.yml / AmiDisconnected":
+                    if where in faults:  # true only in a fault: made true below
                         continue
                     if not await prom.query(http, expr):
                         left[where] = expr
@@ -272,10 +277,18 @@ async def test_every_dashboard_and_alert_query_has_data_in_a_real_prometheus(tmp
             waiting = await prom.query(http, alerts["hotline.yml / CallerWaitingTooLong"])
             assert float(waiting[0]["value"][1]) > 90
 
+            # one process tracks (TwoActiveTrackers has its series, and it says 1)
+            trackers = await prom.query(http, "sum(uhd_tracker_active)")
+            assert float(trackers[0]["value"][1]) == 1
+            assert not await prom.query(http, alerts["hotline.yml / TwoActiveTrackers"])
             # the PBX goes away: the AMI link is down
             await sim.close()
             ami_down = alerts["hotline.yml / AmiDisconnected"]
             assert await until(lambda: prom.query(http, ami_down), 10), "uhd_ami_connected never went to 0"
+            # the process loses the lease: it says so, and nobody tracks
+            server.metrics.active = lambda: False
+            nobody = alerts["hotline.yml / NoActiveTracker"]
+            assert await until(lambda: prom.query(http, nobody), 10), "uhd_tracker_active never went to 0"
     finally:
         await sim.close()
     assert time.monotonic() - started < 60

@@ -21,11 +21,13 @@ from tests.metrics.month import (
     berlin,
     store_month,
 )
+from tests.support.tenants import add_tenants
 from tests.support.webapp import PASSWORD, login, seed, web_settings
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.app.cli import main
 from uhd_telephony.app.web import init_app
 from uhd_telephony.errors import InvalidInput
+from uhd_telephony.i18n import gettext
 from uhd_telephony.metrics import kpi, report, report_html
 from uhd_telephony.sla.calendar import Calendar
 from uhd_telephony.store.db import Database
@@ -92,8 +94,8 @@ async def test_every_figure_of_a_known_month(db_url: str) -> None:
     assert outside[5][22] == 1 and outside[0][6] == 1 and outside[5][11] == 1 and outside[2][10] == 1
     assert sum(map(sum, outside)) == 4
     assert body["business_hours"] == (
-        "Mo 06:30-24:00; Di 06:30-24:00; Mi 06:30-24:00; Do 06:30-24:00; Fr 06:30-24:00; So 00:00-24:00, "
-        "ohne die Feiertage (SN)"
+        "Mo. 06:30–24:00; Di. 06:30–24:00; Mi. 06:30–24:00; Do. 06:30–24:00; Fr. 06:30–24:00; So. 00:00–24:00, "
+        "ohne die Feiertage (Sachsen)"
     )
     assert body["tickets_by_category"] == {"hardware": 1, "kis": 2, "none": 1, "pacs": 1}
     assert body["tickets_by_priority"] == {"1": 1, "2": 1, "3": 1, "4": 1, "none": 1}
@@ -176,13 +178,23 @@ async def test_csv_has_one_kpi_per_row_and_the_hour_table(sqlite_url: str) -> No
         await db.close()
     rows = list(csv.reader(io.StringIO(report.to_csv(built))))
     by_key = {r[0]: r for r in rows if r}
-    assert by_key["calls_offered"][2:4] == ["11", "Anrufe"]
-    assert by_key["reachability"][2:4] == ["0.6", "fraction"]
+    # German headers, labels and units; the key column stays for programs, the values stay numbers
+    assert rows[0][:2] == ["Mandant", TENANT_A] and rows[1][:2] == ["Monat", "November 2026"]
+    assert rows[2] == ["Erstellt", "01.12.2026, 06:00"]
+    assert ["Schlüssel", "Kennzahl", "Wert", "Einheit", "Definition"] in rows
+    assert by_key["calls_offered"][1:4] == ["Angebotene Anrufe", "11", "Anrufe"]
+    assert by_key["reachability"][2:4] == ["0.6", "Anteil (0..1)"]
     assert by_key["reaction_time_p90_s"][2] == "30.0" and "Rangmethode" in by_key["reaction_time_p90_s"][4]
     assert by_key["sla_compliance_response"][2] == ""  # no invented number
-    assert by_key["tickets_escalated_by_category.kis"][2] == "2"
-    header = rows.index(["calls_offered_by_weekday_hour", *map(str, range(24))])
-    assert rows[header + 1][0] == "Mo" and rows[header + 1][1 + 10] == "5"
+    assert by_key["tickets_escalated_by_category.kis"][1:3] == [
+        "Weitergeleitete Tickets: KIS (Krankenhausinformationssystem)",
+        "2",
+    ]
+    assert by_key["tickets_by_category.none"][1] == "Erstellte Tickets: nicht klassifiziert"
+    assert by_key["tickets_by_channel.phone"][1] == "Erstellte Tickets über Telefon"
+    header = rows.index(["Angebotene Anrufe nach Wochentag und Stunde", *map(str, range(24))])
+    assert rows[header + 1][0] == "Mo." and rows[header + 1][1 + 10] == "5"
+    assert not [c for row in rows for c in row if re.search(r"\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", c)]
 
 
 async def test_html_is_self_contained_german_and_defines_its_figures(sqlite_url: str) -> None:
@@ -194,12 +206,19 @@ async def test_html_is_self_contained_german_and_defines_its_figures(sqlite_url:
     finally:
         await db.close()
     page = await report.to_html(built)
-    assert "November 2026" in page and TENANT_A in page and "01.12.2026 um 06:00" in page
+    assert "November 2026" in page and TENANT_A in page and "erstellt 01.12.2026, 06:00" in page
     assert page.count("<svg") == 3
     for label, _, definition in report.DEFINITIONS.values():
+        label, definition = gettext("de", label), gettext("de", definition)  # German: the report's language
         if "SLA" not in label:
             assert label in page and definition.replace("„", "&#8222;")[:30] in page.replace("„", "&#8222;")
-    assert 'id="kpi-reachability"><td>Erreichbarkeit</td><td class="num">60,0 %' in page
+    assert 'id="kpi-reachability"><td>Erreichbarkeit</td><td class="num">60,0\u00a0%' in page
+    # categories by their titles, priorities and channels in words: no slug or code in a cell
+    for title in ("KIS (Krankenhausinformationssystem)", "PACS (Radiologie-Bildarchiv)", "Hardware",
+                  "nicht klassifiziert", "2 – hoch", "ohne Priorität", "Telefon", "E-Mail"):  # fmt: skip
+        assert f">{title}<" in page, title
+    for raw in ("<td>kis</td>", "<td>none</td>", "<th>none</th>", "<th>phone</th>", "<td>pacs</td>"):
+        assert raw not in page, raw
     assert "SLA-Einhaltung nicht ausgewiesen" in page
     # nothing to fetch: no external stylesheet, script, image or font
     assert not re.search(r"<(link|script|img)\b", page) and not re.search(r"url\((?!#)", page)
@@ -237,6 +256,7 @@ async def test_the_cli_writes_each_format(sqlite_url: str, tmp_path: Path, capsy
         await store_month(db)
     finally:
         await db.close()
+    await add_tenants(sqlite_url, TENANT_A)
     base = ["report", "--tenant", TENANT_A, "--month", MONTH, "--database-url", sqlite_url]
     out = tmp_path / "report.json"
     assert await _run(main, [*base, "--format", "json", "--output", str(out)]) == 0

@@ -1,5 +1,6 @@
 """Issue 15 item 5: the monthly CSV neutralises a hostile tenant name; a hostile category title never starts a cell
-(the report counts by top-level category code, the titles are not written); the figures stay numbers."""
+(issue 16: titles are written inside a label, "Erstellte Tickets: <title>", never as a cell's start); the figures
+stay numbers."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ async def test_a_hostile_tenant_name_and_category_title_come_out_neutralised(sql
     assert built.tenant_name == HOSTILE_TENANT
     text = report.to_csv(built)
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["tenant", TENANT_A, "'" + HOSTILE_TENANT]
+    assert rows[0] == ["Mandant", "'" + HOSTILE_TENANT, TENANT_A]
     cells = [cell for row in rows for cell in row]
     assert not [c for c in cells if c.startswith(FORMULA_STARTS)]  # no cell a spreadsheet would run
     assert not [c for c in cells if c.startswith(HOSTILE_CATEGORY)]  # titles: not in the CSV, or quoted

@@ -74,7 +74,9 @@ def test_dashboard_queries_use_the_provisioned_datasource_and_exported_metrics(n
 
 def test_rules_use_exported_metrics_only() -> None:
     found = list(rules())
-    assert {rule["alert"] for _, rule in found} == {"HotlineReachabilityLow", "CallerWaitingTooLong", "AmiDisconnected"}
+    assert {rule["alert"] for _, rule in found} == {
+        "HotlineReachabilityLow", "CallerWaitingTooLong", "AmiDisconnected", "NoActiveTracker", "TwoActiveTrackers"
+    }  # fmt: skip
     for _, rule in found:
         used = set(METRIC.findall(rule["expr"]))
         assert used and used <= EXPORTED, used - EXPORTED

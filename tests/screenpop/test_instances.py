@@ -1,5 +1,5 @@
-"""Two tracking instances on one PBX, one database and one Redis (for availability): both follow every call and
-compose every pop, and the agent's console gets each pop once."""
+"""Two instances on one PBX, one database and one Redis (for availability): one holds the tracker lease and follows
+the calls, the other serves consoles and stands by; the agent's console gets each pop once."""
 
 from __future__ import annotations
 
@@ -20,25 +20,39 @@ pytestmark = pytest.mark.postgres
 HOTLINE = "+49231990001"
 
 
-async def test_two_instances_sharing_redis_pop_each_answer_once(pg_url: str, redis_prefix: str) -> None:
+async def test_two_instances_one_tracks_the_other_stands_by_and_takes_over(pg_url: str, redis_prefix: str) -> None:
+    """Issue 17: exactly one process follows the PBX (the lease in PostgreSQL); the other serves consoles and gets
+    the pops through Redis; when the tracker stops, the standby takes over within seconds and the next call pops
+    once on the same console."""
     await seed(pg_url)  # anna is PJSIP/101, ben PJSIP/102
     async with AmiSimulator(default_config(2, max_wait_s=120), speed=0) as sim:
         settings = web_settings(
             pg_url, ami_port=sim.port, http_port=0, tenant_numbers={HOTLINE: TENANT_A},
-            redis_url=REDIS_URL, redis_prefix=redis_prefix, finalize_grace_s=0.5,
+            redis_url=REDIS_URL, redis_prefix=redis_prefix, finalize_grace_s=0.5, lease_retry_s=0.2,
         )  # fmt: skip
-        servers = [Server(settings), Server(settings)]  # the same Redis prefix, database and PBX
-        for server in servers:
-            await server.start()  # one after the other: the first migrates the database
+        active, standby = Server(settings), Server(settings)  # the same Redis prefix, database and PBX
+        await active.start()  # first: it migrates the database and takes the lease
+        await standby.start()
         messages: list[dict[str, Any]] = []
+        closed = False
         try:
-            for server in servers:
-                assert server.calls.client is not None
-                await server.calls.client.wait_connected(5)
-            await eventually(lambda: len(sim.sessions) == 2, 5)
+            assert active.tracking.is_set() and not standby.tracking.is_set()
+            assert active._health()["tracker"]["state"] == "active"
+            assert standby._health()["tracker"]["state"] == "standby"
+            assert active.calls.client is not None and standby.calls.client is None  # one AMI session only
+            async with aiohttp.ClientSession() as scraper:  # Prometheus may scrape both: each call counts once
+                async with scraper.get(f"http://127.0.0.1:{standby.port}/metrics") as r:
+                    assert [line for line in (await r.text()).splitlines() if not line.startswith("#")] == [
+                        "uhd_tracker_active 0"
+                    ]
+                async with scraper.get(f"http://127.0.0.1:{active.port}/metrics") as r:
+                    text_ = await r.text()
+                    assert "uhd_tracker_active 1" in text_ and "uhd_ami_connected" in text_
+            await active.calls.client.wait_connected(5)
+            await eventually(lambda: len(sim.sessions) == 1, 5)
             async with aiohttp.ClientSession(
-                f"http://127.0.0.1:{servers[0].port}", cookie_jar=aiohttp.CookieJar(unsafe=True)
-            ) as anna:
+                f"http://127.0.0.1:{standby.port}", cookie_jar=aiohttp.CookieJar(unsafe=True)
+            ) as anna:  # Anna's console is on the standby's web part
                 login = await anna.post("/api/login", json={"username": "anna", "password": PASSWORD})
                 assert login.status == 200
                 ws = await anna.ws_connect("/ws/console")
@@ -50,15 +64,25 @@ async def test_two_instances_sharing_redis_pop_each_answer_once(pg_url: str, red
                 reader = asyncio.create_task(read())
                 try:
                     await eventually(lambda: [m["type"] for m in messages] == ["hello"], 5)
-                    sim.pause_member("PJSIP/102")  # Anna answers both calls
+                    sim.pause_member("PJSIP/102")  # Anna answers every call
                     first = sim.place_call("0231 98 60 572", "MUELLER J", dialled=HOTLINE, talk_s=20)
                     await sim.advance(30)
+                    await eventually(lambda: active.calls.tracker.stats.finished == 1, 10)
+                    assert active.composer is not None
+                    await active.composer.drain()
+                    await eventually(lambda: len([m for m in messages if m["type"] == "call_ended"]) == 1, 5)
+
+                    await active.close()  # the tracker goes away (the kill -9 case: tests/app/test_failover.py)
+                    closed = True
+                    async with asyncio.timeout(5):
+                        await standby.tracking.wait()
+                    assert standby.calls.client is not None
+                    await standby.calls.client.wait_connected(5)
                     second = sim.place_call("+4930123456", "Unbekannt", dialled=HOTLINE, talk_s=20)
                     await sim.advance(30)
-                    for server in servers:
-                        await eventually(lambda s=server: s.calls.tracker.stats.finished == 2, 10)  # type: ignore[misc]
-                        assert server.composer is not None
-                        await server.composer.drain()
+                    await eventually(lambda: standby.calls.tracker.stats.finished == 1, 10)
+                    assert standby.composer is not None
+                    await standby.composer.drain()
                     await eventually(lambda: len([m for m in messages if m["type"] == "call_ended"]) == 2, 5)
                     await asyncio.sleep(0.3)  # a second copy would be here by now
                 finally:
@@ -66,13 +90,13 @@ async def test_two_instances_sharing_redis_pop_each_answer_once(pg_url: str, red
                     await asyncio.gather(reader, return_exceptions=True)
                     await ws.close()
         finally:
-            for server in reversed(servers):
-                await server.close()
+            await standby.close()
+            if not closed:
+                await active.close()
 
     pops = [m["call"]["call_id"] for m in messages if m["type"] == "pop"]
-    assert sorted(pops) == sorted([f"{first.uniqueid}@hotline", f"{second.uniqueid}@hotline"])  # each once
+    assert pops == [f"{first.uniqueid}@hotline", f"{second.uniqueid}@hotline"]  # each once, through Redis
     ended = [m["call"]["call_id"] for m in messages if m["type"] == "call_ended"]
-    assert sorted(ended) == sorted(pops)
-    # both instances composed both pops; the second one's copy of each was dropped
-    assert sum(s.composer.stats.pops for s in servers if s.composer) == 2
-    assert sum(s.composer.stats.duplicate_pops for s in servers if s.composer) == 2
+    assert ended == pops
+    assert active.composer is not None and standby.composer is not None
+    assert (active.composer.stats.pops, standby.composer.stats.pops) == (1, 1)

@@ -48,7 +48,7 @@ db = dbfixtures.db
 
 PARTNER_GROUP = "partner:acme"
 SECRET_NAME = "Zacharias Südlich"  # tenant B's requester: never in an answer to tenant A's people
-ALL_SCOPES = ["tickets:read", "tickets:write", "kpis:read"]
+ALL_SCOPES = ["tickets:read", "tickets:write", "kpis:read", "wallboard:read"]
 
 
 class FakeAmi:

@@ -110,3 +110,10 @@ async def test_a_nul_byte_or_a_lone_surrogate_in_a_path_or_query_is_a_clean_400(
     assert invalid_utf8.status in (200, 400)
     umlaut = await client.get(f"/api/tenants/{TENANT_A}/tickets?q=M%C3%BCller", headers={"X-CSRF-Token": csrf})
     assert umlaut.status == 200
+
+
+async def test_the_site_has_an_icon_where_browsers_look_for_it(client: TestClient) -> None:
+    response = await client.get("/favicon.ico")
+    assert response.status == 200 and response.content_type == "image/svg+xml"
+    assert (await response.text()).startswith("<svg")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -31,7 +31,8 @@ HOSTILE = {"nested": NESTED, "nested-object": NESTED_OBJECT, "huge-int": HUGE_IN
 def _error(text: str) -> dict[str, Any]:
     assert "Traceback" not in text and 'File "' not in text, text[:300]
     body = json.loads(text)
-    assert set(body) == {"error_id", "message", "details"}, body
+    # the error schema: message (English, for programs) and text (the same for people, in their language)
+    assert set(body) == {"error_id", "message", "text", "details"}, body
     return dict(body)
 
 

@@ -96,3 +96,32 @@ async def test_with_redis_every_process_counts_the_same_failures_under_the_prefi
         await client.aclose()
     login_keys = [k for k in keys if k.startswith(redis_prefix + "login:")]
     assert login_keys and all("anna" not in k for k in login_keys)  # the username only as a digest
+
+
+async def _login_from(client: TestClient, forwarded: str, password: str = "falsch", name: str = "anna") -> int:
+    response = await client.post(
+        "/api/login", json={"username": name, "password": password}, headers={"X-Forwarded-For": forwarded}
+    )
+    return response.status
+
+
+async def test_behind_a_trusted_proxy_each_client_address_counts_on_its_own(world: World, aiohttp_client: Any) -> None:
+    """Issue 17: the web processes sit behind a load balancer; without this every login would come from it and
+    four wrong passwords anywhere would lock the whole hospital out."""
+    client = await _app(world, aiohttp_client, login_max_failures=10, login_ip_max_failures=2,
+                        trusted_proxies="127.0.0.0/8, ::1")  # fmt: skip
+    assert await _login_from(client, "10.1.1.1") == 401
+    assert await _login_from(client, "10.1.1.1") == 429  # that address is locked out ...
+    assert await _login_from(client, "10.2.2.2", PASSWORD, "ben") == 200  # ... the next client is not
+    # a client writing its own X-Forwarded-For: the proxy appends the real one, which is what counts
+    assert await _login_from(client, "10.2.2.2, 10.1.1.1") == 429
+    assert await _login_from(client, "10.1.1.1, 10.3.3.3", PASSWORD, "carl") == 200
+    assert await _login_from(client, "not-an-address", PASSWORD, "maria") == 200  # the proxy's own address then
+    page = await AuditLog(app_db(client)).page(limit=50)
+    assert {e.ip for e in page.entries if e.action == "login_ok"} == {"10.2.2.2", "10.3.3.3", "127.0.0.1"}
+
+
+async def test_an_untrusted_peer_cannot_choose_its_address(world: World, aiohttp_client: Any) -> None:
+    client = await _app(world, aiohttp_client, login_max_failures=10, login_ip_max_failures=2)
+    assert await _login_from(client, "10.1.1.1") == 401
+    assert await _login_from(client, "10.9.9.9") == 429  # the peer (127.0.0.1) is what counts, not the header

@@ -60,6 +60,7 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     # public: no login, nothing of any tenant
     ("GET", "/"): row(302, 302, 302, 302, 302, 302, 302),
     ("GET", "/login"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/static/{filename}"): PUBLIC,
     ("GET", "/status/{token}"): PUBLIC,  # the token is the key; other and malformed tokens: 404
     ("GET", "/healthz"): PUBLIC,
@@ -69,11 +70,16 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     # session
     ("GET", "/api/me"): row(401, OK, OK, OK, OK, OK, OK),  # any valid token: who am I
     ("POST", "/api/logout"): row(401, OK, OK, 403, OK, 403, 403),
+    ("PUT", "/api/me/locale"): row(401, OK, OK, 403, OK, 403, 403),  # an account's own language: a session
+    ("GET", "/api/i18n"): PUBLIC,  # the UI's messages (the login page needs them before a login)
     # pages and the console
     ("GET", "/console"): row(302, OK, 403, 302, OK, 302, 302),
     ("GET", "/tickets"): PAGE,
     ("GET", "/tickets/{tenant}/{ticket_id}"): PAGE,
     ("GET", "/kpis"): PAGE,  # issue #9: the live KPI page; its figures come through the KPI API
+    # issue #16: the wallboard's static shell (no data in it) and its figures: a session, or a wallboard:read token
+    ("GET", "/wallboard"): PUBLIC,
+    ("GET", _T + "/wallboard"): row(401, OK, OK, 403, OK, OK, 403),
     ("GET", "/ws/console"): CONSOLE,  # OK here is 400: the walk's GET is no WebSocket upgrade
     ("GET", _T + "/callbacks"): CONSOLE,
     ("POST", _T + "/callbacks/{callback_id}/dial"): CONSOLE,

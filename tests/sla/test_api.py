@@ -93,7 +93,9 @@ async def test_a_manager_acknowledges_and_takes_back_an_escalation(client: TestC
         cleared = (await conn.execute(stmt)).mappings().all()
     mails = [r for r in cleared if r["channel"] == "mail"]
     assert mails and all("Station hat Ersatzgerät, kein Notfall" in r["body"]["text"] for r in mails)
-    assert all(f"Maria Leitung ({escalation['de_escalated_by']})" in r["body"]["text"] for r in mails)
+    # by her name, never her account's code (agent:7)
+    assert all("Zurückgenommen von: Maria Leitung," in r["body"]["text"] for r in mails)
+    assert not any(escalation["de_escalated_by"] in r["body"]["text"] for r in mails)
     await maria.post(one + "/de-escalate", {"reason": "nochmal"}, expect=409)
     await maria.post(one + "/acknowledge", {}, expect=409)
 

@@ -5,6 +5,7 @@ became overdue meanwhile, once."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 from sqlalchemy import select, text
@@ -65,8 +66,13 @@ async def test_a_ticket_crosses_warning_and_breach_inside_business_hours(world: 
     ]  # fmt: skip
     assert "level 1 notified: Teamleitung (mail)" in rows[0]["note"]
     mail = (await world.outbox())[0]
+    # (a subject is one line of plain spaces: the outbox folds the no-break space of "75 %")
     assert mail["subject"].startswith(f"[{ticket.number}] SLA-Warnung: 75 % der Reaktionszeit verbraucht")
-    assert "Fällig / Due: 02.03.2026 10:30 (Europe/Berlin)" in mail["body"]["text"]
+    # German, in words, in Berlin time: no raw status, priority or ISO instant
+    text = mail["body"]["text"]
+    assert "Fällig: 02.03.2026, 10:30" in text and "Status: Neu, Gruppe: 1st-Level-Support" in text
+    assert "Ziel: 2 Std. (Mo. 08:00–17:00" in text or "Ziel: 2 Std." in text
+    assert not re.search(r"\d{2}:\d{2}:\d{2}(\.\d+)?Z", text) and "status: new" not in text
 
 
 async def test_the_clock_stops_over_the_weekend(world: World) -> None:
@@ -179,9 +185,11 @@ async def test_resolving_de_escalates_what_is_open_and_reopening_resumes_the_clo
     cleared = [r for r in sent if r["dedupe_key"].startswith("de-escalation:")]
     assert {(r["channel"], r["target"]) for r in cleared} == {(r["channel"], r["target"]) for r in told}
     (mail,) = [r for r in cleared if r["channel"] == "mail"]
-    assert mail["target"] == MANAGEMENT and "zurückgenommen" in mail["subject"] and "taken back" in mail["subject"]
-    assert AGENT in mail["body"]["text"] and "Grund / Reason: ticket resolved" in mail["body"]["text"]
-    assert "12:00 (Europe/Berlin)" in mail["body"]["text"]
+    assert mail["target"] == MANAGEMENT and mail["subject"].endswith("SLA-Verletzung (Reaktionszeit) zurückgenommen")
+    # who by name (an account nobody has any more: "Konto 3"), never agent:3; the system's reason in words
+    assert AGENT not in mail["body"]["text"] and "Zurückgenommen von: Konto 3" in mail["body"]["text"]
+    assert "Grund: Ticket gelöst" in mail["body"]["text"]
+    assert "02.03.2026, 12:00" in mail["body"]["text"]
     # reopened on Tuesday 09:00: 3 h were used on Monday (09-12), the warning comes 3 h later
     world.at(berlin(2026, 3, 3, 9, 0))
     await world.move(ticket.id, "reopened", "Drucker streikt wieder", actor=AGENT)
@@ -294,8 +302,10 @@ async def test_the_sla_kpis_read_the_escalations(world: World) -> None:
     assert built.sla == kpis
     page = await report.render(built, "html")
     section = page[page.index('<h2 id="sla">') : page.index("<footer>")]
-    assert "3 Tickets des Monats" in section and "33,3 %" in section and "100,0 %" in section
-    assert "<td>kis</td>" in section and "5 400,0 s" in section
+    assert "3 Tickets des Monats" in section and "33,3\u00a0%" in section and "100,0\u00a0%" in section
+    # categories by their titles (never the code kis), the unclassified in words, German number format
+    assert "<td>KIS (Krankenhausinformationssystem)</td>" in section and "<td>nicht klassifiziert</td>" in section
+    assert "<td>kis</td>" not in section and "<td>none</td>" not in section and "5.400,0 s" in section
 
 
 async def test_a_tenants_warning_share_decides_when_the_warning_fires(world: World) -> None:

@@ -180,6 +180,7 @@ async def test_assign_tells_nothing_of_other_tenants_accounts(anna: Api, seeded:
         assert error == {
             "error_id": "invalid-ticket",
             "message": f"{agent_id} is no active agent of {TENANT_A}",
+            "text": "Diese Person ist kein aktiver Agent dieses Mandanten.",  # for people: German, no slug
             "details": {"field": "agent_id", "agent_id": agent_id},
         }, agent_id
     assert (await anna.get(f"/tickets/{ticket['id']}"))["ticket"]["agent"] is None
@@ -488,4 +489,4 @@ async def test_ticket_pages_are_static_html_under_the_strict_csp(client: TestCli
         assert '<script src="/static/tickets.js" defer></script>' in html
         assert "<script>" not in html and "style=" not in html and "<style" not in html
     console = await (await client.get("/console")).text()
-    assert '<a href="/tickets">Tickets</a>' in console
+    assert '<a href="/tickets" data-i18n="Tickets">Tickets</a>' in console

@@ -333,3 +333,68 @@ async def test_the_pop_goes_to_the_account_of_the_interface_and_to_the_member_na
     await anna_ws.close()
     await ben_ws.close()
     await pops.close()
+
+
+async def test_the_pop_lists_the_callers_earlier_tickets_newest_first_without_the_new_one(
+    client: TestClient, seeded: Seeded
+) -> None:
+    # the earlier tickets are read while the new one is written: the new one must not show up among them
+    await login(client, "anna")
+    ws = await client.ws_connect("/ws/console")
+    await next_message(ws, "hello")
+    pops = composer(client)
+    numbers = []
+    for i in range(7):
+        pops(CallAnswered(answered_call(f"1800000000.{50 + i}"), T0 + 12 + i))
+        pop = await next_message(ws, "pop")
+        recent = pop["recent_tickets"]
+        assert pop["ticket"]["id"] not in [t["id"] for t in recent]
+        assert [t["number"] for t in recent] == numbers[::-1][:5]
+        numbers.append(pop["ticket"]["number"])
+    await pops.drain()
+    await ws.close()
+    await pops.close()
+
+
+async def test_the_agent_who_answered_is_read_once_for_a_while_and_a_missing_one_every_time(
+    client: TestClient, seeded: Seeded
+) -> None:
+    pops = composer(client)
+    accounts = app_of(client)[keys.ACCOUNTS]
+    reads: list[tuple[str | None, str | None]] = []
+
+    class Counting:
+        @property
+        def version(self) -> int:
+            return accounts.version
+
+        async def agent_for_call(self, interface: str | None, member_name: str | None) -> Any:
+            reads.append((interface, member_name))
+            return await accounts.agent_for_call(interface, member_name)
+
+    pops.accounts = Counting()
+    await login(client, "anna")
+    ws = await client.ws_connect("/ws/console")
+    await next_message(ws, "hello")
+    for i in range(3):  # answered and ended, three calls: Anna's account read once
+        call = answered_call(f"1800000000.{70 + i}")
+        pops(CallAnswered(call, T0 + 12))
+        call.outcome, call.ended_at, call.talk_s = Outcome.ANSWERED, T0 + 60, 48.0
+        pops(CallEnded(call, T0 + 60))
+        await pops.drain()
+    assert reads == [("PJSIP/101", "Anna Becker")]
+    # Anna's account is deactivated in this process: the next call on her phone asks again and pops nowhere
+    await accounts.deactivate(seeded.anna.id)
+    pops(CallAnswered(answered_call("1800000000.79"), T0 + 12))
+    await pops.drain()
+    assert reads[1:] == [("PJSIP/101", "Anna Becker")] and pops.stats.without_agent_account == 1
+    del reads[1:]
+    for i in range(2):  # a phone no account has: asked again each time (an account made meanwhile counts at once)
+        nobody = answered_call(f"1800000000.{80 + i}", interface="PJSIP/777")
+        nobody.agent = "Unbekannt"
+        pops(CallAnswered(nobody, T0 + 12))
+        await pops.drain()
+    assert reads[1:] == [("PJSIP/777", "Unbekannt")] * 2
+    assert pops.stats.without_agent_account == 3
+    await ws.close()
+    await pops.close()

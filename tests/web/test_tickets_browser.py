@@ -62,7 +62,7 @@ async def test_agent_works_a_ticket_and_a_manager_only_reads_it(seeded: Seeded, 
             await anna.wait_for_selector("#total:has-text('2 Tickets')")
             await anna.fill("#q", "mueller")
             await anna.click("#filters button[type=submit]")
-            await anna.wait_for_selector("#total:has-text('1 Tickets')")
+            await anna.wait_for_selector("#total:has-text('1 Ticket')")
             assert "Drucker 3B" in (await anna.text_content("#rows") or "")
             await anna.click("#rows a")
             await anna.wait_for_url(re.compile(rf".*/tickets/{TENANT_A}/\d+$"))
@@ -74,11 +74,15 @@ async def test_agent_works_a_ticket_and_a_manager_only_reads_it(seeded: Seeded, 
             await anna.click("#status-buttons button:has-text('In Bearbeitung')")
             await anna.wait_for_selector("#d-status:has-text('in Bearbeitung')")
             await anna.click("#status-buttons button:has-text('Lösen')")  # without a resolution text
-            await anna.wait_for_selector("#d-error:has-text('resolution is required')")
+            await anna.wait_for_selector("#d-error:has-text('Lösung fehlt')")  # the server's text, in German
             await anna.fill("#status-note", "Toner getauscht")
             await anna.click("#status-buttons button:has-text('Lösen')")
             await anna.wait_for_selector("#d-status:has-text('gelöst')")
-            assert "Toner getauscht" in (await anna.text_content("#history") or "")
+            history = await anna.text_content("#history") or ""
+            assert "Toner getauscht" in history and "Status: In Bearbeitung → Gelöst" in history
+            # in words: a name for the agent, Berlin time in German format, no codes
+            assert "agent:" not in history and "in_progress" not in history and not re.search(r"\dZ\b", history)
+            assert re.search(r"\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}", history)
             detail = anna.url
 
             maria = await browser.new_context(viewport={"width": 1280, "height": 900})

@@ -24,6 +24,7 @@ from uhd_telephony.web.openapi import documented
 
 ADMIN = (Role.ADMIN.value,)
 RoleName = Literal["admin", "agent", "manager", "partner"]
+LocaleName = Literal["de", "en"]  # uhd_telephony.i18n.LOCALES
 
 
 def _storable(value: str | None) -> str | None:
@@ -59,6 +60,7 @@ class CreateAccountBody(Body):
     partner_group: Annotated[str | None, Field(max_length=64), AfterValidator(_storable)] = Field(
         default=None, description="a partner's support group, partner:<firm>"
     )
+    locale: LocaleName = Field(default="de", description="the language of its pages and answers")
 
 
 class ChangeAccountBody(Body):
@@ -67,11 +69,12 @@ class ChangeAccountBody(Body):
     partner_group: Annotated[str | None, Field(max_length=64), AfterValidator(_storable)] = None
     display_name: Annotated[str | None, Field(min_length=1, max_length=200), AfterValidator(_storable)] = None
     active: bool | None = None
+    locale: LocaleName | None = None
 
     @model_validator(mode="after")
     def _something(self) -> ChangeAccountBody:
         if not self.model_fields_set:
-            raise ValueError("give at least one of role, tenants, partner_group, display_name, active")
+            raise ValueError("give at least one of role, tenants, partner_group, display_name, active, locale")
         return self
 
 
@@ -88,6 +91,7 @@ class AdminAccountOut(BaseModel):
     created_at: str | None
     last_login_at: str | None
     partner_group: str | None
+    locale: LocaleName
 
 
 class AdminAccountResponse(BaseModel):
@@ -140,6 +144,7 @@ async def create_account(request: web.Request) -> web.Response:
         member_name=body.member_name,
         phone_channel=body.phone_channel,
         partner_group=body.partner_group,
+        locale=body.locale,
     )
     await _audit(
         request, who, AuditAction.ACCOUNT_CREATED, view, role=view.role, tenants=list(view.tenants),
@@ -163,7 +168,8 @@ async def get_account(request: web.Request) -> web.Response:
     return web.json_response({"account": view.to_dict()})
 
 
-@documented("Change an account's role, tenants, partner group, name or active flag (admin)", body=ChangeAccountBody,
+@documented("Change an account's role, tenants, partner group, name, language or active flag (admin)",
+            body=ChangeAccountBody,
             response=AdminAccountResponse, errors=(409,), tag="admin")  # fmt: skip
 async def change_account(request: web.Request) -> web.Response:
     who = await require(request, *ADMIN)
@@ -180,6 +186,7 @@ async def change_account(request: web.Request) -> web.Response:
         partner_group=body.partner_group,
         display_name=body.display_name,
         active=body.active,
+        locale=body.locale,
     )
     await _changes(request, who, before, after)
     return web.json_response({"account": after.to_dict()})

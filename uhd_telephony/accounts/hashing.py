@@ -13,6 +13,11 @@ again a moment later) instead of piling up. The refusal happens before any hashi
 names alike, so it tells nothing about which names exist. Hashing new passwords (accounts created or changed
 by an admin, a login's rehash after its verify succeeded) waits in line without a limit: few people do that.
 
+The hashing threads run at a lower CPU priority than the rest of the process (``UHD_PASSWORD_HASH_NICE``, a
+Linux thread's own nice value): on a machine whose cores the hashes fill, the event loop's thread still gets a
+core the moment a pop, a WebSocket frame or an AMI event wakes it, and the hashes take what is left. A login
+waits a little longer; the consoles do not.
+
 The executor belongs to the web app (``accounts.plugin.services`` creates it and shuts it down); code without
 the app (the CLI, the demo's seeding, tests) uses ``PasswordHasher.unowned()``: the same API on the loop's
 default executor.
@@ -22,6 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -36,16 +44,35 @@ T = TypeVar("T")
 RETRY_AFTER_S = 2  # what a refused login is told: the line drains at about 20 verifies per second per worker
 
 
+def lower_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (Linux: the nice value belongs to the thread, so the
+    rest of the process keeps its priority). Elsewhere, or where it is refused, the thread stays as it is."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError as exc:  # a container's seccomp profile may refuse it: hashing works the same, only less politely
+        log.warning("password hashing threads keep their priority: %s", exc)
+
+
 class PasswordHasher:
     """scrypt hash and verify in an owned thread pool, ``workers`` at a time, at most ``queue`` verifies waiting."""
 
-    def __init__(self, workers: int, queue: int, *, own_pool: bool = True) -> None:
+    def __init__(self, workers: int, queue: int, *, own_pool: bool = True, nice: int = 0) -> None:
         if workers < 1 or queue < 0:
             raise ValueError("a hasher needs at least one worker and a queue of zero or more")
+        if not 0 <= nice <= 19:
+            raise ValueError("a hashing thread's nice value is 0 (as the process) to 19 (lowest priority)")
         self.workers = workers
         self.queue = queue
+        self.nice = nice
         # None: the loop's default executor, which the loop owns
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="uhd-password") if own_pool else None
+        self._executor = (
+            ThreadPoolExecutor(workers, thread_name_prefix="uhd-password", initializer=lower_priority, initargs=(nice,))
+            if own_pool
+            else None
+        )
         self._slots = asyncio.Semaphore(workers)
         self._waiting = 0
         self._closed = False

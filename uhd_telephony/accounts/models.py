@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from uhd_telephony.i18n import DEFAULT_LOCALE
 from uhd_telephony.store.models import Base, IdType
 from uhd_telephony.tenant import TENANT_LENGTH
 from uhd_telephony.web.roles import Role
@@ -17,6 +18,7 @@ USERNAME_MAX = 64
 # Asterisk interfaces such as "PJSIP/101" or "Local/101@agents/n" are short; 128 leaves room for odd ones
 INTERFACE_MAX = 128
 GROUP_MAX = 64  # support_groups.code
+LOCALE_MAX = 8  # "de", "en"; room for a region ("de-AT") should one come
 
 
 class Account(Base):
@@ -41,6 +43,8 @@ class Account(Base):
     phone_channel: Mapped[str | None] = mapped_column(String(INTERFACE_MAX))
     # a partner's support group (``partner:<firm>``): the only tickets the account sees are those routed to it
     partner_group: Mapped[str | None] = mapped_column(String(GROUP_MAX))
+    # the language of the account's pages and answers (uhd_telephony.i18n.LOCALES): German unless it chose English
+    locale: Mapped[str] = mapped_column(String(LOCALE_MAX), default=DEFAULT_LOCALE, server_default=DEFAULT_LOCALE)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_login_at: Mapped[datetime | None]
 

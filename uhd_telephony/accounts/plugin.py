@@ -16,7 +16,9 @@ from uhd_telephony.web import keys
 async def services(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     # password hashing in a pool of its own, owned here: shut down (after the web server stopped) with the app
-    hasher = PasswordHasher(settings.password_hash_workers, settings.password_hash_queue)
+    hasher = PasswordHasher(
+        settings.password_hash_workers, settings.password_hash_queue, nice=settings.password_hash_nice
+    )
     app[keys.ACCOUNTS] = AccountService(app[keys.DB], hasher)
     try:
         yield

@@ -17,6 +17,7 @@ from uhd_telephony.accounts import passwords
 from uhd_telephony.accounts.hashing import PasswordHasher
 from uhd_telephony.accounts.models import GROUP_MAX, INTERFACE_MAX, Account, AccountTenant, Role
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
+from uhd_telephony.i18n import DEFAULT_LOCALE, LOCALES, Msg, is_locale
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenant import check_tenant
 
@@ -71,6 +72,7 @@ class AccountView:
     created_at: datetime
     last_login_at: datetime | None
     partner_group: str | None = None  # a partner's group (partner:<firm>): the tickets it may see
+    locale: str = DEFAULT_LOCALE  # the language of its pages and answers (uhd_telephony.i18n)
 
     def serves(self, tenant: str) -> bool:
         """Whether this account works for ``tenant`` (an admin works for every tenant)."""
@@ -91,6 +93,7 @@ class AccountView:
             "created_at": _iso(self.created_at),
             "last_login_at": _iso(self.last_login_at),
             "partner_group": self.partner_group,
+            "locale": self.locale,
         }
 
     @classmethod
@@ -108,6 +111,7 @@ class AccountView:
             created_at=row.created_at,
             last_login_at=row.last_login_at,
             partner_group=row.partner_group,
+            locale=row.locale or DEFAULT_LOCALE,
         )
 
 
@@ -149,6 +153,17 @@ def _check_interface(value: str | None, field: str) -> str | None:
     if len(value) > INTERFACE_MAX or not _INTERFACE.fullmatch(value):
         raise InvalidInput(f"{field} {value!r} is not an Asterisk channel such as PJSIP/101", {"field": field})
     return value
+
+
+def _check_locale(locale: str) -> str:
+    if not is_locale(locale):
+        raise InvalidInput(
+            Msg(
+                "unknown language %(locale)s: one of %(locales)s", locale=repr(locale)[:20], locales=", ".join(LOCALES)
+            ),
+            {"field": "locale"},
+        )
+    return locale
 
 
 def check_role(role: str | Role) -> Role:
@@ -193,6 +208,9 @@ class AccountService:
         # the web app's bounded pool (accounts.plugin); without the app, the loop's default executor
         self.hasher = hasher or PasswordHasher.unowned()
         self._dummy_hash: str | None = None
+        # counts this process's changes to who answers on which phone (create, change, deactivate): whoever
+        # remembers ``agent_for_call`` answers (the screen pop) starts over when it moves
+        self.version = 0
 
     async def create(
         self,
@@ -206,6 +224,7 @@ class AccountService:
         member_name: str | None = None,
         phone_channel: str | None = None,
         partner_group: str | None = None,
+        locale: str = DEFAULT_LOCALE,
     ) -> AccountView:
         """A new active account; ``Conflict`` when the username or interface is taken."""
         name = normalise_username(username)
@@ -215,6 +234,7 @@ class AccountService:
                 {"field": "username"},
             )
         checked_role = check_role(role)
+        _check_locale(locale)
         group = check_partner_group(partner_group, checked_role)
         _check_password(password)
         tenant_list = _check_tenants(tenants, checked_role)
@@ -233,6 +253,7 @@ class AccountService:
             member_name=member,
             phone_channel=channel,
             partner_group=group,
+            locale=locale,
             tenants=[AccountTenant(tenant=t) for t in tenant_list],
         )
         async with self.db.sessionmaker() as session:
@@ -243,6 +264,7 @@ class AccountService:
                 await session.rollback()
                 raise await self._conflict(name, iface) from None
             view = AccountView.of(await self._load(session, row.id))
+        self.version += 1
         log.info("account %s created (id %d, role %s, tenants %s)", name, view.id, view.role, ",".join(tenant_list))
         return view
 
@@ -323,6 +345,17 @@ class AccountService:
             await session.commit()
         log.info("password of account %d changed", account_id)
 
+    async def set_locale(self, account_id: int, locale: str) -> AccountView:
+        """The language of the account's pages and answers: one of ``uhd_telephony.i18n.LOCALES``."""
+        _check_locale(locale)
+        async with self.db.sessionmaker() as session:
+            row = await self._load(session, account_id)
+            row.locale = locale
+            await session.commit()
+            view = AccountView.of(row)
+        log.info("account %d speaks %s", account_id, locale)
+        return view
+
     async def deactivate(self, account_id: int) -> AccountView:
         """Stop the account from logging in and from being picked as the agent of a call; history stays."""
         async with self.db.sessionmaker() as session:
@@ -332,6 +365,7 @@ class AccountService:
             await _revoke_access(session, account_id, REVOKE_DEACTIVATED)
             await session.commit()
             view = AccountView.of(row)
+        self.version += 1
         log.info("account %s (id %d) deactivated", view.username, account_id)
         return view
 
@@ -349,6 +383,7 @@ class AccountService:
         partner_group: str | None = None,
         display_name: str | None = None,
         active: bool | None = None,
+        locale: str | None = None,
     ) -> tuple[AccountView, AccountView]:
         """Change what is given (None: keep it); the account (before, after), checked as ``create`` checks it.
 
@@ -373,6 +408,8 @@ class AccountService:
                 row.display_name = name
             if active is not None:
                 row.active = active
+            if locale is not None:
+                row.locale = _check_locale(locale)
             if tenants is not None:
                 keep = {t.tenant: t for t in row.tenants}
                 row.tenants = [keep.get(t) or AccountTenant(tenant=t) for t in tenant_list]
@@ -384,6 +421,7 @@ class AccountService:
                 await _revoke_access(session, account_id, REVOKE_DEACTIVATED)
             await session.commit()
             after = AccountView.of(await self._load(session, account_id))
+        self.version += 1
         log.info("account %s (id %d) changed", after.username, account_id)
         return before, after
 

@@ -1,4 +1,18 @@
-"""The ``uhd-telephony`` command: run the service, the demo, migrations, replay and the simulator."""
+"""The ``uhd-telephony`` command: run the service, the demo, migrations, replay and the simulator.
+
+Quick and strict:
+
+- each command imports what it needs when it runs (this module imports neither pydantic, SQLAlchemy, aiohttp,
+  Alembic nor the simulator), and the parser is built with the chosen command's arguments alone;
+- a command that only reads (``tenant list``, ``lookup``, ``report``, ``import-users --dry-run``) never migrates:
+  a database behind the newest migration stops it with a message to run ``uhd-telephony migrate``. It reads its
+  few settings without pydantic (``ReadSettings``) and logs warnings and errors only (unless ``--log-level``);
+- a command that writes migrates first, quietly (one line, none of Alembic's);
+- a tenant a command names must exist (a row of the tenants table, or a tenant the settings give calls to:
+  ``UHD_DEFAULT_TENANT``, ``UHD_TENANT_NUMBERS``, ``UHD_TENANT_QUEUES``), checked before anything is written or
+  migrated;
+- every expected failure is one line on stderr and a non-zero exit, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +23,27 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, Protocol
 
 from uhd_telephony import __version__
-from uhd_telephony.errors import UhdError
-from uhd_telephony.settings import Settings
+from uhd_telephony.errors import NotFound, StoreError, UhdError
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from uhd_telephony.settings import Settings
     from uhd_telephony.store.db import Database
 
 log = logging.getLogger("uhd_telephony")
+
+DESCRIPTION = (
+    "The helpdesk's telephony service: run it, the demo, migrations, replays of AMI captures and the AMI simulator; "
+    "import a tenant's users, categories, groups and SLA; accounts, tenants, lookups and reports."
+)
+EPILOG = "uhd-telephony COMMAND --help shows a command's options. Settings come from UHD_* environment variables."
 
 
 def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
@@ -38,6 +59,9 @@ def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
     # their INFO/DEBUG lines carry SQL parameters and protocol bytes: password hashes, tokens, secrets
     for noisy in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "panoramisk", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Alembic tells each step ("Context impl SQLiteImpl.", "Running upgrade ..."): store.migrate says the outcome
+    # in one line
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -78,21 +102,22 @@ def _instant(value: str) -> float:
     return moment.timestamp()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="uhd-telephony", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"uhd-telephony {__version__}")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (env UHD_LOG_LEVEL)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="connect to Asterisk and keep call records")
+def _run_args(run: argparse.ArgumentParser) -> None:
     _add_ami(run)
     _add_db(run)
     run.add_argument("--check", action="store_true", help="check AMI login and database, then exit 0/1")
     run.add_argument("--http-host", help="web address (env UHD_HTTP_HOST, default 127.0.0.1)")
     run.add_argument("--http-port", type=int, help="web port (env UHD_HTTP_PORT, default 8080)")
     run.add_argument("--no-web", action="store_true", help="track calls only; consoles are served elsewhere")
+    run.add_argument(
+        "--role",
+        choices=("all", "web", "tracker"),
+        help="all: everything (default); web: pages, API and consoles, no AMI; tracker: AMI, tickets, pops and the"
+        " scanners, standing by while another process holds the lease (env UHD_ROLE)",
+    )
 
-    demo = sub.add_parser("demo", help="simulator + service + agent console + live KPIs on SQLite, no Redis")
+
+def _demo_args(demo: argparse.ArgumentParser) -> None:
     _add_db(demo)
     demo.add_argument("--port", type=int, default=None, help="web port of the console (default 8080)")
     demo.add_argument("--ami-port", type=int, default=0, help="simulator AMI port (default: any free port)")
@@ -105,14 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--mail-dir", default="demo-mail", help="where the demo writes its mails (default demo-mail)")
     demo.add_argument("--sla", default=None, help="an SLA file to import for both tenants instead of the demo's")
 
-    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
-    _add_db(migrate)
-    migrate.add_argument("--revision", default="head")
 
-    account = sub.add_parser(
-        "create-account",
-        help="create a login (password from env UHD_NEW_PASSWORD, else asked for on the terminal)",
-    )
+def _migrate_args(migrate: argparse.ArgumentParser) -> None:
+    _add_db(migrate)
+    migrate.add_argument("--revision", default="head", help="the revision to upgrade to (default: the newest)")
+
+
+def _account_args(account: argparse.ArgumentParser) -> None:
     account.add_argument("username", help="login name (stored lower-case)")
     account.add_argument("--role", default="agent", choices=["admin", "agent", "manager", "partner"])
     account.add_argument(
@@ -125,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     account.add_argument("--partner-group", help="a partner's support group, partner:<firm> (role partner)")
     _add_db(account)
 
-    replay = sub.add_parser("replay", help="feed a raw AMI capture through the tracker")
+
+def _replay_args(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("file", help="capture: the raw bytes as Asterisk sent them")
     replay.add_argument("--json", action="store_true", help="one JSON object per finished queue call")
     replay.add_argument("--summary", action="store_true", help="totals per outcome")
@@ -133,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--short-abandon", type=float, default=None, help="short-abandon threshold in seconds")
     _add_db(replay)
 
-    # calls Asterisk logged while the service could not see it
-    backfill = sub.add_parser("backfill", help="record the calls of Asterisk's queue_log the store does not have")
+
+def _backfill_args(backfill: argparse.ArgumentParser) -> None:
     backfill.add_argument("--queue-log", help="Asterisk's queue_log file (env UHD_QUEUE_LOG)")
     backfill.add_argument(
         "--since",
@@ -145,67 +170,152 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--short-abandon", type=float, default=None, help="short-abandon threshold in seconds")
     _add_db(backfill)
 
+
+def _import_users_args(p: argparse.ArgumentParser) -> None:
     from uhd_telephony.directory import cli as directory_cli
 
-    import_users = sub.add_parser("import-users", help="import users and places (ward phones) from CSV or JSON")
-    directory_cli.add_import_arguments(import_users)
-    _add_db(import_users)
-    categories = sub.add_parser("import-categories", help="import a tenant's category tree (YAML or JSON)")
+    directory_cli.add_import_arguments(p)
+    _add_db(p)
+
+
+def _categories_args(categories: argparse.ArgumentParser) -> None:
     categories.add_argument("file", nargs="?", help="the tree; default: the example tree shipped with the package")
-    categories.add_argument("--tenant", required=True)
+    categories.add_argument("--tenant", required=True, help="the tenant (it must exist: uhd-telephony tenant list)")
     categories.add_argument("--prune", action="store_true", help="deactivate categories not in the file")
     _add_db(categories)
-    groups = sub.add_parser("import-groups", help="import a tenant's support groups (who gets work orders)")
+
+
+def _groups_args(groups: argparse.ArgumentParser) -> None:
     groups.add_argument("file", help="the groups (see examples/groups.example.yaml)")
-    groups.add_argument("--tenant", required=True)
+    groups.add_argument("--tenant", required=True, help="the tenant (it must exist: uhd-telephony tenant list)")
     groups.add_argument("--prune", action="store_true", help="deactivate groups not in the file")
     _add_db(groups)
-    # a tenant's SLA (calendar, targets per priority, escalation contacts)
-    sla = sub.add_parser("import-sla", help="import a tenant's SLA: calendar, targets, escalation contacts")
+
+
+def _sla_args(sla: argparse.ArgumentParser) -> None:
     sla.add_argument("file", help="the SLA (see examples/sla.example.yaml)")
-    sla.add_argument("--tenant", required=True)
+    sla.add_argument("--tenant", required=True, help="the tenant (it must exist: uhd-telephony tenant list)")
     _add_db(sla)
-    # the monthly report of one tenant
-    rep = sub.add_parser("report", help="a tenant's monthly KPI report (HTML with charts, CSV or JSON)")
-    rep.add_argument("--tenant", required=True)
+
+
+def _report_args(rep: argparse.ArgumentParser) -> None:
+    rep.add_argument("--tenant", required=True, help="the tenant (it must exist: uhd-telephony tenant list)")
     rep.add_argument("--month", required=True, help="YYYY-MM, in Europe/Berlin (e.g. 2026-11)")
     rep.add_argument("--format", default="html", choices=["html", "csv", "json"])
-    rep.add_argument("--output", help="file to write (default: stdout)")
+    rep.add_argument("--output", help="file to write (default: stdout); its folder must exist")
     _add_db(rep)
-    # the KPI history (kpi_daily) behind Grafana's "Hotline history" dashboard
-    daily = sub.add_parser("kpi-daily", help="compute the per-day KPI history (kpi_daily) of past days")
+
+
+def _kpi_daily_args(daily: argparse.ArgumentParser) -> None:
     daily.add_argument(
         "--tenant", dest="tenants", action="append", default=[], help="a tenant (repeatable; default: every tenant)"
     )
     daily.add_argument("--from", dest="first", required=True, type=_day, help="first day, YYYY-MM-DD (Europe/Berlin)")
     daily.add_argument("--to", dest="last", type=_day, help="last day, included (default: today)")
     _add_db(daily)
-    lookup = sub.add_parser("lookup", help="who is this caller ID? the directory match as JSON (exit 1: unknown)")
-    directory_cli.add_lookup_arguments(lookup)
-    _add_db(lookup)
 
+
+def _lookup_args(p: argparse.ArgumentParser) -> None:
+    from uhd_telephony.directory import cli as directory_cli
+
+    directory_cli.add_lookup_arguments(p)
+    _add_db(p)
+
+
+def _agi_lookup_args(p: argparse.ArgumentParser) -> None:
     from uhd_telephony.agi import cli as agi_cli
 
-    agi_lookup = sub.add_parser(
-        "agi-lookup",
-        help="AGI caller lookup on stdin/stdout, as Asterisk runs dialplan/agi/uhd-lookup.agi (always exit 0)",
-    )
-    agi_cli.add_lookup_arguments(agi_lookup)
-    _add_db(agi_lookup)
+    agi_cli.add_lookup_arguments(p)
+    _add_db(p)
 
+
+def _tenant_args(p: argparse.ArgumentParser) -> None:
     from uhd_telephony.tenants import cli as tenants_cli
 
-    tenant = sub.add_parser("tenant", help="add or list tenants (customer organisations) and their hotline numbers")
-    tenants_cli.add_arguments(tenant, _add_db)
+    tenants_cli.add_arguments(p, _add_db)
 
+
+def _simulate_args(p: argparse.ArgumentParser) -> None:
     from uhd_telephony.simulator import cli as sim_cli
 
-    simulate = sub.add_parser("simulate", help="run the AMI simulator (a PBX for demos and tests)")
-    sim_cli.add_arguments(simulate)
+    sim_cli.add_arguments(p)
+
+
+# every command: its name, its line in --help, and what adds its arguments (called only for the command given,
+# or for all when the whole parser is asked for: some come from modules that import half the package)
+PARSERS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    ("run", "connect to Asterisk and keep call records", _run_args),
+    ("demo", "simulator + service + agent console + live KPIs on SQLite, no Redis", _demo_args),
+    ("migrate", "create or upgrade the database schema", _migrate_args),
+    (
+        "create-account",
+        "create a login (password from env UHD_NEW_PASSWORD, else asked for on the terminal)",
+        _account_args,
+    ),
+    ("replay", "feed a raw AMI capture through the tracker", _replay_args),
+    # calls Asterisk logged while the service could not see it
+    ("backfill", "record the calls of Asterisk's queue_log the store does not have", _backfill_args),
+    ("import-users", "import users and places (ward phones) from CSV or JSON", _import_users_args),
+    ("import-categories", "import a tenant's category tree (YAML or JSON)", _categories_args),
+    ("import-groups", "import a tenant's support groups (who gets work orders)", _groups_args),
+    # a tenant's SLA (calendar, targets per priority, escalation contacts)
+    ("import-sla", "import a tenant's SLA: calendar, targets, escalation contacts", _sla_args),
+    # the monthly report of one tenant
+    ("report", "a tenant's monthly KPI report (HTML with charts, CSV or JSON)", _report_args),
+    # the KPI history (kpi_daily) behind Grafana's "Hotline history" dashboard
+    ("kpi-daily", "compute the per-day KPI history (kpi_daily) of past days", _kpi_daily_args),
+    ("lookup", "who is this caller ID? the directory match as JSON (exit 1: unknown)", _lookup_args),
+    (
+        "agi-lookup",
+        "AGI caller lookup on stdin/stdout, as Asterisk runs dialplan/agi/uhd-lookup.agi (always exit 0)",
+        _agi_lookup_args,
+    ),
+    ("tenant", "add or list tenants (customer organisations) and their hotline numbers", _tenant_args),
+    ("simulate", "run the AMI simulator (a PBX for demos and tests)", _simulate_args),
+)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command (``command`` None), or with the arguments of ``command`` alone: the other
+    commands are listed, their arguments left out. ``""``: none, to find out which command is given."""
+    parser = argparse.ArgumentParser(prog="uhd-telephony", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"uhd-telephony {__version__}")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (env UHD_LOG_LEVEL)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text, add_arguments in PARSERS:
+        if command is None or command == name:
+            add_arguments(sub.add_parser(name, help=text, description=text))
+        else:  # listed in --help; no -h of its own, so that "COMMAND -h" reaches the whole parser of COMMAND
+            sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, parsed by the parser of the command it names (none: the list of commands says what is
+    wrong, or is the help asked for)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return build_parser(command_in(argv) or "").parse_args(argv)
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (nor --log-level's value), if a command."""
+    names = {name for name, _, _ in PARSERS}
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            break
+        if word.startswith("-"):
+            # --log-level VALUE, or a prefix argparse takes for it (--log, --log-l ...), not --log-level=VALUE
+            if len(word) >= 3 and "--log-level".startswith(word):
+                next(words, None)
+            continue
+        return word if word in names else None
+    return None
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
+    from uhd_telephony.settings import Settings
+
     return Settings().with_overrides(
         log_level=getattr(args, "log_level", None),
         database_url=getattr(args, "database_url", None),
@@ -216,20 +326,234 @@ def settings_from(args: argparse.Namespace) -> Settings:
         short_abandon_s=getattr(args, "short_abandon", None),
         http_host=getattr(args, "http_host", None),
         http_port=getattr(args, "http_port", None) if args.command == "run" else getattr(args, "port", None),
+        role=getattr(args, "role", None) if args.command == "run" else None,  # create-account has its own --role
     )
 
 
-def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from uhd_telephony.calls.pipeline import tracker_from_settings
-    from uhd_telephony.calls.replay import read_capture, replay_bytes
+class DatabaseSettings(Protocol):
+    """What the database preparation of a command reads: Settings, or a read command's ReadSettings."""
 
-    data = read_capture(args.file)
-    events: list[Any] | None = [] if args.store else None
-    result = replay_bytes(data, tracker_from_settings(settings), also=events)
+    @property
+    def database_url(self) -> str: ...
+
+    @property
+    def default_tenant(self) -> str: ...
+
+    @property
+    def tenant_numbers(self) -> Mapping[str, str]: ...
+
+    @property
+    def tenant_queues(self) -> Mapping[str, str]: ...
+
+
+def configured_tenants(settings: DatabaseSettings) -> set[str]:
+    """The tenants the settings give calls to: UHD_DEFAULT_TENANT and those UHD_TENANT_NUMBERS/_QUEUES map to."""
+    return {settings.default_tenant, *settings.tenant_numbers.values(), *settings.tenant_queues.values()}
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+READ_DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///uhd-telephony.db"  # Settings' default (settings.py)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSettings:
+    """The settings a command that only reads uses, read from the environment as Settings reads them (prefix
+    UHD_, names in any case; flags win) without importing pydantic, which alone takes about a third of such a
+    command's time. Secrets are here to be masked in the log. tests/app/test_cli_quick.py checks that they agree
+    with Settings."""
+
+    database_url: str
+    default_tenant: str
+    tenant_numbers: dict[str, str]
+    tenant_queues: dict[str, str]
+    log_level: str
+    ami_secret: str
+    smtp_password: str | None
+    session_key: str | None
+    redis_url: str | None
+
+    @classmethod
+    def read(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ReadSettings | None:
+        """The settings of ``args``' command; None when a value is not valid (Settings then says what is wrong)."""
+        env = {k.lower(): v for k, v in (os.environ if environ is None else environ).items()}
+        level = args.log_level if args.log_level is not None else env.get("uhd_log_level", "INFO")
+        if level.upper() not in LOG_LEVELS:
+            return None
+        url = getattr(args, "database_url", None)
+        try:
+            numbers = _mapping(env.get("uhd_tenant_numbers", ""))
+            queues = _mapping(env.get("uhd_tenant_queues", ""))
+        except ValueError:
+            return None
+        return cls(
+            database_url=url if url is not None else env.get("uhd_database_url", READ_DEFAULT_DATABASE_URL),
+            default_tenant=env.get("uhd_default_tenant", "default"),
+            tenant_numbers=numbers,
+            tenant_queues=queues,
+            log_level=level.upper(),
+            ami_secret=env.get("uhd_ami_secret", "uhdsecret"),
+            smtp_password=env.get("uhd_smtp_password"),
+            session_key=env.get("uhd_session_key"),
+            redis_url=env.get("uhd_redis_url"),
+        )
+
+
+def _mapping(value: str) -> dict[str, str]:
+    """``key=value,key=value`` as Settings reads UHD_TENANT_NUMBERS and UHD_TENANT_QUEUES (settings.py)."""
+    value = value.strip()
+    result: dict[str, str] = {}
+    if not value:
+        return result
+    for part in value.split(","):
+        key, sep, val = part.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            raise ValueError(part)
+        result[key.strip()] = val.strip()
+    return result
+
+
+def reads_only(args: argparse.Namespace) -> bool:
+    """Whether the command only reads: it never migrates, and it needs a database at the newest revision."""
+    if args.command == "tenant":
+        from uhd_telephony.tenants import cli as tenants_cli
+
+        return not tenants_cli.writes(args)
+    if args.command == "import-users":
+        return bool(args.dry_run)
+    return args.command in ("lookup", "report")
+
+
+@contextlib.asynccontextmanager
+async def _database(
+    settings: DatabaseSettings, *, writes: bool = True, tenants: Iterable[str] = ()
+) -> AsyncIterator[Database]:
+    """The command's database, closed after; checked before anything is written or migrated.
+
+    The ``tenants`` it names must exist: a row of the tenants table (active or not), or a tenant the settings give
+    calls to (UHD_DEFAULT_TENANT, the tenants of UHD_TENANT_NUMBERS and UHD_TENANT_QUEUES). A command that only
+    reads (``writes=False``) needs the database at the newest revision and never migrates; one that writes
+    migrates it first (after the tenant check). A SQLite file that is not there is not created by a check that
+    fails.
+    """
+    from uhd_telephony.store import migrate as schema
+    from uhd_telephony.store.db import Database
+
+    wanted = _checked_tenants(tenants)
+    url = settings.database_url
+    shown = f"the database {_safe_url(url)}"
+    missing = _missing_sqlite_file(url)
+    if missing is not None and not writes:
+        raise StoreError(f"there is no database {missing}: check UHD_DATABASE_URL or run uhd-telephony migrate")
+    if missing is not None and not _has_folder(missing):
+        raise StoreError(f"cannot create the database {missing}: its folder does not exist")
+    db = Database(url)
+    try:
+        revision: str | None = None
+        known: set[str] = set()
+        has_tenants = False
+        if missing is None:
+            async with _reachable(shown), db.engine.connect() as conn:
+                revision = await schema.revision_of(conn)
+                if wanted and revision is not None and await _has_table(conn, "tenants"):
+                    has_tenants = True
+                    known = await _existing_tenants(conn, wanted)
+        problem = schema.schema_problem(revision, url=shown)
+        if problem is not None and (not writes or (revision is not None and revision not in schema.revisions())):
+            raise StoreError(problem)
+        if writes and revision is not None and not has_tenants and wanted:
+            # older than the tenants table: its migration fills it from the accounts' and category trees' tenants
+            async with _reachable(shown):
+                await schema.migrate(url)
+            async with _reachable(shown), db.engine.connect() as conn:
+                known = await _existing_tenants(conn, wanted)
+            problem = None
+        configured = configured_tenants(settings)
+        unknown = [t for t in wanted if t not in known and t not in configured]
+        if unknown:
+            raise NotFound(
+                f"unknown tenant {unknown[0]!r}: neither in the tenants table (uhd-telephony tenant list) nor "
+                f"configured (UHD_DEFAULT_TENANT, UHD_TENANT_NUMBERS, UHD_TENANT_QUEUES); add it with "
+                f"uhd-telephony tenant add {unknown[0]} --name NAME",
+                {"tenant": unknown[0]},
+            )
+        if writes and problem is not None:
+            async with _reachable(shown):
+                await schema.migrate(url)
+        yield db
+    finally:
+        await db.close()
+
+
+def _checked_tenants(tenants: Iterable[str]) -> list[str]:
+    from uhd_telephony.tenant import check_tenant
+
+    return list(dict.fromkeys(check_tenant(t) for t in tenants))
+
+
+async def _has_table(conn: AsyncConnection, name: str) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(await conn.run_sync(lambda sync: inspect(sync).has_table(name)))
+
+
+async def _existing_tenants(conn: AsyncConnection, tenants: Sequence[str]) -> set[str]:
+    """Which of ``tenants`` are rows of the tenants table (active or not: a tenant's history outlives it)."""
+    from sqlalchemy import bindparam, text
+
+    query = text("SELECT tenant FROM tenants WHERE tenant IN :names").bindparams(bindparam("names", expanding=True))
+    return {row[0] for row in await conn.execute(query, {"names": list(tenants)})}
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist yet (None: there, in memory, or not SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None  # Database() says what is wrong with it
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or os.path.exists(database):
+        return None
+    return database
+
+
+def _has_folder(path: str) -> bool:
+    return os.path.isdir(os.path.dirname(os.path.abspath(path)))
+
+
+@contextlib.asynccontextmanager
+async def _reachable(shown: str) -> AsyncIterator[None]:
+    """A database that cannot be reached (refused, timed out, locked, no such file) is one line, not a traceback."""
+    from uhd_telephony.store.db import is_unavailable
+
+    try:
+        yield
+    except UhdError:
+        raise
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        text = str(getattr(exc, "orig", None) or exc).strip()
+        reason = text.splitlines()[0][:300] if text else type(exc).__name__
+        raise StoreError(f"cannot use {shown}: {reason}") from exc
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """The capture read and replayed in chunks: its calls printed as they end, memory flat in the file's size."""
+    from uhd_telephony.calls.pipeline import tracker_from_settings
+    from uhd_telephony.calls.replay import replay_file
+
     out = sys.stdout
-    if args.json or not args.summary:
-        for record in result.records:
-            out.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+    events: list[Any] | None = [] if args.store else None
+
+    def emit(record: Any) -> None:
+        out.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+
+    each = emit if args.json or not args.summary else None
+    result = replay_file(args.file, tracker_from_settings(settings), also=events, on_record=each)
     if args.summary:
         out.write(json.dumps({"summary": result.summary()}, ensure_ascii=False) + "\n")
     if args.store and events is not None:
@@ -268,21 +592,6 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
-@contextlib.asynccontextmanager
-async def _database(settings: Settings, *, migrated: bool = True) -> AsyncIterator[Database]:
-    """The command's database, brought to the current schema first unless ``migrated=False``; closed after."""
-    from uhd_telephony.store.db import Database
-    from uhd_telephony.store.migrate import migrate
-
-    if migrated:
-        await migrate(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        yield db
-    finally:
-        await db.close()
-
-
 def _safe_url(url: str) -> str:
     """A database URL without its password, for logs."""
     from sqlalchemy.engine import make_url
@@ -294,23 +603,31 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Upgrade the schema; store.migrate logs the one line saying from which revision to which."""
     from uhd_telephony.store.migrate import migrate
 
     asyncio.run(migrate(settings.database_url, args.revision))
-    log.info("database %s is at revision %s", _safe_url(settings.database_url), args.revision)
     return 0
 
 
 NEW_PASSWORD_ENV = "UHD_NEW_PASSWORD"
 
 
-def _new_password() -> str:
-    """The new account's password: from the environment (scripts), else typed twice on a terminal."""
+def _password_given() -> str | None:
+    """The new account's password from the environment (scripts); None: it is to be typed on this terminal."""
     password = os.environ.get(NEW_PASSWORD_ENV)
     if password:
         return password
     if not sys.stdin.isatty():
         raise UhdError(f"no password: set {NEW_PASSWORD_ENV} or run on a terminal")
+    return None
+
+
+def _new_password() -> str:
+    """The new account's password: from the environment (scripts), else typed twice on a terminal."""
+    password = _password_given()
+    if password:
+        return password
     import getpass
 
     password = getpass.getpass("Password: ")
@@ -320,8 +637,16 @@ def _new_password() -> str:
 
 
 def cmd_create_account(args: argparse.Namespace, settings: Settings) -> int:
+    """The tenants checked and the schema brought up to date before the password is asked for."""
     from uhd_telephony.accounts.service import create_account
 
+    _password_given()  # no way to get one: say so before anything else
+
+    async def prepare() -> None:
+        async with _database(settings, tenants=args.tenants):
+            pass
+
+    asyncio.run(prepare())
     view = asyncio.run(
         create_account(
             settings.database_url,
@@ -334,16 +659,21 @@ def cmd_create_account(args: argparse.Namespace, settings: Settings) -> int:
             member_name=args.member_name,
             phone_channel=args.phone_channel,
             partner_group=args.partner_group,
+            migrate_first=False,
         )
     )
     sys.stdout.write(json.dumps(view.to_dict(), ensure_ascii=False) + "\n")
     return 0
 
 
-def cmd_tenant(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_tenant(args: argparse.Namespace, settings: DatabaseSettings) -> int:
     from uhd_telephony.tenants import cli as tenants_cli
 
-    return asyncio.run(tenants_cli.run(args, settings))
+    async def run() -> int:
+        async with _database(settings, writes=tenants_cli.writes(args)) as db:
+            return await tenants_cli.run(args, db)
+
+    return asyncio.run(run())
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -368,16 +698,25 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(sim_cli.main(args))
 
 
-def cmd_import_users(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_import_users(args: argparse.Namespace, settings: DatabaseSettings) -> int:
+    """Into an existing tenant; ``--dry-run`` only reads (the schema must be current, nothing is migrated)."""
     from uhd_telephony.directory import cli as directory_cli
 
-    return asyncio.run(directory_cli.import_users(args, settings))
+    async def run() -> int:
+        async with _database(settings, writes=not args.dry_run, tenants=[args.tenant]) as db:
+            return await directory_cli.import_users(args, db)
+
+    return asyncio.run(run())
 
 
-def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_lookup(args: argparse.Namespace, settings: DatabaseSettings) -> int:
     from uhd_telephony.directory import cli as directory_cli
 
-    return asyncio.run(directory_cli.lookup(args, settings))
+    async def run() -> int:
+        async with _database(settings, writes=False, tenants=[args.tenant]) as db:
+            return await directory_cli.lookup(args, db)
+
+    return asyncio.run(run())
 
 
 def cmd_agi_lookup(args: argparse.Namespace, settings: Settings) -> int:
@@ -390,7 +729,7 @@ def cmd_import_categories(args: argparse.Namespace, settings: Settings) -> int:
     from uhd_telephony.tickets.categories import DEFAULT_CATEGORIES, import_categories
 
     async def run() -> int:
-        async with _database(settings) as db:
+        async with _database(settings, tenants=[args.tenant]) as db:
             result = await import_categories(db, args.tenant, args.file or DEFAULT_CATEGORIES, prune=args.prune)
         sys.stdout.write(json.dumps({"tenant": args.tenant, **result.to_dict()}) + "\n")
         return 0
@@ -402,7 +741,7 @@ def cmd_import_groups(args: argparse.Namespace, settings: Settings) -> int:
     from uhd_telephony.tickets.groups import import_groups
 
     async def run() -> int:
-        async with _database(settings) as db:
+        async with _database(settings, tenants=[args.tenant]) as db:
             result = await import_groups(db, args.tenant, args.file, prune=args.prune)
         # counts only: a group's webhook secret never reaches the output or the log
         sys.stdout.write(json.dumps({"tenant": args.tenant, **result.to_dict()}) + "\n")
@@ -416,7 +755,7 @@ def cmd_import_sla(args: argparse.Namespace, settings: Settings) -> int:
     from uhd_telephony.sla.policy import import_sla
 
     async def run() -> int:
-        async with _database(settings) as db:
+        async with _database(settings, tenants=[args.tenant]) as db:
             result = await import_sla(db, args.tenant, args.file)
         # counts only: a contact's webhook secret never reaches the output or the log
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
@@ -425,21 +764,28 @@ def cmd_import_sla(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_report(args: argparse.Namespace, settings: DatabaseSettings) -> int:
     """The monthly report, computed by metrics.kpi over the stored calls and tickets."""
     from pathlib import Path
 
     from uhd_telephony.metrics import report
 
+    output = Path(args.output) if args.output else None
+    if output is not None and not output.parent.is_dir():  # found out before the report is computed
+        raise UhdError(f"cannot write the report to {args.output}: there is no folder {output.parent}")
+
     async def run() -> str:
         report.month_period(args.month)  # a bad month fails before the database is touched
-        async with _database(settings, migrated=False) as db:
+        async with _database(settings, writes=False, tenants=[args.tenant]) as db:
             built = await report.build(db, args.tenant, args.month)
         return await report.render(built, args.format)
 
     text = asyncio.run(run())
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UhdError(f"cannot write the report to {args.output}: {exc.strerror or exc}") from None
         log.info("wrote the %s report of %s for %s to %s", args.format, args.tenant, args.month, args.output)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -462,7 +808,7 @@ def cmd_kpi_daily(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
     "report": cmd_report,
     "kpi-daily": cmd_kpi_daily,
     "import-sla": cmd_import_sla,
@@ -483,19 +829,26 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        settings = settings_from(args)
-    except ValidationError as exc:
-        setup_logging("INFO")
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            log.error("invalid setting UHD_%s: %s", where.upper(), err["msg"])
-        return 2
+    args = parse_args(argv)
+    quick = reads_only(args)
+    settings: Settings | ReadSettings | None = ReadSettings.read(args) if quick else None
+    if settings is None:
+        from pydantic import ValidationError
+
+        try:
+            settings = settings_from(args)
+        except ValidationError as exc:
+            setup_logging("INFO")
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"])
+                log.error("invalid setting UHD_%s: %s", where.upper(), err["msg"])
+            return 2
     from uhd_telephony.security.redact import settings_secrets
 
-    setup_logging(settings.log_level, settings_secrets(settings))
+    level = settings.log_level
+    if quick and args.log_level is None:  # a command that reads prints its answer, no chatter unless asked for
+        level = max(level, "WARNING", key=LOG_LEVELS.index)
+    setup_logging(level, settings_secrets(settings))
     try:
         return COMMANDS[args.command](args, settings)
     except UhdError as exc:

@@ -17,7 +17,12 @@ from uhd_telephony.screenpop.plugin import CAPABILITY as screenpop
 from uhd_telephony.security.plugin import CAPABILITY as security
 from uhd_telephony.sla import plugin as sla
 from uhd_telephony.tenants.plugin import CAPABILITY as tenants
+from uhd_telephony.tenants.service import display_names
+from uhd_telephony.tickets import history_text
 from uhd_telephony.tickets import plugin as tickets
+
+# tickets name tenants by the tenants capability's display names (siblings: the hook is handed in here)
+history_text.tenant_names_from(display_names)
 
 CAPABILITIES: tuple[Capability, ...] = (
     # the outbox signs webhooks with the secrets of the capabilities that own webhook URLs

@@ -13,7 +13,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from uhd_telephony.app.plugins import CAPABILITIES
 from uhd_telephony.runtime.plugin import Capability
 from uhd_telephony.settings import Settings
-from uhd_telephony.web import auth, keys, openapi, pages
+from uhd_telephony.web import auth, catalog, keys, openapi, pages
 from uhd_telephony.web.health import healthz
 from uhd_telephony.web.middleware import errors, hostile_input, security_headers
 
@@ -66,6 +66,7 @@ def init_app(
             app.cleanup_ctx.append(capability.services)
     app.router.add_get("/healthz", healthz)
     pages.add_routes(app)
+    catalog.add_routes(app)
     openapi.add_routes(app)
     for capability in capabilities:
         if capability.routes is not None:

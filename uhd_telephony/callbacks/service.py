@@ -27,6 +27,7 @@ from uhd_telephony.callbacks.originate import REPLY_MARGIN_S, dialable, originat
 from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.errors import AmiError, Conflict, Forbidden, InvalidInput, NotFound
+from uhd_telephony.i18n import Msg
 from uhd_telephony.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -298,14 +299,23 @@ class CallbackService:
         entry is open again with ``attempts`` counted and the error in ``note``, and the error is raised.
         """
         if not account.active or not account.serves(tenant):
-            raise Forbidden(f"account {account.username} does not work for tenant {tenant}", {"tenant": tenant})
+            raise Forbidden(
+                Msg(
+                    "account %(username)s does not work for tenant %(tenant)s", username=account.username, tenant=tenant
+                ),
+                {"tenant": tenant},
+            )
         channel = account.phone_channel
         if not channel:
-            raise InvalidInput(f"account {account.username} has no phone to ring", {"field": "phone_channel"})
+            raise InvalidInput(
+                Msg("account %(username)s has no phone to ring", username=account.username), {"field": "phone_channel"}
+            )
         entry = await self.get(tenant, callback_id)
         exten = dialable(entry.caller_number)
         if exten is None:
-            raise InvalidInput(f"callback {callback_id} has no number to dial", {"callback_id": callback_id})
+            raise InvalidInput(
+                Msg("callback %(id)s has no number to dial", id=callback_id), {"callback_id": callback_id}
+            )
         await self.claim(tenant, callback_id, account.id)
         action = originate_action(
             channel=channel,

@@ -16,6 +16,7 @@ from uhd_telephony.ami.client import AmiClient
 from uhd_telephony.calls.backfill import backfill_after_connect
 from uhd_telephony.calls.domain import CallEnded, CallEvent
 from uhd_telephony.calls.pipeline import CallPipeline, tracker_from_settings
+from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.calls.repository import CallRepository
 from uhd_telephony.calls.tracker import CallTracker, TenantResolver
 from uhd_telephony.calls.writer import CallWriter
@@ -69,13 +70,17 @@ class CallService:
         self.resyncs = 0
         # called after a queue_log backfill recorded answered calls (the server wakes its ticket catch-up)
         self.after_backfill: list[Callable[[], None]] = []
+        # called with the calls taken back from the store (the live counters mark them as counted)
+        self.on_restore: list[Callable[[list[CallRecord]], None]] = []
 
     async def start(self) -> None:
         await self.open()
         await self.connect()
 
-    async def open(self) -> None:
-        """Database, store writer, bus and the calls restored from the store: everything but Asterisk."""
+    async def open(self, *, restore: bool = True) -> None:
+        """Database, store writer, bus and (``restore``) the calls restored from the store: everything but
+        Asterisk. A process standing by for the tracker lease restores only when it takes over (``restore()``):
+        the calls in progress are the ones the store holds then."""
         self._started_at = time.monotonic()
         await migrate(self.settings.database_url)
         self.db = Database(self.settings.database_url)
@@ -93,10 +98,19 @@ class CallService:
         await self.writer.start()
         self.bus.subscribe(self._store, CallEvent, name="store")
         await self.bus.start()
+        if restore:
+            await self.restore()
+
+    async def restore(self) -> list[CallRecord]:
+        """Take back the calls the store holds as in progress (before connecting: the resync reconciles them)."""
+        assert self.repository is not None, "open() first"
         open_calls = await self.repository.open_calls()
         self.tracker.restore(open_calls)
+        for hook in self.on_restore:
+            hook(open_calls)
         if open_calls:
             log.info("restored %d calls in progress from the store", len(open_calls))
+        return open_calls
 
     async def connect(self) -> None:
         """Connect to Asterisk: events flow from here on, so subscribe everything before calling this."""

@@ -6,10 +6,13 @@ import argparse
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from uhd_telephony.errors import DirectoryError
-from uhd_telephony.settings import Settings
 from uhd_telephony.tenant import check_tenant
+
+if TYPE_CHECKING:
+    from uhd_telephony.store.db import Database
 
 # the handlers import the directory (pydantic models, phonenumbers, SQLAlchemy) when they run: building the
 # parser for every other command stays cheap
@@ -48,29 +51,23 @@ def add_lookup_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tenant", required=True, help="the tenant whose directory to search")
 
 
-async def import_users(args: argparse.Namespace, settings: Settings) -> int:
-    """Run ``import-users``: print the summary as JSON; ImportFailed (all errors, with lines) on a bad file."""
+async def import_users(args: argparse.Namespace, db: Database) -> int:
+    """Run ``import-users`` on ``db`` (the CLI has checked the tenant and the schema): print the summary as
+    JSON; ImportFailed (all errors, with lines) on a bad file."""
     from uhd_telephony.directory.importer import import_file
-    from uhd_telephony.store.db import Database
-    from uhd_telephony.store.migrate import migrate
 
     check_tenant(args.tenant, DirectoryError)
-    await migrate(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        summary = await import_file(
-            db,
-            args.file,
-            args.tenant,
-            fmt=args.format,
-            region=args.region,
-            extension_prefix=args.extension_prefix,
-            max_extension_length=args.max_extension_length,
-            deactivate_missing=args.deactivate_missing,
-            dry_run=args.dry_run,
-        )
-    finally:
-        await db.close()
+    summary = await import_file(
+        db,
+        args.file,
+        args.tenant,
+        fmt=args.format,
+        region=args.region,
+        extension_prefix=args.extension_prefix,
+        max_extension_length=args.max_extension_length,
+        deactivate_missing=args.deactivate_missing,
+        dry_run=args.dry_run,
+    )
     sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
     log.info(
         "%s %s into %s: users %s, places %s",
@@ -83,20 +80,14 @@ async def import_users(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def lookup(args: argparse.Namespace, settings: Settings) -> int:
-    """Run ``lookup``: print the LookupResult as JSON; exit 0 when the caller is found, 1 when unknown."""
+async def lookup(args: argparse.Namespace, db: Database) -> int:
+    """Run ``lookup`` on ``db`` (the CLI has checked the tenant and the schema): print the LookupResult as JSON;
+    exit 0 when the caller is found, 1 when unknown."""
     from uhd_telephony.directory.lookup import DirectoryIndex
-    from uhd_telephony.store.db import Database
-    from uhd_telephony.store.migrate import migrate
 
     check_tenant(args.tenant, DirectoryError)
-    await migrate(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        index = DirectoryIndex()
-        await index.reload_tenant(db, args.tenant)
-    finally:
-        await db.close()
+    index = DirectoryIndex()
+    await index.reload_tenant(db, args.tenant)
     result = index.lookup(args.tenant, args.number)
     sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
     return EXIT_FOUND if result.found else EXIT_UNKNOWN

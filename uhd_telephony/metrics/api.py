@@ -28,6 +28,7 @@ from uhd_telephony.metrics.live import waiting_callers
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import require_in_tenant
 from uhd_telephony.web.inputs import representable
+from uhd_telephony.web.locale import request_locale
 from uhd_telephony.web.openapi import documented, single_query
 
 KPI_ROLES = ("agent", "admin", "manager")
@@ -270,7 +271,8 @@ async def tenant_report(request: web.Request) -> web.Response:
     query = single_query(request, ReportQuery)
     month = request.match_info["month"]
     report.month_period(month)  # a bad month is a 400 before any query
-    _, text = await report.produce(request.app[keys.DB], tenant, month, query.format)
+    # in the reader's language (German unless the account chose English)
+    _, text = await report.produce(request.app[keys.DB], tenant, month, query.format, locale=request_locale(request))
     headers = {}
     if query.format != "json":
         disposition = "attachment" if query.format == "csv" else "inline"

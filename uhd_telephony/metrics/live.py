@@ -350,6 +350,7 @@ def waiting_callers(
 
 # every metric name /metrics can show, with its labels (tests and the dashboards' checks read this)
 METRIC_NAMES: dict[str, tuple[str, ...]] = {
+    "uhd_tracker_active": (),
     "uhd_calls_offered_total": ("tenant", "queue"),
     "uhd_calls_answered_total": ("tenant", "queue"),
     "uhd_calls_abandoned_total": ("tenant", "queue"),

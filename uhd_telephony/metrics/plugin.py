@@ -8,7 +8,7 @@ from aiohttp import web
 
 from uhd_telephony.metrics import api, wallboard
 from uhd_telephony.metrics.daily import KpiDailyScanner
-from uhd_telephony.metrics.service import MetricsService
+from uhd_telephony.metrics.service import TICKET_TTL_S, MetricsService
 from uhd_telephony.runtime.plugin import Capability, Running, Runtime
 from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.store.db import Database
@@ -28,18 +28,19 @@ async def prepare(rt: Runtime) -> None:
     rt.provide("metrics", metrics)
 
 
-class CalendarRefresh(PeriodicScanner):
-    """SLA calendars imported by another process (``uhd-telephony import-sla``) reach the live call counters."""
+class MetricsRefresh(PeriodicScanner):
+    """What /metrics shows from the database, read in the background so that a scrape never waits for it: the
+    ticket totals (every 30 s) and the SLA calendars, also those imported by another process (every 60 s)."""
 
-    label = "calendar refresh"
-    scan_at_start = False
+    label = "metrics refresh"
+    scan_at_start = False  # prepare's prime() has read them
 
     def __init__(self, db: Database, metrics: MetricsService, *, interval_s: float) -> None:
         super().__init__(db, interval_s=interval_s)
         self.metrics = metrics
 
     async def scan_once(self) -> int:
-        await self.metrics.refresh_calendars()  # at most every 60 s; a failed read keeps the last ones
+        await self.metrics.refresh()  # each at most every its TTL; a failed read keeps the last
         return 0
 
 
@@ -49,7 +50,8 @@ def workers(rt: Runtime) -> list[Running]:
     running = [Running(daily, "kpi_daily")]
     metrics = rt.get("metrics")
     if metrics is not None:
-        running.append(Running(CalendarRefresh(rt.db, metrics, interval_s=rt.settings.directory_refresh_s)))
+        every = min(rt.settings.directory_refresh_s, TICKET_TTL_S)
+        running.append(Running(MetricsRefresh(rt.db, metrics, interval_s=every)))
     return running
 
 

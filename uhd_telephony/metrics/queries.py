@@ -60,13 +60,17 @@ async def resolve_calendar(db: Database, tenant: str, calendar: CalendarChoice) 
     return calendar
 
 
-def _outcome(value: str | None) -> Outcome | None:
+def stored_outcome(value: str | None) -> Outcome | None:
+    """A stored outcome as the Outcome it names (one this version does not know: unknown)."""
     if value is None:
         return None
     try:
         return Outcome(value)
     except ValueError:  # written by a newer version: the store reads it as unknown too
         return Outcome.UNKNOWN
+
+
+_outcome = stored_outcome  # (metrics.aggregates' name for it)
 
 
 # ------------------------------------------------------------------------------------------------------ calls
@@ -101,7 +105,7 @@ async def call_kpis(
                         linkedid=row.linkedid,
                         queue=row.queue,
                         entered_at=row.entered_at.timestamp(),
-                        outcome=_outcome(row.outcome),
+                        outcome=stored_outcome(row.outcome),
                         wait_s=row.wait_s,
                         talk_s=row.talk_s,
                     )

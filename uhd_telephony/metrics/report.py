@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -25,8 +25,21 @@ from sqlalchemy import select
 
 from uhd_telephony import csv_safe
 from uhd_telephony.errors import InvalidInput
+from uhd_telephony.i18n import (
+    DEFAULT_LOCALE,
+    N_,
+    Translator,
+    check_locale,
+    format_date,
+    format_datetime,
+    gettext,
+    priority_label,
+    translator,
+)
+from uhd_telephony.i18n import label as i18n_label
+from uhd_telephony.i18n.format import month_name, weekday_names
 from uhd_telephony.metrics import aggregates, kpi, queries
-from uhd_telephony.sla.calendar import Calendar, format_interval
+from uhd_telephony.sla.calendar import Calendar, describe_in
 from uhd_telephony.store.db import Database
 
 FORMATS = ("json", "csv", "html")
@@ -35,135 +48,159 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "html": "text/html; charset=utf-8",
 }
-WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
-MONTHS = (
-    "Januar", "Februar", "März", "April", "Mai", "Juni",
-    "Juli", "August", "September", "Oktober", "November", "Dezember",
-)  # fmt: skip
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
-# The one table of what each figure means (German: the report goes to the customer's management as it is).
-# key: (label, unit, definition). The definitions restate kpi.py's module docstring.
+# The one table of what each figure means: key -> (label, unit, definition), label and definition as msgids of the
+# catalog (uhd_telephony/i18n: German in the report by default, English for an English account); units are codes
+# ("calls", "tickets", "ratio", "s") said in words by ``unit_label``. The definitions restate kpi.py's docstring.
 DEFINITIONS: dict[str, tuple[str, str, str]] = {
     "calls_offered": (
-        "Angebotene Anrufe",
-        "Anrufe",
-        "Anrufe, die im Monat während der Servicezeit in eine Hotline-Warteschlange eingetreten sind (Zeitpunkt "
-        "des Eintritts, Europe/Berlin; Servicezeit nach dem Geschäftszeiten-Kalender des SLA mit Feiertagen). "
-        "Gezählt wird jeder Aufenthalt in einer Warteschlange; eine Weiterleitung in eine zweite Warteschlange "
-        "zählt dort erneut (siehe „Weitergeleitete Anrufe (intern)“).",
+        N_("Calls offered"),
+        "calls",
+        N_(
+            "Calls that entered a hotline queue during business hours in the month (time of entry, "
+            "Europe/Berlin; business hours by the SLA's business calendar with public holidays). Every stay "
+            "in a queue counts; a transfer into a second queue counts there again (see “Transferred calls "
+            "(internal)”)."
+        ),
     ),
-    "calls_answered": ("Angenommene Anrufe", "Anrufe", "Von einem Agenten angenommen (auch später weiterverbunden)."),
+    "calls_answered": (
+        N_("Calls answered"),
+        "calls",
+        N_("Answered by an agent (also when transferred on later)."),
+    ),
     "calls_abandoned": (
-        "Aufgelegt (Abbrüche)",
-        "Anrufe",
-        "Anrufer hat in der Warteschlange aufgelegt, nach der Kurzabbruch-Schwelle.",
+        N_("Abandoned"),
+        "calls",
+        N_("The caller hung up in the queue, after the short-abandon threshold."),
     ),
     "short_abandons": (
-        "Kurzabbrüche",
-        "Anrufe",
-        "Anrufer hat vor der Kurzabbruch-Schwelle aufgelegt (Fehlwahl); zählen in keiner Quote mit.",
+        N_("Short abandons"),
+        "calls",
+        N_("The caller hung up before the short-abandon threshold (misdial); in no ratio."),
     ),
     "calls_timed_out": (
-        "Zeitüberschreitung / Überlauf",
-        "Anrufe",
-        "Maximale Wartezeit erreicht oder Warteschlange ohne verfügbare Agenten: in den Überlauf (Rückruf).",
+        N_("Timed out / overflow"),
+        "calls",
+        N_("The maximum wait was reached or the queue had no agent available: to the overflow (callback)."),
     ),
     "calls_outside_hours": (
-        "Anrufe außerhalb der Servicezeit",
-        "Anrufe",
-        "Anrufe, die außerhalb der Servicezeit in eine Warteschlange eingetreten sind, und Anrufe, die die "
-        "Telefonanlage als geschlossen angenommen hat; gesondert gezählt, nicht angeboten, in keiner Quote und "
-        "keiner Reaktionszeit.",
+        N_("Calls outside business hours"),
+        "calls",
+        N_(
+            "Calls that entered a queue outside business hours, and calls the telephone system took as "
+            "closed; counted apart, not offered, in no ratio and no reaction time."
+        ),
     ),
     "calls_closed": (
-        "davon bei geschlossener Hotline",
-        "Anrufe",
-        "Von der Telefonanlage außerhalb der Geschäftszeiten angenommen (Ansage, nie in einer Warteschlange).",
+        N_("of which with the hotline closed"),
+        "calls",
+        N_("Taken by the telephone system outside business hours (announcement, never in a queue)."),
     ),
     "calls_answered_outside_hours": (
-        "davon außerhalb der Servicezeit angenommen",
-        "Anrufe",
-        "Außerhalb der Servicezeit in eine Warteschlange eingetreten und von einem Agenten angenommen.",
+        N_("of which answered outside business hours"),
+        "calls",
+        N_("Entered a queue outside business hours and answered by an agent."),
     ),
     "transfers_in": (
-        "Weitergeleitete Anrufe (intern)",
-        "Anrufe",
-        "Aufenthalte, die durch Weiterverbinden aus einer anderen Warteschlange entstanden sind (gleiche "
-        "Gesprächs-ID); in „Angebotene Anrufe“ enthalten.",
+        N_("Transferred calls (internal)"),
+        "calls",
+        N_("Stays that came from a transfer out of another queue (same conversation ID); included in “Calls offered”."),
     ),
     "reachability": (
-        "Erreichbarkeit",
-        "Anteil",
-        "Angenommene ÷ (angebotene - Kurzabbrüche), während der Servicezeit.",
+        N_("Reachability"),
+        "ratio",
+        N_("Answered ÷ (offered - short abandons), during business hours."),
     ),
     "service_level": (
-        "Servicelevel",
-        "Anteil",
-        "Innerhalb von T Sekunden angenommene (Wartezeit ≤ T) ÷ (angebotene - Kurzabbrüche).",
+        N_("Service level"),
+        "ratio",
+        N_("Answered within T seconds (wait ≤ T) ÷ (offered - short abandons)."),
     ),
-    "abandon_rate": ("Abbruchquote", "Anteil", "Aufgelegte (ohne Kurzabbrüche) ÷ (angebotene - Kurzabbrüche)."),
+    "abandon_rate": (
+        N_("Abandon rate"),
+        "ratio",
+        N_("Abandoned (without short abandons) ÷ (offered - short abandons)."),
+    ),
     "reaction_time_mean_s": (
-        "Anruf-Reaktionszeit, Mittelwert",
+        N_("Call reaction time, mean"),
         "s",
-        "Wartezeit vom Eintritt in die Warteschlange bis zur Annahme, über die angenommenen Anrufe der Servicezeit.",
+        N_("Wait from entering the queue to the answer, over the answered calls of business hours."),
     ),
     "reaction_time_median_s": (
-        "Anruf-Reaktionszeit, Median",
+        N_("Call reaction time, median"),
         "s",
-        "Median der Wartezeit (50. Perzentil, Rangmethode: ein tatsächlich gemessener Wert).",
+        N_("Median of the wait (50th percentile, nearest rank: a value actually measured)."),
     ),
     "reaction_time_p90_s": (
-        "Anruf-Reaktionszeit, 90. Perzentil",
+        N_("Call reaction time, 90th percentile"),
         "s",
-        "90 % der angenommenen Anrufer haben höchstens so lange gewartet (Rangmethode).",
+        N_("90 % of the answered callers waited at most this long (nearest rank)."),
     ),
     "talk_time_mean_s": (
-        "Gesprächsdauer, Mittelwert",
+        N_("Talk time, mean"),
         "s",
-        "Von der Annahme bis zum Ende des Gesprächs (bei Weiterverbinden: bis zur Weiterleitung).",
+        N_("From the answer to the end of the call (when transferred: to the transfer)."),
     ),
     "tickets_created": (
-        "Erstellte Incident-Tickets",
-        "Tickets",
-        "Im Monat erstellte Tickets, nach Hauptkategorie, Priorität und Eingangskanal.",
+        N_("Incident tickets created"),
+        "tickets",
+        N_("Tickets created in the month, by top-level category, priority and channel."),
     ),
     "tickets_escalated": (
-        "Weitergeleitete (eskalierte) Tickets",
-        "Tickets",
-        "Tickets des Monats, die über den 1st Level hinaus weitergeleitet wurden (2nd/3rd Level, Partner), je "
-        "Hauptkategorie. SLA-Eskalationen (Meldungen an die benannten Verantwortlichen, wenn eine Verletzung "
-        "absehbar ist oder eingetreten) leiten nicht weiter und stehen in einer eigenen Spalte.",
+        N_("Forwarded (escalated) tickets"),
+        "tickets",
+        N_(
+            "Tickets of the month forwarded beyond 1st level (2nd/3rd level, partners), per top-level "
+            "category. SLA escalations (messages to the named managers when a breach is foreseeable or has "
+            "happened) forward nothing and have a column of their own."
+        ),
     ),
     "escalation_time_mean_s": (
-        "Eskalationszeit, Mittelwert",
+        N_("Escalation time, mean"),
         "s",
-        "Zeit von der Ticketerstellung bis zur ersten Weiterleitung über den 1st Level.",
+        N_("Time from the ticket's creation to its first forwarding beyond 1st level."),
     ),
-    "escalation_time_p90_s": ("Eskalationszeit, 90. Perzentil", "s", "90. Perzentil derselben Zeit (Rangmethode)."),
+    "escalation_time_p90_s": (
+        N_("Escalation time, 90th percentile"),
+        "s",
+        N_("90th percentile of the same time (nearest rank)."),
+    ),
     "first_contact_resolution": (
-        "Erstlösungsquote (1st Level)",
-        "Anteil",
-        "Tickets des Monats, die gelöst oder geschlossen sind und nie über den 1st Level hinaus geroutet "
-        "wurden ÷ erstellte Tickets (Stand: Erstellungszeit des Berichts).",
+        N_("First-contact resolution (1st level)"),
+        "ratio",
+        N_(
+            "Tickets of the month resolved or closed and never routed beyond 1st level ÷ tickets created (as "
+            "of the report's time)."
+        ),
     ),
     "sla_compliance_response": (
-        "SLA-Einhaltung Reaktionszeit",
-        "Anteil",
-        "Tickets des Monats mit SLA ohne Verletzung der Reaktionszeit ÷ Tickets mit SLA (offene Tickets ohne "
-        "Verletzung zählen als eingehalten, Stand: Erstellungszeit).",
+        N_("SLA compliance, response time"),
+        "ratio",
+        N_(
+            "Tickets of the month under an SLA without a breach of the response time ÷ tickets under an SLA "
+            "(open tickets without a breach count as met, as of the report's time)."
+        ),
     ),
     "sla_compliance_resolution": (
-        "SLA-Einhaltung Lösungszeit",
-        "Anteil",
-        "Wie oben, für die Lösungszeit.",
+        N_("SLA compliance, resolution time"),
+        "ratio",
+        N_("As above, for the resolution time."),
     ),
 }
-GRID_DEFINITION = (
-    "Anrufe nach Wochentag und Stunde des Eintritts (Europe/Berlin); angebotene Anrufe (Servicezeit), die "
-    "außerhalb der Servicezeit gesondert."
+UNITS: dict[str, str] = {
+    "calls": N_("calls"),
+    "tickets": N_("tickets"),
+    "ratio": N_("ratio (0..1)"),
+    "s": N_("seconds"),
+}
+GRID_DEFINITION = N_(
+    "Calls by weekday and hour of entry (Europe/Berlin); calls offered (business hours), those outside business "
+    "hours apart."
 )
-AROUND_THE_CLOCK = "rund um die Uhr (kein Geschäftszeiten-Kalender hinterlegt)"
+AROUND_THE_CLOCK = N_("around the clock (no business calendar configured)")
+NO_SLA_PACKAGE = N_("No SLA data in this installation: SLA compliance not shown.")
+NO_SLA_TICKET = N_("No ticket of the month is measured by an SLA: SLA compliance not shown.")
 
 
 def month_period(month: str) -> tuple[datetime, datetime]:
@@ -192,7 +229,27 @@ class MonthlyReport:
     first_contact: kpi.FirstContactResolution
     sla: dict[str, Any] | None  # metrics.sla.SlaKpis.to_dict(); None when this installation has no SLA data
     sla_note: str
-    business_hours: str  # the calendar that decided "outside business hours", in one line
+    business_hours: str  # the calendar that decided "outside business hours", in one line (in ``locale``)
+    locale: str = DEFAULT_LOCALE  # the language of its texts: German unless an English account asked
+    # the top-level categories' titles by code (the counts are by code); "none": not classified
+    category_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def t(self) -> Translator:
+        return translator(self.locale)
+
+    def category(self, code: str) -> str:
+        """A top-level category's title (the code when the tree has it no longer)."""
+        if code == "none":
+            return self.t.gettext("not classified")
+        return self.category_names.get(code) or code
+
+    def weekdays(self) -> tuple[str, ...]:
+        return weekday_names(self.locale)
+
+    def month_name(self) -> str:
+        year, month = self.month.split("-")
+        return f"{month_name(int(month), self.locale)} {year}"
 
     def figures(self) -> dict[str, Any]:
         """The flat figures, keyed as in ``DEFINITIONS`` (ratios 0..1, durations in seconds, None: no base)."""
@@ -237,11 +294,21 @@ async def _sla(db: Database, tenant: str, start: datetime, end: datetime) -> tup
     try:
         from uhd_telephony.metrics import sla
     except ImportError:  # pragma: no cover - an installation without the SLA package
-        return None, "Keine SLA-Daten in dieser Installation: SLA-Einhaltung nicht ausgewiesen."
+        return None, NO_SLA_PACKAGE
     measured, facts = await sla.sla_facts(db, tenant, start, end)
     if not measured:
-        return None, "Kein Ticket des Monats wird nach einem SLA gemessen: SLA-Einhaltung nicht ausgewiesen."
+        return None, NO_SLA_TICKET
     return sla.sla_kpis(measured, facts).to_dict(), ""
+
+
+async def _top_categories(db: Database, tenant: str) -> dict[str, str]:
+    from uhd_telephony.tickets.models import Category
+
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(
+            select(Category.code, Category.name).where(Category.tenant == tenant, Category.parent_id.is_(None))
+        )
+        return {row.code: row.name for row in rows}
 
 
 async def build(
@@ -251,16 +318,20 @@ async def build(
     *,
     now: datetime | None = None,
     service_level_s: float = kpi.SERVICE_LEVEL_S,
+    locale: str | None = None,
 ) -> MonthlyReport:
-    """The tenant's report for ``month`` (``YYYY-MM``), from the stored calls and tickets."""
+    """The tenant's report for ``month`` (``YYYY-MM``), from the stored calls and tickets; its texts in ``locale``
+    (German by default)."""
+    locale = check_locale(locale)
     start, end = month_period(month)
     calendar = await queries.tenant_calendar(db, tenant)
     # independent reads: on PostgreSQL they run side by side (aggregates.run_all), on SQLite one after another
-    calls, tickets, (sla_dict, note), name = await asyncio.gather(
+    calls, tickets, (sla_dict, note), name, top = await asyncio.gather(
         aggregates.call_kpis(db, tenant, start, end, service_level_s=service_level_s, calendar=calendar),
         aggregates.ticket_kpis(db, tenant, start, end),
         _sla(db, tenant, start, end),
         _tenant_name(db, tenant),
+        _top_categories(db, tenant),
     )
     return MonthlyReport(
         tenant=tenant,
@@ -273,31 +344,24 @@ async def build(
         tickets=tickets.kpis,
         first_contact=tickets.first_contact,
         sla=sla_dict,
-        sla_note=note,
-        business_hours=business_hours(calendar, start, end),
+        sla_note=gettext(locale, note) if note else "",
+        business_hours=business_hours(calendar, start, end, locale),
+        locale=locale,
+        category_names=top,
     )
 
 
-def business_hours(calendar: Calendar | None, start: datetime, end: datetime) -> str:
-    """The business hours the report counted by, in one German line (with the month's extra closed days)."""
+def business_hours(calendar: Calendar | None, start: datetime, end: datetime, locale: str | None = None) -> str:
+    """The business hours the report counted by, in one line in ``locale`` (with the month's extra closed days)."""
     if calendar is None or calendar.always:
-        return AROUND_THE_CLOCK
-    parts = [
-        "; ".join(
-            f"{day} {', '.join(format_interval(i) for i in intervals)}"
-            for day, intervals in zip(WEEKDAYS, calendar.hours, strict=True)
-            if intervals
-        )
-    ]
-    if calendar.holiday_state:
-        parts.append(f"ohne die Feiertage ({calendar.holiday_state})")
+        return gettext(locale, AROUND_THE_CLOCK)
+    text = describe_in(calendar, locale)
     first, last = start.astimezone(calendar.zone).date(), end.astimezone(calendar.zone).date()
     closed = sorted(d for d in calendar.closed_days if first <= d < last)
     if closed:
-        parts.append("geschlossen am " + ", ".join(d.strftime("%d.%m.") for d in closed))
-    if calendar.timezone != str(kpi.TIMEZONE):
-        parts.append(f"Zeitzone {calendar.timezone}")
-    return ", ".join(parts)
+        days = ", ".join(format_date(d, locale) for d in closed)
+        text = gettext(locale, "%(hours)s, closed on %(days)s", hours=text, days=days)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------------- writers
@@ -325,46 +389,71 @@ def to_json(report: MonthlyReport) -> dict[str, Any]:
         "first_contact": report.first_contact.to_dict(),
         "sla": report.sla,
         "sla_note": report.sla_note or None,
-        "definitions": {key: text for key, (_, _, text) in DEFINITIONS.items()},
+        "locale": report.locale,
+        "definitions": {key: report.t.gettext(text) for key, (_, _, text) in DEFINITIONS.items()},
     }
 
 
 def to_csv(report: MonthlyReport) -> str:
-    """One KPI per row (key, label, value, unit, definition), then the weekday x hour tables.
+    """One KPI per row (key, label, value, unit, definition), then the weekday x hour tables: headers, labels,
+    units and texts in the report's language (German by default); the first column keeps the figure's key (what a
+    program reads), values stay numbers (ratios 0..1, seconds).
 
     Through ``csv_safe``: a text cell starting like a formula (a tenant named ``=cmd|…``) gets a ``'`` in front;
     figures are written from their numeric types and stay numbers (a negative one too)."""
+    tr = report.t
+    period = tr.gettext(
+        "%(start)s 00:00 to %(end)s 00:00, Europe/Berlin",
+        start=format_date(report.start, report.locale),
+        end=format_date(report.end, report.locale),
+    )
     out = io.StringIO()
     w = csv_safe.writer(out, lineterminator="\r\n")  # no cell a spreadsheet runs (names, titles)
-    w.writerow(["tenant", report.tenant, report.tenant_name])
-    w.writerow(["month", report.month, f"{report.start.isoformat()} .. {report.end.isoformat()}"])
-    w.writerow(["generated_at", report.generated_at.isoformat()])
-    w.writerow(["business_hours", report.business_hours])
+    w.writerow([tr.gettext("Tenant"), report.tenant_name, report.tenant])
+    w.writerow([tr.gettext("Month"), report.month_name(), period])
+    w.writerow([tr.gettext("Created"), format_datetime(report.generated_at, report.locale)])
+    w.writerow([tr.gettext("Business hours"), report.business_hours])
     w.writerow([])
-    w.writerow(["kpi", "label", "value", "unit", "definition"])
+    w.writerow([tr.gettext(h) for h in (N_("Key"), N_("Figure"), N_("Value"), N_("Unit"), N_("Definition"))])
     for key, value in report.figures().items():
         label, unit, text = DEFINITIONS[key]
-        w.writerow([key, label, "" if value is None else value, "fraction" if unit == "Anteil" else unit, text])
+        shown = "" if value is None else value
+        w.writerow([key, tr.gettext(label), shown, unit_label(unit, report.locale), tr.gettext(text)])
     t = report.tickets
-    for name, counts in (
-        ("tickets_by_category", t.by_category),
-        ("tickets_by_priority", t.by_priority),
-        ("tickets_by_channel", t.by_channel),
-        ("tickets_escalated_by_category", t.forwarded_by_category),
+    tickets_unit = unit_label("tickets", report.locale)
+    for name, counts, what in (
+        ("tickets_by_category", t.by_category, N_("Tickets created: %(what)s")),
+        ("tickets_by_priority", t.by_priority, N_("Tickets created, priority %(what)s")),
+        ("tickets_by_channel", t.by_channel, N_("Tickets created via %(what)s")),
+        ("tickets_escalated_by_category", t.forwarded_by_category, N_("Tickets forwarded: %(what)s")),
     ):
         for key, n in counts.items():
-            w.writerow([f"{name}.{key}", "", n, "Tickets", ""])
+            w.writerow([f"{name}.{key}", tr.gettext(what, what=_breakdown(report, name, key)), n, tickets_unit, ""])
     if report.sla_note:
-        w.writerow(["sla_compliance", "", "", "", report.sla_note])
+        w.writerow(["sla_compliance", tr.gettext("SLA compliance"), "", "", report.sla_note])
     for title, grid in (
-        ("calls_offered_by_weekday_hour", report.calls.offered_by_weekday_hour),
-        ("calls_outside_hours_by_weekday_hour", report.calls.outside_hours_by_weekday_hour),
+        (N_("Calls offered by weekday and hour"), report.calls.offered_by_weekday_hour),
+        (N_("Calls outside business hours by weekday and hour"), report.calls.outside_hours_by_weekday_hour),
     ):
         w.writerow([])
-        w.writerow([title, *range(24)])
-        for day, row in zip(WEEKDAYS, grid, strict=True):
+        w.writerow([tr.gettext(title), *range(24)])
+        for day, row in zip(report.weekdays(), grid, strict=True):
             w.writerow([day, *row])
     return out.getvalue()
+
+
+def unit_label(unit: str, locale: str | None) -> str:
+    """A unit code of ``DEFINITIONS`` in words."""
+    return gettext(locale, UNITS[unit]) if unit in UNITS else unit
+
+
+def _breakdown(report: MonthlyReport, name: str, key: str) -> str:
+    """A breakdown's key in words: a category's title, a priority, a channel."""
+    if name == "tickets_by_priority":
+        return priority_label(key, report.locale)
+    if name == "tickets_by_channel":
+        return i18n_label("channel", key, report.locale)
+    return report.category(key)
 
 
 async def to_html(report: MonthlyReport) -> str:
@@ -382,11 +471,12 @@ async def produce(
     *,
     now: datetime | None = None,
     service_level_s: float = kpi.SERVICE_LEVEL_S,
+    locale: str | None = None,
 ) -> tuple[MonthlyReport, str]:
     """The tenant's report for ``month`` and its text as ``fmt``: what the API serves (and the benchmark times)."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", {"format": fmt[:20]})
-    built = await build(db, tenant, month, now=now, service_level_s=service_level_s)
+    built = await build(db, tenant, month, now=now, service_level_s=service_level_s, locale=locale)
     return built, await render(built, fmt)
 
 

@@ -15,12 +15,25 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from uhd_telephony.i18n import (
+    DEFAULT_LOCALE,
+    format_date,
+    format_datetime,
+    format_number,
+    format_percent,
+    priority_label,
+    translator,
+)
+from uhd_telephony.i18n import label as i18n_label
+from uhd_telephony.i18n.catalog import translations
+from uhd_telephony.i18n.format import weekday_names
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from uhd_telephony.metrics.report import MonthlyReport
 
-_ENV: Environment | None = None
+_ENVS: dict[str, Environment] = {}
 DASH = "\u2013"  # an en dash: no figure (no base for the ratio, no values)
 BLUE, GREY, ORANGE = "#2b6cb0", "#a0aec0", "#dd6b20"  # offered / outside business hours / forwarded
 INK, MUTED, RULE = "#1a202c", "#4a5568", "#e2e8f0"
@@ -29,33 +42,42 @@ BLUES = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#217
 WIDTH = 900  # user units of every chart (the page scales them to its width)
 
 
-def _environment() -> Environment:
-    global _ENV
-    if _ENV is None:
+def _environment(locale: str = DEFAULT_LOCALE) -> Environment:
+    """The templates' environment of one language: Jinja2's i18n extension with that language's catalog
+    (``{{ _("…") }}``, ``{% trans %}``), the number filters in its format. One per language: the pages are
+    written in executor threads, so nothing is installed per render."""
+    env = _ENVS.get(locale)
+    if env is None:
         env = Environment(
             loader=PackageLoader("uhd_telephony.metrics", "templates"),
             autoescape=select_autoescape(["html", "j2"]),
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
         )
-        env.filters["pct"] = percent
-        env.filters["sec"] = seconds
-        env.filters["num"] = number
-        _ENV = env
-    return _ENV
+        env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+        env.filters["pct"] = lambda value: percent(value, locale)
+        env.filters["sec"] = lambda value: seconds(value, locale)
+        env.filters["num"] = lambda value: number(value, locale)
+        env.filters["when"] = lambda value: format_datetime(value, locale)
+        env.filters["day"] = lambda value: format_date(value, locale)
+        _ENVS[locale] = env
+    return env
 
 
-def number(value: Any) -> str:
-    """German thousands separator: 1.234.567."""
-    return DASH if value is None else f"{int(value):,}".replace(",", ".")
+def number(value: Any, locale: str | None = DEFAULT_LOCALE) -> str:
+    """With the language's thousands separator: 1.234.567 (English 1,234,567)."""
+    return DASH if value is None else format_number(int(value), locale)
 
 
-def percent(value: float | None) -> str:
-    return DASH if value is None else f"{value * 100:.1f} %".replace(".", ",")
+def percent(value: float | None, locale: str | None = DEFAULT_LOCALE) -> str:
+    """A ratio as a percentage: 60,0 % (English 60.0%)."""
+    return format_percent(value, locale)
 
 
-def seconds(value: float | None) -> str:
-    return DASH if value is None else f"{value:,.1f} s".replace(",", " ").replace(".", ",")
+def seconds(value: float | None, locale: str | None = DEFAULT_LOCALE) -> str:
+    """Seconds with one decimal: 12,5 s."""
+    return DASH if value is None else f"{format_number(value, locale, digits=1)} s"
 
 
 def nice_ticks(top: float, count: int = 5) -> list[int]:
@@ -116,10 +138,10 @@ class _Svg:
         return "".join(self.parts) + "</svg>"
 
 
-def heatmap_svg(grid: list[list[int]], title: str) -> str:
+def heatmap_svg(grid: list[list[int]], title: str, locale: str | None = DEFAULT_LOCALE) -> str:
     """Weekday x hour counts as a heat map, with its colour scale."""
-    from uhd_telephony.metrics.report import WEEKDAYS
-
+    t = translator(locale)
+    weekdays = weekday_names(locale)
     height, left, right, top, bottom = 290.0, 44.0, 110.0, 34.0, 44.0
     svg = _Svg(height, title)
     cell_w, cell_h = (WIDTH - left - right) / 24, (height - top - bottom) / 7
@@ -128,14 +150,16 @@ def heatmap_svg(grid: list[list[int]], title: str) -> str:
     svg.text(left + 12 * cell_w, 20, title, anchor="middle", size=14)
     for d, row in enumerate(grid):
         y = top + d * cell_h
-        svg.text(left - 8, y + cell_h / 2 + 4, WEEKDAYS[d], anchor="end")
+        svg.text(left - 8, y + cell_h / 2 + 4, weekdays[d], anchor="end")
         for h, n in enumerate(row):
-            tip = f"{WEEKDAYS[d]} {h}-{h + 1} Uhr: {number(n)} Anrufe"
+            tip = t.gettext(
+                "%(day)s %(hour)s–%(next)s h: %(n)s calls", day=weekdays[d], hour=h, next=h + 1, n=number(n, locale)
+            )
             svg.rect(left + h * cell_w, y, cell_w, cell_h, shade(n / scale), tip, stroke="#fff")
     base = top + 7 * cell_h
     for h in range(24):
         svg.text(left + (h + 0.5) * cell_w, base + 15, str(h), anchor="middle", size=10)
-    svg.text(left + 12 * cell_w, height - 6, "Stunde (Europe/Berlin)", anchor="middle")
+    svg.text(left + 12 * cell_w, height - 6, t.gettext("Hour (Europe/Berlin)"), anchor="middle")
     # the scale: the ramp as a gradient from 0 (bottom) to the top tick, labelled with the ticks
     x = WIDTH - right + 22
     stops = "".join(f'<stop offset="{i / (len(BLUES) - 1):.3f}" stop-color="{c}"/>' for i, c in enumerate(BLUES))
@@ -146,15 +170,16 @@ def heatmap_svg(grid: list[list[int]], title: str) -> str:
     for tick in ticks:
         y = base - (base - top) * tick / scale
         svg.line(x + 14, y, x + 18, y, MUTED)
-        svg.text(x + 21, y + 4, number(tick), size=10)
-    svg.ylabel(WIDTH - 10, top + (base - top) / 2, "Anrufe")
+        svg.text(x + 21, y + 4, number(tick, locale), size=10)
+    svg.ylabel(WIDTH - 10, top + (base - top) / 2, t.gettext("Calls"))
     return svg.done()
 
 
-def hourly_bars_svg(offered: list[list[int]], outside: list[list[int]]) -> str:
+def hourly_bars_svg(offered: list[list[int]], outside: list[list[int]], locale: str | None = DEFAULT_LOCALE) -> str:
     """Calls per hour of the day: offered and outside business hours, stacked."""
+    t = translator(locale)
     height, left, right, top, bottom = 260.0, 72.0, 16.0, 30.0, 44.0
-    svg = _Svg(height, "Anrufe nach Stunde des Tages")
+    svg = _Svg(height, t.gettext("Calls by hour of the day"))
     per_hour = [sum(day[h] for day in offered) for h in range(24)]
     outside_hour = [sum(day[h] for day in outside) for h in range(24)]
     ticks = nice_ticks(max(a + b for a, b in zip(per_hour, outside_hour, strict=True)))
@@ -163,55 +188,75 @@ def hourly_bars_svg(offered: list[list[int]], outside: list[list[int]]) -> str:
     for tick in ticks:
         y = base - tick * scale
         svg.line(left, y, left + plot_w, y)
-        svg.text(left - 6, y + 4, number(tick), anchor="end", size=10)
+        svg.text(left - 6, y + 4, number(tick, locale), anchor="end", size=10)
     for h in range(24):
         x, a, b = left + h * slot + slot * 0.1, per_hour[h], outside_hour[h]
-        tip = f"{h}-{h + 1} Uhr: {number(a)} angeboten, {number(b)} außerhalb der Servicezeit"
+        tip = t.gettext(
+            "%(hour)s–%(next)s h: %(offered)s offered, %(outside)s outside business hours",
+            hour=h, next=h + 1, offered=number(a, locale), outside=number(b, locale),
+        )  # fmt: skip
         svg.rect(x, base - a * scale, slot * 0.8, a * scale, BLUE, tip)
         svg.rect(x, base - (a + b) * scale, slot * 0.8, b * scale, GREY, tip)
         svg.text(left + (h + 0.5) * slot, base + 15, str(h), anchor="middle", size=10)
     svg.line(left, base, left + plot_w, base, MUTED)
-    svg.text(left + plot_w / 2, height - 6, "Stunde (Europe/Berlin)", anchor="middle")
-    svg.ylabel(16, top + plot_h / 2, "Anrufe")
-    svg.legend(left, 14, [(BLUE, "angeboten"), (GREY, "außerhalb der Servicezeit")])
+    svg.text(left + plot_w / 2, height - 6, t.gettext("Hour (Europe/Berlin)"), anchor="middle")
+    svg.ylabel(16, top + plot_h / 2, t.gettext("Calls"))
+    svg.legend(left, 14, [(BLUE, t.gettext("offered")), (GREY, t.gettext("outside business hours"))])
     return svg.done()
 
 
-def categories_svg(created: dict[str, int], forwarded: dict[str, int]) -> str:
-    """Tickets per top-level category: created and forwarded beyond 1st level."""
-    names = sorted(created, key=lambda k: (-created[k], k))
+def categories_svg(
+    created: dict[str, int], forwarded: dict[str, int], locale: str | None = DEFAULT_LOCALE,
+    titles: Callable[[str], str] = str,
+) -> str:  # fmt: skip
+    """Tickets per top-level category (by ``titles(code)``): created and forwarded beyond 1st level."""
+    t = translator(locale)
+    names = sorted(created, key=lambda k: (-created[k], titles(k)))
     row, top, bottom, right = 34.0, 30.0, 44.0, 24.0
-    left = min(24 + 7.0 * max((len(n) for n in names), default=4), 300.0)  # names longer than that are cut
+    left = min(24 + 7.0 * max((len(titles(n)) for n in names), default=4), 300.0)  # longer names are cut
     height = top + row * len(names) + bottom
-    svg = _Svg(height, "Tickets nach Hauptkategorie")
+    svg = _Svg(height, t.gettext("Tickets by top-level category"))
     ticks = nice_ticks(max([*created.values(), *forwarded.values()], default=0))
     plot_w = WIDTH - left - right
     scale, base = plot_w / ticks[-1], top + row * len(names)
     for tick in ticks:
         x = left + tick * scale
         svg.line(x, top, x, base)
-        svg.text(x, base + 15, number(tick), anchor="middle", size=10)
-    for i, name in enumerate(names):
-        y, made, sent = top + i * row, created[name], forwarded.get(name, 0)
+        svg.text(x, base + 15, number(tick, locale), anchor="middle", size=10)
+    for i, code in enumerate(names):
+        y, made, sent, name = top + i * row, created[code], forwarded.get(code, 0), titles(code)
         label = name if len(name) * 7.0 <= left - 24 else name[: int((left - 24) / 7.0) - 1] + "\u2026"
         svg.text(left - 8, y + row / 2 + 4, label, anchor="end")
-        svg.rect(left, y + 4, made * scale, 12, BLUE, f"{name}: {number(made)} erstellt")
-        svg.rect(left, y + 17, sent * scale, 12, ORANGE, f"{name}: {number(sent)} weitergeleitet/eskaliert")
+        svg.rect(
+            left, y + 4, made * scale, 12, BLUE, t.gettext("%(name)s: %(n)s created", name=name, n=number(made, locale))
+        )
+        svg.rect(
+            left,
+            y + 17,
+            sent * scale,
+            12,
+            ORANGE,
+            t.gettext("%(name)s: %(n)s forwarded", name=name, n=number(sent, locale)),
+        )
     svg.line(left, top, left, base, MUTED)
-    svg.text(left + plot_w / 2, height - 6, "Tickets", anchor="middle")
-    svg.legend(left, 14, [(BLUE, "erstellt"), (ORANGE, "weitergeleitet/eskaliert")])
+    svg.text(left + plot_w / 2, height - 6, t.gettext("Tickets"), anchor="middle")
+    svg.legend(left, 14, [(BLUE, t.gettext("created")), (ORANGE, t.gettext("forwarded"))])
     return svg.done()
 
 
 def render(report: MonthlyReport) -> str:
-    """The complete HTML page of ``report``."""
-    from uhd_telephony.metrics.report import DEFINITIONS, GRID_DEFINITION, MONTHS, WEEKDAYS
+    """The complete HTML page of ``report``, in the report's language."""
+    from uhd_telephony.metrics.report import DEFINITIONS, GRID_DEFINITION
 
-    c, t = report.calls, report.tickets
+    locale = report.locale
+    t = report.t
+    c, tk = report.calls, report.tickets
     charts = {
-        "heatmap": heatmap_svg(c.offered_by_weekday_hour, "Angebotene Anrufe nach Wochentag und Stunde"),
-        "hours": hourly_bars_svg(c.offered_by_weekday_hour, c.outside_hours_by_weekday_hour),
-        "categories": categories_svg(t.by_category, t.forwarded_by_category) if t.created else "",
+        "heatmap": heatmap_svg(c.offered_by_weekday_hour, t.gettext("Calls offered by weekday and hour"), locale),
+        "hours": hourly_bars_svg(c.offered_by_weekday_hour, c.outside_hours_by_weekday_hour, locale),
+        "categories": categories_svg(tk.by_category, tk.forwarded_by_category, locale, report.category)
+        if tk.created
+        else "",
     }
     figures = report.figures()
     rows = []
@@ -219,26 +264,28 @@ def render(report: MonthlyReport) -> str:
         label, unit, text = DEFINITIONS[key]
         if key.startswith("sla_") and report.sla is None:
             continue
-        if unit == "Anteil":
-            shown = percent(value)
+        if unit == "ratio":
+            shown = percent(value, locale)
         elif unit == "s":
-            shown = seconds(value)
+            shown = seconds(value, locale)
         else:
-            shown = number(value)
-        rows.append({"key": key, "label": label, "value": shown, "definition": text})
-    year, month = report.month.split("-")
+            shown = number(value, locale)
+        rows.append({"key": key, "label": t.gettext(label), "value": shown, "definition": t.gettext(text)})
     return (
-        _environment()
+        _environment(locale)
         .get_template("report.html.j2")
         .render(
             report=report,
-            month_name=f"{MONTHS[int(month) - 1]} {year}",
+            lang=locale,
+            month_name=report.month_name(),
             rows=rows,
             charts=charts,
-            weekdays=WEEKDAYS,
-            grid_definition=GRID_DEFINITION,
-            definitions=DEFINITIONS,
-            tickets=t,
+            weekdays=report.weekdays(),
+            grid_definition=t.gettext(GRID_DEFINITION),
+            tickets=tk,
             calls=c,
+            category=report.category,
+            priority=lambda p: priority_label(p, locale),
+            channel=lambda ch: i18n_label("channel", ch, locale),
         )
     )

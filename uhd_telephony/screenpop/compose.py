@@ -17,11 +17,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallEvent, CallOffered
 from uhd_telephony.calls.records import CallRecord, iso
 from uhd_telephony.screenpop.ports import Accounts, Agent, Callbacks, CallTickets, Directory, PopFanout
+from uhd_telephony.sla.view import open_ticket
+from uhd_telephony.sla.view import states as sla_states
 from uhd_telephony.store.db import Database, is_unavailable
 from uhd_telephony.tickets.requester import DirectoryMatch, Requester, requester_of
 from uhd_telephony.tickets.service import AfterInsert
@@ -30,6 +33,11 @@ from uhd_telephony.tickets.view import TicketView
 log = logging.getLogger(__name__)
 
 CATEGORY_CACHE_S = 30.0  # the tree changes rarely; a pop must not wait for it
+# who answered on which interface, remembered: read twice per call otherwise (answered and ended). A change made
+# in this process (a new account, a phone moved, a deactivation) counts at once; one made by another process
+# (a second web process) within this time
+AGENT_CACHE_S = 120.0
+RECENT_TICKETS = 5  # the caller's earlier tickets shown in the pop
 RETRY_MIN_S = 0.2  # the first retry of an answered call's ticket and pop while the database is away
 RETRY_MAX_S = 5.0
 
@@ -88,6 +96,8 @@ class ScreenPop:
         self._tails: dict[str, asyncio.Task[None]] = {}  # per call: the last task queued for it
         self._tasks: set[asyncio.Task[None]] = set()
         self._categories: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._agents: dict[tuple[str | None, str | None], tuple[float, Agent]] = {}
+        self._agents_version = accounts.version
         self._closed = False
         self.on_failure = on_failure
         self.retry_min_s = retry_min_s
@@ -152,7 +162,7 @@ class ScreenPop:
     async def open_ticket(self, call: CallRecord, *, then: AfterInsert | None = None) -> OpenedTicket:
         """The call's ticket (opened once per conversation) for the agent's account and the directory's caller;
         ``then(conn, ticket_id, now)`` runs in a new ticket's transaction."""
-        agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
+        agent = await self.agent_for(call)
         caller = self.directory.lookup(call.tenant, call.caller_number)
         requester = requester_of(call, caller)
         ticket, created = await self.tickets.open_for_call(
@@ -164,6 +174,27 @@ class ScreenPop:
         )
         self.stats.tickets_created += created
         return OpenedTicket(ticket, created, agent, caller, requester)
+
+    async def agent_for(self, call: CallRecord) -> Agent | None:
+        """The account of the agent who answered the call; an account found is remembered for ``AGENT_CACHE_S``
+        or until this process changes an account; a missing one is asked for again at the next call."""
+        key = (call.agent_interface, call.agent)
+        now = time.monotonic()
+        version = self.accounts.version
+        if version != self._agents_version:
+            self._agents.clear()
+            self._agents_version = version
+        cached = self._agents.get(key)
+        if cached is not None and now - cached[0] < AGENT_CACHE_S:
+            return cached[1]
+        agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
+        if agent is None:
+            self._agents.pop(key, None)
+        else:
+            if len(self._agents) > 10_000:  # interfaces are few; a flood of made-up ones must not grow this
+                self._agents.clear()
+            self._agents[key] = (now, agent)
+        return agent
 
     async def callback_for(self, call: CallRecord) -> object | None:
         """The callback entry of an ended unanswered call when the callback rules want one (CallbackView | None)."""
@@ -196,29 +227,58 @@ class ScreenPop:
 
     async def answered(self, event: CallAnswered) -> None:
         call = event.call
-        opened = await self._while_up(call, lambda: self.open_ticket(call))
+        # the caller's earlier tickets are read while the new one is written (the pop needs both)
+        caller = requester_of(call, self.directory.lookup(call.tenant, call.caller_number))
+        earlier = asyncio.create_task(self._recent(call, caller.user_id))
+        try:
+            opened = await self._while_up(call, lambda: self.open_ticket(call))
+        except BaseException:
+            earlier.cancel()
+            raise
         ticket, agent = opened.ticket, opened.agent
         if agent is None:
+            earlier.cancel()
             self.stats.without_agent_account += 1
             log.info("call %s answered by %s, who has no account: ticket %s, no pop", call.call_id, call.agent,
                      ticket.number)  # fmt: skip
             return
-        pop = await self._while_up(call, lambda: self._pop(call, opened))
+        pop = await self._while_up(call, lambda: self._pop(call, opened, earlier))
         if await self.fanout.publish(pop) is False:
             self.stats.duplicate_pops += 1  # another instance following the same PBX popped it
             return
         self.stats.pops += 1
 
-    async def _pop(self, call: CallRecord, opened: OpenedTicket) -> dict[str, Any]:
+    async def _recent(self, call: CallRecord, user_id: int | None) -> list[dict[str, Any]]:
+        """The caller's earlier tickets as the pop shows them, newest first: the open ones with their SLA state
+        (``sla.view``: due times, time left, paused, ok/warning/breached). One more than shown: the new ticket may
+        be among them when its insert commits first (``answered`` reads them while it writes)."""
+        async with self._slots:
+            found = await self.tickets.recent_for_requester(
+                call.tenant, user_id=user_id, number=call.caller_number, limit=RECENT_TICKETS + 1
+            )
+            shown = [t.to_dict() for t in found]
+            unfinished = [t for t in found if open_ticket(t)]
+            if unfinished:
+                async with self.db.engine.connect() as conn:
+                    states = await sla_states(conn, call.tenant, unfinished, datetime.fromtimestamp(self.clock(), UTC))
+                for ticket in shown:
+                    ticket["sla"] = states.get(ticket["id"])
+        return shown
+
+    async def _pop(
+        self, call: CallRecord, opened: OpenedTicket, earlier: asyncio.Task[list[dict[str, Any]]] | None = None
+    ) -> dict[str, Any]:
         ticket, agent, caller, requester = opened.ticket, opened.agent, opened.caller, opened.requester
         assert agent is not None  # a call answered by someone without an account pops nowhere (``answered``)
-        recent = await self.tickets.recent_for_requester(
-            call.tenant,
-            user_id=requester.user_id,
-            number=call.caller_number,
-            limit=5,
-            exclude_id=ticket.id,
-        )
+        found = None
+        if earlier is not None and not earlier.cancelled():
+            try:
+                found = await earlier
+            except Exception:  # read again below, inside the caller's retry
+                found = None
+        if found is None:
+            found = await self._recent(call, requester.user_id)
+        recent = [t for t in found if t["id"] != ticket.id][:RECENT_TICKETS]
         return {
             "type": "pop",
             "tenant": call.tenant,
@@ -228,7 +288,7 @@ class ScreenPop:
             "caller": caller.to_dict(),
             "ticket": ticket.to_dict(),
             "ticket_created": opened.created,
-            "recent_tickets": [t.to_dict() for t in recent],
+            "recent_tickets": recent,
             "categories": await self._category_tree(call.tenant),
         }
 
@@ -246,7 +306,7 @@ class ScreenPop:
             await self.callback_for(call)
             return
         await self.callbacks.on_call_ended(call)
-        agent = await self.accounts.agent_for_call(call.agent_interface, call.agent)
+        agent = await self.agent_for(call)
         if agent is None:
             return
         await self.fanout.end(agent.id, call.linkedid)

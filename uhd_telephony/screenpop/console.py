@@ -9,9 +9,11 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field
 
 from uhd_telephony.errors import Forbidden, NotFound
+from uhd_telephony.i18n import Msg
 from uhd_telephony.screenpop.fanout import encode
 from uhd_telephony.screenpop.hub import Console
 from uhd_telephony.tickets.categories import category_tree
+from uhd_telephony.tickets.extras import extra_fields
 from uhd_telephony.tickets.schemas import TicketResponse
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import principal, require, require_in_tenant
@@ -80,7 +82,8 @@ async def ticket(request: web.Request) -> web.Response:
     view = await request.app[keys.TICKETS].get(tenant, ticket_id)
     if not who.sees_group(view.support_group):
         raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
-    return web.json_response({"ticket": view.to_dict()})
+    extras = await extra_fields(request.app[keys.DB], tenant, [view])  # the SLA state (tickets.extras)
+    return web.json_response({"ticket": {**view.to_dict(), **extras.get(view.id, {})}})
 
 
 class ClassifyBody(BaseModel):
@@ -139,7 +142,7 @@ async def callback_dial(request: web.Request) -> web.Response:
     who, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
     ami = request.app[keys.AMI]()
     if ami is None:  # (the account itself: ``get`` raises NotFound, never answers None)
-        raise Forbidden("calling back needs an agent phone and a connection to Asterisk")
+        raise Forbidden(Msg("calling back needs an agent phone and a connection to Asterisk"))
     account = await request.app[keys.ACCOUNTS].get(who.account_id)
     view = await request.app[keys.CALLBACKS].dial(tenant, _id(request, "callback_id"), account, ami)
     return web.json_response({"callback": view.to_dict()})

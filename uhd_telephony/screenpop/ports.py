@@ -25,6 +25,8 @@ class Agent(Protocol):
 
 
 class Accounts(Protocol):
+    version: int  # moves with every change of this process to the accounts (a remembered agent is stale then)
+
     async def agent_for_call(self, interface: str | None, member_name: str | None) -> Agent | None:
         """The active agent who answered, from AgentConnect's ``Interface`` and ``MemberName``; None: no account."""
         ...

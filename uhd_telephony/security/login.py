@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
+from typing import Any, Literal
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
+from pydantic import BaseModel, ConfigDict, Field
 
 from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.errors import Forbidden, NotAuthenticated, TooManyAttempts
+from uhd_telephony.i18n import Msg
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import PRINCIPAL, SESSION_ID, LoginBody, client_ip, principal, require
+from uhd_telephony.web.auth import PRINCIPAL, SESSION_ID, LoginBody, Principal, client_ip, principal, require
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.middleware import same_origin
 from uhd_telephony.web.openapi import AccountResponse, OkResponse, documented
@@ -32,7 +36,7 @@ log = logging.getLogger(__name__)
 )
 async def login(request: web.Request) -> web.Response:
     if not same_origin(request):
-        raise Forbidden("cross-origin login refused")
+        raise Forbidden(Msg("cross-origin login refused"))
     body = LoginBody.model_validate(await read_json(request))
     ip = client_ip(request)
     guard = request.app[keys.LOGIN_GUARD]
@@ -42,7 +46,9 @@ async def login(request: web.Request) -> web.Response:
     if locked is not None:
         log.info("login for %r from %s refused: %s locked out", name, ip, locked.kind)
         raise TooManyAttempts(
-            f"too many failed logins: try again in {locked.retry_after} s", locked.retry_after, {"locked": locked.kind}
+            Msg("too many failed logins: try again in %(seconds)s s", seconds=locked.retry_after),
+            locked.retry_after,
+            {"locked": locked.kind},
         )
     account = await request.app[keys.ACCOUNTS].authenticate(body.username, body.password)
     if account is None:
@@ -54,15 +60,18 @@ async def login(request: web.Request) -> web.Response:
             await audit.write(AuditAction.LOGIN_LOCKED, actor=name, ip=ip, details=lock)
             log.warning("login locked out (%s) for %r from %s for %d s", started.kind, name, ip, started.retry_after)
             raise TooManyAttempts(
-                f"wrong username or password; too many failed logins: try again in {started.retry_after} s",
+                Msg(
+                    "wrong username or password; too many failed logins: try again in %(seconds)s s",
+                    seconds=started.retry_after,
+                ),
                 started.retry_after,
                 {"locked": started.kind},
             )
-        raise NotAuthenticated("wrong username or password")
+        raise NotAuthenticated(Msg("wrong username or password"))
     if account.role == Role.PARTNER:
         refused = {"reason": "partner accounts use API tokens"}
         await audit.write(AuditAction.LOGIN_FAILED, actor=name, ip=ip, details=refused)
-        raise Forbidden("partner accounts use API tokens, not a login")
+        raise Forbidden(Msg("partner accounts use API tokens, not a login"))
     await guard.succeeded(body.username)
     session = await new_session(request)  # a fresh session id: no fixation
     session["account_id"] = account.id
@@ -96,10 +105,37 @@ async def me(request: web.Request) -> web.Response:
     who = await require(request)
     # what the pages may use beyond the routes every server has (the demo's softphone), so none probes for it
     features: frozenset[str] = request.app.get(keys.FEATURES, frozenset())
-    return web.json_response({"account": who.to_dict(), "features": sorted(features)})
+    return web.json_response({"account": await _account(request, who), "features": sorted(features)})
+
+
+async def _account(request: web.Request, who: Principal) -> dict[str, Any]:
+    """The account as /api/me shows it: with its tenants' display names (pages name a tenant, never its slug)."""
+    out = who.to_dict()
+    tenants = request.app.get(keys.TENANTS)
+    known = await tenants.list_all() if tenants is not None else []
+    out["tenant_names"] = {t.tenant: t.name for t in known if who.serves(t.tenant)}
+    return out
+
+
+class LocaleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    locale: Literal["de", "en"] = Field(description="de: German (the default), en: English")
+
+
+@documented("Choose the language of your pages, mails to you and answers", body=LocaleBody,
+            response=AccountResponse, tag="session")  # fmt: skip
+async def set_locale(request: web.Request) -> web.Response:
+    who = await require(request)  # a session: API tokens are refused (not in web.permissions.TOKEN_ROUTES)
+    body = LocaleBody.model_validate(await read_json(request))
+    await request.app[keys.ACCOUNTS].set_locale(who.account_id, body.locale)
+    changed = replace(who, locale=body.locale)
+    request[PRINCIPAL] = changed  # this answer (and its error texts) in the new language already
+    features: frozenset[str] = request.app.get(keys.FEATURES, frozenset())
+    return web.json_response({"account": await _account(request, changed), "features": sorted(features)})
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
+    app.router.add_put("/api/me/locale", set_locale)

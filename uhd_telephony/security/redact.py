@@ -14,9 +14,10 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from uhd_telephony.security.tokens import TOKEN_LIKE
-
 MASK = "***"
+# what may look like an API token (security.tokens) in text: defined here, where it is masked, so that every
+# command can install the masking without importing the accounts and the tokens' tables
+TOKEN_LIKE = re.compile(r"uhd_[0-9]+_[A-Za-z0-9_-]+")
 SESSION_COOKIE = "uhd_session"
 MIN_SECRET = 4  # shorter configured "secrets" would mask ordinary words
 

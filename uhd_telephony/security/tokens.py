@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 PREFIX = "uhd_"
 SECRET_BYTES = 32
 TOKEN_RE = re.compile(r"uhd_([1-9][0-9]{0,17})_([A-Za-z0-9_-]{43})")
-# what may look like a token in text (logs): masked by security.redact
-TOKEN_LIKE = re.compile(r"uhd_[0-9]+_[A-Za-z0-9_-]+")
 # last_used_at is written at most this often per token: a busy partner must not mean one UPDATE per request
 TOUCH_EVERY = timedelta(seconds=60)
 MAX_DAYS = 3650

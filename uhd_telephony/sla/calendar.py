@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 
 from uhd_telephony.errors import InvalidInput
+from uhd_telephony.i18n import LOCAL_TZ_NAME, translator
+from uhd_telephony.i18n.format import weekday_names
 
 DEFAULT_TIMEZONE = "Europe/Berlin"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -369,6 +371,36 @@ def describe(calendar: Calendar) -> str:
     return days + extra
 
 
+EN_DASH = "\u2013"
+# the states by name (proper names: the same in German and English mails); "Augsburg" is the city's holiday
+STATE_NAMES: Mapping[str, str] = {
+    "BB": "Brandenburg", "BE": "Berlin", "BW": "Baden-Württemberg", "BY": "Bayern", "HB": "Bremen",
+    "HE": "Hessen", "HH": "Hamburg", "MV": "Mecklenburg-Vorpommern", "NI": "Niedersachsen",
+    "NW": "Nordrhein-Westfalen", "RP": "Rheinland-Pfalz", "SH": "Schleswig-Holstein", "SL": "Saarland",
+    "SN": "Sachsen", "ST": "Sachsen-Anhalt", "TH": "Thüringen",
+}  # fmt: skip
+
+
+def describe_in(calendar: Calendar | None, locale: str | None) -> str:
+    """The business hours in words for people (pages, mails, reports): "rund um die Uhr" / "around the clock", or
+    "Mo. 07:00–17:00; Di. …, ohne die Feiertage (Nordrhein-Westfalen)". ``describe`` is the one for logs."""
+    t = translator(locale)
+    if calendar is None or calendar.always:
+        return t.gettext("around the clock")
+    names = weekday_names(locale)
+    text = "; ".join(
+        f"{names[day]} {', '.join(format_interval(i).replace('-', EN_DASH) for i in intervals)}"
+        for day, intervals in enumerate(calendar.hours)
+        if intervals
+    )
+    if calendar.holiday_state:
+        state = STATE_NAMES.get(calendar.holiday_state, calendar.holiday_state)
+        text = t.gettext("%(hours)s, without the public holidays (%(state)s)", hours=text, state=state)
+    if calendar.timezone != LOCAL_TZ_NAME:
+        text = t.gettext("%(hours)s, time zone %(zone)s", hours=text, zone=calendar.timezone)
+    return text
+
+
 __all__: Sequence[str] = [
     "DEFAULT_TIMEZONE",
     "Calendar",
@@ -376,6 +408,7 @@ __all__: Sequence[str] = [
     "add_business_time",
     "business_time_between",
     "describe",
+    "describe_in",
     "is_business_time",
     "stored_calendar",
 ]

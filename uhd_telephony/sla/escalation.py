@@ -22,25 +22,36 @@ ticket's timer and, when the ticket is resolved, de-escalates its open escalatio
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from uhd_telephony.i18n import (
+    DEFAULT_LOCALE,
+    actor_label,
+    format_datetime,
+    format_duration,
+    format_percent,
+    priority_label,
+    translator,
+)
+from uhd_telephony.i18n import label as i18n_label
 from uhd_telephony.outbox.service import PUBLIC_URL, enqueue
 from uhd_telephony.runtime.scanner import PeriodicScanner
-from uhd_telephony.sla.calendar import describe
-from uhd_telephony.sla.clock import DONE, Deadline, Kind, Target, pending
+from uhd_telephony.sla.calendar import describe, describe_in
+from uhd_telephony.sla.clock import DONE, Deadline, Kind, pending
 from uhd_telephony.sla.clock import due as due_now
 from uhd_telephony.sla.models import escalations, sla_timers
 from uhd_telephony.sla.policy import Contact, TenantSla, contacts_for, load_sla
 from uhd_telephony.sla.timers import Plan, plan, schedule, store
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets import history as hist
+from uhd_telephony.tickets import history_text
 from uhd_telephony.tickets.history import SYSTEM, Action, Change, iso
 from uhd_telephony.tickets.priority import PRIORITY_NAMES
 from uhd_telephony.tickets.view import tickets, view_select
@@ -55,8 +66,13 @@ HISTORY_FIELD = "sla"
 RESOLVED_REASON = "ticket resolved"
 LOCAL_TZ_NAME = "Europe/Berlin"
 
-_TARGET_DE = {Target.RESPONSE: "Reaktionszeit", Target.RESOLUTION: "Lösungszeit"}
-_TARGET_EN = {Target.RESPONSE: "response time", Target.RESOLUTION: "resolution time"}
+_ESCALATED_NOTE = re.compile(
+    r"^escalation #(\d+): (\w+) target ((?:\d+ h )?\d+ min), (\w+) due (\S+); level (\d+) notified: (.*)$", re.S
+)
+_TAKEN_BACK_NOTE = re.compile(r"^escalation #(\d+) taken back: (.*)$", re.S)
+_ACKNOWLEDGED_NOTE = re.compile(r"^escalation #(\d+) acknowledged(?:: (.*))?$", re.S)
+_HM = re.compile(r"^(?:(\d+) h )?(\d+) min$")
+_CHANNELS = re.compile(r"\(((?:mail|webhook)(?:\+(?:mail|webhook))*)\)")
 
 
 def label(kind: str, target: str) -> str:
@@ -64,7 +80,72 @@ def label(kind: str, target: str) -> str:
     return f"{target} {kind}"
 
 
+def in_words(stored: str | None, locale: str | None) -> str:
+    """An escalation as the history stores it (``response warning``) in words: "SLA-Warnung (Reaktionszeit)"."""
+    target, _, kind = (stored or "").partition(" ")
+    return translator(locale).gettext(
+        "%(kind)s (%(target)s)",
+        kind=i18n_label("escalation_kind", kind, locale),
+        target=i18n_label("sla_target", target, locale),
+    )
+
+
+def _reason(reason: str, locale: str | None) -> str:
+    """A de-escalation's reason; the one the system gives (the ticket was resolved) in words."""
+    return translator(locale).gettext("ticket resolved") if reason == RESOLVED_REASON else reason
+
+
+def _seconds(hm: str) -> int | None:
+    found = _HM.match(hm)
+    return None if found is None else int(found.group(1) or 0) * 3600 + int(found.group(2)) * 60
+
+
+# -- the history in words (tickets.history_text: the SLA's own actions) -----------------------------------------
+
+
+@history_text.describes(Action.ESCALATED.value)
+def _describe_escalated(entry: Mapping[str, Any], ctx: history_text.Context) -> str:
+    what = in_words(entry.get("new_value"), ctx.locale)
+    found = _ESCALATED_NOTE.match(entry.get("note") or "")
+    if found is None:
+        return history_text.with_note(what, entry.get("note"), ctx)
+    limit = _seconds(found.group(3))
+    notified = found.group(7)
+    if notified == "nobody configured":
+        notified = ctx.t.gettext("nobody (no contact configured)")
+    else:
+        notified = _CHANNELS.sub(
+            lambda m: "(" + ", ".join(i18n_label("notify_channel", c, ctx.locale) for c in m.group(1).split("+")) + ")",
+            notified,
+        )
+    return ctx.t.gettext(
+        "%(what)s: due %(due)s, target %(limit)s; level %(level)s notified: %(who)s",
+        what=what,
+        due=format_datetime(found.group(5), ctx.locale),
+        limit=format_duration(limit, ctx.locale) if limit is not None else found.group(3),
+        level=found.group(6),
+        who=notified,
+    )
+
+
+@history_text.describes(Action.DE_ESCALATED.value)
+def _describe_de_escalated(entry: Mapping[str, Any], ctx: history_text.Context) -> str:
+    what = in_words(entry.get("old_value"), ctx.locale)
+    found = _TAKEN_BACK_NOTE.match(entry.get("note") or "")
+    if found is None:
+        return history_text.with_note(ctx.t.gettext("%(what)s taken back", what=what), entry.get("note"), ctx)
+    return ctx.t.gettext("%(what)s taken back: %(reason)s", what=what, reason=_reason(found.group(2), ctx.locale))
+
+
+@history_text.describes(ACKNOWLEDGED)
+def _describe_acknowledged(entry: Mapping[str, Any], ctx: history_text.Context) -> str:
+    what = ctx.t.gettext("%(what)s acknowledged", what=in_words(entry.get("old_value"), ctx.locale))
+    found = _ACKNOWLEDGED_NOTE.match(entry.get("note") or "")
+    return history_text.with_note(what, found.group(2) if found is not None else entry.get("note"), ctx)
+
+
 def _hm(seconds: float) -> str:
+    """The target as the history note stores it (read back by ``_describe_escalated``)."""
     minutes = round(seconds / 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
@@ -139,6 +220,7 @@ async def notify_de_escalation(
     if sla is None:
         return 0
     who = await _actor_name(conn, actor)
+    names = await history_text.names_for(conn, ticket["tenant"])
     queued = 0
     for row in rows:
         told = {str(n.get("name")) for n in (row.get("notified") or ()) if isinstance(n, Mapping)}
@@ -170,7 +252,7 @@ async def notify_de_escalation(
             conn,
             contacts,
             body,
-            lambda body, _: de_escalation_text(body),
+            lambda body, _: de_escalation_text(body, names=names),
             tenant=ticket["tenant"],
             ticket_id=ticket_id,
             key=f"de-escalation:{row['id']}",
@@ -206,42 +288,41 @@ async def _tell(
     return queued
 
 
-async def _actor_name(conn: AsyncConnection, actor: str) -> str:
-    """An agent's or manager's display name for ``agent:<id>`` (as the history writes it); else the actor as is."""
-    kind, _, ident = actor.partition(":")
-    if kind != "agent" or not ident.isdigit():
-        return actor
-    from uhd_telephony.accounts.models import Account
-
-    name = (await conn.execute(select(Account.display_name).where(Account.id == int(ident)))).scalar()
-    return f"{name} ({actor})" if name else actor
+async def _actor_name(conn: AsyncConnection, actor: str, locale: str | None = None) -> str:
+    """Who, by name: an account's display name for ``agent:<id>`` (as the history writes it), "System", …"""
+    return actor_label(actor, locale, await history_text.account_names(conn, [actor]))
 
 
-def de_escalation_text(body: Mapping[str, Any]) -> tuple[str, str]:
-    """(subject, text) of the all-clear mail, German first."""
+def de_escalation_text(
+    body: Mapping[str, Any], *, names: history_text.Names | None = None, locale: str | None = DEFAULT_LOCALE
+) -> tuple[str, str]:
+    """(subject, text) of the all-clear mail: in ``locale`` (German: contacts have no language of their own),
+    statuses, tenants and people in words, times in Europe/Berlin."""
+    tr = translator(locale)
     t, e = body["data"]["ticket"], body["data"]["escalation"]
-    which = Target(e["target"])
-    kind_de = "SLA-Warnung" if e["kind"] == Kind.WARNING.value else "SLA-Verletzung"
-    kind_en = "SLA warning" if e["kind"] == Kind.WARNING.value else "SLA breach"
-    head_de = f"{kind_de} ({_TARGET_DE[which]}) zurückgenommen"
-    head_en = f"{kind_en} ({_TARGET_EN[which]}) taken back"
-    when = datetime.fromisoformat(e["de_escalated_at"].replace("Z", "+00:00"))
-    local = when.astimezone(ZoneInfo(LOCAL_TZ_NAME)).strftime("%d.%m.%Y %H:%M")
+    names = names or history_text.Names()
+    what = in_words(label(e["kind"], e["target"]), locale)
+    head = tr.gettext("%(what)s taken back", what=what)
     lines = [
-        f"{head_de} / {head_en}",
+        head,
         "",
-        f"Ticket: {t['number']} — {t['subject'] or '-'}",
-        f"Mandant / Tenant: {t['tenant']}",
-        f"Status: {t['status']}",
-        f"Eskalation / Escalation: #{e['id']}, Stufe / level {e['level']}",
-        f"Zurückgenommen von / Taken back by: {e['de_escalated_by_name']}, {local} ({LOCAL_TZ_NAME})",
-        f"Grund / Reason: {e['reason']}",
+        tr.gettext("Ticket: %(number)s — %(subject)s", number=t["number"], subject=t["subject"] or "\u2013"),
+        tr.gettext("Tenant: %(tenant)s", tenant=names.tenant(t["tenant"])),
+        tr.gettext("Status: %(status)s", status=i18n_label("status", t["status"], locale)),
+        tr.gettext("Escalation: #%(id)s, level %(level)s", id=e["id"], level=e["level"]),
+        tr.gettext(
+            "Taken back by: %(who)s, %(when)s",
+            who=e["de_escalated_by_name"],
+            when=format_datetime(e["de_escalated_at"], locale),
+        ),
+        tr.gettext("Reason: %(reason)s", reason=_reason(e["reason"], locale)),
         "",
-        f"Ticket: {PUBLIC_URL}/tickets/{t['tenant']}/{t['id']}",
+        tr.gettext("Ticket: %(url)s", url=f"{PUBLIC_URL}/tickets/{t['tenant']}/{t['id']}"),
         "",
-        "Diese Nachricht wurde automatisch erstellt. / This message was generated automatically.",
+        tr.gettext("Times in German local time (Europe/Berlin)."),
+        tr.gettext("This message was generated automatically."),
     ]
-    return f"[{t['number']}] {head_de} / {head_en}", "\n".join(lines) + "\n"
+    return f"[{t['number']}] {head}", "\n".join(lines) + "\n"
 
 
 # -- firing ---------------------------------------------------------------------------------------------------
@@ -293,40 +374,57 @@ def escalation_body(
     }
 
 
-def escalation_text(body: Mapping[str, Any], contact: Contact) -> tuple[str, str]:
-    """(subject, text) of the mail, German first."""
+def escalation_text(
+    body: Mapping[str, Any], contact: Contact, *, names: history_text.Names | None = None,
+    calendar: str | None = None, locale: str | None = DEFAULT_LOCALE,
+) -> tuple[str, str]:  # fmt: skip
+    """(subject, text) of the mail: in ``locale`` (German: contacts have no language of their own), statuses,
+    priorities, categories (titles), groups and tenants in words, times in Europe/Berlin; ``calendar``: the
+    business hours in words (``calendar.describe_in``)."""
+    tr = translator(locale)
     t, e = body["data"]["ticket"], body["data"]["escalation"]
-    which = Target(e["target"])
-    share = round(100 * e["threshold_s"] / e["target_s"]) if e["target_s"] else 100
+    names = names or history_text.Names()
+    target = i18n_label("sla_target", e["target"], locale)
+    share = e["threshold_s"] / e["target_s"] if e["target_s"] else 1.0
     if e["kind"] == Kind.WARNING.value:
-        head_de = f"SLA-Warnung: {share} % der {_TARGET_DE[which]} verbraucht"
-        head_en = f"SLA warning: {share} % of the {_TARGET_EN[which]} used"
+        head = tr.gettext(
+            "SLA warning: %(share)s of the %(target)s used", share=format_percent(share, locale, digits=0),
+            target=target,
+        )  # fmt: skip
     else:
-        head_de = f"SLA verletzt: {_TARGET_DE[which]} überschritten"
-        head_en = f"SLA breached: {_TARGET_EN[which]} exceeded"
-    due = datetime.fromisoformat(e["due_at"].replace("Z", "+00:00"))
-    local = due.astimezone(ZoneInfo(LOCAL_TZ_NAME)).strftime("%d.%m.%Y %H:%M")
-    priority = "-" if t["priority"] is None else f"{t['priority']} ({t['priority_name']})"
+        head = tr.gettext("SLA breached: %(target)s exceeded", target=target)
+    category = names.category(t["category"]) if t["category"] else tr.gettext("not classified")
     lines = [
-        f"{head_de} / {head_en}",
+        head,
         "",
-        f"Ticket: {t['number']} — {t['subject'] or '-'}",
-        f"Mandant / Tenant: {t['tenant']}",
-        f"Priorität / Priority: {priority}",
-        f"Kategorie / Category: {t['category'] or 'nicht klassifiziert / unclassified'}",
-        f"Status: {t['status']}, Gruppe / group: {t['support_group']}",
-        f"Ziel / Target: {_hm(e['target_s'])} ({e['calendar']})",
-        f"Fällig / Due: {local} ({LOCAL_TZ_NAME}), {e['due_at']}",
-        f"Eskalationsstufe / Level: {e['level']} ({contact.name})",
+        tr.gettext("Ticket: %(number)s — %(subject)s", number=t["number"], subject=t["subject"] or "\u2013"),
+        tr.gettext("Tenant: %(tenant)s", tenant=names.tenant(t["tenant"])),
+        tr.gettext("Priority: %(priority)s", priority=priority_label(t["priority"], locale)),
+        tr.gettext("Category: %(category)s", category=category),
+        tr.gettext(
+            "Status: %(status)s, group: %(group)s",
+            status=i18n_label("status", t["status"], locale),
+            group=names.group(t["support_group"], tr),
+        ),
+        tr.gettext(
+            "Target: %(limit)s (%(hours)s)",
+            limit=format_duration(e["target_s"], locale),
+            hours=calendar or e["calendar"],
+        ),
+        tr.gettext("Due: %(when)s", when=format_datetime(e["due_at"], locale)),
+        tr.gettext("Escalation level: %(level)s (%(contact)s)", level=e["level"], contact=contact.name),
         "",
-        f"Ticket: {PUBLIC_URL}/tickets/{t['tenant']}/{t['id']}",
-        f"Quittieren oder zurücknehmen / Acknowledge or de-escalate: escalation #{e['id']}, "
-        f"POST /api/tenants/{t['tenant']}/tickets/{t['id']}/escalations/{e['id']}/acknowledge | /de-escalate",
+        tr.gettext("Ticket: %(url)s", url=f"{PUBLIC_URL}/tickets/{t['tenant']}/{t['id']}"),
+        tr.gettext(
+            "Acknowledge or take back: escalation #%(id)s (API: POST %(path)s/acknowledge or /de-escalate)",
+            id=e["id"],
+            path=f"/api/tenants/{t['tenant']}/tickets/{t['id']}/escalations/{e['id']}",
+        ),
         "",
-        "Diese Nachricht wurde automatisch erstellt. / This message was generated automatically.",
+        tr.gettext("Times in German local time (Europe/Berlin)."),
+        tr.gettext("This message was generated automatically."),
     ]
-    subject = f"[{t['number']}] {head_de} / {head_en}"
-    return subject, "\n".join(lines) + "\n"
+    return f"[{t['number']}] {head}", "\n".join(lines) + "\n"
 
 
 async def fire(
@@ -369,11 +467,13 @@ async def fire(
         [Change(Action.ESCALATED, HISTORY_FIELD, None, label(deadline.kind, deadline.target), note)],
     )
     body = escalation_body(row, sla, current, deadline, int(escalation_id), level, at)
+    names = await history_text.names_for(conn, current.tenant)
+    hours = describe_in(current.calendar, DEFAULT_LOCALE)
     await _tell(
         conn,
         contacts,
         body,
-        escalation_text,
+        lambda body, contact: escalation_text(body, contact, names=names, calendar=hours),
         tenant=current.tenant,
         ticket_id=current.ticket_id,
         key=f"escalation:{escalation_id}",

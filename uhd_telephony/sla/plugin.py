@@ -4,7 +4,7 @@ the ticket-history hook that keeps each ticket's timer, and the SLA contacts' we
 from __future__ import annotations
 
 from uhd_telephony.runtime.plugin import Capability, Running, Runtime
-from uhd_telephony.sla import api
+from uhd_telephony.sla import api, view  # noqa: F401  (view: the SLA state in the ticket API, tickets.extras)
 from uhd_telephony.sla.escalation import SlaScanner
 from uhd_telephony.sla.policy import contact_secret
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
+from uhd_telephony.i18n import Label, Msg
 from uhd_telephony.sla.calendar import describe
 from uhd_telephony.sla.clock import Kind, Target, crossing, met, running_spans, used
 from uhd_telephony.sla.escalation import ACKNOWLEDGED, HISTORY_FIELD, de_escalate_open, label
@@ -38,9 +39,12 @@ def _is_id(value: object) -> bool:
 def _text(value: str | None, field: str, *, required: bool) -> str | None:
     text = (value or "").strip()
     if required and not text:
-        raise InvalidInput(f"{field} is required", {"field": field})
+        raise InvalidInput(Msg("%(field)s is required", field=Label("field", field)), {"field": field})
     if len(text) > MAX_REASON or "\x00" in text:
-        raise InvalidInput(f"{field}: at most {MAX_REASON} characters", {"field": field})
+        raise InvalidInput(
+            Msg("%(field)s is longer than %(limit)s characters", field=Label("field", field), limit=MAX_REASON),
+            {"field": field},
+        )
     return text or None
 
 

@@ -48,6 +48,9 @@ class TenantOut(BaseModel):
     active: bool
     created_at: str | None
     hotlines: list[HotlineOut]
+    per_agent_figures: bool = Field(
+        default=False, description="the works agreement allows figures per agent (live KPIs, wallboard)"
+    )
 
 
 class TenantResponse(BaseModel):

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from uhd_telephony.settings import Settings
+if TYPE_CHECKING:
+    from uhd_telephony.store.db import Database
 
 CLI_ACTOR = "cli"  # how the audit log names the operator at the shell
 
@@ -33,34 +35,34 @@ def add_arguments(p: argparse.ArgumentParser, add_db: Callable[[argparse.Argumen
         add_db(parser)
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
-    from uhd_telephony.audit.log import AuditAction, AuditLog
-    from uhd_telephony.store.db import Database
-    from uhd_telephony.store.migrate import migrate
+def writes(args: argparse.Namespace) -> bool:
+    """Whether the subcommand writes (``add``; the CLI may migrate first) or only reads (``list``)."""
+    return bool(args.tenant_command == "add")
+
+
+async def run(args: argparse.Namespace, db: Database) -> int:
+    """Run the subcommand on ``db`` (the CLI has brought it to the current schema, or checked it is there)."""
     from uhd_telephony.tenants.service import TenantService, parse_hotline
 
-    await migrate(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        service = TenantService(db)
-        if args.tenant_command == "add":
-            view = await service.add(
-                args.tenant,
-                name=args.name,
-                region=args.region,
-                time_zone=args.time_zone,
-                hotlines=[parse_hotline(h) for h in args.hotlines],
-            )
-            await AuditLog(db).write(
-                AuditAction.TENANT_ADDED,
-                actor=CLI_ACTOR,
-                target=f"tenant:{view.tenant}",
-                details={"hotlines": [h.to_dict() for h in view.hotlines]},
-            )
-            sys.stdout.write(json.dumps(view.to_dict(), ensure_ascii=False) + "\n")
-        else:
-            for tenant in await service.list_all():
-                sys.stdout.write(json.dumps(tenant.to_dict(), ensure_ascii=False) + "\n")
-    finally:
-        await db.close()
+    service = TenantService(db)
+    if args.tenant_command == "add":
+        from uhd_telephony.audit.log import AuditAction, AuditLog
+
+        view = await service.add(
+            args.tenant,
+            name=args.name,
+            region=args.region,
+            time_zone=args.time_zone,
+            hotlines=[parse_hotline(h) for h in args.hotlines],
+        )
+        await AuditLog(db).write(
+            AuditAction.TENANT_ADDED,
+            actor=CLI_ACTOR,
+            target=f"tenant:{view.tenant}",
+            details={"hotlines": [h.to_dict() for h in view.hotlines]},
+        )
+        sys.stdout.write(json.dumps(view.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        for tenant in await service.list_all():
+            sys.stdout.write(json.dumps(tenant.to_dict(), ensure_ascii=False) + "\n")
     return 0

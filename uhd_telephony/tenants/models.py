@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import ForeignKey, Index, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from uhd_telephony.store.models import Base
@@ -29,6 +29,8 @@ class Tenant(Base):
     region: Mapped[str] = mapped_column(String(2), default="DE")
     time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
     active: Mapped[bool] = mapped_column(default=True)
+    # the works agreement allows figures per agent (answered, talk, rings not answered): off unless it says so
+    per_agent_figures: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     hotlines: Mapped[list[TenantHotline]] = relationship(

@@ -14,6 +14,7 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
@@ -49,6 +50,7 @@ class TenantView:
     active: bool
     created_at: datetime | None
     hotlines: tuple[HotlineView, ...] = ()
+    per_agent_figures: bool = False  # the works agreement allows figures per agent (live KPIs, wallboard)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class TenantView:
             "region": self.region,
             "time_zone": self.time_zone,
             "active": self.active,
+            "per_agent_figures": self.per_agent_figures,
             "created_at": None if self.created_at is None else self.created_at.isoformat().replace("+00:00", "Z"),
             "hotlines": [h.to_dict() for h in self.hotlines],
         }
@@ -71,6 +74,7 @@ class TenantView:
             active=row.active,
             created_at=row.created_at,
             hotlines=tuple(HotlineView(h.number, h.queue) for h in row.hotlines),
+            per_agent_figures=bool(row.per_agent_figures),
         )
 
 
@@ -181,6 +185,22 @@ class TenantService:
         async with self.db.sessionmaker() as session:
             return TenantView.of(await self._load(session, tenant))
 
+    async def per_agent_figures(self, tenant: str) -> bool:
+        """Whether the tenant's works agreement allows figures per agent; False for a tenant not in the table."""
+        async with self.db.sessionmaker() as session:
+            found = await session.scalar(select(Tenant.per_agent_figures).where(Tenant.tenant == tenant))
+        return bool(found)
+
+    async def allow_per_agent_figures(self, tenant: str, allowed: bool) -> TenantView:
+        """Switch figures per agent on or off for the tenant (its works agreement); NotFound for no such tenant."""
+        async with self.db.sessionmaker() as session:
+            row = await self._load(session, tenant)
+            row.per_agent_figures = bool(allowed)
+            await session.commit()
+            view = TenantView.of(await self._load(session, tenant))
+        log.info("tenant %s: figures per agent %s", tenant, "allowed" if allowed else "off")
+        return view
+
     async def list_all(self) -> list[TenantView]:
         async with self.db.sessionmaker() as session:
             return [TenantView.of(row) for row in await session.scalars(select(Tenant).order_by(Tenant.tenant))]
@@ -213,6 +233,12 @@ def _key(dialled: str, region: str) -> str | None:
 
 # ``CallTracker(tenant_resolver=…)``: the tenants table's part of ``uhd_telephony.tenant.resolve_tenant``
 HotlineResolver = Hotlines
+
+
+async def display_names(conn: AsyncConnection) -> dict[str, str]:
+    """Every tenant's display name by slug, in the caller's transaction (what pages, mails and reports show)."""
+    rows = await conn.execute(select(Tenant.tenant, Tenant.name))
+    return {row.tenant: row.name for row in rows}
 
 
 async def hotline_resolver(db: Database, settings_numbers: Iterable[str] = ()) -> HotlineResolver | None:

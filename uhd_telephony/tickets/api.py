@@ -17,6 +17,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from uhd_telephony.errors import NotFound, TicketError
+from uhd_telephony.tickets import history_text
+from uhd_telephony.tickets.extras import extra_fields
 from uhd_telephony.tickets.history import for_partner
 from uhd_telephony.tickets.ids import normalise_number
 from uhd_telephony.tickets.models import TicketStatus
@@ -47,6 +49,7 @@ from uhd_telephony.tickets.workflow import TicketWorkflow, next_statuses, not_an
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Forbidden, Principal, principal, require_in_tenant, require_tenant
 from uhd_telephony.web.inputs import read_json
+from uhd_telephony.web.locale import request_locale
 from uhd_telephony.web.openapi import documented
 from uhd_telephony.web.pages import STATIC, to_login
 from uhd_telephony.web.permissions import PARTNER_STATUSES
@@ -66,9 +69,14 @@ M = TypeVar("M", bound=BaseModel)
 # -- helpers ------------------------------------------------------------------------------------------------
 
 
-def ticket_json(view: TicketView) -> dict[str, Any]:
-    """The JSON of a ticket in this API's answers: the view plus the statuses it may move to."""
-    return {**view.to_dict(), "next_statuses": next_statuses(view.status)}
+def ticket_json(view: TicketView, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON of a ticket in this API's answers: the view plus the statuses it may move to, and on reads what
+    the capabilities above add (``tickets.extras``: the SLA state)."""
+    return {**view.to_dict(), "next_statuses": next_statuses(view.status), **(extra or {})}
+
+
+async def _extras(request: web.Request, tenant: str, views: list[TicketView]) -> dict[int, dict[str, Any]]:
+    return await extra_fields(request.app[keys.DB], tenant, views)
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -191,9 +199,10 @@ async def list_tickets(request: web.Request) -> web.Response:
             cursor=query.cursor,
         ),
     )
+    extras = await _extras(request, tenant, page.tickets)
     return web.json_response(
         {
-            "tickets": [ticket_json(t) for t in page.tickets],
+            "tickets": [ticket_json(t, extras.get(t.id)) for t in page.tickets],
             "total": page.total,
             "limit": page.limit,
             "offset": page.offset,
@@ -215,7 +224,8 @@ async def ticket_by_number(request: web.Request) -> web.Response:
     view = await request.app[keys.TICKETS].by_number(tenant, number)
     if not who.sees_group(view.support_group):
         raise NotFound(f"no ticket {number!r}", {"number": number})
-    return web.json_response({"ticket": ticket_json(view)})
+    extras = await _extras(request, tenant, [view])
+    return web.json_response({"ticket": ticket_json(view, extras.get(view.id))})
 
 
 @documented("A ticket with its history, oldest entry first", response=TicketHistoryResponse)
@@ -227,7 +237,14 @@ async def ticket_history(request: web.Request) -> web.Response:
     if who.role == PARTNER:
         # internal notes never leave the helpdesk: a partner reads the public comments and its own
         entries = for_partner(entries, own={who.actor})
-    return web.json_response({"ticket": ticket_json(view), "history": entries})
+    extras = await _extras(request, tenant, [view])
+    ticket = ticket_json(view, extras.get(view.id))
+    async with request.app[keys.DB].engine.connect() as conn:
+        # in words, in the reader's language: names for agent:7, categories and groups by their titles
+        words = await history_text.context(conn, tenant, request_locale(request), entries)
+    if ticket.get("category") is not None:
+        ticket["category"]["title_path"] = words.names.category(view.category_path)
+    return web.json_response({"ticket": ticket, "history": history_text.with_text(entries, words)})
 
 
 @documented("Change subject, description, impact, urgency or category", body=UpdateTicketBody, response=TicketResponse,

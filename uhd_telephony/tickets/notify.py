@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.directory.models import USERS
+from uhd_telephony.i18n import N_, format_datetime, gettext, label, translator
 from uhd_telephony.outbox.mail import valid_address
 from uhd_telephony.outbox.models import outbox
 from uhd_telephony.outbox.service import PUBLIC_URL, REDACT, enqueue
@@ -50,43 +51,45 @@ def _get(ticket: TicketView | Mapping[str, Any], name: str) -> Any:
     return getattr(ticket, name, None)
 
 
-def _texts(event: Event, number: str, name: str, subject: str, link: str) -> tuple[str, str]:
-    greeting_de = f"Guten Tag {name}," if name else "Guten Tag,"
-    greeting_en = f"Hello {name}," if name else "Hello,"
-    about_de = f"Betreff: {subject}\n" if subject else ""
-    about_en = f"Subject: {subject}\n" if subject else ""
+def _part(locale: str, event: Event, ticket: Mapping[str, Any], name: str, link: str) -> str:
+    """The mail's text in one language: greeting, what happened, the status link, the ticket's state."""
+    t = translator(locale)
+    number, subject = str(ticket["number"]), str(ticket.get("subject") or "")
+    lines = [t.gettext("Hello %(name)s,", name=name) if name else t.gettext("Hello,"), ""]
     if event == "created":
-        title = f"[{number}] Ihre Anfrage ist eingegangen / Your request has been received"
-        de = (
-            f"Ihre Anfrage beim IT-Helpdesk wurde unter der Nummer {number} erfasst.\n{about_de}"
-            f"Den aktuellen Stand sehen Sie jederzeit ohne Anmeldung hier:\n{link}\n\n"
-            "Bitte nennen Sie bei Rückfragen die Ticketnummer."
-        )
-        en = (
-            f"your request to the IT helpdesk has been recorded as {number}.\n{about_en}"
-            f"You can follow its status at any time, without logging in, here:\n{link}\n\n"
-            "Please quote the ticket number in any reply."
-        )
+        lines.append(t.gettext("Your request to the IT helpdesk has been recorded as %(number)s.", number=number))
     else:
-        title = f"[{number}] Ihre Anfrage wurde abgeschlossen / Your request has been closed"
-        de = (
-            f"Ihre Anfrage {number} wurde abgeschlossen.\n{about_de}"
-            f"Den Verlauf sehen Sie ohne Anmeldung hier:\n{link}\n\n"
-            "Besteht das Problem weiter, rufen Sie uns bitte unter Angabe der Ticketnummer an."
-        )
-        en = (
-            f"your request {number} has been closed.\n{about_en}"
-            f"You can see its history without logging in here:\n{link}\n\n"
-            "If the problem persists, please call us and quote the ticket number."
-        )
+        lines.append(t.gettext("Your request %(number)s has been closed.", number=number))
+    if subject:
+        lines.append(t.gettext("Subject: %(subject)s", subject=subject))
+    lines.append(t.gettext("Status: %(status)s", status=label("public_status", ticket.get("status"), locale)))
+    lines.append(t.gettext("Recorded: %(when)s", when=format_datetime(ticket.get("created_at"), locale)))
+    if event == "created":
+        lines += [t.gettext("You can follow its status at any time, without logging in, here:"), link, ""]
+        lines.append(t.gettext("Please quote the ticket number in any reply."))
+    else:
+        lines += [t.gettext("You can see its history without logging in here:"), link, ""]
+        lines.append(t.gettext("If the problem persists, please call us and quote the ticket number."))
+    return "\n".join(lines)
+
+
+def _texts(event: Event, ticket: Mapping[str, Any], name: str, link: str) -> tuple[str, str]:
+    """(subject, text) of the caller's mail: German, then English (a caller has no account, so no language of its
+    own); times in German local time."""
+    number = str(ticket["number"])
+    title = N_("Your request has been received") if event == "created" else N_("Your request has been closed")
+    subject = f"[{number}] {gettext('de', title)} / {gettext('en', title)}"
     text = (
-        f"{greeting_de}\n\n{de}\n\n"
+        f"{_part('de', event, ticket, name, link)}\n\n"
         "--- English ---\n\n"
-        f"{greeting_en}\n\n{en}\n\n"
-        "Ihr IT User Helpdesk / Your IT user helpdesk\n"
-        "Diese Nachricht wurde automatisch erstellt. / This message was generated automatically.\n"
+        f"{_part('en', event, ticket, name, link)}\n\n"
+        f"{gettext('de', 'Your IT user helpdesk')} / {gettext('en', 'Your IT user helpdesk')}\n"
+        f"{gettext('de', 'Times in German local time (Europe/Berlin).')} / "
+        f"{gettext('en', 'Times in German local time (Europe/Berlin).')}\n"
+        f"{gettext('de', 'This message was generated automatically.')} / "
+        f"{gettext('en', 'This message was generated automatically.')}\n"
     )
-    return title, text
+    return subject, text
 
 
 async def _closure_key(conn: AsyncConnection, ticket_id: int) -> str:
@@ -152,7 +155,7 @@ async def notify_caller(
         return  # queued already: a new token now would break that mail's link
     token = secrets.token_urlsafe(TOKEN_BYTES)
     await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(status_token_hash=token_hash(token)))
-    subject, text = _texts(event, str(number), str(name), str(ticket["subject"] or ""), PUBLIC_URL + status_path(token))
+    subject, text = _texts(event, ticket, str(name), PUBLIC_URL + status_path(token))
     await enqueue(
         conn,
         tenant=ticket["tenant"],

@@ -21,10 +21,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.errors import Conflict, NotFound, TicketError
+from uhd_telephony.i18n import DEFAULT_LOCALE, format_datetime, label, priority_label, translator
 from uhd_telephony.outbox.service import enqueue
 from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets import history as hist
+from uhd_telephony.tickets import history_text
 from uhd_telephony.tickets.groups import (
     SECOND_LEVEL,
     STANDARD_LEVELS,
@@ -41,7 +43,7 @@ from uhd_telephony.tickets.view import tickets, view_select
 
 log = logging.getLogger(__name__)
 
-RULE_REASON = "auto-routed: 10-minute rule"
+RULE_REASON = history_text.RULE_REASON  # the 10-minute rule's reason, as stored (said in words in mails and pages)
 # tickets the 10-minute rule leaves alone: solved on the phone after all
 DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 MAX_REASON = 1000
@@ -242,41 +244,59 @@ def work_order(
     }
 
 
-def work_order_text(order: Mapping[str, Any]) -> str:
-    """The work order as a plain-text mail, German first."""
+def work_order_text(order: Mapping[str, Any], words: history_text.Context | None = None) -> str:
+    """The work order as a plain-text mail in ``words``' language (German: groups have no language of their own):
+    statuses, priorities, categories (titles), groups, tenants and people in words, times in Europe/Berlin."""
+    ctx = words or history_text.Context(translator(DEFAULT_LOCALE))
+    tr, names = ctx.t, ctx.names
+    dash = "\u2013"
     data = order["data"]
     t, r = data["ticket"], data["routing"]
     req = t["requester"]
     where = ", ".join(x for x in (req["department"], req["location"]) if x)
-    category = t["category"]["path"] if t["category"] else "nicht klassifiziert / unclassified"
-    priority = "-" if t["priority"] is None else f"{t['priority']} ({t['priority_name']})"
+    category = names.category(t["category"]["path"]) if t["category"] else tr.gettext("not classified")
+    reason = tr.gettext("automatically: 10-minute rule") if r["reason"] == RULE_REASON else r["reason"]
+    requester = ", ".join(
+        x for x in (requester_name(req["name"], req["number"], ctx.locale), req["number"], where) if x
+    ) + (" (VIP)" if req["vip"] else "")
     lines = [
-        f"Arbeitsauftrag / Work order {t['number']}",
+        tr.gettext("Work order %(number)s", number=t["number"]),
         "",
-        f"Weitergeleitet an / Routed to: {r['group_name']} ({r['to']}), von / from: {r['from'] or '-'}",
-        f"Grund / Reason: {r['reason']}",
-        f"Mandant / Tenant: {t['tenant']}",
-        f"Kategorie / Category: {category}",
-        f"Priorität / Priority: {priority}",
-        f"Status: {t['status']}",
-        f"Anfragende Person / Requester: {req['name'] or '-'}, {req['number'] or '-'}"
-        + (" (VIP)" if req["vip"] else "")
-        + (f", {where}" if where else ""),
-        f"Betreff / Subject: {t['subject'] or '-'}",
+        tr.gettext(
+            "Routed to: %(group)s, from: %(old)s", group=r["group_name"] or names.group(r["to"], tr),
+            old=names.group(r["from"], tr) if r["from"] else dash,
+        ),
+        tr.gettext("Reason: %(reason)s", reason=reason),
+        tr.gettext("Routed by: %(who)s, %(when)s", who=ctx.actor(r["by"]), when=format_datetime(r["at"], ctx.locale)),
+        tr.gettext("Tenant: %(tenant)s", tenant=names.tenant(t["tenant"])),
+        tr.gettext("Category: %(category)s", category=category),
+        tr.gettext("Priority: %(priority)s", priority=priority_label(t["priority"], ctx.locale)),
+        tr.gettext("Status: %(status)s", status=label("status", t["status"], ctx.locale)),
+        tr.gettext("Channel: %(channel)s", channel=label("channel", t["channel"], ctx.locale)),
+        tr.gettext("Requester: %(requester)s", requester=requester or dash),
+        tr.gettext("Subject: %(subject)s", subject=t["subject"] or dash),
+        tr.gettext("Created: %(when)s", when=format_datetime(t["created_at"], ctx.locale)),
         "",
-        "Beschreibung / Description:",
-        t["description"] or "-",
+        tr.gettext("Description:"),
+        t["description"] or dash,
         "",
-        "Verlauf / History:",
-    ]
+        tr.gettext("History:"),
+    ]  # fmt: skip
     for entry in data["history"]:
-        change = ""
-        if entry["field"]:
-            change = f" {entry['field']}: {entry['old_value'] or '-'} -> {entry['new_value'] or '-'}"
-        note = f" ({entry['note']})" if entry["note"] else ""
-        lines.append(f"  {entry['at']}  {entry['action']}{change}{note}  [{entry['actor']}]")
-    lines += ["", "Diese Nachricht wurde automatisch erstellt. / This message was generated automatically."]
+        lines.append(f"  {format_datetime(entry['at'], ctx.locale)}  {history_text.sentence(entry, ctx)}")
+    lines += [
+        "",
+        tr.gettext("Times in German local time (Europe/Berlin)."),
+        tr.gettext("This message was generated automatically."),
+    ]
     return "\n".join(lines) + "\n"
+
+
+def requester_name(name: str | None, number: str | None, locale: str | None) -> str:
+    """A caller's name as people read it: a withheld number ("Anonymous" in Asterisk) said in words."""
+    if (name or "").strip().lower() == "anonymous" or (number or "").strip().lower() == "anonymous":
+        return translator(locale).gettext("Number withheld")
+    return name or ""
 
 
 async def _work_orders(
@@ -308,7 +328,9 @@ async def _work_orders(
         reason=reason,
         at=at,
     )
-    subject = f"[{row['number']}] Arbeitsauftrag / Work order: {row['category_path'] or row['subject'] or 'Ticket'}"
+    words = await history_text.context(conn, row["tenant"], DEFAULT_LOCALE, entries)
+    what = words.names.category(row["category_path"]) if row["category_path"] else row["subject"] or "Ticket"
+    subject = f"[{row['number']}] " + words.t.gettext("Work order: %(what)s", what=what)
     for channel in channels:
         await enqueue(
             conn,
@@ -316,7 +338,7 @@ async def _work_orders(
             channel="mail" if channel == "mail" else "webhook",
             target=", ".join(group.mail) if channel == "mail" else str(group.webhook_url),
             subject=subject if channel == "mail" else None,
-            body={"text": work_order_text(order)} if channel == "mail" else order,
+            body={"text": work_order_text(order, words)} if channel == "mail" else order,
             dedupe_key=f"workorder:{ticket_id}:{seq}:{channel}",
             ticket_id=ticket_id,
             now=at,

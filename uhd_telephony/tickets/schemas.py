@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -182,6 +182,7 @@ class CategoryRef(BaseModel):
     path: str | None
     name: str | None
     group: str | None
+    title_path: str | None = Field(default=None, description="with the history: the titles of the path, KIS › ORBIS")
 
 
 class RequesterOut(BaseModel):
@@ -201,6 +202,28 @@ class CallRef(BaseModel):
 class AgentRef(BaseModel):
     id: int | None
     name: str | None
+
+
+SlaState = Literal["ok", "warning", "breached", "met", "none"]
+
+
+class TicketSlaStateOut(BaseModel):
+    """A ticket's SLA now, as the SLA capability computes it (``sla.view``; ``tickets.extras`` is the port).
+
+    Per target (response, resolution): the instant the target is due (null while the clock stands still or once
+    it is met), the business time left (negative: overdue; null once met; it stands still while paused) and its
+    state: ``ok``, ``warning`` (the warning share is used), ``breached``, ``met``. ``state`` is the ticket's:
+    ``breached`` when a target was missed, else ``warning``, else ``met`` when both are met, else ``ok``;
+    ``none``: no SLA for this ticket."""
+
+    state: SlaState
+    paused: bool = Field(description="the clock stands still: the ticket waits on the caller")
+    response_due_at: str | None
+    response_remaining_s: float | None
+    response_state: SlaState
+    resolution_due_at: str | None
+    resolution_remaining_s: float | None
+    resolution_state: SlaState
 
 
 class TicketOut(BaseModel):
@@ -228,6 +251,9 @@ class TicketOut(BaseModel):
     closed_at: str | None
     support_group: str = Field(description="the group working the ticket now (routing)")
     next_statuses: list[TicketStatus] = Field(default_factory=list)
+    sla: TicketSlaStateOut | None = Field(
+        default=None, description="the SLA now (reads of tickets; null: no SLA capability in this process)"
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -241,6 +267,10 @@ class HistoryEntry(BaseModel):
     old_value: str | None
     new_value: str | None
     note: str | None
+    text: str | None = Field(
+        default=None, description="with the history: who did what, in words, in the reader's language"
+    )
+    actor_name: str | None = Field(default=None, description="with the history: who, by name (System, Anna Becker)")
 
 
 class TicketResponse(BaseModel):

@@ -23,14 +23,17 @@ from sqlalchemy.sql.elements import ColumnClause
 from uhd_telephony.errors import InvalidInput
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.categories import categories
+from uhd_telephony.tickets.extras import sort_order
 from uhd_telephony.tickets.view import TicketView, from_row, tickets, view_select
 
 MAX_LIMIT = 200
 MAX_OFFSET = 100_000
 MAX_WORDS = 8
-# a column, newest/highest first with a leading "-"
-Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority"]
+# a column, newest/highest first with a leading "-"; ``sla``: breaches first, then warnings, then the nearest due
+# instant (ordered by the SLA capability through ``tickets.extras.add_sort``, paged by offset)
+Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority", "sla"]
 SORTS: tuple[str, ...] = get_args(Sort)
+PROVIDED_SORTS = frozenset({"sla"})  # sorts another capability orders (tickets.extras)
 # spelt out before lower(): SQLite's lower() leaves non-ASCII letters alone, so capitals are listed too
 _FOLD = (("Ä", "ae"), ("ä", "ae"), ("Ö", "oe"), ("ö", "oe"), ("Ü", "ue"), ("ü", "ue"), ("ß", "ss"), ("ẞ", "ss"))
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
@@ -116,6 +119,10 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
         raise InvalidInput(f"the cursor was made for sort {made_for!r}, not {sort!r}", {"field": "cursor"})
     if not isinstance(ticket_id, int) or isinstance(ticket_id, bool) or not 0 < ticket_id < 2**63:
         raise bad
+    if sort in PROVIDED_SORTS:  # the key is the next page's offset
+        if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key <= MAX_OFFSET:
+            raise bad
+        return key, ticket_id
     if sort.lstrip("-") == "priority":
         if not isinstance(key, int) or isinstance(key, bool) or not 1 <= key <= _NO_PRIORITY:
             raise bad
@@ -161,10 +168,13 @@ def _text_condition(text: str) -> ColumnElement[bool] | None:
     return and_(*(or_(*(f.like(_like(word), escape="\\") for f in fields)) for word in words))
 
 
-async def search(db: Database, tenant: str, query: TicketFilter) -> TicketPage:
-    """One page of the tenant's tickets matching ``query``."""
+async def search(db: Database, tenant: str, query: TicketFilter, *, now: datetime | None = None) -> TicketPage:
+    """One page of the tenant's tickets matching ``query`` (``now``: the instant a provided sort orders by)."""
     if query.sort not in SORTS:
         raise InvalidInput(f"unknown sort {query.sort!r}: one of {', '.join(SORTS)}", {"field": "sort"})
+    provided = sort_order(query.sort) if query.sort in PROVIDED_SORTS else None
+    if query.sort in PROVIDED_SORTS and provided is None:
+        raise InvalidInput(f"sort {query.sort!r} is not offered by this process", {"field": "sort"})
     if not 1 <= query.limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be 1..{MAX_LIMIT}", {"field": "limit"})
     if query.offset is not None and query.cursor is not None:
@@ -196,6 +206,8 @@ async def search(db: Database, tenant: str, query: TicketFilter) -> TicketPage:
     text = _text_condition(query.text) if query.text else None
     if text is not None:
         conditions.append(text)
+    if provided is not None:
+        return await _provided_page(db, tenant, query, conditions, provided(now or datetime.now(UTC)), after)
     key = _key_column(query.sort)
     descending = query.sort.startswith("-")
     async with db.engine.connect() as conn:
@@ -221,4 +233,33 @@ async def search(db: Database, tenant: str, query: TicketFilter) -> TicketPage:
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     cursor = encode_cursor(query.sort, rows[-1]["sort_key"], rows[-1]["id"]) if more and rows else None
+    return TicketPage([from_row(r) for r in rows], total, query.limit, query.offset, cursor)
+
+
+async def _provided_page(
+    db: Database,
+    tenant: str,
+    query: TicketFilter,
+    conditions: list[ColumnElement[bool]],
+    order: Sequence[ColumnElement[Any]],
+    after: tuple[Any, int] | None,
+) -> TicketPage:
+    """A page of a sort another capability orders: by offset (its keys are no columns a cursor could name); the
+    cursor carries the next page's offset."""
+    skip = after[0] if after is not None else (query.offset or 0)
+    async with db.engine.connect() as conn:
+        if query.category_id is not None:
+            conditions.append(await _category_subtree(conn, tenant, query.category_id))
+        counted = select(func.count()).select_from(
+            tickets.outerjoin(categories, categories.c.id == tickets.c.category_id)
+        )
+        total = int((await conn.execute(counted.where(*conditions))).scalar_one())
+        stmt = view_select().where(*conditions).order_by(*order, tickets.c.id.asc()).limit(query.limit + 1)
+        if skip:
+            stmt = stmt.offset(skip)
+        rows = list((await conn.execute(stmt)).mappings())
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    following = skip + query.limit
+    cursor = encode_cursor(query.sort, following, 1) if more and following <= MAX_OFFSET else None
     return TicketPage([from_row(r) for r in rows], total, query.limit, query.offset, cursor)

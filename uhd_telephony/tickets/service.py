@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.errors import Conflict, NotFound, StoreError, TicketError
+from uhd_telephony.i18n import Label, Msg
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenant import TENANT_LENGTH, is_tenant
 from uhd_telephony.tickets import history as hist
@@ -129,9 +130,12 @@ def clean_text(value: str | None, field: str, *, required: bool = False, limit: 
     if value is not None:
         value = value.strip()
     if required and not value:
-        raise TicketError(f"{field} is required", {"field": field})
+        raise TicketError(Msg("%(field)s is required", field=Label("field", field)), {"field": field})
     if value and len(value) > limit:
-        raise TicketError(f"{field} is longer than {limit} characters", {"field": field})
+        raise TicketError(
+            Msg("%(field)s is longer than %(limit)s characters", field=Label("field", field), limit=limit),
+            {"field": field},
+        )
     if value and "\x00" in value:
         raise TicketError(f"{field} contains a NUL character", {"field": field})
     return value or None
@@ -185,9 +189,8 @@ class TicketService:
             raise TicketError("a call without call_id or linkedid cannot get a ticket")
         if agent_id is not None and not is_id(agent_id):
             raise TicketError(f"agent_id must be a positive integer, got {agent_id!r}", {"field": "agent_id"})
-        existing = await self._conversation(tenant, linkedid, call.call_id)
-        if existing is not None:
-            return existing, False
+        # the insert comes first and the existing ticket is read only when it says there is one: an answered
+        # call almost always opens a new ticket, and the pop waits for this (one round trip fewer)
         who = requester_of(call, requester)
         agent = agent_name if agent_name is not None else call.agent
         now = self._now()

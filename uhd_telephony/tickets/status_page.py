@@ -13,29 +13,22 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import select
 
+from uhd_telephony.i18n import N_, format_datetime, gettext, label
 from uhd_telephony.tickets.groups import public_label
 from uhd_telephony.tickets.history import Action, history
 from uhd_telephony.tickets.notify import token_hash
 from uhd_telephony.tickets.view import tickets, view_select
 from uhd_telephony.web import keys
 
-LOCAL_TZ = ZoneInfo("Europe/Berlin")
 # secrets.token_urlsafe(32) is 43 characters; anything far from that is not one of ours
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
-STATUS_LABELS = {
-    "new": ("Neu", "New"),
-    "in_progress": ("In Bearbeitung", "In progress"),
-    "waiting": ("Wartet auf Ihre Rückmeldung", "Waiting for your reply"),
-    "resolved": ("Gelöst", "Resolved"),
-    "closed": ("Abgeschlossen", "Closed"),
-    "reopened": ("Wieder geöffnet", "Reopened"),
-}
 PAGE_HEADERS = {"X-Robots-Tag": "noindex, nofollow"}
+# a caller has no account: the page speaks German, and English beneath (the same catalog as every page)
+LANGUAGES = ("de", "en")
 
 
 def add_routes(app: web.Application) -> None:
@@ -43,11 +36,22 @@ def add_routes(app: web.Application) -> None:
 
 
 def _status(value: str | None) -> tuple[str, str]:
-    return STATUS_LABELS.get(value or "", (value or "-", value or "-"))
+    de, en = (label("public_status", value, locale) for locale in LANGUAGES)
+    return de, en
+
+
+def _both(msgid: str, **params: Any) -> tuple[str, str]:
+    de, en = (gettext(locale, msgid, **params) for locale in LANGUAGES)
+    return de, en
+
+
+def pair(msgid: str) -> str:
+    """A heading in both languages: "Verlauf / History"."""
+    return " / ".join(_both(msgid))
 
 
 def _when(at: datetime | None) -> str:
-    return "-" if at is None else at.astimezone(LOCAL_TZ).strftime("%d.%m.%Y %H:%M")
+    return format_datetime(at, "de")
 
 
 def public_history(entries: Sequence[Mapping[str, Any]]) -> list[tuple[datetime, str, str]]:
@@ -55,16 +59,29 @@ def public_history(entries: Sequence[Mapping[str, Any]]) -> list[tuple[datetime,
     out: list[tuple[datetime, str, str]] = []
     for e in entries:
         if e["action"] == Action.CREATED.value:
-            out.append((e["at"], "Anfrage erfasst", "Request recorded"))
+            out.append((e["at"], *_both(N_("Request recorded"))))
         elif e["action"] == Action.STATUS.value and e["field"] == "status":
             de, en = _status(e["new_value"])
-            out.append((e["at"], f"Status: {de}", f"Status: {en}"))
+            out.append(
+                (
+                    e["at"],
+                    gettext("de", "Status: %(status)s", status=de),
+                    gettext("en", "Status: %(status)s", status=en),
+                )
+            )
         elif e["action"] == Action.ROUTED.value:
             de, en = public_label(e["new_value"])
-            out.append((e["at"], f"Weitergeleitet an {de}", f"Forwarded to {en}"))
+            out.append(
+                (
+                    e["at"],
+                    gettext("de", "Forwarded to %(group)s", group=de),
+                    gettext("en", "Forwarded to %(group)s", group=en),
+                )
+            )
         elif e["action"] == Action.COMMENT.value and e["field"] == "public" and e.get("note"):
             # a comment the agent marked public (tickets API); internal ones never reach the caller
-            out.append((e["at"], f"Nachricht des Helpdesks: {e['note']}", "Message from the helpdesk (see above)"))
+            de = gettext("de", "Message from the helpdesk: %(text)s", text=e["note"])
+            out.append((e["at"], de, gettext("en", "Message from the helpdesk (see above)")))
     return out
 
 
@@ -79,37 +96,40 @@ def _page(title: str, body: str) -> str:
 
 
 def not_found() -> web.Response:
-    body = (
-        "<h1>Link ungültig / Link not valid</h1>"
-        "<p>Dieser Statuslink ist unbekannt oder nicht mehr gültig. Bitte verwenden Sie den Link aus der neuesten "
-        "E-Mail zu Ihrer Anfrage oder rufen Sie den IT-Helpdesk an.</p>"
-        '<p lang="en">This status link is unknown or no longer valid. Please use the link in the most recent '
-        "mail about your request, or call the IT helpdesk.</p>"
+    e = html.escape
+    title_de, title_en = _both(N_("Link not valid"))
+    text_de, text_en = _both(
+        N_(
+            "This status link is unknown or no longer valid. Please use the link in the most recent mail about your "
+            "request, or call the IT helpdesk."
+        )
     )
-    return web.Response(
-        text=_page("Link ungültig / Link not valid", body), status=404, content_type="text/html", headers=PAGE_HEADERS
-    )
+    title = f"{title_de} / {title_en}"
+    body = f'<h1>{e(title)}</h1><p>{e(text_de)}</p><p lang="en">{e(text_en)}</p>'
+    return web.Response(text=_page(title, body), status=404, content_type="text/html", headers=PAGE_HEADERS)
 
 
 def render(row: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> str:
     """The page of one ticket: number, status, category, public history."""
     e = html.escape
     de, en = _status(row["status"])
-    category = row["category_name"] or "noch nicht zugeordnet / not yet classified"
+    category = row["category_name"] or " / ".join(_both(N_("not yet classified")))
     items = "".join(
         f'<tr><td>{e(_when(at))}</td><td>{e(de_text)}<br><span lang="en">{e(en_text)}</span></td></tr>'
         for at, de_text, en_text in public_history(entries)
     )
+    heading = " / ".join(_both(N_("Your request %(number)s"), number=row["number"]))
     body = (
-        f"<h1>Ihre Anfrage / Your request {e(row['number'])}</h1>"
+        f"<h1>{e(heading)}</h1>"
         "<dl>"
-        f'<dt>Status</dt><dd>{e(de)} <span lang="en">/ {e(en)}</span></dd>'
-        f"<dt>Kategorie / Category</dt><dd>{e(category)}</dd>"
-        f"<dt>Erfasst / Recorded</dt><dd>{e(_when(row['created_at']))}</dd>"
+        f'<dt>{e(pair(N_("Status")))}</dt><dd>{e(de)} <span lang="en">/ {e(en)}</span></dd>'
+        f"<dt>{e(pair(N_('Category')))}</dt><dd>{e(category)}</dd>"
+        f"<dt>{e(pair(N_('Recorded')))}</dt><dd>{e(_when(row['created_at']))}</dd>"
         "</dl>"
-        "<h2>Verlauf / History</h2>"
-        f"<table><thead><tr><th>Zeit / Time</th><th>Ereignis / Event</th></tr></thead><tbody>{items}</tbody></table>"
-        "<p><small>Zeiten in deutscher Ortszeit. / Times in German local time.</small></p>"
+        f"<h2>{e(pair(N_('History')))}</h2>"
+        f"<table><thead><tr><th>{e(pair(N_('Time')))}</th><th>{e(pair(N_('Event')))}</th></tr></thead>"
+        f"<tbody>{items}</tbody></table>"
+        f"<p><small>{e(pair(N_('Times in German local time (Europe/Berlin).')))}</small></p>"
     )
     return _page(f"{row['number']} - Status", body)
 

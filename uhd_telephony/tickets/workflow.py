@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.errors import Conflict, NotFound, TicketError
+from uhd_telephony.i18n import Label, Msg
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.history import Action, Change, history
 from uhd_telephony.tickets.models import TicketStatus
@@ -67,7 +68,10 @@ INTERNAL = hist.INTERNAL_COMMENT
 def not_an_agent(tenant: str, agent_id: int) -> TicketError:
     """The one answer for an id that is no active agent of ``tenant``: none such, inactive, or another tenant's
     (the answer must not tell whether an account id exists elsewhere)."""
-    return TicketError(f"{agent_id} is no active agent of {tenant}", {"field": "agent_id", "agent_id": agent_id})
+    return TicketError(
+        Msg("%(agent)s is no active agent of %(tenant)s", agent=agent_id, tenant=tenant),
+        {"field": "agent_id", "agent_id": agent_id},
+    )
 
 
 def _status(value: str) -> TicketStatus | None:
@@ -93,9 +97,12 @@ def check_transition(number: str, old: str, new: str) -> TicketStatus:
     if current is None or target not in TRANSITIONS[current]:
         allowed = ", ".join(next_statuses(old)) or "none"
         raise Conflict(
-            f"ticket {number} cannot go from {old} to {target.value} (allowed from {old}: {allowed})",
+            Msg(
+                "ticket %(number)s cannot go from %(old)s to %(new)s (allowed from %(old)s: %(allowed)s)",
+                number=number, old=Label("status", old), new=Label("status", target.value), allowed=allowed,
+            ),
             {"from": old, "to": target.value, "allowed": next_statuses(old)},
-        )
+        )  # fmt: skip
     return target
 
 
@@ -310,9 +317,10 @@ class TicketWorkflow:
 def _not_final(row: Mapping[str, Any]) -> None:
     if row["status"] in FINAL:
         raise Conflict(
-            f"ticket {row['number']} is {row['status']}: reopen it first",
+            Msg("ticket %(number)s is %(status)s: reopen it first", number=row["number"],
+                status=Label("status", row["status"])),
             {"ticket_id": row["id"], "status": row["status"]},
-        )
+        )  # fmt: skip
 
 
 async def _view(conn: AsyncConnection, ticket_id: int) -> TicketView:

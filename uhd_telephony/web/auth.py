@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from aiohttp import web
@@ -21,16 +22,17 @@ from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field
 
 from uhd_telephony.errors import Forbidden, NotAuthenticated, NotFound
+from uhd_telephony.i18n import DEFAULT_LOCALE
 from uhd_telephony.settings import Settings
 from uhd_telephony.tenant import is_tenant
 from uhd_telephony.web import keys
+from uhd_telephony.web.locale import PRINCIPAL
 from uhd_telephony.web.middleware import csrf_ok, same_origin
 from uhd_telephony.web.permissions import token_scope
 from uhd_telephony.web.roles import Role
 
 log = logging.getLogger(__name__)
 
-PRINCIPAL = "uhd.principal"  # where a request keeps who it is, once found
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -54,6 +56,7 @@ class Principal:
     partner_group: str | None = None
     token_id: int | None = None  # set when the request came with a bearer token
     scopes: frozenset[str] = field(default_factory=frozenset)
+    locale: str = DEFAULT_LOCALE  # the language of the account's pages and answers (uhd_telephony.i18n)
 
     @property
     def via_token(self) -> bool:
@@ -82,6 +85,7 @@ class Principal:
             "tenants": sorted(self.tenants),
             "csrf_token": self.csrf,
             "partner_group": self.partner_group,
+            "locale": self.locale,
         }
         if self.token_id is not None:
             out["token"] = {"id": self.token_id, "scopes": sorted(self.scopes)}
@@ -106,8 +110,30 @@ def session_key(settings: Settings) -> bytes:
 
 
 def client_ip(request: web.Request) -> str | None:
-    """The peer address (a reverse proxy in front must pass the client's through aiohttp's forwarded handling)."""
-    return request.remote
+    """Who is asking, for the login rate limits and the audit log: the peer address, or — when the peer is one of
+    ``UHD_TRUSTED_PROXIES`` — the address the proxies wrote into ``X-Forwarded-For``, read from the right: the
+    first one that is not itself a trusted proxy (what a client wrote there itself stays to the left of it)."""
+    peer = request.remote
+    trusted = request.app[keys.SETTINGS].trusted_proxies if keys.SETTINGS in request.app else ()
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            address = ip_address(hop)
+        except ValueError:
+            return peer  # not an address: a proxy of ours did not write this; trust nothing of it
+        if not any(address in net for net in trusted):
+            return str(address)
+    return peer
+
+
+def _trusted(peer: str | None, trusted: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        address = ip_address(peer or "")
+    except ValueError:
+        return False
+    return any(address in net for net in trusted)
 
 
 def bearer(request: web.Request) -> str | None:
@@ -150,6 +176,7 @@ async def principal(request: web.Request) -> Principal | None:
         tenants=frozenset(account.tenants),
         csrf=str(session.get("csrf", "")),
         partner_group=account.partner_group,
+        locale=account.locale,
     )
 
 
@@ -169,6 +196,7 @@ async def _token_principal(request: web.Request, presented: str) -> Principal:
         partner_group=account.partner_group,
         token_id=use.token.id,
         scopes=frozenset(use.token.scopes),
+        locale=account.locale,
     )
 
 

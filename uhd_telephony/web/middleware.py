@@ -12,7 +12,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from uhd_telephony.errors import UhdError
+from uhd_telephony.i18n import N_, Msg, gettext, label
 from uhd_telephony.web import keys
+from uhd_telephony.web.locale import request_locale
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,47 @@ PERMISSIONS_POLICY = (
 )
 
 
-def error_body(error_id: str, message: str, details: dict | None = None) -> dict:
-    return {"error_id": error_id, "message": message, "details": details or {}}
+def error_body(error_id: str, message: str, details: dict | None = None, *, text: str | None = None) -> dict:
+    """The JSON of an error: ``message`` in English (programs, logs), ``text`` for people in their language."""
+    body = {"error_id": error_id, "message": message, "details": details or {}}
+    if text is not None:
+        body["text"] = text
+    return body
+
+
+# what people read when a message has no translation of its own (German and English people alike: by status)
+_GENERIC: dict[int, str] = {
+    400: N_("The input is not valid."),
+    401: N_("Please log in."),
+    403: N_("You are not allowed to do this."),
+    404: N_("Not found."),
+    405: N_("Not possible here."),
+    409: N_("Not possible in the current state."),
+    413: N_("The request is too large."),
+    429: N_("Too many attempts: please wait a moment."),
+    502: N_("The telephone system refused the action."),
+    503: N_("A component is not available right now: please try again shortly."),
+}
+
+
+def error_text(request: web.Request, status: int, message: str) -> str:
+    """``message`` for the person who asked: a ``Msg`` translated into their language; an untranslated message
+    as it is for English readers, else the status's general sentence (never English in a German page)."""
+    locale = request_locale(request)
+    if isinstance(message, Msg):
+        return message.render(locale)
+    if locale == "en" and message:
+        return message
+    fallback = _GENERIC.get(status, N_("Something went wrong: please try again."))
+    return gettext(locale, fallback)
+
+
+def _problems_text(request: web.Request, problems: list[dict[str, str]]) -> str:
+    locale = request_locale(request)
+    fields = ", ".join(dict.fromkeys(label("field", p["field"].split(".")[-1], locale) for p in problems if p["field"]))
+    if not fields:
+        return gettext(locale, _GENERIC[400])
+    return gettext(locale, "The input is not valid: %(fields)s.", fields=fields)
 
 
 @web.middleware
@@ -44,24 +85,32 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except UhdError as exc:
         # Retry-After of a lockout, WWW-Authenticate of a bad token
-        return web.json_response(exc.to_dict(), status=exc.status_code, headers=getattr(exc, "headers", None))
+        body = {**exc.to_dict(), "text": error_text(request, exc.status_code, exc.message)}
+        return web.json_response(body, status=exc.status_code, headers=getattr(exc, "headers", None))
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         error_id = exc.reason.lower().replace(" ", "-")
-        return web.json_response(error_body(error_id, exc.reason), status=exc.status, headers=_keep(exc))
+        text = error_text(request, exc.status, "")
+        return web.json_response(error_body(error_id, exc.reason, text=text), status=exc.status, headers=_keep(exc))
     except ValidationError as exc:
         problems = [
             {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors(include_url=False)
         ]
-        return web.json_response(error_body("invalid-request", "invalid request", {"problems": problems}), status=400)
+        text = _problems_text(request, problems)
+        return web.json_response(
+            error_body("invalid-request", "invalid request", {"problems": problems}, text=text), status=400
+        )
     except json.JSONDecodeError:  # a body that is not JSON, should a handler parse one itself (web.inputs.read_json)
-        return web.json_response(error_body("invalid-json", "the request body is not valid JSON"), status=400)
+        body = error_body("invalid-json", "the request body is not valid JSON", text=error_text(request, 400, ""))
+        return web.json_response(body, status=400)
     except UnicodeDecodeError:
-        return web.json_response(error_body("bad-encoding", "the request body is not UTF-8"), status=400)
+        body = error_body("bad-encoding", "the request body is not UTF-8", text=error_text(request, 400, ""))
+        return web.json_response(body, status=400)
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return web.json_response(error_body("internal-error", "internal error"), status=500)
+        body = error_body("internal-error", "internal error", text=error_text(request, 500, ""))
+        return web.json_response(body, status=500)
 
 
 def _unstorable(text: str) -> bool:

@@ -99,7 +99,10 @@ class ErrorBody(BaseModel):
     """Every 4xx/5xx answer of the API."""
 
     error_id: str = Field(examples=["invalid-request", "not-found", "conflict"])
-    message: str
+    message: str = Field(description="what went wrong, in English (for programs and logs)")
+    text: str | None = Field(
+        default=None, description="the same for people, in the account's language (else Accept-Language; German)"
+    )
     details: dict[str, Any]
 
 
@@ -116,6 +119,10 @@ class AccountOut(BaseModel):
     tenants: list[str]
     csrf_token: str = Field(description="send as X-CSRF-Token with every POST, PATCH, PUT and DELETE")
     partner_group: str | None = Field(description="a partner's support group, partner:<firm>")
+    locale: Literal["de", "en"] = Field(description="the language of the account's pages and answers")
+    tenant_names: dict[str, str] = Field(
+        default_factory=dict, description="GET /api/me: the display name of each tenant the account serves"
+    )
     token: TokenInfo | None = Field(default=None, description="the API token of this request, when it has one")
 
 

@@ -69,7 +69,16 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "login.html")
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """The site's icon where browsers look for it without a <link> (bookmarks, tabs of JSON pages)."""
+    response = web.FileResponse(STATIC / "favicon.svg")
+    response.content_type = "image/svg+xml"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", root)
     app.router.add_get("/login", login_page)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static", STATIC, append_version=True)

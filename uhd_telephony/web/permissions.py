@@ -14,6 +14,9 @@ everything else (console, WebSocket, pages, admin API, logout) refuses tokens wi
 
 Pages take a session only (no token: to the login page): the console (agent, admin), the ticket pages (agent,
 manager, admin) and the live KPI page ``/kpis`` (``KPI_PAGE_ROLES``: who may read the KPI API with a session).
+The wallboard page ``/wallboard`` is a static shell anyone may load (no data in it): its script reads the figures
+with the session, or with a ``wallboard:read`` token given in the page address's fragment (``#token=…``, which a
+browser never sends to a server), from ``GET /api/tenants/{tenant}/wallboard`` — the one route such a token opens.
 The demo's softphone routes (``/api/demo/...``) exist only in ``uhd-telephony demo``: the console's checks.
 """
 
@@ -24,7 +27,9 @@ from collections.abc import Mapping
 TICKETS_READ = "tickets:read"
 TICKETS_WRITE = "tickets:write"
 KPIS_READ = "kpis:read"
-SCOPES = frozenset({TICKETS_READ, TICKETS_WRITE, KPIS_READ})
+# a wall screen's token: the wallboard's figures of its tenants (GET …/wallboard) and nothing else
+WALLBOARD_READ = "wallboard:read"
+SCOPES = frozenset({TICKETS_READ, TICKETS_WRITE, KPIS_READ, WALLBOARD_READ})
 PARTNER_SCOPES = frozenset({TICKETS_READ, TICKETS_WRITE})
 ANY_TOKEN = ""  # a route every valid token may use, whatever its scopes (who am I)
 
@@ -55,6 +60,8 @@ TOKEN_ROUTES: Mapping[str, Mapping[str, str]] = {
     _T + "/categories": {"GET": TICKETS_READ},
     _T + "/agents": {"GET": TICKETS_READ},
     _T + "/kpis": {"GET": KPIS_READ},
+    # the wallboard's figures (metrics.wallboard): a read-only token for a screen on the wall, or a session
+    _T + "/wallboard": {"GET": WALLBOARD_READ},
     # the monthly report for a reporting job: a manager's token with kpis:read (agents stay refused by role)
     _T + "/reports/{month}": {"GET": KPIS_READ},
 }

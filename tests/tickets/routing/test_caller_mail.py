@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from typing import Any
 
@@ -65,6 +66,11 @@ async def test_the_caller_gets_a_mail_with_a_status_link_that_needs_no_login(wor
     assert mail["Subject"] == f"[{ticket.number}] Ihre Anfrage ist eingegangen / Your request has been received"
     body = text_of(mail)
     assert body.index("Guten Tag Dr. Jürgen Müller") < body.index("Hello Dr. Jürgen Müller")  # German first
+    # the status in words, the time in Berlin time in each language's format: no code, no UTC instant
+    assert "Status: Neu" in body and "Status: New" in body
+    assert re.search(r"Erfasst: \d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}", body)
+    assert re.search(r"Recorded: \d{1,2} \w{3} \d{4}, \d{2}:\d{2}", body)
+    assert not re.search(r"\d{2}:\d{2}:\d{2}(\.\d+)?Z", body) and "new" not in body.split()
     link, token = status_link(mail)
     assert link == PUBLIC + token and len(token) >= 43
     # only the hash is stored: not in the ticket, and the sent outbox row no longer has the token either

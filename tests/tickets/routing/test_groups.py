@@ -3,6 +3,7 @@ and a webhook secret is stored but never shown or logged."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.outbox.sinks import new_secret
+from tests.support.tenants import add_tenants
 from tests.tickets.routing.conftest import EXAMPLES, TENANT
 from uhd_telephony.app.cli import main
 from uhd_telephony.store.db import Database
@@ -91,6 +93,7 @@ def test_import_groups_command(
 ) -> None:
     monkeypatch.setenv("UHD_GROUP_SECRET_DEDALUS", SECRET)
     example = str(EXAMPLES / "groups.example.yaml")
+    asyncio.run(add_tenants(sqlite_url, TENANT))
     with caplog.at_level(logging.DEBUG):
         assert main(["import-groups", example, "--tenant", TENANT, "--database-url", sqlite_url]) == 0
     out = capsys.readouterr().out

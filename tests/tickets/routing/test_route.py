@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
@@ -50,9 +52,14 @@ async def test_routing_sends_a_work_order_by_mail_and_signed_webhook(world: Worl
     assert ticket.number in order["Subject"] and order["Message-ID"] == message_id(
         f"workorder:{ticket.id}:1:mail", world.settings.mail_from
     )
-    for expected in (ticket.number, TENANT, "kis/orbis/letters", "Dr. Jürgen Müller", "Kardiologie", WHY,
-                     "Fehler 0x17 beim Speichern", "2 (high)"):  # fmt: skip
+    for expected in (ticket.number, "KIS (Krankenhausinformationssystem) › ORBIS › Arztbriefschreibung",
+                     "Dr. Jürgen Müller", "Kardiologie", WHY, "Fehler 0x17 beim Speichern", "Priorität: 2 – hoch",
+                     "Weitergeleitet an: Dedalus (KIS)", "Status: Neu"):  # fmt: skip
         assert expected in text, expected
+    # German, in words: no category slugs, status codes, actor codes or ISO instants
+    for raw in ("kis/orbis/letters", "agent:3", "[system]", "status: new", "(high)"):
+        assert raw not in text, raw
+    assert not re.search(r"\d{2}:\d{2}:\d{2}(\.\d+)?Z", text)
 
     (hook,) = world.hooks.received
     assert hook.headers["webhook-id"] == f"workorder:{ticket.id}:1:webhook"

@@ -17,6 +17,7 @@ from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.directory.records import Phone, PhoneKind, User
 from uhd_telephony.directory.repository import DirectoryRepository
 from uhd_telephony.errors import NotFound
+from uhd_telephony.i18n import format_duration, format_percent, gettext
 from uhd_telephony.simulator.config import PbxConfig
 from uhd_telephony.sla.policy import import_sla
 from uhd_telephony.store.db import Database
@@ -46,7 +47,25 @@ DEMO_SLA_TARGETS = {
     4: ("30m", "1h"),
     5: ("1h", "2h"),
 }
-DEMO_SLA_SUMMARY = "demo SLA, 24/7: resolution 5 min (priority 1) … 2 h (5), warning at 50 %"
+DEMO_WARNING_AT = 0.5
+
+
+def demo_sla_summary(locale: str | None) -> str:
+    """The demo's SLA in one line, in words: "Demo-SLA rund um die Uhr: Lösung in 5 Min. (Priorität 1) bis 2 Std.
+    (Priorität 5), Warnung bei 50 %" (the KPI page's banner, the demo's start-up lines)."""
+    return gettext(
+        locale,
+        "demo SLA around the clock: resolution within %(first)s (priority 1) to %(last)s (priority 5), "
+        "warning at %(share)s",
+        first=format_duration(parse_duration(DEMO_SLA_TARGETS[1][1]), locale),
+        last=format_duration(parse_duration(DEMO_SLA_TARGETS[5][1]), locale),
+        share=format_percent(DEMO_WARNING_AT, locale, digits=0),
+    )
+
+
+def parse_duration(text: str) -> float:
+    """``5m``, ``2h`` in seconds (the demo's targets as its SLA file writes them)."""
+    return float(text[:-1]) * {"s": 1, "m": 60, "h": 3600}[text[-1]]
 
 
 def demo_sla(tenant: str) -> dict[str, Any]:
@@ -55,7 +74,7 @@ def demo_sla(tenant: str) -> dict[str, Any]:
     return {
         "calendar": {"always": True},
         "unclassified_priority": 3,
-        "warning_at": 0.5,
+        "warning_at": DEMO_WARNING_AT,
         "levels": {"warning": 1, "breach": 2},
         "policies": {p: {"response": r, "resolution": s} for p, (r, s) in DEMO_SLA_TARGETS.items()},
         "contacts": [

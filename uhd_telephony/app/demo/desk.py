@@ -50,6 +50,13 @@ SUBJECTS = {
 }
 
 
+def wall_clock(at: datetime | None = None) -> str:
+    """The time column of every line the demo prints: the wall clock (local time), whatever the PBX's clock says.
+    Calls happen on the accelerated demo clock, tickets and escalations on the wall clock: one column for both
+    would jump back and forth; a line is stamped with the moment it happened in the room instead."""
+    return (at.astimezone() if at is not None else datetime.now().astimezone()).strftime("%H:%M:%S")
+
+
 class SimulatedDesk:
     """Classifies, solves, routes or leaves open the tickets of the simulated agents' calls."""
 
@@ -238,8 +245,7 @@ class SimulatedDesk:
 
     def _say(self, line: str, at: datetime | None = None) -> None:
         if self.out is not None:
-            when = (at.astimezone() if at is not None else datetime.now().astimezone()).strftime("%H:%M:%S")
-            self.out(f"{when}  {line}")
+            self.out(f"{wall_clock(at)}  {line}")
 
 
 class EscalationWatch(PeriodicScanner):

@@ -23,14 +23,17 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from uhd_telephony.app.demo.data import demo_sla_summary
 from uhd_telephony.calls.records import iso
 from uhd_telephony.errors import Conflict, NotFound
+from uhd_telephony.i18n import gettext
 from uhd_telephony.simulator.pbx import PbxError
 from uhd_telephony.simulator.server import AmiSimulator
 from uhd_telephony.simulator.softphone import PhoneView
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Principal, require
 from uhd_telephony.web.inputs import read_json
+from uhd_telephony.web.locale import request_locale
 from uhd_telephony.web.openapi import documented
 
 PHONE_ROLES = ("agent", "admin")  # the console's roles
@@ -45,10 +48,16 @@ class DemoInfo:
 
     sim: AmiSimulator
     mail_dir: Path
-    sla: str
+    sla_file: str | None  # the SLA file the demo imported; None: the demo's own (``data.demo_sla``)
     started_at: float = field(default_factory=time.time)
 
-    def to_dict(self) -> dict[str, Any]:
+    def sla(self, locale: str | None) -> str:
+        """The SLA the tickets run on, in words in ``locale`` (the KPI page's banner)."""
+        if self.sla_file is None:
+            return demo_sla_summary(locale)
+        return gettext(locale, "SLA from %(file)s", file=self.sla_file)
+
+    def to_dict(self, locale: str | None = None) -> dict[str, Any]:
         sim = self.sim
         return {
             "speed": sim.full_speed,
@@ -58,7 +67,7 @@ class DemoInfo:
             "wall_time": iso(time.time()),
             "started_at": iso(self.started_at),
             "mail_dir": str(self.mail_dir),
-            "sla": self.sla,
+            "sla": self.sla(locale),
         }
 
 
@@ -87,7 +96,7 @@ class DemoOut(BaseModel):
     wall_time: str | None
     started_at: str | None
     mail_dir: str = Field(description="where the demo's mails are written, one .eml file each")
-    sla: str
+    sla: str = Field(description="the SLA the tickets run on, in words in the reader's language")
 
 
 class DemoResponse(BaseModel):
@@ -163,14 +172,14 @@ async def _answer(request: web.Request, act: Callable[[str], Any] | None = None)
         except PbxError as exc:
             raise Conflict(exc.message, {"interface": interface}) from None
     phone = None if interface is None else _phone(info, info.sim.phone(interface))
-    return web.json_response({"phone": phone, "demo": info.to_dict()})
+    return web.json_response({"phone": phone, "demo": info.to_dict(request_locale(request))})
 
 
 @documented("What the demo simulates", response=DemoResponse, tag="demo")
 async def demo_info(request: web.Request) -> web.Response:
     """The demo's clock, mail directory and SLA (only ``uhd-telephony demo`` has this route)."""
     await require(request, *INFO_ROLES)
-    return web.json_response({"demo": _info(request).to_dict()})
+    return web.json_response({"demo": _info(request).to_dict(request_locale(request))})
 
 
 @documented("The logged-in agent's demo phone", response=PhoneResponse, tag="demo")

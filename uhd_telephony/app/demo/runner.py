@@ -17,6 +17,7 @@ import contextlib
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -25,12 +26,11 @@ from typing import Any, TextIO
 from cryptography.fernet import Fernet
 
 from uhd_telephony.app.demo import phone
-from uhd_telephony.app.demo.data import DEMO_PASSWORD, DEMO_SLA_SUMMARY, Login, directory_ids, seed_demo
-from uhd_telephony.app.demo.desk import SimulatedDesk
+from uhd_telephony.app.demo.data import DEMO_PASSWORD, Login, demo_sla_summary, directory_ids, seed_demo
+from uhd_telephony.app.demo.desk import SimulatedDesk, wall_clock
 from uhd_telephony.app.demo.mailbox import MailSink
 from uhd_telephony.app.server import Server
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallEvent, CallOffered
-from uhd_telephony.calls.records import iso
 from uhd_telephony.calls.service import install_stop
 from uhd_telephony.errors import AmiNotConnected
 from uhd_telephony.settings import Settings
@@ -51,13 +51,14 @@ LOGIN_WAIT_S = 10.0  # the service logging in to the local simulator at start
 class CallPrinter:
     """Prints a line per call event worth seeing; counts outcomes for the closing summary."""
 
-    def __init__(self, out: TextIO | None) -> None:
+    def __init__(self, out: TextIO | None, clock: Callable[[], datetime | None] = lambda: None) -> None:
         self.out = out  # None: count only
         self.outcomes: Counter[str] = Counter()
+        self.clock = clock  # the wall clock (tests fix it)
 
     def __call__(self, event: CallEvent) -> None:
         call = event.call
-        when = datetime.fromtimestamp(event.at).strftime("%H:%M:%S")
+        when = wall_clock(self.clock())  # printed as it happens: the event's own time is on the demo clock
         who = f"{call.caller_name or '?'} <{call.caller_number or '?'}>"
         if isinstance(event, CallOffered):
             line = f"{when}  offered      {call.tenant:<13} {call.queue:<12} {who}"
@@ -162,7 +163,7 @@ class Demo:
                 public_url=f"http://{server_settings.http_host}:{self.http_port}"
             )
         self.sink = MailSink(server_settings, self.mail_dir)
-        info = phone.DemoInfo(sim, self.mail_dir, DEMO_SLA_SUMMARY if self.sla is None else f"SLA from {self.sla}")
+        info = phone.DemoInfo(sim, self.mail_dir, None if self.sla is None else str(self.sla))
         server = self.server = Server(server_settings, mailer=self.sink, routes=[phone.install(info)])
         server.calls.bus.subscribe(self.printer, CallOffered, CallAnswered, CallEnded, name="demo-printer")
         await migrate(server_settings.database_url)
@@ -228,9 +229,9 @@ class Demo:
         people = [f"{x.username} ({x.name})" for x in self.logins if x.person]
         simulated = [f"{x.username} ({x.name})" for x in self.logins if x.role == "agent" and not x.person]
         managers = [f"{x.username} ({x.name})" for x in self.logins if x.role == "manager"]
-        sla = DEMO_SLA_SUMMARY if self.sla is None else f"imported from {self.sla}"
+        sla = demo_sla_summary("en") if self.sla is None else f"imported from {self.sla}"  # the terminal's lines
         lines = [
-            f"uhd-telephony demo (started {iso(self.server.calls.clock())})",
+            f"uhd-telephony demo (started {datetime.now().astimezone().strftime('%d.%m.%Y %H:%M:%S')})",
             f"  agent console: {base}/console   (every login's password: {DEMO_PASSWORD!r})",
         ]
         if people:
@@ -245,7 +246,8 @@ class Demo:
             f" + {len(self.people)} {'person' if len(self.people) == 1 else 'people'} in the browser,"
             f" {self.rate:g} calls/h",
             f"  demo clock x{self.speed:g}: the simulated PBX runs {self.speed:g} times faster than the wall clock"
-            " (the call times printed are on it); at real time while a person's phone rings or talks",
+            " (waits and talk times printed are on it; every line's time is the wall clock); at real time while a"
+            " person's phone rings or talks",
             "  tickets: simulated agents classify theirs, then solve, route or leave them open; tickets and SLA run on"
             f" the wall clock ({sla}); escalations are printed as they fire",
             f"  mail: no SMTP server; every mail is written to {self.mail_dir}{os.sep} (one .eml file each)",

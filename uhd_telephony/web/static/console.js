@@ -4,21 +4,21 @@
 
 const state = { account: null, csrf: "", pop: null, socket: null, retry: 500 };
 const $ = (id) => document.getElementById(id);
-const LEVELS = [[1, "1 – sehr hoch"], [2, "2 – hoch"], [3, "3 – mittel"], [4, "4 – niedrig"], [5, "5 – sehr niedrig"]];
+const { t, label } = i18n;  // the pages' language (static/i18n.js)
 
 async function api(path, options = {}) {
   const headers = { "Content-Type": "application/json", "X-CSRF-Token": state.csrf, ...(options.headers || {}) };
   const response = await fetch(path, { ...options, headers });
-  if (response.status === 401) { window.location.assign("/login"); throw new Error("not logged in"); }
+  if (response.status === 401) { window.location.assign("/login"); throw new Error(t("Not logged in")); }
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) { const error = new Error(body.message || response.statusText); error.status = response.status; throw error; }
+  if (!response.ok) { const error = new Error(i18n.errorText(body, response.statusText)); error.status = response.status; throw error; }
   return body;
 }
 
 function text(el, value) { el.textContent = value == null ? "" : String(value); }
 
 function fillLevels(select, selected) {
-  select.replaceChildren(...LEVELS.map(([value, label]) => new Option(label, value, false, value === selected)));
+  select.replaceChildren(...[1, 2, 3, 4, 5].map((value) => new Option(i18n.level(value), value, false, value === selected)));
 }
 
 function flattenCategories(nodes, depth = 0, out = []) {
@@ -36,11 +36,12 @@ function showPop(pop) {
   $("pop-idle").hidden = true;
   $("pop-body").hidden = false;
   $("pop").classList.add("live");
-  text($("caller-name"), who ? who.name : (pop.call.caller_name || "Unbekannter Anrufer"));
+  text($("caller-name"), who ? who.name : callerName(pop.call.caller_name, pop.call.caller_number));
   text($("caller-number"), pop.call.caller_number);
   $("caller-vip").hidden = !(caller.user && caller.user.vip);
-  const details = who ? [who.department, who.location, who.role, who.email].filter(Boolean).join(" · ") : "";
-  text($("caller-details"), caller.kind === "candidates" ? "Mehrere Treffer – bitte auswählen" : details);
+  const role = who && who.role ? label("person_role", who.role) : "";
+  const details = who ? [who.department, who.location, role, who.email].filter(Boolean).join(" · ") : "";
+  text($("caller-details"), caller.kind === "candidates" ? t("Several matches – please choose") : details);
   const candidates = $("candidates");
   candidates.replaceChildren(...(caller.candidates || []).map((c) => {
     const li = document.createElement("li");
@@ -49,18 +50,25 @@ function showPop(pop) {
   }));
   candidates.hidden = !(caller.candidates || []).length;
   text($("ticket-number"), pop.ticket.number);
-  text($("call-state"), "im Gespräch · Wartezeit " + Math.round(pop.call.wait_s || 0) + " s");
+  text($("call-state"), t("on the call · waited %(wait)s", { wait: i18n.duration(pop.call.wait_s || 0) }));
   const options = flattenCategories(pop.categories);
-  $("category").replaceChildren(new Option("– Kategorie wählen –", ""),
+  $("category").replaceChildren(new Option(t("– choose a category –"), ""),
     ...options.map(([id, label]) => new Option(label, id, false, pop.ticket.category && id === pop.ticket.category.id)));
   fillLevels($("impact"), pop.ticket.impact || 3);
   fillLevels($("urgency"), pop.ticket.urgency || 3);
   $("subject").value = pop.ticket.subject || "";
   $("description").value = pop.ticket.description || "";
   text($("save-state"), "");
-  $("recent").replaceChildren(...(pop.recent_tickets || []).map((t) => {
+  $("recent").replaceChildren(...(pop.recent_tickets || []).map((ticket) => {
     const li = document.createElement("li");
-    text(li, `${t.number} · ${t.status} · ${t.subject || ""}`);
+    text(li, `${ticket.number} · ${label("status", ticket.status)} · ${ticket.subject || ""}`);
+    if (ticket.sla) {  // an open ticket of the caller: its SLA state, what is due when (sla.js)
+      li.classList.add("sla-" + ticket.sla.state);
+      const due = document.createElement("div");
+      due.className = "muted sla-line";
+      text(due, sla.due(ticket.sla));
+      li.append(" ", sla.badge(ticket.sla), due);
+    }
     return li;
   }));
   refreshCallbacks();
@@ -68,7 +76,7 @@ function showPop(pop) {
 
 function callEnded(message) {
   if (state.pop && state.pop.call.linkedid === message.call.linkedid) {
-    text($("call-state"), "Gespräch beendet · " + Math.round(message.call.talk_s || 0) + " s");
+    text($("call-state"), t("call ended · %(talk)s", { talk: i18n.duration(message.call.talk_s || 0) }));
     $("pop").classList.remove("live");
   }
   refreshCallbacks();
@@ -98,9 +106,9 @@ $("classify-form").addEventListener("submit", async (event) => {
       }),
     });
     state.pop.ticket = body.ticket;
-    text($("save-state"), `gespeichert · Priorität ${body.ticket.priority}`);
+    text($("save-state"), t("saved · priority %(priority)s", { priority: i18n.priority(body.ticket.priority) }));
   } catch (error) {
-    text($("save-state"), "Fehler: " + error.message);
+    text($("save-state"), t("Error: %(message)s", { message: error.message }));
   } finally {
     $("save").disabled = false;
   }
@@ -114,26 +122,27 @@ async function refreshCallbacks() {
     const body = await api(`/api/tenants/${encodeURIComponent(tenant)}/callbacks`);
     list.replaceChildren(...body.callbacks.map((entry) => {
       const li = document.createElement("li");
-      const label = document.createElement("span");
-      text(label, `${entry.caller_name || entry.caller_number} · ${entry.caller_number} · wartete ${Math.round(entry.wait_s || 0)} s `);
+      const caption = document.createElement("span");
+      const name = callerName(entry.caller_name, entry.caller_number);
+      text(caption, t("%(name)s · %(number)s · waited %(wait)s", { name, number: entry.caller_number, wait: i18n.duration(entry.wait_s || 0) }) + " ");
       const button = document.createElement("button");
-      text(button, "Zurückrufen");
+      text(button, t("Call back"));
       button.addEventListener("click", async () => {
         button.disabled = true;  // one click, one call: the server guards against a second one too
         try {
           await api(`/api/tenants/${encodeURIComponent(tenant)}/callbacks/${entry.id}/dial`, { method: "POST", body: "{}" });
-          text(button, "wählt …");
+          text(button, t("dialling …"));
         } catch (error) {
-          text(button, "Fehler: " + error.message);
+          text(button, t("Error: %(message)s", { message: error.message }));
         }
         setTimeout(refreshCallbacks, 1500);
       });
-      li.append(label, button);
+      li.append(caption, button);
       return li;
     }));
-    if (!body.callbacks.length) { const li = document.createElement("li"); li.className = "muted"; text(li, "keine offenen Rückrufe"); list.append(li); }
+    if (!body.callbacks.length) { const li = document.createElement("li"); li.className = "muted"; text(li, t("no open callbacks")); list.append(li); }
   } catch (error) {
-    text(list, "Fehler: " + error.message);
+    text(list, t("Error: %(message)s", { message: error.message }));
   }
 }
 
@@ -144,7 +153,7 @@ function connect() {
   socket.addEventListener("open", () => {
     state.retry = 500;
     $("connection").className = "badge online";
-    text($("connection"), "verbunden");
+    text($("connection"), t("connected"));
   });
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
@@ -153,7 +162,7 @@ function connect() {
   });
   socket.addEventListener("close", () => {
     $("connection").className = "badge offline";
-    text($("connection"), "getrennt");
+    text($("connection"), t("disconnected"));
     setTimeout(connect, state.retry);  // a console that reconnects during a call gets its pop again
     state.retry = Math.min(state.retry * 2, 10000);
   });
@@ -169,28 +178,31 @@ function showPhone(body) {
   const view = body.phone, demo = body.demo;
   phone.view = view;
   card.hidden = false;
-  text($("phone-clock"), demo.realtime ? "Echtzeit: ein Telefonat im Browser läuft" : `Demo-Uhr ×${demo.speed}`);
+  text($("phone-clock"), demo.realtime ? t("Real time: a call in the browser is on") : t("Demo clock ×%(speed)s", { speed: i18n.number(demo.speed) }));
   $("phone-simulated").hidden = view !== null;
   $("phone-controls").hidden = view === null;
   card.classList.toggle("ringing", !!view && view.state === "ringing");
   card.classList.toggle("talking", !!view && view.state === "talking");
   if (!view) return;
   text($("phone-name"), `${view.name} · ${view.interface}`);
-  const caller = [view.caller_name, view.caller_number ? `<${view.caller_number}>` : ""].filter(Boolean).join(" ") || "Unbekannt";
+  const withheld = isWithheld(view.caller_name, view.caller_number);
+  const caller = withheld ? t("Number withheld")
+    : [view.caller_name, view.caller_number ? `<${view.caller_number}>` : ""].filter(Boolean).join(" ") || t("Unknown caller");
+  const tenant = view.tenant ? tenantName(view.tenant) : "";
   if (view.state === "ringing") {
-    text($("phone-state"), `Es klingelt: ${caller} · ${view.tenant || ""} · noch ${Math.ceil(view.ring_left_s || 0)} s`);
+    text($("phone-state"), t("Ringing: %(caller)s · %(tenant)s · %(left)s left", { caller, tenant, left: i18n.duration(Math.ceil(view.ring_left_s || 0)) }));
   } else if (view.state === "talking") {
     const s = Math.round(view.talk_s || 0);
-    text($("phone-state"), `Im Gespräch mit ${caller} · ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`);
+    text($("phone-state"), t("On the call with %(caller)s · %(time)s", { caller, time: `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}` }));
   } else if (view.paused) {
-    text($("phone-state"), `Pausiert${view.paused_reason ? " (" + view.paused_reason + ")" : ""}: „Bereit“ drücken, um Anrufe anzunehmen`);
+    text($("phone-state"), t("Paused: press “Ready” to take calls"));
   } else {
-    text($("phone-state"), "Bereit: wartet auf einen Anruf aus der Warteschlange");
+    text($("phone-state"), t("Ready: waiting for a call from the queue"));
   }
   $("phone-answer").hidden = view.state !== "ringing";
   $("phone-hangup").hidden = view.state === "idle";
-  text($("phone-hangup"), view.state === "ringing" ? "Ablehnen" : "Auflegen");
-  text($("phone-ready"), view.paused ? "Bereit" : "Pause");
+  text($("phone-hangup"), view.state === "ringing" ? t("Decline") : t("Hang up"));
+  text($("phone-ready"), view.paused ? t("Ready") : t("Pause"));
 }
 
 async function refreshPhone() {
@@ -222,12 +234,27 @@ $("logout").addEventListener("click", async () => {
 });
 $("callback-tenant").addEventListener("change", refreshCallbacks);
 
+// a caller who withholds the number ("anonymous" in Asterisk): said so in words, never the raw caller ID
+function isWithheld(name, number) {
+  return /^(anonymous|anonym|unknown|<unknown>)$/i.test((number || "").trim()) || /^anonymous$/i.test((name || "").trim());
+}
+
+function callerName(name, number) {
+  if (isWithheld(name, number)) return t("Number withheld");
+  return name || number || t("Unknown caller");
+}
+
+// a tenant's display name (GET /api/me's tenant_names), never its slug
+function tenantName(tenant) { return (state.tenantNames || {})[tenant] || tenant; }
+
 (async function start() {
+  await i18n.ready;
   const body = await api("/api/me");
   state.account = body.account;
   state.csrf = body.account.csrf_token;
+  state.tenantNames = body.account.tenant_names || {};
   text($("agent-name"), body.account.display_name);
-  $("callback-tenant").replaceChildren(...body.account.tenants.map((t) => new Option(t, t)));
+  $("callback-tenant").replaceChildren(...body.account.tenants.map((tenant) => new Option(tenantName(tenant), tenant)));
   refreshCallbacks();
   setInterval(refreshCallbacks, 15000);
   connect();

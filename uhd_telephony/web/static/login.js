@@ -38,7 +38,8 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
     window.location.assign(safeNext(next) || home);
   } else {
     const body = await response.json().catch(() => ({}));
-    error.textContent = body.message || "Anmeldung fehlgeschlagen";
+    await i18n.ready;
+    error.textContent = i18n.errorText(body, i18n.t("Login failed"));
     error.hidden = false;
   }
 });

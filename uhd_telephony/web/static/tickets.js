@@ -4,28 +4,27 @@
 
 const state = { account: null, csrf: "", tenant: "", cursor: null, ticket: null, categories: [], agents: [] };
 const $ = (id) => document.getElementById(id);
-const STATUS = { new: "neu", in_progress: "in Bearbeitung", waiting: "wartet", resolved: "gelöst", closed: "geschlossen", reopened: "wiedereröffnet" };
-const ACTION = { in_progress: "In Bearbeitung", waiting: "Warten auf Anrufer", resolved: "Lösen", closed: "Schließen", reopened: "Wiedereröffnen" };
-const PRIORITY = { 1: "1 kritisch", 2: "2 hoch", 3: "3 mittel", 4: "4 niedrig", 5: "5 Planung" };
-const LEVELS = [[1, "1 – sehr hoch"], [2, "2 – hoch"], [3, "3 – mittel"], [4, "4 – niedrig"], [5, "5 – sehr niedrig"]];
+const { t, label } = i18n;  // the pages' language (static/i18n.js)
+const STATUSES = ["new", "in_progress", "waiting", "resolved", "closed", "reopened"];
+const PRIORITIES = [1, 2, 3, 4, 5];
 
 async function api(path, options = {}) {
   const headers = { "Content-Type": "application/json", "X-CSRF-Token": state.csrf, ...(options.headers || {}) };
   const response = await fetch(path, { ...options, headers });
-  if (response.status === 401) { window.location.assign("/login"); throw new Error("nicht angemeldet"); }
+  if (response.status === 401) { window.location.assign("/login"); throw new Error(t("Not logged in")); }
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const problems = ((body.details || {}).problems || []).map((p) => `${p.field}: ${p.problem}`).join("; ");
-    throw new Error((body.message || response.statusText) + (problems ? ` (${problems})` : ""));
-  }
+  if (!response.ok) throw new Error(i18n.errorText(body, response.statusText));
   return body;
 }
 
 function text(el, value) { el.textContent = value == null ? "" : String(value); }
-function when(iso) { return iso ? new Date(iso).toLocaleString("de-DE", { dateStyle: "short", timeStyle: "short" }) : ""; }
+function when(iso) { return i18n.dateTime(iso); }
+function tenantName(tenant) { return (state.tenantNames || {})[tenant] || tenant; }
 function tenantUrl(tenant, rest = "") { return `/api/tenants/${encodeURIComponent(tenant)}${rest}`; }
 function canWrite() { return state.account && ["agent", "admin"].includes(state.account.role); }
-function showError(el, error) { el.hidden = !error; text(el, error ? "Fehler: " + error.message : ""); }
+// acknowledging and taking back an SLA escalation: the tenant's managers and the admins (sla/api.py)
+function canManage() { return state.account && ["manager", "admin"].includes(state.account.role); }
+function showError(el, error) { el.hidden = !error; text(el, error ? t("Error: %(message)s", { message: error.message }) : ""); }
 
 function flatten(nodes, depth = 0, out = []) {
   for (const node of nodes || []) {
@@ -36,7 +35,7 @@ function flatten(nodes, depth = 0, out = []) {
 }
 
 function fillLevels(select, selected) {
-  select.replaceChildren(...LEVELS.map(([value, label]) => new Option(label, value, false, value === selected)));
+  select.replaceChildren(...[1, 2, 3, 4, 5].map((value) => new Option(i18n.level(value), value, false, value === selected)));
 }
 
 async function loadTenantData(tenant) {
@@ -59,8 +58,12 @@ function listQuery() {
     const value = $(id).value.trim();
     if (value) params.set(key, value);
   }
-  if ($("created-from").value) params.set("created_from", $("created-from").value);
-  if ($("created-to").value) params.set("created_to", $("created-to").value);
+  // the day fields take German dates (07.12.2026) whatever the browser's language: never <input type="date">
+  for (const [key, id] of [["created_from", "created-from"], ["created_to", "created-to"]]) {
+    const day = i18n.parseDay($(id).value);
+    if (day === null) throw new Error(t("Not a date: %(text)s (DD.MM.YYYY)", { text: $(id).value }));
+    if (day) params.set(key, day);
+  }
   params.set("sort", $("sort").value);
   params.set("limit", "50");
   return params;
@@ -75,11 +78,12 @@ function row(ticket) {
   const cells = [
     link,
     ticket.subject || "–",
-    STATUS[ticket.status] || ticket.status,
-    ticket.priority ? PRIORITY[ticket.priority] : "–",
-    ticket.requester.name || ticket.requester.number || ticket.requester.email || "–",
+    label("status", ticket.status),
+    ticket.priority ? i18n.priority(ticket.priority) : "–",
+    requesterName(ticket.requester) || "–",
     ticket.agent ? ticket.agent.name : "–",
     when(ticket.created_at),
+    slaCell(ticket.sla),
   ];
   for (const cell of cells) {
     const td = document.createElement("td");
@@ -90,16 +94,32 @@ function row(ticket) {
   return tr;
 }
 
+// the SLA column: the state as a badge, and for work still open what is due when (sla.js)
+function slaCell(current) {
+  const wrap = document.createElement("span");
+  wrap.className = "sla-cell";
+  if (!current) return wrap;
+  wrap.append(sla.badge(current));
+  const which = sla.pressing(current);
+  if (which) {
+    const due = document.createElement("span");
+    due.className = "muted small";
+    text(due, ` ${sla.targetText(which)} ${sla.target(current, which)}`);
+    wrap.append(due);
+  }
+  return wrap;
+}
+
 async function search(append = false) {
-  const params = listQuery();
-  if (append && state.cursor) params.set("cursor", state.cursor);
   try {
+    const params = listQuery();
+    if (append && state.cursor) params.set("cursor", state.cursor);
     const body = await api(tenantUrl(state.tenant, "/tickets?" + params.toString()));
     if (!append) $("rows").replaceChildren();
     $("rows").append(...body.tickets.map(row));
     state.cursor = body.next_cursor;
     $("more").hidden = !body.next_cursor;
-    text($("total"), `${body.total} Tickets`);
+    text($("total"), i18n.tn("%(n)s ticket", "%(n)s tickets", body.total, { n: i18n.number(body.total) }));
     showError($("list-error"), null);
   } catch (error) {
     showError($("list-error"), error);
@@ -109,28 +129,28 @@ async function search(append = false) {
 async function chooseTenant(tenant) {
   state.tenant = tenant;
   await loadTenantData(tenant);
-  $("category").replaceChildren(new Option("alle", ""), ...state.categories.map(([id, label]) => new Option(label, id)));
-  $("new-category").replaceChildren(new Option("– später –", ""), ...state.categories.map(([id, label]) => new Option(label, id)));
-  $("agent").replaceChildren(new Option("alle", ""), new Option("ich", "me"), new Option("nicht zugewiesen", "none"),
+  $("category").replaceChildren(new Option(t("all"), ""), ...state.categories.map(([id, name]) => new Option(name, id)));
+  $("new-category").replaceChildren(new Option(t("– later –"), ""), ...state.categories.map(([id, name]) => new Option(name, id)));
+  $("agent").replaceChildren(new Option(t("all"), ""), new Option(t("me"), "me"), new Option(t("not assigned"), "none"),
     ...state.agents.map((a) => new Option(a.display_name, a.id)));
   await search();
 }
 
 async function startList() {
   $("list-view").hidden = false;
-  $("status-boxes").replaceChildren(...Object.entries(STATUS).map(([value, label]) => {
+  $("status-boxes").replaceChildren(...STATUSES.map((value) => {
     const wrap = document.createElement("label");
     wrap.className = "inline";
     const box = document.createElement("input");
     box.type = "checkbox";
     box.value = value;
     box.checked = !["closed"].includes(value);
-    wrap.append(box, " " + label);
+    wrap.append(box, " " + label("status", value));
     return wrap;
   }));
-  $("priority").append(...Object.entries(PRIORITY).map(([value, label]) => new Option(label, value)));
+  $("priority").append(...PRIORITIES.map((value) => new Option(i18n.priority(value), value)));
   const tenants = state.account.tenants;
-  $("tenant").replaceChildren(...tenants.map((t) => new Option(t, t)));
+  $("tenant").replaceChildren(...tenants.map((tenant) => new Option(tenantName(tenant), tenant)));
   $("tenant-label").hidden = tenants.length < 2;
   $("create").hidden = !canWrite();
   $("tenant").addEventListener("change", () => chooseTenant($("tenant").value));
@@ -138,7 +158,7 @@ async function startList() {
   $("more").addEventListener("click", () => search(true));
   $("create-form").addEventListener("submit", createTicket);
   if (tenants.length) await chooseTenant(tenants[0]);
-  else text($("total"), "Ihr Konto arbeitet für keinen Mandanten.");
+  else text($("total"), t("Your account works for no tenant."));
 }
 
 async function createTicket(event) {
@@ -152,34 +172,39 @@ async function createTicket(event) {
     const created = await api(tenantUrl(state.tenant, "/tickets"), { method: "POST", body: JSON.stringify(body) });
     window.location.assign(`/tickets/${encodeURIComponent(state.tenant)}/${created.ticket.id}`);
   } catch (error) {
-    text($("create-state"), "Fehler: " + error.message);
+    text($("create-state"), t("Error: %(message)s", { message: error.message }));
   }
 }
 
 // -- detail -------------------------------------------------------------------------------------------------
 
+// the history entry in words: the server's text in the account's language (tickets API: ``text``)
 function describeEntry(entry) {
-  const who = entry.actor;
-  if (entry.action === "comment") return `${entry.field === "public" ? "Öffentlicher" : "Interner"} Kommentar von ${who}: ${entry.note || ""}`;
-  const change = entry.field ? `${entry.field}: ${entry.old_value ?? "–"} → ${entry.new_value ?? "–"}` : "";
-  return [`${entry.action} (${who})`, change, entry.note].filter(Boolean).join(" · ");
+  return entry.text || `${label("action", entry.action)} (${entry.actor_name || t("System")})`;
+}
+
+// a caller who withheld the number is said so in words, never Asterisk's "Anonymous"
+function requesterName(r) {
+  if (/^anonymous$/i.test((r.name || "").trim()) || /^anonymous$/i.test((r.number || "").trim())) return t("Number withheld");
+  return r.name || r.number || r.email || "";
 }
 
 function showTicket(ticket, history) {
   state.ticket = ticket;
   text($("d-number"), ticket.number);
-  text($("d-subject"), ticket.subject || "(ohne Betreff)");
+  text($("d-subject"), ticket.subject || t("(no subject)"));
   const r = ticket.requester;
-  text($("d-requester"), [r.name, r.number, r.email, r.vip ? "VIP" : ""].filter(Boolean).join(" · "));
+  const withheld = requesterName(r) === t("Number withheld");
+  text($("d-requester"), [withheld ? t("Number withheld") : r.name, withheld ? "" : r.number, r.email, r.vip ? "VIP" : ""].filter(Boolean).join(" · "));
   text($("d-meta"), [
-    ticket.category ? ticket.category.path : "nicht klassifiziert",
-    "Kanal " + ticket.channel,
-    ticket.agent ? "Bearbeiter " + ticket.agent.name : "nicht zugewiesen",
-    "erstellt " + when(ticket.created_at),
+    ticket.category ? (ticket.category.title_path || ticket.category.name) : t("not classified"),
+    t("Channel: %(channel)s", { channel: label("channel", ticket.channel) }),
+    ticket.agent ? t("Agent: %(name)s", { name: ticket.agent.name }) : t("not assigned"),
+    t("created %(when)s", { when: when(ticket.created_at) }),
   ].join(" · "));
-  text($("d-status"), STATUS[ticket.status] || ticket.status);
+  text($("d-status"), label("status", ticket.status));
   $("d-status").className = "badge status-" + ticket.status;
-  text($("d-priority"), ticket.priority ? "Prio " + PRIORITY[ticket.priority] : "ohne Priorität");
+  text($("d-priority"), ticket.priority ? t("Priority %(priority)s", { priority: i18n.priority(ticket.priority) }) : label("priority", "none"));
   text($("d-description"), ticket.description);
   document.title = `${ticket.number} · Tickets`;
   $("history").replaceChildren(...history.map((entry) => {
@@ -193,7 +218,7 @@ function showTicket(ticket, history) {
   }));
   $("status-buttons").replaceChildren(...ticket.next_statuses.map((status) => {
     const button = document.createElement("button");
-    text(button, ACTION[status] || status);
+    text(button, label("status_action", status));
     button.addEventListener("click", () => changeStatus(status));
     return button;
   }));
@@ -207,11 +232,75 @@ function showTicket(ticket, history) {
   fillLevels($("edit-urgency"), ticket.urgency || 3);
   $("edit-subject").value = ticket.subject;
   $("edit-description").value = ticket.description;
+  showSla(ticket.sla);
+}
+
+// -- the ticket's SLA: due times, time left, paused; its escalations, acknowledged and taken back here -------
+
+function showSla(current) {
+  $("sla-card").hidden = !current;
+  if (!current) return;
+  $("sla-state").replaceChildren(sla.badge(current));
+  text($("sla-response"), sla.target(current, "response"));
+  text($("sla-resolution"), sla.target(current, "resolution"));
+  $("sla-paused").hidden = !current.paused;
+}
+
+const ESCALATION = { warning: "Warnung", breach: "verletzt" };
+
+function escalationText(e) {
+  const parts = [
+    t("%(target)s: %(kind)s", { target: sla.targetText(e.target), kind: t(ESCALATION[e.kind]) }),
+    t("Stufe %(level)s", { level: e.level }),
+    t("ausgelöst %(when)s", { when: when(e.fired_at) }),
+  ];
+  if (e.acknowledged_at) parts.push(t("quittiert %(when)s", { when: when(e.acknowledged_at) }));
+  if (e.de_escalated_at) parts.push(t("zurückgenommen %(when)s: %(reason)s", { when: when(e.de_escalated_at), reason: e.reason || "" }));
+  return parts.join(" · ");
+}
+
+function escalationItem(e) {
+  const li = document.createElement("li");
+  li.dataset.escalation = e.id;
+  li.classList.toggle("closed", !e.open);
+  const what = document.createElement("span");
+  text(what, escalationText(e));
+  li.append(what);
+  if (!canManage() || !e.open) return li;
+  const actions = document.createElement("div");
+  actions.className = "escalation-actions";
+  actions.append(...window.sla.escalationControls(
+    e,
+    (action, body, button) => manageEscalation(e.id, action, body, button),
+    (message) => showError($("d-error"), new Error(message)),
+  ));
+  li.append(actions);
+  return li;
+}
+
+async function loadEscalations() {
+  const body = await api(tenantUrl(state.tenant, `/tickets/${state.ticket.id}/sla`));
+  const found = body.sla.escalations || [];
+  $("escalations-box").hidden = !found.length;
+  $("escalations").replaceChildren(...found.map(escalationItem));
+}
+
+async function manageEscalation(escalationId, action, body, button) {
+  button.disabled = true;
+  try {
+    await api(tenantUrl(state.tenant, `/tickets/${state.ticket.id}/escalations/${escalationId}/${action}`), { method: "POST", body: JSON.stringify(body) });
+    showError($("d-error"), null);
+    await reload();
+  } catch (error) {
+    showError($("d-error"), error);
+    button.disabled = false;
+  }
 }
 
 async function reload() {
   const body = await api(tenantUrl(state.tenant, `/tickets/${state.ticket.id}/history`));
   showTicket(body.ticket, body.history);
+  await loadEscalations();
 }
 
 async function act(path, body, method = "POST") {
@@ -239,8 +328,8 @@ async function startDetail(tenant, id) {
   try {
     if (canWrite()) {
       await loadTenantData(tenant);
-      $("assign-agent").replaceChildren(new Option("– niemand –", ""), ...state.agents.map((a) => new Option(a.display_name, a.id)));
-      $("edit-category").replaceChildren(new Option("– Kategorie wählen –", ""), ...state.categories.map(([cid, label]) => new Option(label, cid)));
+      $("assign-agent").replaceChildren(new Option(t("– nobody –"), ""), ...state.agents.map((a) => new Option(a.display_name, a.id)));
+      $("edit-category").replaceChildren(new Option(t("– choose a category –"), ""), ...state.categories.map(([cid, name]) => new Option(name, cid)));
     }
     await reload();
   } catch (error) {
@@ -283,9 +372,11 @@ $("logout").addEventListener("click", async () => {
 });
 
 (async function start() {
+  await i18n.ready;
   const me = await api("/api/me");
   state.account = me.account;
   state.csrf = me.account.csrf_token;
+  state.tenantNames = me.account.tenant_names || {};
   text($("account-name"), me.account.display_name);
   $("console-link").hidden = !canWrite();
   const detail = window.location.pathname.match(/^\/tickets\/([^/]+)\/(\d+)$/);

@@ -1,0 +1,238 @@
+"""Human words for the codes the data stores: ticket statuses, channels, priorities and levels, roles, history
+actions and fields, actors, call outcomes, SLA kinds and targets, notification channels.
+
+Every label is the catalog's ``<kind>.<code>`` message (``status.in_progress`` is "In Bearbeitung" / "In
+progress"); the console's scripts read the same keys (``label("status", code)`` in ``static/i18n.js``). The code
+lists here are the catalog's; ``tests/i18n`` checks them against the enumerations of the capabilities
+(``TicketStatus``, ``Outcome``, …), so a new status without its label fails there, not on a page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from uhd_telephony.i18n.catalog import N_, translator
+
+# kind -> the codes it has, each with its catalog key (written out: the extraction reads them)
+LABELS: Mapping[str, Mapping[str, str]] = {
+    "status": {
+        "new": N_("status.new"),
+        "in_progress": N_("status.in_progress"),
+        "waiting": N_("status.waiting"),
+        "resolved": N_("status.resolved"),
+        "closed": N_("status.closed"),
+        "reopened": N_("status.reopened"),
+    },
+    # what a button moving a ticket to that status says
+    "status_action": {
+        "in_progress": N_("status_action.in_progress"),
+        "waiting": N_("status_action.waiting"),
+        "resolved": N_("status_action.resolved"),
+        "closed": N_("status_action.closed"),
+        "reopened": N_("status_action.reopened"),
+    },
+    # what a caller reads about their request (the status page, the caller's mails)
+    "public_status": {
+        "new": N_("public_status.new"),
+        "in_progress": N_("public_status.in_progress"),
+        "waiting": N_("public_status.waiting"),
+        "resolved": N_("public_status.resolved"),
+        "closed": N_("public_status.closed"),
+        "reopened": N_("public_status.reopened"),
+    },
+    "channel": {
+        "phone": N_("channel.phone"),
+        "web": N_("channel.web"),
+        "mail": N_("channel.mail"),
+    },
+    "priority": {
+        "1": N_("priority.1"),
+        "2": N_("priority.2"),
+        "3": N_("priority.3"),
+        "4": N_("priority.4"),
+        "5": N_("priority.5"),
+        "none": N_("priority.none"),
+    },
+    # impact and urgency
+    "level": {
+        "1": N_("level.1"),
+        "2": N_("level.2"),
+        "3": N_("level.3"),
+        "4": N_("level.4"),
+        "5": N_("level.5"),
+    },
+    "role": {
+        "admin": N_("role.admin"),
+        "agent": N_("role.agent"),
+        "manager": N_("role.manager"),
+        "partner": N_("role.partner"),
+    },
+    # a directory person's role (the caller's)
+    "person_role": {
+        "doctor": N_("person_role.doctor"),
+        "nursing": N_("person_role.nursing"),
+        "administration": N_("person_role.administration"),
+        "controlling": N_("person_role.controlling"),
+        "management": N_("person_role.management"),
+        "medtech": N_("person_role.medtech"),
+        "it": N_("person_role.it"),
+        "other": N_("person_role.other"),
+    },
+    "action": {
+        "created": N_("action.created"),
+        "classified": N_("action.classified"),
+        "priority": N_("action.priority"),
+        "status": N_("action.status"),
+        "comment": N_("action.comment"),
+        "assigned": N_("action.assigned"),
+        "routed": N_("action.routed"),
+        "escalated": N_("action.escalated"),
+        "de-escalated": N_("action.de-escalated"),
+        "acknowledged": N_("action.acknowledged"),
+        "tenant": N_("action.tenant"),
+    },
+    # the ticket fields a history row names
+    "field": {
+        "subject": N_("field.subject"),
+        "description": N_("field.description"),
+        "impact": N_("field.impact"),
+        "urgency": N_("field.urgency"),
+        "category": N_("field.category"),
+        "category_id": N_("field.category"),
+        "priority": N_("field.priority"),
+        "status": N_("field.status"),
+        "agent": N_("field.agent"),
+        "support_group": N_("field.support_group"),
+        "tenant": N_("field.tenant"),
+        "number": N_("field.number"),
+        "sla": N_("field.sla"),
+        # what a status change is told (tickets.workflow.NOTE_REQUIRED) and the texts of a comment, a routing
+        "resolution": N_("field.resolution"),
+        "reason": N_("field.reason"),
+        "note": N_("field.note"),
+        "text": N_("field.text"),
+        "group": N_("field.group"),
+    },
+    "outcome": {
+        "answered": N_("outcome.answered"),
+        "abandoned": N_("outcome.abandoned"),
+        "short_abandon": N_("outcome.short_abandon"),
+        "timeout": N_("outcome.timeout"),
+        "overflow": N_("outcome.overflow"),
+        "refused": N_("outcome.refused"),
+        "exit_key": N_("outcome.exit_key"),
+        "callback": N_("outcome.callback"),
+        "transferred": N_("outcome.transferred"),
+        "closed": N_("outcome.closed"),
+        "unknown": N_("outcome.unknown"),
+    },
+    "escalation_kind": {
+        "warning": N_("escalation_kind.warning"),
+        "breach": N_("escalation_kind.breach"),
+    },
+    "sla_target": {
+        "response": N_("sla_target.response"),
+        "resolution": N_("sla_target.resolution"),
+    },
+    "notify_channel": {
+        "mail": N_("notify_channel.mail"),
+        "webhook": N_("notify_channel.webhook"),
+    },
+    # the helpdesk's own support levels (a configured group's name wins where there is one)
+    "group": {
+        "1st_level": N_("group.1st_level"),
+        "2nd_level": N_("group.2nd_level"),
+        "3rd_level": N_("group.3rd_level"),
+    },
+}
+SYSTEM_ACTOR = "system"
+_ACTOR = re.compile(r"^(agent|partner):(\d{1,18})$")
+
+
+def label(kind: str, code: object, locale: str | None) -> str:
+    """The human word for ``code`` of ``kind`` in ``locale``: ``label("status", "in_progress", "de")`` is
+    "In Bearbeitung". A code the table does not know comes back as it is (never an empty cell)."""
+    if code is None:
+        return "\u2013"
+    key = LABELS.get(kind, {}).get(str(code))
+    return translator(locale).gettext(key) if key is not None else str(code)
+
+
+class Label(str):
+    """A code that reads as itself in English text (a ``Msg``'s parameter: "ticket cannot go from new to closed")
+    and as its label when the message is rendered for people ("… von Neu nach Geschlossen …")."""
+
+    kind: str
+
+    def __new__(cls, kind: str, code: object) -> Label:
+        text = super().__new__(cls, str(code))
+        text.kind = kind
+        return text
+
+    def render(self, locale: str | None) -> str:
+        return label(self.kind, str(self), locale)
+
+    def __reduce__(self) -> Any:
+        return (Label, (self.kind, str(self)))
+
+
+def status_label(code: str | None, locale: str | None) -> str:
+    return label("status", code, locale)
+
+
+def channel_label(code: str | None, locale: str | None) -> str:
+    return label("channel", code, locale)
+
+
+def role_label(code: str | None, locale: str | None) -> str:
+    return label("role", code, locale)
+
+
+def outcome_label(code: str | None, locale: str | None) -> str:
+    return label("outcome", code, locale)
+
+
+def priority_label(priority: int | str | None, locale: str | None) -> str:
+    """``2 – hoch`` / ``2 – high``; ``ohne Priorität`` / ``no priority`` for none."""
+    if priority is None or str(priority) == "none":
+        return label("priority", "none", locale)
+    name = label("priority", str(priority), locale)
+    return translator(locale).gettext("%(level)s – %(name)s", level=priority, name=name)
+
+
+def level_label(level: int | None, locale: str | None) -> str:
+    """An impact or urgency: ``2 – hoch``."""
+    if level is None:
+        return "\u2013"
+    return translator(locale).gettext("%(level)s – %(name)s", level=level, name=label("level", str(level), locale))
+
+
+def actor_label(
+    actor: str | None, locale: str | None, names: Mapping[str, str] | Callable[[str], str | None] | None = None
+) -> str:
+    """Who did it, as people say it: "System", the account's display name instead of ``agent:7`` (``names``:
+    actor -> display name, as a mapping or a function), "Kommandozeile" for the CLI, "Schnittstelle (name)" for
+    ``api:<client>``; an account no longer known is "Konto 7"."""
+    t = translator(locale)
+    if not actor or actor == SYSTEM_ACTOR:
+        return t.gettext("System")
+    known = None if names is None else names.get(actor) if isinstance(names, Mapping) else names(actor)
+    if known:
+        return known
+    found = _ACTOR.match(actor)
+    if found is not None:
+        return t.gettext("Account %(id)s", id=found.group(2))
+    kind, _, rest = actor.partition(":")
+    if kind == "api" and rest:
+        return t.gettext("Interface (%(client)s)", client=rest)
+    if actor == "cli":
+        return t.gettext("Command line")
+    return actor
+
+
+def account_id(actor: str | None) -> int | None:
+    """The account id of an ``agent:<id>`` or ``partner:<id>`` actor, else None."""
+    found = _ACTOR.match(actor or "")
+    return int(found.group(2)) if found is not None else None
