@@ -117,3 +117,10 @@ async def test_the_site_has_an_icon_where_browsers_look_for_it(client: TestClien
     assert response.status == 200 and response.content_type == "image/svg+xml"
     assert (await response.text()).startswith("<svg")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_request_line_over_8_kib_is_refused_by_the_http_layer(client: TestClient) -> None:
+    """README "Hardening": aiohttp refuses it before the app (a plain-text 400, never a 5xx or a hang)."""
+    response = await client.get("/api/tenants/klinikum-nord/tickets?q=" + "%C3%BC" * 1500)
+    assert response.status == 400 and response.content_type == "text/plain"
+    assert (await client.get("/healthz")).status == 200  # and the server goes on serving

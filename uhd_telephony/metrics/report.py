@@ -199,6 +199,7 @@ GRID_DEFINITION = N_(
     "hours apart."
 )
 AROUND_THE_CLOCK = N_("around the clock (no business calendar configured)")
+ALWAYS_OPEN = N_("around the clock (the stored business calendar is open 24/7)")
 NO_SLA_PACKAGE = N_("No SLA data in this installation: SLA compliance not shown.")
 NO_SLA_TICKET = N_("No ticket of the month is measured by an SLA: SLA compliance not shown.")
 
@@ -353,8 +354,10 @@ async def build(
 
 def business_hours(calendar: Calendar | None, start: datetime, end: datetime, locale: str | None = None) -> str:
     """The business hours the report counted by, in one line in ``locale`` (with the month's extra closed days)."""
-    if calendar is None or calendar.always:
+    if calendar is None:
         return gettext(locale, AROUND_THE_CLOCK)
+    if calendar.always:  # a 24/7 calendar is stored: say so, not that there is none
+        return gettext(locale, ALWAYS_OPEN)
     text = describe_in(calendar, locale)
     first, last = start.astimezone(calendar.zone).date(), end.astimezone(calendar.zone).date()
     closed = sorted(d for d in calendar.closed_days if first <= d < last)

@@ -59,6 +59,7 @@ function showPop(pop) {
   $("subject").value = pop.ticket.subject || "";
   $("description").value = pop.ticket.description || "";
   text($("save-state"), "");
+  $("recent-block").hidden = !(pop.recent_tickets || []).length;  // no heading over an empty list
   $("recent").replaceChildren(...(pop.recent_tickets || []).map((ticket) => {
     const li = document.createElement("li");
     text(li, `${ticket.number} · ${label("status", ticket.status)} · ${ticket.subject || ""}`);
