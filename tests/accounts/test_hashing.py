@@ -165,15 +165,16 @@ async def test_an_unknown_name_costs_a_hash_like_a_wrong_password(db: Database, 
     await accounts.create("anna.becker", PASSWORD, tenants=["klinikum-nord"])
     assert await accounts.authenticate("warm-up-decoy", PASSWORD) is None  # the decoy hash is made once
 
-    async def timed(name: str) -> float:
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            assert await accounts.authenticate(name, "falsch-falsch") is None
-            best = min(best, time.perf_counter() - start)
-        return best
+    async def once(name: str) -> float:
+        start = time.perf_counter()
+        assert await accounts.authenticate(name, "falsch-falsch") is None
+        return time.perf_counter() - start
 
-    known, unknown = await timed("anna.becker"), await timed("nobody")
+    # alternating, best of seven each: a busy machine (the other test workers) slows both alike
+    known = unknown = float("inf")
+    for _ in range(7):
+        known = min(known, await once("anna.becker"))
+        unknown = min(unknown, await once("nobody"))
     one_hash = min(await _time_one_hash(), known)
     assert unknown > 0.7 * one_hash and known > 0.7 * one_hash
     assert 0.5 < unknown / known < 2

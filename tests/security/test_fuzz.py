@@ -118,14 +118,15 @@ def upstream_down(response: requests.Response) -> bool:
         return False
 
 
-def refused_by_http(response: requests.Response) -> bool:
+def refused_by_http(response: Any) -> bool:
     """A request line or header over aiohttp's 8 KiB limit: refused by the HTTP layer before the app (400, plain
-    text, README "Hardening"); the app's documented answers do not apply, the write check still does."""
-    return (
-        response.status_code == 400
-        and response.headers.get("Content-Type", "").startswith("text/plain")
-        and "bytes when reading" in response.text[:200]
-    )
+    text, README "Hardening"); the app's documented answers do not apply, the write check still does.
+    ``response``: schemathesis' own (headers as lists under lower-case names) or a requests one."""
+    headers = {str(k).lower(): v for k, v in dict(response.headers).items()}
+    kind = headers.get("content-type") or ""
+    if isinstance(kind, list):
+        kind = kind[0] if kind else ""
+    return response.status_code == 400 and kind.startswith("text/plain") and "bytes when reading" in response.text[:200]
 
 
 def real_ids(world: World) -> dict[str, Any]:

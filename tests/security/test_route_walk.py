@@ -86,6 +86,7 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("GET", _T + "/directory/search"): CONSOLE,
     ("POST", _TICKET + "/classify"): row(401, OK, 403, 403, OK, OK, 403),
     ("GET", _T + "/categories"): TENANT_READ,
+    ("GET", _T + "/groups"): TENANT_READ,
     ("GET", _T + "/agents"): TENANT_READ,
     # the category tree is configuration: operator admins edit it, nobody else (reading: TENANT_READ above)
     ("POST", _T + "/categories"): ADMIN_ONLY,

@@ -1,4 +1,5 @@
-"""The category tree through the API: operator admins add and change nodes (reading is the console's route)."""
+"""The category tree through the API: operator admins add and change nodes (reading is the console's route); the
+tenant's support groups by name for the pages' choices (routing a ticket, filtering the list)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from uhd_telephony.tickets.category_edit import create_category, update_category
+from uhd_telephony.tickets.groups import list_groups
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import require_in_tenant
 from uhd_telephony.web.inputs import read_json
@@ -74,7 +76,29 @@ async def change_category(request: web.Request) -> web.Response:
     return _answer(node)
 
 
+class GroupChoice(BaseModel):
+    code: str = Field(description="what routing and the list's group filter take: 1st_level, partner:<firm> …")
+    name: str = Field(description="what people read")
+    level: int = Field(description="1, 2 or 3: the support level the group works at")
+
+
+class GroupsResponse(BaseModel):
+    groups: list[GroupChoice]
+
+
+READ_ROLES = ("agent", "manager", "admin")  # as the category tree (screenpop/console.py)
+
+
+@documented("The tenant's active support groups, by level and name", response=GroupsResponse)
+async def groups(request: web.Request) -> web.Response:
+    _, tenant = await require_in_tenant(request, *READ_ROLES)
+    found = await list_groups(request.app[keys.DB], tenant)  # no addresses or webhooks: those are configuration
+    found.sort(key=lambda g: (g.level, g.name.casefold()))
+    return web.json_response({"groups": [{"code": g.code, "name": g.name, "level": g.level} for g in found]})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/tenants/{tenant}/groups", groups)
     t = "/api/tenants/{tenant}/categories"
     app.router.add_post(t, add_category)
     app.router.add_patch(t + "/{category_id:\\d{1,18}}", change_category)

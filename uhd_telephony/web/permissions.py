@@ -58,6 +58,7 @@ TOKEN_ROUTES: Mapping[str, Mapping[str, str]] = {
     _TICKET + "/reopen": {"POST": TICKETS_WRITE},
     _TICKET + "/classify": {"POST": TICKETS_WRITE},
     _T + "/categories": {"GET": TICKETS_READ},
+    _T + "/groups": {"GET": TICKETS_READ},
     _T + "/agents": {"GET": TICKETS_READ},
     _T + "/kpis": {"GET": KPIS_READ},
     # the wallboard's figures (metrics.wallboard): a read-only token for a screen on the wall, or a session

@@ -2,7 +2,7 @@
 // Ticket pages: /tickets lists and searches a tenant's tickets, /tickets/{tenant}/{id} shows one with its history
 // and the actions the account's role allows. Every state-changing request carries the session's CSRF token.
 
-const state = { account: null, csrf: "", tenant: "", cursor: null, ticket: null, categories: [], agents: [] };
+const state = { account: null, csrf: "", tenant: "", cursor: null, ticket: null, categories: [], agents: [], groups: [] };
 const $ = (id) => document.getElementById(id);
 const { t, label } = i18n;  // the pages' language (static/i18n.js)
 const STATUSES = ["new", "in_progress", "waiting", "resolved", "closed", "reopened"];
@@ -39,12 +39,14 @@ function fillLevels(select, selected) {
 }
 
 async function loadTenantData(tenant) {
-  const [tree, agents] = await Promise.all([
+  const [tree, agents, groups] = await Promise.all([
     api(tenantUrl(tenant, "/categories")),
     api(tenantUrl(tenant, "/agents")),
+    api(tenantUrl(tenant, "/groups")),
   ]);
   state.categories = flatten(tree.categories);
   state.agents = agents.agents;
+  state.groups = groups.groups;  // by name: the filter and routing never ask anyone to type a code
 }
 
 // -- list ---------------------------------------------------------------------------------------------------
@@ -133,6 +135,9 @@ async function chooseTenant(tenant) {
   $("new-category").replaceChildren(new Option(t("– later –"), ""), ...state.categories.map(([id, name]) => new Option(name, id)));
   $("agent").replaceChildren(new Option(t("all"), ""), new Option(t("me"), "me"), new Option(t("not assigned"), "none"),
     ...state.agents.map((a) => new Option(a.display_name, a.id)));
+  $("group").replaceChildren(new Option(t("all"), ""), ...state.groups.map((g) => new Option(g.name, g.code)));
+  $("route-group").replaceChildren(new Option(t("– the category's group –"), ""),
+    ...state.groups.map((g) => new Option(g.name, g.code)));
   await search();
 }
 
