@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import sys
@@ -40,14 +39,13 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenpop_latency import PASSWORD, free_port, pct, seed, wait_http
+from screenpop_latency import PASSWORD, free_port, live_pops, pct, seed, wait_http
 
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.store.db import Database
@@ -110,22 +108,14 @@ async def console(base: str, agent: int, figures: Figures, ready: asyncio.Event,
                 await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
         async with session.ws_connect("/ws/console") as ws:
             ready.set()
-            while not stop.is_set():
-                try:
-                    msg = await asyncio.wait_for(ws.receive(), 0.5)
-                except TimeoutError:
+            async for received, latency in live_pops(ws, stop):
+                if not figures.measuring:
                     continue
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    break
-                received = time.time()
-                data = json.loads(msg.data)
-                if figures.measuring and data.get("type") == "pop" and not data.get("replayed"):
-                    answered = datetime.fromisoformat(data["call"]["answered_at"].replace("Z", "+00:00"))
-                    figures.pops.append(received - answered.timestamp())
-                    if received - figures.started < 10:
-                        figures.storm_pops.append(received - answered.timestamp())
-                    if len(figures.pops) >= figures.wanted:
-                        figures.enough.set()
+                figures.pops.append(latency)
+                if received - figures.started < 10:
+                    figures.storm_pops.append(latency)
+                if len(figures.pops) >= figures.wanted:
+                    figures.enough.set()
 
 
 async def one_login(session: aiohttp.ClientSession, n: int, figures: Figures) -> None:

@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import aiohttp
@@ -64,24 +65,32 @@ async def wait_http(url: str, within: float = 60) -> None:
     raise TimeoutError(url)
 
 
+async def live_pops(ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> AsyncIterator[tuple[float, float]]:
+    """(received at, latency) of every live pop on a console's socket — not the catch-up's replays of calls
+    answered before it connected — until ``stop`` or the socket closes. Latency: the console's receive time minus
+    the call's ``answered_at`` (the AgentConnect frame's Timestamp)."""
+    while not stop.is_set():
+        try:
+            msg = await asyncio.wait_for(ws.receive(), 0.5)
+        except TimeoutError:
+            continue
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            return
+        received = time.time()
+        data = json.loads(msg.data)
+        if data.get("type") == "pop" and not data.get("replayed"):
+            answered = datetime.fromisoformat(data["call"]["answered_at"].replace("Z", "+00:00"))
+            yield received, received - answered.timestamp()
+
+
 async def console(base: str, agent: int, latencies: list[float], stop: asyncio.Event) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(base, cookie_jar=jar) as session:
         async with session.post("/api/login", json={"username": f"agent{agent}", "password": PASSWORD}) as r:
             r.raise_for_status()
         async with session.ws_connect("/ws/console") as ws:
-            while not stop.is_set():
-                try:
-                    msg = await asyncio.wait_for(ws.receive(), 0.5)
-                except TimeoutError:
-                    continue
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    break
-                received = time.time()
-                data = json.loads(msg.data)
-                if data.get("type") == "pop" and not data.get("replayed"):
-                    answered = datetime.fromisoformat(data["call"]["answered_at"].replace("Z", "+00:00"))
-                    latencies.append(received - answered.timestamp())
+            async for _, latency in live_pops(ws, stop):
+                latencies.append(latency)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from tests.support.helpers import REDIS_URL
+from tests.support.helpers import REDIS_URL, free_port
 from uhd_telephony.accounts.service import AccountService
 from uhd_telephony.store.db import Database
 
@@ -30,14 +30,6 @@ AGENTS = 4
 PASSWORD = "failover-password-1"
 RUN_S = 24  # the simulator's traffic; the kill comes after KILL_AFTER_S
 KILL_AFTER_S = 9
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def health(session: aiohttp.ClientSession, port: int) -> dict[str, Any] | None:

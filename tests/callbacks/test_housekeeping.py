@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from tests.outbox.sinks import free_port
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, free_port
 from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.app.server import Server
 from uhd_telephony.callbacks.service import CallbackService

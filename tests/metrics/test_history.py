@@ -10,7 +10,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from tests.metrics.conftest import TENANT_A, TENANT_B, TicketSpec, store_calls, 
 from tests.metrics.month import stay
 from tests.metrics.shipped import HISTORY_UID, ROOT, dashboards, panel_queries, variable_queries
 from tests.support.databases import PG_ADMIN_DSN, throwaway_pg
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, free_port
 from uhd_telephony.app.cli import main
 from uhd_telephony.app.server import Server
 from uhd_telephony.calls.records import CallRecord, Outcome
@@ -244,12 +243,6 @@ async def test_the_scanner_writes_yesterday_and_today_of_every_tenant(sqlite_url
         assert scanner.health() == {"written": 6, "last_error": None}
     finally:
         await db.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_the_server_runs_the_scanner_on_its_interval_and_reports_it(sqlite_url: str) -> None:

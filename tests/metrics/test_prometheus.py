@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ import yaml
 
 from tests.metrics.conftest import TENANT_A, TicketSpec, store_tickets
 from tests.metrics.shipped import LABEL_VALUES, RULES, dashboards, panel_queries, rules, substitute, variable_queries
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, free_port
 from tests.support.webapp import seed, web_settings
 from uhd_telephony.app.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
@@ -39,12 +38,6 @@ pytestmark = [
         PROMETHEUS is None, reason="Debian's prometheus is not installed (apt-get install prometheus; CI installs it)"
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Prometheus:

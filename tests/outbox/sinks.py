@@ -11,7 +11,6 @@ import email
 import email.policy
 import re
 import secrets
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.fernet import Fernet
 
+from tests.support.helpers import free_port
 from uhd_telephony.outbox.webhook import WebhookSender
 from uhd_telephony.settings import Settings
 
@@ -44,13 +44,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (aiosmtpd cannot bind port 0 itself)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def new_secret() -> str:

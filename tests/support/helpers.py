@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,3 +33,11 @@ def trace_bytes(name: str) -> bytes:
 
 def trace_truth(name: str) -> list[dict]:
     return json.loads((TRACES / f"{name}.truth.json").read_text())
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a server that cannot bind port 0 itself, or a port two
+    processes must agree on before either starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import html
 import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from jinja2.ext import babel_extract
+
+from uhd_telephony.i18n.catalog import LOCALES, Translator, po_catalog, po_path
 
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC = PACKAGE / "web" / "static"
@@ -69,16 +74,12 @@ def js_msgids(source: str) -> Iterator[str]:
 
 def html_msgids(source: str) -> Iterator[str]:
     """The msgids of a page's ``data-i18n…`` attributes."""
-    import html
-
     for found in _HTML_ATTR.finditer(source):
         yield html.unescape(found.group(1))
 
 
 def template_msgids(path: Path) -> Iterator[str]:
     """The msgids of a Jinja2 template."""
-    from jinja2.ext import babel_extract
-
     with path.open("rb") as handle:
         for _line, _func, message, _comments in babel_extract(handle, ("_", "gettext", "ngettext"), [], {}):
             first = message[0] if isinstance(message, tuple | list) else message
@@ -112,16 +113,12 @@ def used_msgids(package: Path = PACKAGE) -> dict[str, set[str]]:
 
 def missing(locale: str, used: Iterable[str]) -> list[str]:
     """The msgids of ``used`` without a (non-empty, not fuzzy) entry in ``locale``'s catalog."""
-    from uhd_telephony.i18n.catalog import Translator
-
     t = Translator(locale)
     return sorted(m for m in set(used) if not t.has(m))
 
 
 def add_missing(locales: Iterable[str], used: Iterable[str]) -> None:
     """Append the missing msgids to each catalog with an empty translation (entries to fill in)."""
-    from uhd_telephony.i18n.catalog import po_catalog, po_path
-
     for locale in locales:
         known = {str(m.id if isinstance(m.id, str) else m.id[0]) for m in po_catalog(locale) if m.id}
         new = sorted(set(used) - known)
@@ -135,8 +132,6 @@ def add_missing(locales: Iterable[str], used: Iterable[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from uhd_telephony.i18n.catalog import LOCALES
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--add", action="store_true", help="append the missing msgids to the .po files")
     args = parser.parse_args(argv)

@@ -17,6 +17,7 @@ from babel.dates import format_date as _babel_date
 from babel.dates import format_time as _babel_time
 from babel.dates import get_datetime_format, get_day_names, get_month_names
 from babel.numbers import format_decimal
+from babel.numbers import format_percent as _babel_percent
 from babel.units import format_unit
 
 from uhd_telephony.i18n.catalog import BABEL_LOCALES, check_locale
@@ -111,9 +112,7 @@ def format_percent(ratio: float | None, locale: str | None, *, digits: int = 1) 
     pattern = str(loc.percent_formats[None].pattern)
     decimals = "." + "0" * digits if digits else ""
     pattern = pattern.replace("0", "0" + decimals, 1) if "0" in pattern else pattern
-    from babel.numbers import format_percent as _percent
-
-    return _percent(ratio, format=pattern, locale=loc)
+    return _babel_percent(ratio, format=pattern, locale=loc)
 
 
 def weekday_names(

@@ -41,6 +41,7 @@ from uhd_telephony.i18n.format import month_name, weekday_names
 from uhd_telephony.metrics import aggregates, kpi, queries
 from uhd_telephony.sla.calendar import Calendar, describe_in
 from uhd_telephony.store.db import Database
+from uhd_telephony.tickets.models import Category
 
 FORMATS = ("json", "csv", "html")
 CONTENT_TYPES = {
@@ -303,8 +304,6 @@ async def _sla(db: Database, tenant: str, start: datetime, end: datetime) -> tup
 
 
 async def _top_categories(db: Database, tenant: str) -> dict[str, str]:
-    from uhd_telephony.tickets.models import Category
-
     async with db.engine.connect() as conn:
         rows = await conn.execute(
             select(Category.code, Category.name).where(Category.tenant == tenant, Category.parent_id.is_(None))

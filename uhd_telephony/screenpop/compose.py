@@ -159,11 +159,14 @@ class ScreenPop:
                 await asyncio.wait(pending)
 
     # ------------------------------------------------------------------ shared with the catch-up
-    async def open_ticket(self, call: CallRecord, *, then: AfterInsert | None = None) -> OpenedTicket:
-        """The call's ticket (opened once per conversation) for the agent's account and the directory's caller;
-        ``then(conn, ticket_id, now)`` runs in a new ticket's transaction."""
+    async def open_ticket(
+        self, call: CallRecord, *, then: AfterInsert | None = None, caller: DirectoryMatch | None = None
+    ) -> OpenedTicket:
+        """The call's ticket (opened once per conversation) for the agent's account and the directory's caller
+        (``caller``: looked up already); ``then(conn, ticket_id, now)`` runs in a new ticket's transaction."""
         agent = await self.agent_for(call)
-        caller = self.directory.lookup(call.tenant, call.caller_number)
+        if caller is None:
+            caller = self.directory.lookup(call.tenant, call.caller_number)
         requester = requester_of(call, caller)
         ticket, created = await self.tickets.open_for_call(
             call,
@@ -228,10 +231,10 @@ class ScreenPop:
     async def answered(self, event: CallAnswered) -> None:
         call = event.call
         # the caller's earlier tickets are read while the new one is written (the pop needs both)
-        caller = requester_of(call, self.directory.lookup(call.tenant, call.caller_number))
-        earlier = asyncio.create_task(self._recent(call, caller.user_id))
+        caller = self.directory.lookup(call.tenant, call.caller_number)
+        earlier = asyncio.create_task(self._recent(call, requester_of(call, caller).user_id))
         try:
-            opened = await self._while_up(call, lambda: self.open_ticket(call))
+            opened = await self._while_up(call, lambda: self.open_ticket(call, caller=caller))
         except BaseException:
             earlier.cancel()
             raise

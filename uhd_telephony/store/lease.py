@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import logging
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,7 @@ def lease_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
 
 
-class Lease:
+class Lease(ABC):
     """``await acquire()`` returns once this process holds the lease; ``lost`` is set when it stops holding it
     (its connection died); ``release()`` gives it back."""
 
@@ -55,9 +56,9 @@ class Lease:
         self.lost = asyncio.Event()
         self.attempts = 0  # how often it was asked for (a standby: once a second)
 
+    @abstractmethod
     async def try_acquire(self) -> bool:
         """Ask once: True when this process holds the lease now."""
-        raise NotImplementedError
 
     async def acquire(self) -> None:
         """Ask every ``retry_s`` until this process holds the lease."""
@@ -66,8 +67,9 @@ class Lease:
                 log.info("tracker lease %s is held by another process: standing by", self.name)
             await asyncio.sleep(self.retry_s)
 
+    @abstractmethod
     async def release(self) -> None:
-        raise NotImplementedError
+        """Give the lease back (idempotent)."""
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "held": self.held, "lost": self.lost.is_set(), "attempts": self.attempts}

@@ -17,7 +17,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from uhd_telephony.i18n import N_, Translator, actor_label, label, level_label, priority_label, translator
+from uhd_telephony.accounts.models import Account
+from uhd_telephony.i18n import (
+    N_,
+    Translator,
+    actor_label,
+    format_duration,
+    label,
+    level_label,
+    priority_label,
+    translator,
+)
 from uhd_telephony.i18n.labels import account_id
 from uhd_telephony.tickets.history import PUBLIC_COMMENT, Action
 from uhd_telephony.tickets.models import Category, SupportGroup
@@ -130,8 +140,6 @@ async def category_titles(conn: AsyncConnection, tenant: str) -> dict[str, str]:
 
 async def account_names(conn: AsyncConnection, actors: Iterable[str | None]) -> dict[str, str]:
     """actor (``agent:<id>``, ``partner:<id>``) -> the account's display name, for the accounts there are."""
-    from uhd_telephony.accounts.models import Account
-
     ids = {a: i for a in set(actors) if a and (i := account_id(a)) is not None}
     if not ids:
         return {}
@@ -252,8 +260,6 @@ def _status(entry: Mapping[str, Any], ctx: Context) -> str:
     if found.group(1) == "paused":
         clock = ctx.t.gettext("SLA clock paused")
     elif found.group(2):
-        from uhd_telephony.i18n import format_duration
-
         waited = format_duration(int(found.group(2)), ctx.locale)
         clock = ctx.t.gettext("SLA clock resumed after %(waited)s waiting", waited=waited)
     else:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from uhd_telephony.accounts.models import Account
 from uhd_telephony.errors import Conflict, NotFound, TicketError
 from uhd_telephony.i18n import DEFAULT_LOCALE, format_datetime, label, priority_label, translator
 from uhd_telephony.outbox.service import enqueue
@@ -185,8 +186,6 @@ async def _requester_details(conn: AsyncConnection, row: Mapping[str, Any]) -> d
 
 async def _partner_actors(conn: AsyncConnection, code: str) -> set[str]:
     """How the history names the accounts of partner group ``code`` (``partner:<id>``, as ``web.auth`` writes it)."""
-    from uhd_telephony.accounts.models import Account
-
     stmt = select(Account.id).where(Account.partner_group == code, Account.role == "partner")
     return {f"partner:{account_id}" for account_id in (await conn.execute(stmt)).scalars()}
 

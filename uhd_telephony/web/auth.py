@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
 
 from aiohttp import web
@@ -115,25 +115,28 @@ def client_ip(request: web.Request) -> str | None:
     first one that is not itself a trusted proxy (what a client wrote there itself stays to the left of it)."""
     peer = request.remote
     trusted = request.app[keys.SETTINGS].trusted_proxies if keys.SETTINGS in request.app else ()
-    if not trusted or not _trusted(peer, trusted):
+    if not _trusted(peer, trusted):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
     for hop in reversed(hops):
-        try:
-            address = ip_address(hop)
-        except ValueError:
+        address = _address(hop)
+        if address is None:
             return peer  # not an address: a proxy of ours did not write this; trust nothing of it
         if not any(address in net for net in trusted):
             return str(address)
     return peer
 
 
-def _trusted(peer: str | None, trusted: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+def _address(text: str | None) -> IPv4Address | IPv6Address | None:
     try:
-        address = ip_address(peer or "")
+        return ip_address(text or "")
     except ValueError:
-        return False
-    return any(address in net for net in trusted)
+        return None
+
+
+def _trusted(text: str | None, trusted: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    address = _address(text)
+    return address is not None and any(address in net for net in trusted)
 
 
 def bearer(request: web.Request) -> str | None:

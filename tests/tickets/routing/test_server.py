@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from tests.outbox.sinks import SmtpSink, free_port, outbox_settings, status_link
-from tests.support.helpers import eventually
+from tests.outbox.sinks import SmtpSink, outbox_settings, status_link
+from tests.support.helpers import eventually, free_port
 from tests.tickets.routing.conftest import TENANT
 from uhd_telephony.app.server import Server
 from uhd_telephony.tickets.requester import Requester
