@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from uhd_telephony.errors import InvalidInput, UhdError
+from uhd_telephony.i18n import Msg, Quoted
 
 TENANT_LENGTH = 64
 # the channel variable the dialplan (and the AGI caller lookup) sets; ami.names re-exports it as VAR_TENANT
@@ -57,15 +58,14 @@ def check_tenant(value: object, error: type[UhdError] = InvalidInput, *, field: 
     error) saying what a tenant is; ``field`` names the input in the error's details."""
     if isinstance(value, str) and is_tenant(value):
         return value
-    shown = value[:80] if isinstance(value, str) else value
-    raise error(f"invalid tenant {shown!r}: {RULE}", {"field": field})
+    raise error(Msg("invalid tenant %(tenant)s: %(rule)s", tenant=Quoted(value, 80), rule=RULE), {"field": field})
 
 
 def check_new_tenant(value: object, error: type[UhdError] = InvalidInput) -> str:
     """The identifier of a tenant being created (blanks around it dropped) when it is a slug, else ``error``."""
     slug = value.strip() if isinstance(value, str) else ""
     if not _SLUG.fullmatch(slug):
-        raise error(f"a tenant is {SLUG_RULE}", {"field": "tenant"})
+        raise error(Msg("a tenant is %(rule)s", rule=SLUG_RULE), {"field": "tenant"})
     return slug
 
 
@@ -87,7 +87,7 @@ class _TenantRule:
 
 def _validate(value: str) -> str:
     if not is_tenant(value):
-        raise ValueError(f"not a tenant: {RULE}")
+        raise ValueError(Msg("not a tenant: %(rule)s", rule=RULE))
     return value
 
 

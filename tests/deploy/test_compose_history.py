@@ -73,6 +73,9 @@ def test_every_history_query_uses_the_datasource_and_only_tables_the_reader_may_
     assert readable is not None
     tables = {t.removeprefix("public.") for t in readable[1].split(",")}
     assert tables == {"kpi_daily"}
+    # of the tenants table the reader may read the slug and the name (the tenant choice shows names, issue 16)
+    named = re.search(r"named='\{([^}]*)\}'", SCRIPT.read_text(encoding="utf-8"))
+    assert named is not None and {t.removeprefix("public.") for t in named[1].split(",")} == {"tenants"}
     queries = 0
     for panel in board["panels"]:
         if panel["type"] == "row":
@@ -85,4 +88,7 @@ def test_every_history_query_uses_the_datasource_and_only_tables_the_reader_may_
     assert queries >= 6
     for variable in board["templating"]["list"]:
         assert variable["datasource"]["uid"] == HISTORY_UID
-        assert set(re.findall(r"\bFROM\s+(\w+)", variable["query"], re.I)) <= tables
+        assert set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", variable["query"], re.I)) <= tables | {"tenants"}
+        joined = re.search(r"\bJOIN\s+tenants\s+AS\s+(\w+)", variable["query"], re.I)
+        if joined is not None:  # only its slug and name
+            assert set(re.findall(rf"\b{joined[1]}\.(\w+)", variable["query"])) <= {"tenant", "name"}

@@ -73,3 +73,47 @@ def substitute(expr: str) -> str:
 
 
 LABEL_VALUES = re.compile(r"^label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\)$")
+QUERY_RESULT = re.compile(r"^query_result\((?P<expr>.+)\)$", re.S)
+# the info series the dashboards join for names (uhd_telephony/metrics/exposition.py)
+TENANT_NAMES = "max by (tenant, name) (uhd_tenant_info)"
+CATEGORY_TITLES = "max by (tenant, category, title) (uhd_category_info)"
+TENANT_JOIN = f"* on(tenant) group_left(name) {TENANT_NAMES}"
+CATEGORY_JOIN = f"* on(tenant, category) group_left(title) {CATEGORY_TITLES}"
+
+
+def variable_query(variable: dict[str, Any]) -> str:
+    """A Prometheus variable's query as Grafana runs it (``label_values(…)`` or ``query_result(…)``)."""
+    query = variable["query"]
+    return query["query"] if isinstance(query, dict) else str(query)
+
+
+def choice_regex(variable: dict[str, Any]) -> re.Pattern[str] | None:
+    """A variable's ``regex`` (Grafana's ``/…/`` JavaScript form) as Python's, named groups ``text``/``value``."""
+    found = re.fullmatch(r"/(?P<body>.*)/(?P<flags>[a-z]*)", variable.get("regex") or "", re.S)
+    if found is None:
+        return None
+    return re.compile(found["body"].replace("(?<", "(?P<"), re.I if "i" in found["flags"] else 0)
+
+
+def query_result_lines(result: list[dict[str, Any]]) -> list[str]:
+    """The lines Grafana makes of a ``query_result`` answer (metric_find_query.ts ``queryResultQuery``): the
+    metric's name, its labels as the API orders them (sorted by name) unescaped, the value and the time in ms."""
+    lines = []
+    for sample in result:
+        labels = dict(sample["metric"])
+        text = labels.pop("__name__", "")
+        text += "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+        lines.append(f"{text} {sample['value'][1]} {int(float(sample['value'][0]) * 1000)}")
+    return lines
+
+
+def choices(variable: dict[str, Any], lines: list[str]) -> dict[str, str]:
+    """value -> text of a variable's options made of ``lines`` by its regex (Grafana's named groups)."""
+    regex = choice_regex(variable)
+    assert regex is not None, variable["name"]
+    out = {}
+    for line in lines:
+        found = regex.search(line)
+        if found is not None:
+            out[found["value"]] = found["text"]
+    return out

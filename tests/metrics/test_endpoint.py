@@ -22,7 +22,7 @@ from uhd_telephony.calls.pipeline import CallPipeline
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.calls.tracker import CallTracker
 from uhd_telephony.metrics import kpi, queries
-from uhd_telephony.metrics.exposition import Renderer
+from uhd_telephony.metrics.exposition import INFO_NAMES, Renderer
 from uhd_telephony.metrics.live import METRIC_NAMES
 from uhd_telephony.metrics.service import MetricsService, TicketStatsCache
 from uhd_telephony.runtime.bus import Bus
@@ -30,8 +30,9 @@ from uhd_telephony.sla import policy
 from uhd_telephony.sla.policy import import_sla
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
+from uhd_telephony.tenants.models import Tenant
 
-ALLOWED_LABELS = {"tenant", "queue", "category", "le"}
+ALLOWED_LABELS = {"tenant", "queue", "category", "le", "source"}
 
 
 class Live:
@@ -78,6 +79,14 @@ def value(samples: dict[str, Any], name: str, **labels: str) -> float:
     return float(samples[name][tuple(sorted(labels.items()))])
 
 
+def tenant_name(samples: dict[str, Any], tenant: str) -> str:
+    """The name ``uhd_tenant_info`` gives ``tenant`` (its one series, of value 1)."""
+    (found,) = [
+        dict(labels) for labels, v in samples["uhd_tenant_info"].items() if dict(labels)["tenant"] == tenant and v == 1
+    ]
+    return found["name"]
+
+
 async def test_counters_move_after_call_events_and_labels_stay_bounded(live: tuple[TestClient, Live]) -> None:
     client, state = live
     before = await scrape(client)
@@ -106,14 +115,14 @@ async def test_counters_move_after_call_events_and_labels_stay_bounded(live: tup
     text = await (await client.get("/metrics")).text()
     for name, series in after.items():
         for labels in series:
-            assert {k for k, _ in labels} <= ALLOWED_LABELS, name
+            assert {k for k, _ in labels} <= ALLOWED_LABELS | set(INFO_NAMES.get(name, ())), name
     for needle in ("Müller", "Muller", "Mueller", "+49", "@hotline", "Local/", "PJSIP/", "UHD-"):
         assert needle not in text
     for record in state.tracker._finished:  # every call id the tracker made
         assert record.split("@")[0] not in text
     # every name is one the dashboards may rely on
     families = {f.name for f in text_string_to_metric_families(text)}
-    documented = {n.removesuffix("_total") for n in METRIC_NAMES}
+    documented = {n.removesuffix("_total") for n in METRIC_NAMES} | set(INFO_NAMES)
     assert families <= documented, families - documented
 
 
@@ -174,6 +183,50 @@ async def test_ticket_totals_appear_per_tenant_and_top_level_category(
     assert value(samples, "uhd_ticket_escalation_seconds_sum", tenant=TENANT_A) == 420
 
 
+async def test_tenants_and_categories_are_named_by_the_background_refresh(live: tuple[TestClient, Live]) -> None:
+    """Issue 16: ``uhd_tenant_info`` and ``uhd_category_info`` give Grafana the names of the slugs and codes; a
+    tenant with series but no row names itself; a rename shows after the refresh, never read by a scrape."""
+    client, state = live
+    metrics = state.metrics
+    assert metrics.db is not None and metrics.names is not None
+    c0 = datetime(2026, 3, 2, 9, tzinfo=kpi.TIMEZONE)
+    await store_tickets(
+        metrics.db, [TicketSpec(TENANT_A, c0, "kis/login", 3, "phone"), TicketSpec(TENANT_A, c0, None, 3, "web")]
+    )
+    async with metrics.db.engine.begin() as conn:
+        await conn.execute(Tenant.__table__.insert().values(tenant=TENANT_A, name='Klinikum "Nord" – Dortmund'))
+        await conn.execute(Tenant.__table__.insert().values(tenant="klinikum-ost", name="Klinikum Ost"))
+    state.feed(trace_bytes("a_answered"))  # a call of TENANT_A
+    state.pipeline.flush()
+    metrics.counters(
+        CallOffered(CallRecord("1@x", "l1", "1", "hotline", "klinikum-west", c0.timestamp()), c0.timestamp())
+    )
+    samples = await scrape(client)
+    assert "uhd_tenant_info" in samples  # before any read: every tenant with series names itself
+    assert tenant_name(samples, TENANT_A) == TENANT_A
+    await metrics.prime()  # at start: the names, the ticket totals
+    samples = await scrape(client)
+    assert samples["uhd_tenant_info"] == {
+        (("name", 'Klinikum "Nord" – Dortmund'), ("tenant", TENANT_A)): 1,
+        (("name", "Klinikum Ost"), ("tenant", "klinikum-ost")): 1,  # no series yet, a choice all the same
+        (("name", "klinikum-west"), ("tenant", "klinikum-west")): 1,  # not in the table: the slug
+    }
+    titles = {
+        dict(labels)["category"]: dict(labels)["title"]
+        for labels in samples["uhd_category_info"]
+        if dict(labels)["tenant"] == TENANT_A
+    }
+    assert titles["kis"] == "KIS (Krankenhausinformationssystem)"  # the top-level node's title
+    assert titles["none"] == "nicht klassifiziert"
+    # renamed: shown after the background refresh's next read, not by a scrape
+    async with metrics.db.engine.begin() as conn:
+        await conn.execute(Tenant.__table__.update().where(Tenant.tenant == TENANT_A).values(name="Klinikum Nord"))
+    metrics.names.ttl_s = 0
+    assert tenant_name(await scrape(client), TENANT_A) == 'Klinikum "Nord" – Dortmund'
+    await metrics.refresh()
+    assert tenant_name(await scrape(client), TENANT_A) == "Klinikum Nord"
+
+
 async def test_ticket_totals_are_cached_and_survive_a_database_outage(tmp_path: Any, monkeypatch: Any) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}"
     await migrate(url)
@@ -194,6 +247,13 @@ async def test_ticket_totals_are_cached_and_survive_a_database_outage(tmp_path: 
         assert await cache.get() is first and cache.errors == 1  # the last totals serve meanwhile
         now[0] = 50
         assert await cache.get() is first and cache.errors == 1  # and the next try waits a TTL
+        # /metrics tells the stale totals apart from a quiet day: their age and the failed reads
+        service = MetricsService(db=db)
+        service.tickets = cache
+        text = service.sources_text().decode()
+        assert 'uhd_metrics_source_age_seconds{source="tickets"} 50.000' in text
+        assert 'uhd_metrics_source_errors_total{source="tickets"} 1' in text
+        assert 'uhd_metrics_source_errors_total{source="names"} 0' in text
     finally:
         await db.close()
 
@@ -205,9 +265,9 @@ async def test_a_cheap_render_runs_on_the_loop_and_a_big_one_in_a_thread(
     threads: list[int] = []
     original = Renderer.render
 
-    def spy(self: Renderer, sample: Any) -> bytes:
+    def spy(self: Renderer, sample: Any, *names: Any) -> bytes:
         threads.append(threading.get_ident())
-        return original(self, sample)
+        return original(self, sample, *names)
 
     monkeypatch.setattr(Renderer, "render", spy)
     small = await (await client.get("/metrics")).text()
@@ -269,8 +329,10 @@ async def test_a_scrape_never_waits_for_the_database(live: tuple[TestClient, Liv
         await asyncio.sleep(60)
 
     monkeypatch.setattr(queries, "ticket_totals", slow)
+    monkeypatch.setattr(queries, "display_names", slow)
     monkeypatch.setattr(policy, "load_calendars", slow)
-    metrics.tickets.ttl_s = metrics.calendars.ttl_s = 0  # everything stale
+    assert metrics.names is not None
+    metrics.tickets.ttl_s = metrics.calendars.ttl_s = metrics.names.ttl_s = 0  # everything stale
     async with asyncio.timeout(2):
         for _ in range(3):
             assert (await client.get("/metrics")).status == 200

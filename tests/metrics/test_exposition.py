@@ -1,5 +1,6 @@
 """The /metrics text written directly is byte for byte what prometheus-client's own path writes for the same
-state (hostile tenant, queue and category names included); kept texts follow every change of the counters."""
+state (hostile tenant, queue and category names included, and the info series naming tenants and categories);
+kept texts follow every change of the counters and of the names."""
 
 from __future__ import annotations
 
@@ -8,14 +9,30 @@ import random
 from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
 
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallOffered
 from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.metrics import exposition
-from uhd_telephony.metrics.exposition import COUNTERS, ESCALATION, TALK, TICKET_GAUGES, WAIT, Renderer
+from uhd_telephony.metrics.exposition import (
+    CATEGORY_INFO,
+    COUNTERS,
+    ESCALATION,
+    TALK,
+    TENANT_INFO,
+    TICKET_GAUGES,
+    WAIT,
+    DisplayNames,
+    Renderer,
+)
 from uhd_telephony.metrics.live import (
     ESCALATION_BUCKETS,
     TALK_BUCKETS,
@@ -50,7 +67,27 @@ def _buckets(h: Histogram, bounds: Iterable[float]) -> list[tuple[str, float]]:
     return [*((floatToGoString(b), n) for b, n in zip(bounds, running, strict=True)), ("+Inf", h.count)]
 
 
-def reference(calls: dict[Pair, QueueCalls], s: Sample) -> bytes:
+def info_reference(s: Sample, names: DisplayNames | None) -> list[Metric]:
+    """The info families as prometheus-client's ``InfoMetricFamily`` (a gauge ``<name>_info`` of value 1)."""
+    names = names or DisplayNames()
+    tenants = {pair[0] for pair in s.pairs} | {pair[0] for pair in s.waiting} | set(names.tenants)
+    categories = set(names.categories)
+    if (t := s.tickets) is not None:
+        tenants |= {tenant for tenant, _ in t.created} | set(t.escalation)
+        categories |= set(t.created) | set(t.routed) | set(t.escalated)
+    tenant_info = InfoMetricFamily(TENANT_INFO[0].removesuffix("_info"), TENANT_INFO[1], labels=["tenant"])
+    for tenant in sorted(tenants):
+        tenant_info.add_metric([tenant], {"name": names.tenants.get(tenant) or tenant})
+    category_info = InfoMetricFamily(
+        CATEGORY_INFO[0].removesuffix("_info"), CATEGORY_INFO[1], labels=["tenant", "category"]
+    )
+    for tenant, category in sorted(categories):
+        title = names.categories.get((tenant, category)) or ("nicht klassifiziert" if category == "none" else category)
+        category_info.add_metric([tenant, category], {"title": title})
+    return [tenant_info, category_info]
+
+
+def reference(calls: dict[Pair, QueueCalls], s: Sample, names: DisplayNames | None = None) -> bytes:
     """What the metric-object path (``generate_latest``) writes for these counts and this sample's gauges."""
     tq = ["tenant", "queue"]
     ordered = sorted(calls.items())
@@ -109,6 +146,7 @@ def reference(calls: dict[Pair, QueueCalls], s: Sample) -> bytes:
         for tenant, (counts, total) in sorted(t.escalation.items()):
             escalation.add_metric([tenant], list(zip(les, counts, strict=True)), total)
         families.append(escalation)
+    families += info_reference(s, names)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(families))
     return generate_latest(registry)
@@ -243,3 +281,66 @@ def test_numbers_are_written_as_floatToGoString_writes_them() -> None:
     for value in [0, 1, 7, 999_999, 1_000_000, 12_345_678, 10**17, -3, 0.1 + 0.2, 1e-7, 123456.7, 2.5e6, 1e300]:
         assert exposition.number(value) == floatToGoString(value), value
     assert exposition.number(float("inf")) == "+Inf"
+
+
+# display names a tenants table or a category tree may hold: quotes, backslashes, line breaks, braces, umlauts
+NAMES = DisplayNames(
+    tenants={
+        "klinikum-nord": 'Klinikum "Nord" – Haus {A}, Dortmund',
+        HOSTILE[0]: "C:\\Kliniken\\Nord\\",
+        "klinikum-ost": "Klinikum Ost\nzweite Zeile",  # a tenant without series: still a choice in Grafana
+        "t\\": "",  # an empty name: the slug names it
+    },
+    categories={
+        ("klinikum-nord", "kis"): 'KIS (Klinisches Informationssystem) "iMed"',
+        (HOSTILE[0], HOSTILE[3]): "Geräte\\Drucker\nneu",
+        ("klinikum-ost", "pacs"): "PACS",
+    },
+)
+
+
+def test_the_info_series_name_every_tenant_and_category_escaped() -> None:
+    counters = CallCounters()
+    Calls(counters).push(300)
+    renderer = Renderer()
+    totals = tickets()
+    s = sample(counters, renderer, None, totals)
+    text = renderer.render(s, NAMES)
+    assert text == reference({pair: QueueCalls() for pair in counters.queues}, s, NAMES)
+    families = {name: samples for name, _, samples in parsed(text)}
+    tenant_names = {sm[1]["tenant"]: sm[1]["name"] for sm in families["uhd_tenant_info"]}
+    assert all(sm[0] == "uhd_tenant_info" and sm[2] == 1 for sm in families["uhd_tenant_info"])
+    # every tenant with series, and every tenant of the table, read back exactly as named
+    assert set(tenant_names) == {pair[0] for pair in counters.queues} | set(NAMES.tenants)
+    assert tenant_names["klinikum-nord"] == 'Klinikum "Nord" – Haus {A}, Dortmund'
+    assert tenant_names[HOSTILE[0]] == "C:\\Kliniken\\Nord\\"
+    assert tenant_names["klinikum-ost"] == "Klinikum Ost\nzweite Zeile"
+    assert tenant_names["t\\"] == "t\\" and tenant_names[HOSTILE[2]] == HOSTILE[2]  # no name: the slug
+    titles = {(sm[1]["tenant"], sm[1]["category"]): sm[1]["title"] for sm in families["uhd_category_info"]}
+    assert titles[("klinikum-nord", "kis")] == 'KIS (Klinisches Informationssystem) "iMed"'
+    assert titles[(HOSTILE[0], HOSTILE[3])] == "Geräte\\Drucker\nneu"
+    assert titles[("klinikum-nord", "none")] == "nicht klassifiziert"
+    assert titles[(HOSTILE[2], "kis")] == "kis"  # a code the tree does not name
+    assert set(titles) == set(totals.created) | set(NAMES.categories)
+    assert (
+        b'uhd_tenant_info{name="Klinikum \\"Nord\\" \xe2\x80\x93 Haus {A}, Dortmund",tenant="klinikum-nord"} 1.0\n'
+        in text
+    )
+
+
+def test_the_info_text_follows_the_names_and_the_tenants_with_series() -> None:
+    counters = CallCounters()
+    calls = Calls(counters, seed=7)
+    calls.push(50, [("klinikum-nord", "hotline")])
+    renderer = Renderer()
+    s = sample(counters, renderer, None, None)
+    assert renderer.render(s) == reference({("klinikum-nord", "hotline"): QueueCalls()}, s)  # no names: slugs
+    s = sample(counters, renderer, None, None)
+    renamed = DisplayNames(tenants={"klinikum-nord": "Klinikum Nord"})
+    assert renderer.render(s, renamed) == reference(counters.queues, s, renamed)
+    assert renderer.cost(s, renamed) == renderer.cost(s)  # names already rendered: nothing new to format
+    calls.push(1, [("klinikum-neu", "hotline")])  # a tenant the table does not know yet
+    s = sample(counters, renderer, None, None)
+    text = renderer.render(s, renamed)
+    assert b'uhd_tenant_info{name="klinikum-neu",tenant="klinikum-neu"} 1.0\n' in text
+    assert b'uhd_tenant_info{name="Klinikum Nord",tenant="klinikum-nord"} 1.0\n' in text

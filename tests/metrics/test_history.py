@@ -373,7 +373,14 @@ def test_the_history_dashboard_reads_plain_kpi_daily_columns_of_one_tenant() -> 
         assert needed in shown, needed
     (variable,) = variable_queries(HISTORY, HISTORY_UID)
     assert variable["name"] == "tenant" and variable["multi"] is False and variable["includeAll"] is False
-    assert re.fullmatch(r"SELECT DISTINCT tenant FROM kpi_daily( ORDER BY tenant)?", variable["query"])
+    # the choices show the tenants' names (issue 16), their values stay the slugs kpi_daily holds
+    query = variable["query"]
+    assert "AS __value" in query and "AS __text" in query and "FROM (SELECT DISTINCT tenant FROM kpi_daily)" in query
+    assert re.search(r"LEFT JOIN tenants\b", query)
+    # the legends and columns in German
+    for _, target in found:
+        for _, alias in selected_columns(target["rawSql"]):
+            assert not re.search(r"\b(Reachability|Offered|Answered|Mean|Created|Forwarded|Day)\b", alias), alias
 
 
 def _pg_env(database: str, reader: str, password: str) -> dict[str, str]:
@@ -448,10 +455,15 @@ async def check_reader(url: str, reader: str, password: str, rows: dict[tuple[st
         database=make_url(url).database,
     )
     try:
-        # the $tenant variable
+        # the $tenant variable: a tenant's name where the tenants table has one, else its slug
         variable = next(variable_queries(HISTORY, HISTORY_UID))
-        tenants = [r[0] for r in await conn.fetch(expand(variable["query"], NOON_D2, NOON_D2, TENANT_A))]
-        assert tenants == sorted([TENANT_A, TENANT_B, TENANT_IDLE])
+        choices = await conn.fetch(expand(variable["query"], NOON_D2, NOON_D2, TENANT_A))
+        assert {r["__value"]: r["__text"] for r in choices} == {
+            TENANT_A: TENANT_A,
+            TENANT_B: TENANT_B,
+            TENANT_IDLE: "Klinikum Ost",
+        }
+        assert len(choices) == 3
 
         whole = (daily.day_period(D1)[0], daily.day_period(D2)[1] - timedelta(milliseconds=1))
         only_d2 = (daily.day_period(D2)[0], daily.day_period(D2)[1] - timedelta(milliseconds=1))
@@ -479,6 +491,8 @@ async def check_reader(url: str, reader: str, password: str, rows: dict[tuple[st
             "SELECT count(*) FROM calls",  # nor anything but the history: no callers, tickets, accounts
             "SELECT count(*) FROM tickets",
             "SELECT count(*) FROM accounts",
+            "SELECT region FROM tenants",  # of the tenants only their slugs and names
+            "SELECT * FROM tenants",
             "SELECT count(*) FROM api_tokens",
             "CREATE TABLE mine (x int)",
         ):

@@ -1,6 +1,10 @@
 """A real Prometheus (Debian's) scrapes the whole running service while the AMI simulator places calls; every
 query of every dashboard panel and every alert rule expression must come back with data.
 
+Every legend that names a tenant or a category shows its display name or title (issue 16): the joins with
+``uhd_tenant_info`` and ``uhd_category_info`` come back from the real thing, and the tenant choices of the
+dashboards (``query_result`` and their regex, as Grafana runs them) show the name and keep the slug.
+
 The scenario makes each alert's condition true for real: reachability under target (abandoned calls), a caller
 waiting longer than 90 s (agents paused), and — after the PBX goes away — the AMI link down.
 """
@@ -21,16 +25,30 @@ import pytest
 import yaml
 
 from tests.metrics.conftest import TENANT_A, TicketSpec, store_tickets
-from tests.metrics.shipped import LABEL_VALUES, RULES, dashboards, panel_queries, rules, substitute, variable_queries
+from tests.metrics.shipped import (
+    LABEL_VALUES,
+    QUERY_RESULT,
+    RULES,
+    choices,
+    dashboards,
+    panel_queries,
+    query_result_lines,
+    rules,
+    substitute,
+    variable_queries,
+    variable_query,
+)
 from tests.support.helpers import eventually, free_port
 from tests.support.webapp import seed, web_settings
 from uhd_telephony.app.server import Server
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.store.db import Database
+from uhd_telephony.tenants.models import Tenant
 
 PROMETHEUS = shutil.which("prometheus")
 HOTLINE = "+49231990001"  # the simulator's first hotline number
 AGENTS = ("PJSIP/101", "PJSIP/102")
+NAME_A = 'Klinikum "Nord" – Dortmund, Haus {A}'  # tenant A's display name: quotes, a comma, braces
 
 pytestmark = [
     pytest.mark.slow,  # a real Prometheus process
@@ -164,10 +182,16 @@ async def test_every_dashboard_and_alert_query_has_data_in_a_real_prometheus(tmp
     started = time.monotonic()
     url = f"sqlite+aiosqlite:///{tmp_path / 'uhd.db'}"
     await seed(url)
+    async with Database(url) as named:
+        async with named.engine.begin() as conn:
+            await conn.execute(Tenant.__table__.insert().values(tenant=TENANT_A, name=NAME_A))
     queries = expressions()
     alerts = {k: v for k, v in queries.items() if k.startswith("hotline.yml")}
-    assert len(alerts) == 5
-    faults = {f"hotline.yml / {name}" for name in ("AmiDisconnected", "NoActiveTracker", "TwoActiveTrackers")}
+    assert len(alerts) == 6
+    faults = {
+        f"hotline.yml / {name}"
+        for name in ("AmiDisconnected", "NoActiveTracker", "TwoActiveTrackers", "MetricsFromDatabaseStale")
+    }
     sim = AmiSimulator(default_config(len(AGENTS), max_wait_s=120), speed=0)
     await sim.start()
     try:
@@ -255,11 +279,32 @@ async def test_every_dashboard_and_alert_query_has_data_in_a_real_prometheus(tmp
             assert left == {}, f"queries without data: {left}"
             for board in dashboards().values():
                 for variable in variable_queries(board):
-                    match = LABEL_VALUES.match(variable["query"]["query"])
+                    query = variable_query(variable)
+                    if (result := QUERY_RESULT.match(query)) is not None:  # the tenant: name shown, slug sent
+                        found = await prom.query(http, substitute(result["expr"]))
+                        options = choices(variable, query_result_lines(found))
+                        assert options == {TENANT_A: NAME_A}, (variable["name"], options)
+                        continue
+                    match = LABEL_VALUES.match(query)
                     assert match is not None
                     params = {"match[]": substitute(match["selector"])} if match["selector"] else {}
                     values = await prom.get(http, f"/api/v1/label/{match['label']}/values", **params)
                     assert TENANT_A in values or "hotline" in values, (variable["name"], values)
+            # every legend naming a tenant or a category: the name and the title, never the slug or the code
+            for name, board in dashboards().items():
+                for panel, target in panel_queries(board):
+                    legend, where = target.get("legendFormat", ""), (name, panel["title"], target["refId"])
+                    if "{{name}}" not in legend and "{{title}}" not in legend and target.get("format") != "table":
+                        continue
+                    result = await prom.query(http, substitute(target["expr"]))
+                    assert result, where
+                    for series in result:
+                        labels = series["metric"]
+                        if "{{name}}" in legend or "tenant" in labels:
+                            assert labels["name"] == NAME_A, (where, labels)
+                        if "{{title}}" in legend or "category" in labels:
+                            assert labels["title"] not in ("kis", "pacs", "none"), (where, labels)
+                            assert labels["title"].startswith(("KIS (", "PACS", "nicht klassifiziert")), (where, labels)
             # the 2nd-level queue's series appeared with the transfer: its first call is not lost to increase()
             transferred = await prom.query(
                 http, 'sum(increase(uhd_calls_transferred_in_total{queue="backoffice"}[1h]))'
@@ -274,6 +319,10 @@ async def test_every_dashboard_and_alert_query_has_data_in_a_real_prometheus(tmp
             trackers = await prom.query(http, "sum(uhd_tracker_active)")
             assert float(trackers[0]["value"][1]) == 1
             assert not await prom.query(http, alerts["hotline.yml / TwoActiveTrackers"])
+            # the figures read from the database are fresh: the staleness alert's series exist and stay quiet
+            ages = await prom.query(http, "max by (source) (uhd_metrics_source_age_seconds)")
+            assert {r["metric"]["source"] for r in ages} >= {"tickets", "names"}
+            assert not await prom.query(http, alerts["hotline.yml / MetricsFromDatabaseStale"])
             # the PBX goes away: the AMI link is down
             await sim.close()
             ami_down = alerts["hotline.yml / AmiDisconnected"]

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from tests.security.conftest import FakeAmi, World, app_db, bearer, build_world, login
 from tests.support.webapp import TENANT_A, web_settings
 from uhd_telephony.accounts.models import Account
 from uhd_telephony.app.web import init_app
+from uhd_telephony.audit.models import AuditEntry
 from uhd_telephony.security.models import AccountSession, ApiToken
 from uhd_telephony.web import keys
 
@@ -185,3 +186,27 @@ async def test_a_token_with_scopes_beyond_the_accounts_current_role_is_refused(
         live = await session.scalar(select(ApiToken.revoked_at).where(ApiToken.id == seeded.ids["token_token"]))
     assert live is None
     assert (await client.get(A + "/tickets", headers=full)).status == 401
+
+
+async def test_a_login_is_one_write_with_its_session_and_audit_entry(client: TestClient, seeded: World) -> None:
+    """Issue 15 (7): a login storm on a single-writer database (SQLite) takes the writer once per login — the
+    last-login stamp, the session row and the audit entry commit together, so none exists without the others."""
+    engine = app_db(client).engine.sync_engine
+    commits: list[int] = []
+
+    def on_commit(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", on_commit)
+    try:
+        csrf = await login(client, "anna")
+    finally:
+        event.remove(engine, "commit", on_commit)
+    assert len(commits) == 1, commits
+    assert (await client.get("/api/me", headers={"X-CSRF-Token": csrf})).status == 200
+    async with app_db(client).sessionmaker() as session:
+        stamped = (await session.execute(select(Account.last_login_at).where(Account.username == "anna"))).scalar()
+        sessions = list(await session.scalars(select(AccountSession)))
+        audited = list(await session.scalars(select(AuditEntry).where(AuditEntry.action == "login_ok")))
+    assert stamped is not None and len(sessions) == 1 and len(audited) == 1
+    assert audited[0].target == f"account:{sessions[0].account_id}"

@@ -17,8 +17,10 @@ from uhd_telephony.metrics.sla import sla_facts, sla_kpis
 from uhd_telephony.sla.escalation import SlaScanner
 from uhd_telephony.sla.models import sla_timers
 from uhd_telephony.sla.policy import import_sla
+from uhd_telephony.sla.timers import schedule
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
+from uhd_telephony.tickets.requester import Requester
 
 
 def _mails(rows: list[dict]) -> list[tuple[str, str]]:
@@ -305,7 +307,7 @@ async def test_the_sla_kpis_read_the_escalations(world: World) -> None:
     assert "3 Tickets des Monats" in section and "33,3\u00a0%" in section and "100,0\u00a0%" in section
     # categories by their titles (never the code kis), the unclassified in words, German number format
     assert "<td>KIS (Krankenhausinformationssystem)</td>" in section and "<td>nicht klassifiziert</td>" in section
-    assert "<td>kis</td>" not in section and "<td>none</td>" not in section and "5.400,0 s" in section
+    assert "<td>kis</td>" not in section and "<td>none</td>" not in section and "1 Std. 30 Min." in section
 
 
 async def test_a_tenants_warning_share_decides_when_the_warning_fires(world: World) -> None:
@@ -334,3 +336,20 @@ async def test_a_policys_own_warning_share_wins_over_the_tenants(world: World) -
     assert await world.scan(berlin(2026, 3, 2, 9, 29, 59)) == 0
     assert await world.scan(berlin(2026, 3, 2, 9, 30)) == 1
     assert await world.fired(ticket.id) == [("response", "warning")]
+
+
+async def test_a_new_tickets_timer_is_the_one_a_full_recompute_gives(world: World) -> None:
+    """A ticket's creation schedules its timer without the reads a change needs (no timer row, status rows or
+    escalations can exist yet): the stored instant and the plan must be exactly what the full path computes — for
+    a web ticket (not responded) and a phone ticket from a call (responded at once), classified or not."""
+    web_ticket = await world.ticket()
+    classified = await world.workflow.service.create(
+        TENANT, channel="phone", subject="KIS hängt", requester=Requester(name="Station 3"), actor=AGENT,
+        category_id=await world.category_id("kis"),
+    )  # fmt: skip
+    for ticket in (web_ticket, classified):
+        stored = await world.due(ticket.id)
+        async with world.db.engine.begin() as conn:
+            full = await schedule(conn, ticket.id, MONDAY_9)
+        assert full is not None and stored is not None
+        assert stored == full.next_due == await world.due(ticket.id)

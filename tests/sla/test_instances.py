@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 
 from tests.outbox.sinks import Clock
+from tests.sla.claims import both_waiting_on_the_claim
 from tests.sla.conftest import MONDAY_9, TENANT, World, berlin
 from tests.support.sla_data import sla_data
 from uhd_telephony.outbox.models import outbox
@@ -153,16 +154,7 @@ async def test_the_instance_that_loses_the_claim_does_nothing_at_all(pg: Databas
                 # hold the timer row: both scans find it due and queue up behind this lock at their claim
                 await lock.execute(select(sla_timers).where(sla_timers.c.ticket_id == ticket.id).with_for_update())
                 scans = [asyncio.create_task(scanner.scan_once()) for scanner in scanners]
-                waiting = text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND query ILIKE 'UPDATE sla_timers%'"
-                )
-                async with asyncio.timeout(10):
-                    while True:  # polled outside the lock's transaction (pg_stat_activity is a snapshot in one)
-                        async with blocker.engine.connect() as poll:
-                            if (await poll.execute(waiting)).scalar_one() == 2:
-                                break
-                        await asyncio.sleep(0.02)
+                await both_waiting_on_the_claim(blocker)
             results = await asyncio.gather(*scans)
         finally:
             for engine, record in listeners:

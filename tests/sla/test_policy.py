@@ -47,6 +47,10 @@ def test_the_example_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [c.name for c in contacts_for(sla, 1, "pacs/viewer")] == ["Teamleitung User Helpdesk"]
     assert [c.name for c in contacts_for(sla, 2, "kis")] == ["IT-Leitung Klinikum Nord"]
     assert [c.name for c in contacts_for(sla, 1, None)] == ["Teamleitung User Helpdesk"]
+    # the hosting provider abroad reads its mails in English; a contact without a locale, German (None)
+    (sap,) = contacts_for(sla, 1, "kis/sap-ish/admission")
+    assert (sap.name, sap.locale) == ("SAP Hosting Service Desk", "en")
+    assert {c.locale for c in sla.contacts if c is not sap} == {None}
 
 
 @pytest.mark.parametrize(
@@ -67,6 +71,9 @@ def test_the_example_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"contacts": [{"name": "A", "level": 1, "webhook": {"url": "https://x.example/h", "secret_env": "NOPE"}}]},
          "NOPE"),
         ({"escalate": True}, "unknown key"),
+        ({"contacts": [{"name": "Partner", "level": 1, "mail": ["a@b.example"], "locale": "fr"}]},
+         "contact 'Partner': 'locale' must be de \\(German\\) or en \\(English\\), got 'fr'"),
+        ({"contacts": [{"name": "Partner", "level": 1, "mail": ["a@b.example"], "locale": 1}]}, "'locale' must be"),
     ],
 )  # fmt: skip
 def test_bad_sla_files_are_refused_naming_the_problem(change: dict[str, Any], message: str) -> None:
@@ -76,10 +83,13 @@ def test_bad_sla_files_are_refused_naming_the_problem(change: dict[str, Any], me
 
 
 async def test_a_reimport_replaces_the_sla(world: World) -> None:
-    await import_sla(world.db, TENANT, sla_data(contacts=[{"name": "Neu", "level": 2, "mail": ["neu@x.example"]}]))
+    await import_sla(world.db, TENANT, sla_data(contacts=[
+        {"name": "Neu", "level": 2, "mail": ["neu@x.example"]},
+        {"name": "Partner", "level": 2, "mail": ["partner@x.example"], "locale": "en"},
+    ]))  # fmt: skip
     async with world.db.engine.connect() as conn:
         sla = await load_sla(conn, TENANT, with_contacts=True)
-    assert sla is not None and [c.name for c in sla.contacts] == ["Neu"]
+    assert sla is not None and [(c.name, c.locale) for c in sla.contacts] == [("Neu", None), ("Partner", "en")]
 
 
 async def uhd(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -97,7 +107,7 @@ async def test_the_import_command(sqlite_url: str, tmp_path: Path) -> None:
     await add_tenants(sqlite_url, TENANT)
     rc, out, err = await uhd("import-sla", str(EXAMPLE), "--tenant", TENANT, env=env)
     assert rc == 0, err
-    assert json.loads(out) == {"tenant": TENANT, "policies": 5, "contacts": 3, "armed": 0}
+    assert json.loads(out) == {"tenant": TENANT, "policies": 5, "contacts": 4, "armed": 0}
     broken = tmp_path / "broken.yaml"
     broken.write_text("calendar: {always: true}\npolicies: {3: {response: 2h, resolution: soon}}\n")
     rc, out, err = await uhd("import-sla", str(broken), "--tenant", TENANT, env=env)

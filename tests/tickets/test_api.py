@@ -134,7 +134,9 @@ async def test_update_recomputes_priority_and_records_each_change(anna: Api) -> 
     nothing = await anna.patch(f"/tickets/{ticket['id']}", {}, expect=400)
     assert "at least one" in json.dumps(nothing)
     null = await anna.patch(f"/tickets/{ticket['id']}", {"subject": None}, expect=400)
-    assert null["details"]["problems"] == [{"field": "subject", "problem": "Input should be a valid string"}]
+    assert null["details"]["problems"] == [
+        {"field": "subject", "problem": "Input should be a valid string", "text": "Betreff muss Text sein."}
+    ]
 
 
 async def test_comments_internal_and_public(anna: Api) -> None:

@@ -45,6 +45,17 @@ async def test_an_answered_call_opens_a_new_phone_ticket(service: TicketService,
     assert "1772438400.1@hotline" in entry["note"]
 
 
+async def test_the_new_ticket_handed_back_is_the_one_stored(service: TicketService, make_call: MakeCall) -> None:
+    """The pop gets the inserted row without reading it again: it must be exactly what a read gives (every column,
+    times with their zone, on SQLite and PostgreSQL), and what the read gives for the conversation's second call."""
+    ticket, created = await service.open_for_call(make_call(1), requester=LOOKUP, agent_id=3, agent_name="Anna")
+    assert created
+    assert ticket == await service.get(TENANT, ticket.id)
+    assert ticket.created_at.tzinfo is not None and ticket.first_response_at == ticket.created_at
+    again, created = await service.open_for_call(make_call(1), requester=LOOKUP, agent_id=3, agent_name="Anna")
+    assert not created and again == ticket
+
+
 async def test_an_unknown_caller_is_recorded_by_caller_id(service: TicketService, make_call: MakeCall) -> None:
     ticket, _ = await service.open_for_call(
         make_call(2, caller_name="Station 3B"), requester=None, agent_id=None, agent_name=None

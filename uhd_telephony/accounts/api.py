@@ -16,6 +16,7 @@ from uhd_telephony.accounts.models import Role
 from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.errors import Conflict, InvalidInput
+from uhd_telephony.i18n import Msg
 from uhd_telephony.tenant import TenantName
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import Principal, client_ip, require
@@ -31,11 +32,11 @@ def _storable(value: str | None) -> str | None:
     if value is None:
         return None
     if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
+        raise ValueError(Msg("must not contain a NUL character"))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode") from None
+        raise ValueError(Msg("must be valid Unicode")) from None
     return value
 
 
@@ -74,7 +75,7 @@ class ChangeAccountBody(Body):
     @model_validator(mode="after")
     def _something(self) -> ChangeAccountBody:
         if not self.model_fields_set:
-            raise ValueError("give at least one of role, tenants, partner_group, display_name, active, locale")
+            raise ValueError(Msg("give at least one of role, tenants, partner_group, display_name, active, locale"))
         return self
 
 
@@ -116,7 +117,7 @@ async def check_known_tenants(request: web.Request, tenants: list[str]) -> None:
     unknown = sorted(set(tenants) - known)
     if unknown:
         raise InvalidInput(
-            "unknown tenant(s): add them first (POST /api/admin/tenants)", {"field": "tenants", "unknown": unknown}
+            Msg("unknown tenant(s): add them first (POST /api/admin/tenants)"), {"field": "tenants", "unknown": unknown}
         )
 
 
@@ -176,7 +177,7 @@ async def change_account(request: web.Request) -> web.Response:
     account_id = _account_id(request)
     body = ChangeAccountBody.model_validate(await read_json(request))
     if account_id == who.account_id and ((body.role is not None and body.role != who.role) or body.active is False):
-        raise Conflict("an admin cannot demote or deactivate itself", {"account_id": account_id})
+        raise Conflict(Msg("an admin cannot demote or deactivate itself"), {"account_id": account_id})
     if body.tenants is not None:
         await check_known_tenants(request, body.tenants)
     before, after = await request.app[keys.ACCOUNTS].change(
@@ -212,7 +213,7 @@ async def deactivate_account(request: web.Request) -> web.Response:
     who = await require(request, *ADMIN)
     account_id = _account_id(request)
     if account_id == who.account_id:
-        raise Conflict("an admin cannot deactivate itself", {"account_id": account_id})
+        raise Conflict(Msg("an admin cannot deactivate itself"), {"account_id": account_id})
     before, after = await request.app[keys.ACCOUNTS].change(account_id, active=False)
     await _changes(request, who, before, after)
     return web.json_response({"account": after.to_dict()})

@@ -36,6 +36,7 @@ from typing import TypeVar
 
 from uhd_telephony.accounts import passwords
 from uhd_telephony.errors import Busy
+from uhd_telephony.i18n import Msg
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ class PasswordHasher:
         """``passwords.verify_password`` in the pool; ``Busy`` at once when ``queue`` verifies already wait."""
         if self._slots.locked() and self._waiting >= self.queue:
             log.info("login refused: %d password checks already waiting", self._waiting)
-            raise Busy(f"too many logins at once: try again in {RETRY_AFTER_S} s", RETRY_AFTER_S, {"busy": "logins"})
+            busy = Msg("too many logins at once: try again in %(seconds)s s", seconds=RETRY_AFTER_S)
+            raise Busy(busy, RETRY_AFTER_S, {"busy": "logins"})
         return await self._run(passwords.verify_password, password, encoded)
 
     async def _run(self, fn: Callable[..., T], *args: str) -> T:

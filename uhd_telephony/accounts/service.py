@@ -17,7 +17,7 @@ from uhd_telephony.accounts import passwords
 from uhd_telephony.accounts.hashing import PasswordHasher
 from uhd_telephony.accounts.models import GROUP_MAX, INTERFACE_MAX, Account, AccountTenant, Role
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
-from uhd_telephony.i18n import DEFAULT_LOCALE, LOCALES, Msg, is_locale
+from uhd_telephony.i18n import DEFAULT_LOCALE, LOCALES, Label, Labels, Msg, Quoted, is_locale
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenant import check_tenant
 
@@ -141,9 +141,11 @@ def interface_extension(interface: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
-        raise InvalidInput(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
+        too_short = Msg("the password needs at least %(n)s characters", n=MIN_PASSWORD_CHARS)
+        raise InvalidInput(too_short, {"field": "password"})
     if len(password) > passwords.MAX_PASSWORD_CHARS:
-        raise InvalidInput(f"the password may have at most {passwords.MAX_PASSWORD_CHARS} characters")
+        too_long = Msg("the password may have at most %(n)s characters", n=passwords.MAX_PASSWORD_CHARS)
+        raise InvalidInput(too_long, {"field": "password"})
 
 
 def _check_interface(value: str | None, field: str) -> str | None:
@@ -151,7 +153,12 @@ def _check_interface(value: str | None, field: str) -> str | None:
         return None
     value = value.strip()
     if len(value) > INTERFACE_MAX or not _INTERFACE.fullmatch(value):
-        raise InvalidInput(f"{field} {value!r} is not an Asterisk channel such as PJSIP/101", {"field": field})
+        not_a_channel = Msg(
+            "%(field)s %(value)s is not an Asterisk channel such as PJSIP/101",
+            field=Label("field", field),
+            value=Quoted(value, 80),
+        )
+        raise InvalidInput(not_a_channel, {"field": field})
     return value
 
 
@@ -171,8 +178,8 @@ def check_role(role: str | Role) -> Role:
     try:
         return Role(role)
     except ValueError:
-        roles = ", ".join(r.value for r in Role)
-        raise InvalidInput(f"unknown role {role!r}: one of {roles}", {"field": "role"}) from None
+        unknown = Msg("unknown role %(role)s: one of %(roles)s", role=Quoted(role, 40), roles=Labels("role", Role))
+        raise InvalidInput(unknown, {"field": "role"}) from None
 
 
 def check_partner_group(value: str | None, role: Role) -> str | None:
@@ -180,11 +187,13 @@ def check_partner_group(value: str | None, role: Role) -> str | None:
     group = (value or "").strip() or None
     if role != Role.PARTNER:
         if group is not None:
-            raise InvalidInput("only a partner account has a partner_group", {"field": "partner_group"})
+            raise InvalidInput(Msg("only a partner account has a partner_group"), {"field": "partner_group"})
         return None
     if group is None or len(group) > GROUP_MAX or not _PARTNER_GROUP.fullmatch(group):
         raise InvalidInput(
-            "a partner account needs its support group, partner:<firm> (lower-case letters, digits, '.', '_', '-')",
+            Msg(
+                "a partner account needs its support group, partner:<firm> (lower-case letters, digits, '.', '_', '-')"
+            ),
             {"field": "partner_group"},
         )
     return group
@@ -196,7 +205,8 @@ def _check_tenants(tenants: Iterable[str], role: Role) -> list[str]:
         check_tenant(tenant, field="tenants")
     if not clean and role != Role.ADMIN:
         # an agent, manager or partner without a tenant could see nothing and do nothing
-        raise InvalidInput(f"an account with role {role} needs at least one tenant", {"field": "tenants"})
+        no_tenant = Msg("an account with role %(role)s needs at least one tenant", role=Label("role", role.value))
+        raise InvalidInput(no_tenant, {"field": "tenants"})
     return clean
 
 
@@ -229,10 +239,8 @@ class AccountService:
         """A new active account; ``Conflict`` when the username or interface is taken."""
         name = normalise_username(username)
         if not _USERNAME.fullmatch(name):
-            raise InvalidInput(
-                "a username is 1-64 characters: letters, digits, '.', '_', '@', '-', starting with a letter or digit",
-                {"field": "username"},
-            )
+            rule = Msg("a username is 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
+            raise InvalidInput(rule, {"field": "username"})
         checked_role = check_role(role)
         _check_locale(locale)
         group = check_partner_group(partner_group, checked_role)
@@ -271,10 +279,11 @@ class AccountService:
     async def _conflict(self, username: str, interface: str | None) -> Conflict:
         """Which unique value a failed insert collided with, as the error to raise."""
         if await self.by_username(username) is not None:
-            return Conflict(f"the username {username!r} is taken", {"field": "username"})
+            return Conflict(Msg("the username %(username)s is taken", username=Quoted(username)), {"field": "username"})
         if interface is not None:
-            return Conflict(f"the interface {interface!r} belongs to another account", {"field": "interface"})
-        return Conflict("the account collides with an existing one")
+            taken = Msg("the interface %(interface)s belongs to another account", interface=Quoted(interface))
+            return Conflict(taken, {"field": "interface"})
+        return Conflict(Msg("the account collides with an existing one"))
 
     @staticmethod
     async def _load(session: AsyncSession, account_id: int) -> Account:
@@ -282,7 +291,7 @@ class AccountService:
             select(Account).where(Account.id == account_id).execution_options(populate_existing=True)
         )
         if row is None:
-            raise NotFound(f"no account {account_id}", {"account_id": account_id})
+            raise NotFound(Msg("no account %(id)s", id=account_id), {"account_id": account_id})
         return row
 
     async def get(self, account_id: int) -> AccountView:
@@ -296,11 +305,19 @@ class AccountService:
             row = await session.scalar(select(Account).where(Account.username == normalise_username(username)))
             return None if row is None else AccountView.of(row)
 
-    async def authenticate(self, username: str, password: str) -> AccountView | None:
+    async def authenticate(
+        self,
+        username: str,
+        password: str,
+        *,
+        then: Callable[[AsyncSession, AccountView], Awaitable[None]] | None = None,
+    ) -> AccountView | None:
         """The account when the password matches and it is active; None otherwise, in about the same time.
 
         The password is checked with no database connection held: a storm of logins waiting for the hashing pool
-        must not take the connections the pops, the call writer and the API need."""
+        must not take the connections the pops, the call writer and the API need. ``then`` adds what the login
+        writes (its session, its audit entry) to the one transaction that records the login: one write per
+        login, not three, on a database that has a single writer (SQLite)."""
         name = normalise_username(username)
         async with self.db.sessionmaker() as session:
             found = (
@@ -323,8 +340,10 @@ class AccountService:
             if rehashed is not None:
                 row.password_hash = rehashed
                 log.info("password hash of account %d upgraded to the current parameters", row.id)
-            await session.commit()
             view = AccountView.of(row)
+            if then is not None:
+                await then(session, view)
+            await session.commit()
         log.info("account %s logged in", name)
         return view
 
@@ -340,7 +359,7 @@ class AccountService:
         async with self.db.sessionmaker() as session:
             result = await session.execute(update(Account).where(Account.id == account_id).values(password_hash=hashed))
             if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise NotFound(f"no account {account_id}", {"account_id": account_id})
+                raise NotFound(Msg("no account %(id)s", id=account_id), {"account_id": account_id})
             await _revoke_access(session, account_id, REVOKE_PASSWORD)  # every login with the old password ends
             await session.commit()
         log.info("password of account %d changed", account_id)
@@ -404,7 +423,7 @@ class AccountService:
             if display_name is not None:
                 name = display_name.strip()
                 if not name or len(name) > 200:
-                    raise InvalidInput("a display name is 1-200 characters", {"field": "display_name"})
+                    raise InvalidInput(Msg("a display name is 1-200 characters"), {"field": "display_name"})
                 row.display_name = name
             if active is not None:
                 row.active = active

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from uhd_telephony.audit.models import AuditEntry
 from uhd_telephony.store.db import Database
@@ -68,6 +69,19 @@ def _clip(value: str | None, name: str) -> str | None:
     return None if value is None else value[: _TEXT[name]]
 
 
+def _entry(
+    action: AuditAction | str, *, actor: str, target: str | None, ip: str | None, details: dict[str, Any] | None
+) -> AuditEntry:
+    return AuditEntry(
+        at=datetime.now(UTC),
+        actor=_clip(actor, "actor") or "-",
+        action=str(action),
+        target=_clip(target, "target"),
+        ip=_clip(ip, "ip"),
+        details=details or {},
+    )
+
+
 class AuditLog:
     """Writes and reads ``audit_log``; a failed write is logged and never fails the request it records."""
 
@@ -83,20 +97,26 @@ class AuditLog:
         ip: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        entry = AuditEntry(
-            at=datetime.now(UTC),
-            actor=_clip(actor, "actor") or "-",
-            action=str(action),
-            target=_clip(target, "target"),
-            ip=_clip(ip, "ip"),
-            details=details or {},
-        )
+        entry = _entry(action, actor=actor, target=target, ip=ip, details=details)
         try:
             async with self.db.sessionmaker() as session:
                 session.add(entry)
                 await session.commit()
         except Exception:  # the audit row is a record of the change, not a condition for it
             log.exception("audit entry %s by %s could not be written", action, actor)
+
+    @staticmethod
+    def add(
+        session: AsyncSession,
+        action: AuditAction | str,
+        *,
+        actor: str,
+        target: str | None = None,
+        ip: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """The entry as part of the caller's transaction: written with the change it records, or not at all."""
+        session.add(_entry(action, actor=actor, target=target, ip=ip, details=details))
 
     async def page(self, *, limit: int = 50, before: int | None = None, action: str | None = None) -> AuditPage:
         """Entries newest first; ``before`` (an id) continues an earlier page."""

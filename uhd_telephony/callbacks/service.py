@@ -27,7 +27,7 @@ from uhd_telephony.callbacks.originate import REPLY_MARGIN_S, dialable, originat
 from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.errors import AmiError, Conflict, Forbidden, InvalidInput, NotFound
-from uhd_telephony.i18n import Msg
+from uhd_telephony.i18n import Label, Msg, Quoted
 from uhd_telephony.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class CallbackService:
         )
         if row is None:
             # the same answer for "no such id" and "another tenant's id": nothing leaks across tenants
-            raise NotFound(f"no callback {callback_id}", {"callback_id": callback_id})
+            raise NotFound(Msg("no callback %(id)s", id=callback_id), {"callback_id": callback_id})
         return row
 
     # --- acting on an entry -------------------------------------------------------------------------------
@@ -252,13 +252,15 @@ class CallbackService:
                 )
                 await session.commit()
             except IntegrityError:  # claimed_by must name an account
-                raise NotFound(f"no account {account_id}", {"account_id": account_id}) from None
+                raise NotFound(Msg("no account %(id)s", id=account_id), {"account_id": account_id}) from None
             row = await self._row(session, tenant, callback_id)
             if not won:
-                raise Conflict(
-                    f"callback {callback_id} is {row.status}, not open",
-                    {"callback_id": callback_id, "status": row.status, "claimed_by": row.claimed_by},
+                taken = Msg(
+                    "callback %(id)s is %(status)s, not open",
+                    id=callback_id,
+                    status=Label("callback_status", row.status),
                 )
+                raise Conflict(taken, {"callback_id": callback_id, "status": row.status, "claimed_by": row.claimed_by})
             view = CallbackView.of(row)
         log.info("callback %d of tenant %s claimed by account %d", callback_id, tenant, account_id)
         return view
@@ -336,10 +338,10 @@ class CallbackService:
         result = originate_failure(reply)
         if result is not None:
             await self._failed(tenant, callback_id, account, f"agent phone {channel} {result}")
-            raise AmiError(
-                f"callback {callback_id}: the phone {channel} {result}",
-                {"callback_id": callback_id, "channel": channel},
+            failed = Msg(
+                "callback %(id)s: the phone %(channel)s %(result)s", id=callback_id, channel=channel, result=result
             )
+            raise AmiError(failed, {"callback_id": callback_id, "channel": channel})
         return await self._finish(
             tenant, callback_id, Status.DIALING, Status.DONE, ClearReason.CALLED_BACK, account.id, attempt=True
         )
@@ -391,13 +393,16 @@ class CallbackService:
                 won = await self._transition(session, tenant, callback_id, expected, holder=holder, **values)
                 await session.commit()
             except IntegrityError:  # claimed_by must name an account
-                raise NotFound(f"no account {account_id}", {"account_id": account_id}) from None
+                raise NotFound(Msg("no account %(id)s", id=account_id), {"account_id": account_id}) from None
             row = await self._row(session, tenant, callback_id)
             if not won:
-                raise Conflict(
-                    f"callback {callback_id} is {row.status}, not {expected}",
-                    {"callback_id": callback_id, "status": row.status},
+                moved = Msg(
+                    "callback %(id)s is %(status)s, not %(expected)s",
+                    id=callback_id,
+                    status=Label("callback_status", row.status),
+                    expected=Label("callback_status", expected.value),
                 )
+                raise Conflict(moved, {"callback_id": callback_id, "status": row.status})
             view = CallbackView.of(row)
         log.info("callback %d of tenant %s %s (%s)", callback_id, tenant, status, reason)
         return view
@@ -409,7 +414,9 @@ class CallbackService:
         try:
             why = ClearReason(reason)
         except ValueError:
-            raise InvalidInput(f"unknown reason {reason!r}", {"field": "reason"}) from None
+            raise InvalidInput(
+                Msg("unknown reason %(reason)s", reason=Quoted(reason, 40)), {"field": "reason"}
+            ) from None
         status = Status.DONE if why == ClearReason.CALLED_BACK else Status.CLEARED
         return await self._finish(tenant, callback_id, Status.OPEN, status, why, account_id, attempt=False)
 

@@ -6,7 +6,8 @@ The base of the house (every layer may import it; it imports nothing of the proj
   ``translator(locale)`` / ``gettext(locale, msgid, **params)``, ``Msg`` (a message rendered in its reader's
   language later: errors), ``N_`` (marks a msgid defined now, translated later), ``negotiate`` (Accept-Language);
 - ``format``: times in Europe/Berlin (``07.12.2026, 12:05``), durations (``5 Min.``), numbers and percentages;
-- ``labels``: statuses, channels, priorities, roles, history actions, actors, call outcomes in words.
+- ``labels``: statuses, channels, priorities, roles, history actions, actors, call outcomes in words; a ``Msg``'s
+  parameters that render for their reader: ``Label`` / ``Labels`` (codes), ``Quoted`` (a value someone gave).
 
 Adding a UI string: write it in English with the API (``t.gettext("Saved")``, ``Msg("…")``, ``N_("…")``,
 ``{{ _("…") }}`` in a template, ``t("…")`` or ``data-i18n="…"`` in a page), then give it its German and English
@@ -42,6 +43,8 @@ from uhd_telephony.i18n.format import (
 )
 from uhd_telephony.i18n.labels import (
     Label,
+    Labels,
+    Quoted,
     actor_label,
     channel_label,
     label,
@@ -59,7 +62,9 @@ __all__ = [
     "LOCAL_TZ_NAME",
     "N_",
     "Label",
+    "Labels",
     "Msg",
+    "Quoted",
     "Translator",
     "actor_label",
     "channel_label",

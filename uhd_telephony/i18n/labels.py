@@ -10,10 +10,10 @@ lists here are the catalog's; ``tests/i18n`` checks them against the enumeration
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from uhd_telephony.i18n.catalog import N_, translator
+from uhd_telephony.i18n.catalog import N_, check_locale, translator
 
 # kind -> the codes it has, each with its catalog key (written out: the extraction reads them)
 LABELS: Mapping[str, Mapping[str, str]] = {
@@ -114,6 +114,65 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "note": N_("field.note"),
         "text": N_("field.text"),
         "group": N_("field.group"),
+        # the fields of the API's bodies and queries, which an invalid request names (web.inputs.problem)
+        "action": N_("field.action"),
+        "active": N_("field.active"),
+        "agent_id": N_("field.agent"),
+        "before": N_("field.before"),
+        "channel": N_("field.channel"),
+        "code": N_("field.code"),
+        "created_from": N_("field.created_from"),
+        "created_to": N_("field.created_to"),
+        "cursor": N_("field.cursor"),
+        "day": N_("field.day"),
+        "default_impact": N_("field.default_impact"),
+        "default_urgency": N_("field.default_urgency"),
+        "display_name": N_("field.display_name"),
+        "email": N_("field.email"),
+        "exclude_transfers_in": N_("field.exclude_transfers_in"),
+        "expires_in_days": N_("field.expires_in_days"),
+        "format": N_("field.format"),
+        "from": N_("field.from"),
+        "from_": N_("field.from"),
+        "to": N_("field.to"),
+        "hotlines": N_("field.hotlines"),
+        "hotlines.number": N_("field.hotline_number"),
+        "hotlines.queue": N_("field.queue"),
+        "interface": N_("field.interface"),
+        "kind": N_("field.kind"),
+        "limit": N_("field.limit"),
+        "linkedid": N_("field.linkedid"),
+        "locale": N_("field.locale"),
+        "member_name": N_("field.member_name"),
+        "name": N_("field.name"),
+        "offset": N_("field.offset"),
+        "open": N_("field.open"),
+        "parent_id": N_("field.parent_id"),
+        "partner_group": N_("field.partner_group"),
+        "password": N_("field.password"),
+        "paused": N_("field.paused"),
+        "phone_channel": N_("field.phone_channel"),
+        "public": N_("field.public"),
+        "q": N_("field.q"),
+        "queue": N_("field.queue"),
+        "region": N_("field.region"),
+        "requester": N_("field.requester"),
+        "requester.name": N_("field.requester_name"),
+        "requester.number": N_("field.requester_number"),
+        "requester.email": N_("field.email"),
+        "requester.user_id": N_("field.requester_user_id"),
+        "requester_number": N_("field.requester_number"),
+        "requester_user_id": N_("field.requester_user_id"),
+        "user_id": N_("field.requester_user_id"),
+        "role": N_("field.role"),
+        "scopes": N_("field.scopes"),
+        "service_level_s": N_("field.service_level_s"),
+        "sort": N_("field.sort"),
+        "target": N_("field.target"),
+        "tenants": N_("field.tenants"),
+        "ticket_id": N_("field.ticket_id"),
+        "time_zone": N_("field.time_zone"),
+        "username": N_("field.username"),
     },
     "outcome": {
         "answered": N_("outcome.answered"),
@@ -139,6 +198,20 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     "notify_channel": {
         "mail": N_("notify_channel.mail"),
         "webhook": N_("notify_channel.webhook"),
+    },
+    # where a callback entry is (callbacks.models.Status)
+    "callback_status": {
+        "open": N_("callback_status.open"),
+        "dialing": N_("callback_status.dialing"),
+        "done": N_("callback_status.done"),
+        "cleared": N_("callback_status.cleared"),
+    },
+    # what an API token may do (web.permissions)
+    "scope": {
+        "tickets:read": N_("scope.tickets:read"),
+        "tickets:write": N_("scope.tickets:write"),
+        "kpis:read": N_("scope.kpis:read"),
+        "wallboard:read": N_("scope.wallboard:read"),
     },
     # the helpdesk's own support levels (a configured group's name wins where there is one)
     "group": {
@@ -176,6 +249,60 @@ class Label(str):
 
     def __reduce__(self) -> Any:
         return (Label, (self.kind, str(self)))
+
+
+class Labels(str):
+    """Several codes of one kind (``Label``'s list): "admin, agent" in English text, "Administrator, Agent" for
+    people."""
+
+    kind: str
+    codes: tuple[str, ...]
+
+    def __new__(cls, kind: str, codes: Iterable[object]) -> Labels:
+        listed = tuple(str(code) for code in codes)
+        text = super().__new__(cls, ", ".join(listed))
+        text.kind = kind
+        text.codes = listed
+        return text
+
+    def render(self, locale: str | None) -> str:
+        return ", ".join(label(self.kind, code, locale) for code in self.codes)
+
+    def __reduce__(self) -> Any:
+        return (Labels, (self.kind, self.codes))
+
+
+# the quotation marks of each language around a value someone gave (German „…“, English “…”)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_QUOTES = {"de": ("\u201e", "\u201c"), "en": ("\u201c", "\u201d")}
+
+
+class Quoted(str):
+    """A value someone gave, inside a message (a ticket number not found, a code the service does not know):
+    in the English ``message`` as Python's ``repr`` writes it (``'UHD-2026-1'``: quotes, escapes), for people
+    between their language's quotation marks („UHD-2026-1“). ``limit`` shortens a text value first; ``shown`` is
+    what people read instead (a category's title for its path)."""
+
+    value: str
+
+    def __new__(cls, value: object, limit: int | None = None, shown: str | None = None) -> Quoted:
+        given = value[:limit] if isinstance(value, str) and limit is not None else value
+        text = super().__new__(cls, repr(given))
+        text.value = str(given) if shown is None else shown
+        return text
+
+    def render(self, locale: str | None) -> str:
+        opening, closing = _QUOTES.get(check_locale(locale), _QUOTES["de"])
+        return f"{opening}{_CONTROL.sub(' ', self.value)}{closing}"
+
+    def __reduce__(self) -> Any:
+        return (_quoted, (self.value, str(self)))
+
+
+def _quoted(value: str, text: str) -> Quoted:
+    quoted = str.__new__(Quoted, text)
+    quoted.value = value
+    return quoted
 
 
 def status_label(code: str | None, locale: str | None) -> str:

@@ -4,19 +4,24 @@
 big tenant (a million stays) takes seconds. Here the database counts and Python classifies what it counted:
 
 - business hours: ``kpi.business_spans`` turns the tenant's calendar into the period's business spans in UTC
-  (the ``Calendar.day_spans`` that ``kpi.in_business_hours`` tests against) and SQL tests each stay's entry
-  against them: on PostgreSQL one ``tstzmultirange`` (``entered_at <@ spans``, a binary search), on SQLite
-  OR'd ranges. No calendar (or a 24/7 one): no test, every stay is in business hours;
-- stays are counted per (outcome, hour of entry, in business hours); each group is classified by
-  ``kpi.CallTally.count``, the classification ``CallTally.add`` applies per stay, and placed in the weekday x hour
-  grid by ``kpi.weekday_hour`` — Berlin's offsets are whole hours, so every UTC hour lies in one Berlin hour;
+  (the ``Calendar.day_spans`` that ``kpi.in_business_hours`` tests against). No calendar (or a 24/7 one): every
+  stay is in business hours;
+- PostgreSQL counts stays per (outcome, bucket of entry): ``date_bin`` buckets of the widest width that divides
+  an hour and that no span's edge falls inside (``_bucket``: half an hour for a calendar of whole and half hours),
+  so each bucket lies in one UTC hour and wholly inside or outside business hours, and Python tells which. SQLite
+  counts per (outcome, UTC hour of entry, in business hours), testing each stay against the spans (OR'd ranges).
+  Each group is classified by ``kpi.CallTally.count``, the classification ``CallTally.add`` applies per stay,
+  and placed in the weekday x hour grid by ``kpi.weekday_hour`` — Berlin's offsets are whole hours, so every UTC
+  hour lies in one Berlin hour;
 - "within the service level" is the SQL twin of ``kpi.within_service_level`` (``wait_s <= T``);
 - transfers in (a business-hours stay whose linkedid had an earlier ``transferred`` stay, in the (entered_at, id)
-  order of ``queries.call_kpis``) and conversations (distinct linkedids of offered stays) are counted in SQL;
+  order of ``queries.call_kpis``) and conversations (distinct linkedids of offered stays) are counted in SQL; on
+  PostgreSQL in one statement, which tests each stay against the spans as one ``tstzmultirange``
+  (``entered_at <@ spans``, a binary search);
 - durations are NOT aggregated in SQL: the database returns the offered answered stays' waits and talks and
   ``kpi.Distribution.of`` takes mean (``fsum``), median and p90 (nearest rank) of them, so the figures are
-  kpi.py's to the last bit. PostgreSQL sends them as one string of binary doubles (``float8send``) that numpy
-  reads and sorts in C; Distribution.of's own sort of a sorted list is then linear. Ticket escalation times
+  kpi.py's to the last bit. PostgreSQL sends them per bucket as strings of binary doubles (``float8send``) that
+  numpy reads and sorts in C; Distribution.of's own sort of a sorted list is then linear. Ticket escalation times
   likewise, in whole microseconds.
 
 PostgreSQL runs the independent statements side by side, each on a pooled connection of its own (``run_all``):
@@ -31,16 +36,19 @@ the default view is aggregated (all queues, transfers in included); the KPI API 
 from __future__ import annotations
 
 import asyncio
+import math
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
+    DateTime,
     Integer,
+    Interval,
     LargeBinary,
     and_,
     bindparam,
@@ -54,10 +62,9 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union_all,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import ARRAY, TSTZMULTIRANGE, Range, distinct_on
+from sqlalchemy.dialects.postgresql import TSTZMULTIRANGE, Range, distinct_on
 from sqlalchemy.orm import aliased
 
 from uhd_telephony.calls.records import ANSWERED_OUTCOMES, Outcome
@@ -88,6 +95,10 @@ _PG_SETTINGS = text(
     "SELECT set_config('max_parallel_workers_per_gather', '0', true), set_config('work_mem', '64MB', true),"
     " set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the origin of the buckets of entry times (whole UTC hours from it)
+_INSTANT = DateTime(timezone=True)
+_HOUR_US = 3_600_000_000
+_MICROSECOND = timedelta(microseconds=1)
 _OR_FAN = 16  # SQLite: OR'd ranges as a tree of this fan-out, so the parser's expression depth stays small
 
 
@@ -166,11 +177,11 @@ async def call_kpis(
     c = calls.c
     period = and_(c.tenant == tenant, c.entered_at >= start, c.entered_at < end)
     inside = None if spans is None else _within_spans(dialect, c.entered_at, spans)
-
-    def in_hours(*conditions: Any) -> ColumnElement[bool]:
-        return and_(*conditions) if inside is None else and_(*conditions, inside)
-
-    offered_sql = and_(period, in_hours(c.outcome.is_not(None), c.outcome != Outcome.CLOSED.value))  # is_offered
+    offered = and_(period, c.outcome.is_not(None), c.outcome != Outcome.CLOSED.value)  # is_offered
+    if inside is not None:
+        offered = and_(offered, inside)
+    if dialect == "postgresql":
+        return await _call_kpis_pg(db, tenant, start, end, spans, offered, service_level_s)
     keys: list[Any] = [c.outcome, _hour_index(dialect, c.entered_at).label("hour")]
     if spans and inside is not None:  # None: all stays in business hours, []: none (no constant: SQLite reads
         keys.append(inside.label("inside"))  # a constant in GROUP BY as a column number)
@@ -181,49 +192,98 @@ async def call_kpis(
         .where(period)
         .group_by(*keys)
     )
-    if dialect == "postgresql":
-        stays, transfers = _offered_pg(tenant, start, end, offered_sql)
-
-        async def durations() -> tuple[int, kpi.Distribution, kpi.Distribution]:
-            ((conversations, raw_waits, raw_talks),) = await rows_of(db, stays)
-            # up to a million values each: read and sorted off the event loop, while the other statements run
-            return conversations, *await asyncio.to_thread(_binary_distributions, raw_waits, raw_talks)
-
-        group_rows, (conversations, reaction, talk), ((transfers_in,),) = await asyncio.gather(
-            rows_of(db, groups), durations(), rows_of(db, transfers)
-        )
-    else:
-        earlier = aliased(calls, name="earlier")
-        e = earlier.c
-        transfer_in = exists().where(
-            e.tenant == tenant,
-            e.entered_at >= start,
-            e.entered_at < end,
-            e.linkedid == c.linkedid,
-            e.outcome == Outcome.TRANSFERRED.value,
-            or_(e.entered_at < c.entered_at, and_(e.entered_at == c.entered_at, e.id < c.id)),
-        )
-        answered = and_(offered_sql, c.outcome.in_(_ANSWERED))
-        linkedids = select(c.linkedid).where(offered_sql).group_by(c.linkedid).subquery()
-        group_rows, transfer_rows, conversation_rows, wait_rows, talk_rows = await run_all(
-            db,
-            [
-                groups,
-                select(func.count()).where(offered_sql, transfer_in),
-                select(func.count()).select_from(linkedids),
-                select(c.wait_s).where(answered, c.wait_s.is_not(None)),
-                select(c.talk_s).where(answered, c.talk_s.is_not(None)),
-            ],
-        )
-        conversations, transfers_in = conversation_rows[0][0], transfer_rows[0][0]
-        waits, talks = [r[0] for r in wait_rows], [r[0] for r in talk_rows]
-        reaction, talk = await asyncio.to_thread(_distributions, waits, talks)
-
+    earlier = aliased(calls, name="earlier")
+    e = earlier.c
+    transfer_in = exists().where(
+        e.tenant == tenant,
+        e.entered_at >= start,
+        e.entered_at < end,
+        e.linkedid == c.linkedid,
+        e.outcome == Outcome.TRANSFERRED.value,
+        or_(e.entered_at < c.entered_at, and_(e.entered_at == c.entered_at, e.id < c.id)),
+    )
+    answered = and_(offered, c.outcome.in_(_ANSWERED))
+    linkedids = select(c.linkedid).where(offered).group_by(c.linkedid).subquery()
+    group_rows, transfer_rows, conversation_rows, wait_rows, talk_rows = await run_all(
+        db,
+        [
+            groups,
+            select(func.count()).where(offered, transfer_in),
+            select(func.count()).select_from(linkedids),
+            select(c.wait_s).where(answered, c.wait_s.is_not(None)),
+            select(c.talk_s).where(answered, c.talk_s.is_not(None)),
+        ],
+    )
+    reaction, talk = await asyncio.to_thread(_distributions, [r[0] for r in wait_rows], [r[0] for r in talk_rows])
     tally = kpi.CallTally(service_level_s=service_level_s)
     for row in group_rows:
         business = bool(row.inside) if spans else spans is None
         tally.count(_outcome(row.outcome), _hours(row.hour) * 3600, business, int(row.n), int(row.within or 0))
     # transfers in, conversations and durations were counted in SQL, not per stay
+    return replace(
+        tally.result(),
+        transfers_in=int(transfer_rows[0][0]),
+        conversations=int(conversation_rows[0][0]),
+        reaction_time=reaction,
+        talk_time=talk,
+    )
+
+
+def _bucket(spans: Sequence[kpi.Span] | None) -> timedelta:
+    """The widest bucket of entry times (``date_bin`` from the epoch) that divides an hour and that no span's edge
+    falls inside: each bucket lies in one UTC hour and wholly inside or wholly outside business hours."""
+    step = _HOUR_US
+    for edge in (t for span in spans or () for t in span):
+        step = math.gcd(step, (edge - _EPOCH) // _MICROSECOND)
+    return timedelta(microseconds=step)
+
+
+def _in_spans(spans: Sequence[kpi.Span] | None, starts: Sequence[datetime], at: datetime) -> bool:
+    """Whether ``at`` lies in one of the sorted, disjoint ``spans`` (None: every instant does)."""
+    if spans is None:
+        return True
+    i = bisect_right(starts, at) - 1
+    return i >= 0 and at < spans[i][1]
+
+
+async def _call_kpis_pg(
+    db: Database, tenant: str, start: datetime, end: datetime, spans: Sequence[kpi.Span] | None,
+    offered: ColumnElement[bool], service_level_s: float,
+) -> kpi.CallKpis:  # fmt: skip
+    """PostgreSQL: two scans side by side, the stays per (bucket, outcome) with their waits and talks, and the
+    conversations and transfers in (``_linked_pg``)."""
+    c = calls.c
+    bucket = func.date_bin(literal(_bucket(spans), Interval()), c.entered_at, literal(_EPOCH, _INSTANT))
+    answered = c.outcome.in_(_ANSWERED)
+    empty = literal(b"", LargeBinary)
+    groups = (
+        select(
+            bucket.label("bucket"),
+            c.outcome,
+            func.count().label("n"),
+            func.count().filter(c.wait_s <= service_level_s).label("within"),
+            func.string_agg(func.float8send(c.wait_s), empty).filter(answered, c.wait_s.is_not(None)).label("waits"),
+            func.string_agg(func.float8send(c.talk_s), empty).filter(answered, c.talk_s.is_not(None)).label("talks"),
+        )
+        .where(c.tenant == tenant, c.entered_at >= start, c.entered_at < end)
+        .group_by(bucket, c.outcome)
+    )
+    group_rows, ((conversations, transfers_in),) = await asyncio.gather(
+        rows_of(db, groups), rows_of(db, _linked_pg(tenant, start, end, offered))
+    )
+    tally = kpi.CallTally(service_level_s=service_level_s)
+    starts = [s for s, _ in spans or ()]
+    waits: list[bytes] = []
+    talks: list[bytes] = []
+    for bucket, stored, n, within, bucket_waits, bucket_talks in group_rows:
+        outcome = _outcome(stored)
+        business = _in_spans(spans, starts, bucket)  # the bucket's start tells for all of it
+        counted = tally.count(outcome, bucket.timestamp(), business, int(n), int(within))  # True: offered
+        if counted and kpi.is_answered(outcome):
+            waits.append(bucket_waits or b"")
+            talks.append(bucket_talks or b"")
+    # up to a million values each: read and sorted off the event loop
+    reaction, talk = await asyncio.to_thread(_binary_distributions, b"".join(waits), b"".join(talks))
     return replace(
         tally.result(),
         transfers_in=int(transfers_in),
@@ -233,9 +293,8 @@ async def call_kpis(
     )
 
 
-def _offered_pg(tenant: str, start: datetime, end: datetime, offered: ColumnElement[bool]) -> tuple[Any, Any]:
-    """PostgreSQL: the offered stays' conversations, waits and talks (one scan), and their transfers in (another:
-    two statements of about the same length, for two cores).
+def _linked_pg(tenant: str, start: datetime, end: datetime, offered: ColumnElement[bool]) -> Any:
+    """PostgreSQL: the offered stays' conversations (distinct linkedids) and transfers in, in one scan.
 
     A transfer in is a stay whose linkedid's FIRST transferred stay of the period came before it: the first
     transferred stay per linkedid (a few percent of the stays) is hashed once and each offered stay looks
@@ -253,18 +312,18 @@ def _offered_pg(tenant: str, start: datetime, end: datetime, offered: ColumnElem
     )
     f = first.c
     transfer_in = or_(f.entered_at < c.entered_at, and_(f.entered_at == c.entered_at, f.id < c.id))
-    answered = c.outcome.in_(_ANSWERED)
-    empty = literal(b"", LargeBinary)
-    stays = select(
-        # distinct linkedids in bytewise order: equality is the same under any deterministic collation
-        func.count(distinct(c.linkedid.collate("C"))),
-        func.string_agg(func.float8send(c.wait_s), empty).filter(answered, c.wait_s.is_not(None)),
-        func.string_agg(func.float8send(c.talk_s), empty).filter(answered, c.talk_s.is_not(None)),
-    ).where(offered)
-    transfers = (
-        select(func.count()).select_from(calls.join(first, f.linkedid == c.linkedid)).where(offered, transfer_in)
+    return (
+        select(
+            # distinct linkedids, sorted bytewise (equality is the same under any deterministic collation) and
+            # reversed: Asterisk's ids (epoch.sequence) share their first bytes for minutes, and the sort compares
+            # the first eight bytes first (abbreviated keys): reversed, the fast-changing digits come first (1.5x
+            # cheaper). Reversing is one-to-one: as many distinct values as before
+            func.count(distinct(func.reverse(c.linkedid).collate("C"))),
+            func.count().filter(transfer_in),  # NULL without an earlier transfer: not counted
+        )
+        .select_from(calls.outerjoin(first, f.linkedid == c.linkedid))
+        .where(offered)
     )
-    return stays, transfers
 
 
 def _distributions(waits: list[float], talks: list[float]) -> tuple[kpi.Distribution, kpi.Distribution]:
@@ -287,17 +346,16 @@ class TicketAggregates:
 async def ticket_kpis(db: Database, tenant: str, start: datetime, end: datetime) -> TicketAggregates:
     """``kpi.ticket_kpis`` (and FCR) of the tenant's tickets created in ``[start, end)``, counted in SQL.
 
-    One statement, three kinds of rows: the cohort counted per (category, priority, channel, status); its
-    forwarded tickets (``firsts``: their first routing beyond 1st level and first escalation, computed once)
-    counted per the same keys and routed/escalated; and the forwarded tickets' escalation times.
+    One scan of the cohort, each ticket joined to its first routing beyond 1st level and first escalation
+    (``first``, from the history rows of the cohort's tickets), counted per (category, priority, channel, status,
+    routed, escalated) with the forwarded tickets' escalation times (PostgreSQL: an array per group; SQLite: a
+    second statement, a row per forwarded ticket).
     """
     t = tickets.c
     cohort = and_(t.tenant == tenant, t.created_at >= start, t.created_at < end)
     routed, escalated = _routed_beyond_first_level(), _escalation()
     dialect = db.engine.dialect.name
     h = history.c
-    # each forwarded or escalated ticket's first routing beyond 1st level and first escalation, from its
-    # history alone (narrow rows), then joined to the cohort
     first = (
         select(
             h.ticket_id,
@@ -305,41 +363,29 @@ async def ticket_kpis(db: Database, tenant: str, start: datetime, end: datetime)
             func.min(case((escalated, h.at))).label("escalated_at"),
         )
         # the cohort's tickets only: never the whole history of every tenant (the daily KPI writer runs this per
-        # tenant and day every few minutes)
+        # tenant and day every few minutes); their few rows of these actions come from a partial index
+        # (metrics.models: ix_ticket_history_forwarding), not from every row of their history
         .where(or_(routed, escalated), h.ticket_id.in_(select(t.id).where(cohort)))
         .group_by(h.ticket_id)
         .subquery("first")
     )
     g = first.c
-    firsts = (
-        select(
-            t.category_id,
-            t.priority,
-            t.channel,
-            t.status,
-            case((g.routed_at.is_not(None), 1), else_=0).label("routed"),
-            case((g.escalated_at.is_not(None), 1), else_=0).label("escalated"),
-            # kpi.TicketFact.escalation_us: creation -> the first forwarding (routing beyond 1st level); NULL for
-            # a ticket with SLA escalations only
-            _micros_between(dialect, g.routed_at, t.created_at).label("us"),
+    joined = tickets.outerjoin(first, g.ticket_id == t.id)
+    # kpi.TicketFact.escalation_us: creation -> the first forwarding (routing beyond 1st level)
+    us = _micros_between(dialect, g.routed_at, t.created_at)
+    keys = (t.category_id, t.priority, t.channel, t.status, g.routed_at.is_not(None), g.escalated_at.is_not(None))
+    if dialect == "postgresql":
+        stmt = (
+            select(*keys, func.count(), func.array_agg(us).filter(g.routed_at.is_not(None)))
+            .select_from(joined)
+            .where(cohort)
+            .group_by(*keys)
         )
-        .join(tickets, t.id == g.ticket_id)
-        .where(cohort)
-        .cte("firsts")  # computed once, read twice: by the groups and by the escalation times
-    )
-    f = firsts.c
-    keys = (t.category_id, t.priority, t.channel, t.status)
-    forwarded_keys = (f.category_id, f.priority, f.channel, f.status, f.routed, f.escalated)
-    if dialect == "postgresql":  # one row: the micros as an array
-        no_times: Any = sql_cast(null(), ARRAY(BigInteger))  # typed: a UNION resolves its types pairwise
-        times: Any = select(literal(2), *[null()] * 7, func.array_agg(f.us)).where(f.us.is_not(None))
-    else:  # a row per forwarded ticket
-        no_times = null()
-        times = select(literal(2), *[null()] * 7, f.us).where(f.us.is_not(None))
-    created_groups = select(literal(0), *keys, null(), null(), func.count(), no_times).where(cohort).group_by(*keys)
-    forwarded_groups = select(literal(1), *forwarded_keys, func.count(), no_times).group_by(*forwarded_keys)
-    statement = union_all(created_groups, forwarded_groups.select_from(firsts), times.select_from(firsts))
-    (rows,) = await run_all(db, [statement])
+        (rows,) = await run_all(db, [stmt])
+    else:
+        groups = select(*keys, func.count(), null()).select_from(joined).where(cohort).group_by(*keys)
+        times = select(*[null()] * 7, us).select_from(joined).where(cohort, g.routed_at.is_not(None))
+        rows = [r for part in await run_all(db, [groups, times]) for r in part]
     async with db.engine.connect() as conn:
         top = await _top_levels(conn, tenant)
 
@@ -351,21 +397,19 @@ async def ticket_kpis(db: Database, tenant: str, start: datetime, end: datetime)
     escalated_n: Counter[str] = Counter()
     by_status: Counter[str | None] = Counter()
     routed_by_status: Counter[str | None] = Counter()
-    for kind, category_id, priority, channel, status, was_routed, was_escalated, count, us in rows:
-        if kind == 2:
-            if isinstance(us, list):
-                micros.extend(us)
-            elif us is not None:
-                micros.append(us)
+    for category_id, priority, channel, status, was_routed, was_escalated, count, us_values in rows:
+        if isinstance(us_values, list):
+            micros.extend(us_values)
+        elif us_values is not None:
+            micros.append(us_values)
+        if count is None:  # SQLite: an escalation time
             continue
         n = int(count)
         category = _category(top, tenant, category_id)
-        if kind == 0:
-            by_category[category] += n
-            by_priority[kpi.priority_key(priority)] += n
-            by_channel[channel] += n
-            by_status[status] += n
-            continue
+        by_category[category] += n
+        by_priority[kpi.priority_key(priority)] += n
+        by_channel[channel] += n
+        by_status[status] += n
         if was_routed:
             routed_n[category] += n
             routed_by_status[status] += n

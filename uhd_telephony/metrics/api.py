@@ -23,6 +23,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from uhd_telephony.errors import InvalidInput
+from uhd_telephony.i18n import Label, Msg
 from uhd_telephony.metrics import aggregates, kpi, queries, report
 from uhd_telephony.metrics.live import waiting_callers
 from uhd_telephony.web import keys
@@ -58,7 +59,7 @@ class KpiQuery(BaseModel):
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
         if value is not None and not value.isprintable():
-            raise ValueError("must be a queue name")
+            raise ValueError(Msg("must be a queue name"))
         return value
 
 
@@ -172,13 +173,19 @@ def _moment(value: str, name: str, *, end: bool) -> datetime:
         else:
             moment = datetime.fromisoformat(text)
     except (ValueError, OverflowError):
-        raise InvalidInput(
-            f"{name} is not an ISO date (2026-03-01) or datetime (2026-03-01T08:00:00+01:00)", {"field": name}
-        ) from None
+        not_a_date = Msg(
+            "%(field)s is not an ISO date (2026-03-01) or datetime (2026-03-01T08:00:00+01:00)",
+            field=Label("field", name),
+        )
+        raise InvalidInput(not_a_date, {"field": name}) from None
     try:
         representable(moment)  # 0001-01-01 parses, but its UTC instant (how the store compares) does not exist
-    except ValueError as exc:
-        raise InvalidInput(f"{name} {exc}", {"field": name}) from None
+    except ValueError:
+        out_of_range = Msg(
+            "%(field)s must be between 0001-01-03 and 9999-12-29 (its UTC instant must exist)",
+            field=Label("field", name),
+        )
+        raise InvalidInput(out_of_range, {"field": name}) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=kpi.TIMEZONE)
 
 
@@ -186,9 +193,9 @@ def parse_period(start: str, end: str) -> tuple[datetime, datetime]:
     """``[from, to)`` as aware datetimes from the query's ``from`` and ``to`` (module docstring)."""
     first, last = _moment(start, "from", end=False), _moment(end, "to", end=True)
     if last <= first:
-        raise InvalidInput("to must be after from", {"from": start, "to": end})
+        raise InvalidInput(Msg("to must be after from"), {"from": start, "to": end})
     if last - first > MAX_PERIOD:
-        raise InvalidInput(f"a period of at most {MAX_PERIOD.days} days", {"from": start, "to": end})
+        raise InvalidInput(Msg("a period of at most %(days)s days", days=MAX_PERIOD.days), {"from": start, "to": end})
     return first, last
 
 

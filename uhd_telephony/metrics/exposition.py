@@ -13,14 +13,23 @@ scrape formats only the pairs whose counts changed since the previous one (a few
 busy hour) and the ticket totals only when they were read anew; the gauges (waiting callers, agents, AMI) every
 time. ``cost`` estimates the lines a render will format, so ``MetricsService`` can render a cheap scrape on the
 event loop and a big one (the first, or thousands of pairs) in a thread.
+
+Info series give the slugs and codes their names for Grafana's legends and choices (issue 16):
+``uhd_tenant_info{tenant, name} 1`` for every tenant (the tenants table's display name; a slug the table does not
+know names itself, so a dashboard's join ``* on(tenant) group_left(name) uhd_tenant_info`` never drops a series) and
+``uhd_category_info{tenant, category, title} 1`` for every top-level category (its title; ``none``: "nicht
+klassifiziert", in German like the dashboards). The names are read by the background refresh, never by a scrape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from prometheus_client.utils import floatToGoString
 
+from uhd_telephony.i18n import DEFAULT_LOCALE, gettext
+from uhd_telephony.metrics.kpi import UNCLASSIFIED
 from uhd_telephony.metrics.live import (
     ESCALATION_BUCKETS,
     TALK_BUCKETS,
@@ -72,6 +81,17 @@ ESCALATION = (
     "uhd_ticket_escalation_seconds",
     "Escalation time: ticket creation to first forwarding (routed beyond 1st level), database total",
 )
+
+TENANT_INFO = ("uhd_tenant_info", "The tenant's display name: join it on tenant for legends and choices (value 1)")
+CATEGORY_INFO = (
+    "uhd_category_info",
+    "A top-level category's title: join it on tenant and category for legends (value 1)",
+)
+# the families and labels of the info series (live.METRIC_NAMES lists the figures')
+INFO_NAMES: dict[str, tuple[str, ...]] = {
+    TENANT_INFO[0]: ("tenant", "name"),
+    CATEGORY_INFO[0]: ("tenant", "category", "title"),
+}
 
 # lines a render formats per changed (tenant, queue), per waiting row, per ticket gauge row, per escalation row
 PAIR_LINES = len(COUNTERS) + len(WAIT_BUCKETS) + 3 + len(TALK_BUCKETS) + 3
@@ -184,8 +204,56 @@ def ticket_text(t: TicketTotals) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True, slots=True)
+class DisplayNames:
+    """What people call the labels' codes (``queries.display_names``): tenants and top-level categories."""
+
+    tenants: Mapping[str, str] = field(default_factory=dict)  # slug -> display name
+    categories: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (tenant, top-level code) -> title
+
+
+NO_NAMES = DisplayNames()
+
+
+def category_title(names: DisplayNames, tenant: str, category: str) -> str:
+    """A top-level category's title; "nicht klassifiziert" for ``none``; a code the tree no longer has as it is."""
+    title = names.categories.get((tenant, category))
+    if title:
+        return title
+    return gettext(DEFAULT_LOCALE, "not classified") if category == UNCLASSIFIED else category
+
+
+def info_text(names: DisplayNames, tenants: Iterable[str] = (), totals: TicketTotals | None = None) -> str:
+    """The info families: every tenant of ``names`` and of ``tenants`` (those with series), every top-level
+    category of ``names`` and of the ticket totals."""
+    out = [header(*TENANT_INFO, "gauge")]
+    for slug in sorted({*names.tenants, *tenants}):
+        name = names.tenants.get(slug) or slug
+        out.append(f'{TENANT_INFO[0]}{{name="{escape(name)}",tenant="{escape(slug)}"}} 1.0\n')
+    keys = set(names.categories)
+    if totals is not None:
+        keys.update(totals.created, totals.routed, totals.escalated)
+    out.append(header(*CATEGORY_INFO, "gauge"))
+    for tenant, category in sorted(keys):
+        title = category_title(names, tenant, category)
+        labels = f'category="{escape(category)}",tenant="{escape(tenant)}",title="{escape(title)}"'
+        out.append(f"{CATEGORY_INFO[0]}{{{labels}}} 1.0\n")
+    return "".join(out)
+
+
+def sample_tenants(s: Sample) -> frozenset[str]:
+    """The tenants a sample has series of."""
+    tenants = {pair[0] for pair in s.pairs}
+    tenants.update(pair[0] for pair in s.waiting)
+    if s.tickets is not None:
+        tenants.update(tenant for tenant, _ in s.tickets.created)
+        tenants.update(s.tickets.escalation)
+    return frozenset(tenants)
+
+
 class Renderer:
-    """The exposition text of samples, keeping the text of each pair's counters and of the ticket totals.
+    """The exposition text of samples, keeping the text of each pair's counters, of the ticket totals and of the
+    info series (made anew when the names, the ticket totals or the tenants with series change).
 
     Not for concurrent use: ``MetricsService`` renders one scrape at a time (on the loop or in one thread), and
     takes each sample against the ``versions`` the previous render left.
@@ -197,17 +265,26 @@ class Renderer:
         self._pairs: dict[Pair, tuple[bytes, ...]] = {}
         self._labels: dict[Pair, str] = {}
         self._tickets: tuple[TicketTotals | None, bytes] = (None, b"")
+        self._info: tuple[DisplayNames | None, TicketTotals | None, frozenset[str], bytes] = (
+            None,
+            None,
+            frozenset(),
+            b"",
+        )
 
-    def cost(self, s: Sample) -> int:
+    def cost(self, s: Sample, names: DisplayNames | None = None) -> int:
         """Roughly the lines ``render(s)`` formats: what decides whether it may run on the event loop."""
         lines = len(s.changed) * PAIR_LINES + 2 * len(s.waiting) + 2 * len(s.agents)
+        if names is not None and names is not self._info[0]:
+            lines += len(names.tenants) + len(names.categories)
         t = s.tickets
         if t is not None and t is not self._tickets[0]:
             lines += len(t.created) + len(t.routed) + len(t.escalated)
             lines += len(t.escalation) * TICKET_ESCALATION_LINES
         return lines
 
-    def render(self, s: Sample) -> bytes:
+    def render(self, s: Sample, names: DisplayNames | None = None) -> bytes:
+        """The exposition text of ``s``, with the info series of ``names`` (None: every slug names itself)."""
         for pair, q in s.changed.items():
             labels = self._labels.get(pair)
             if labels is None:
@@ -222,7 +299,16 @@ class Renderer:
             out.extend(text[i] for text in texts)
         out.append(gauges_text(s).encode())
         out.append(self._ticket_text(s.tickets))
+        out.append(self._info_text(s, names))
         return b"".join(out)
+
+    def _info_text(self, s: Sample, names: DisplayNames | None) -> bytes:
+        tenants = sample_tenants(s)
+        cached_names, cached_totals, cached_tenants, text = self._info
+        if names is not cached_names or s.tickets is not cached_totals or tenants != cached_tenants:
+            text = info_text(names or NO_NAMES, tenants, s.tickets).encode()
+            self._info = (names, s.tickets, tenants, text)
+        return text
 
     def _ticket_text(self, totals: TicketTotals | None) -> bytes:
         cached_for, text = self._tickets

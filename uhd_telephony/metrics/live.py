@@ -375,4 +375,6 @@ METRIC_NAMES: dict[str, tuple[str, ...]] = {
     "uhd_ami_frames_skipped_total": (),
     "uhd_ami_frames_malformed_total": (),
     "uhd_ami_frames_oversized_total": (),
+    "uhd_metrics_source_age_seconds": ("source",),
+    "uhd_metrics_source_errors_total": ("source",),
 }

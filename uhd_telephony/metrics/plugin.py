@@ -30,7 +30,8 @@ async def prepare(rt: Runtime) -> None:
 
 class MetricsRefresh(PeriodicScanner):
     """What /metrics shows from the database, read in the background so that a scrape never waits for it: the
-    ticket totals (every 30 s) and the SLA calendars, also those imported by another process (every 60 s)."""
+    ticket totals (every 30 s), the SLA calendars, also those imported by another process, and the tenants' and
+    categories' names (every 60 s)."""
 
     label = "metrics refresh"
     scan_at_start = False  # prepare's prime() has read them

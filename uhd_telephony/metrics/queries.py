@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from uhd_telephony.calls.models import Call
 from uhd_telephony.calls.records import Outcome
 from uhd_telephony.metrics import kpi
+from uhd_telephony.metrics.exposition import DisplayNames
 from uhd_telephony.metrics.live import ESCALATION_BUCKETS, TicketTotals
 from uhd_telephony.sla.calendar import Calendar
 from uhd_telephony.sla.policy import load_calendar
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.models import table_of
+from uhd_telephony.tenants.models import Tenant
 from uhd_telephony.tickets.models import Category, Ticket, TicketHistory
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ calls = table_of(Call)
 tickets = table_of(Ticket)
 history = table_of(TicketHistory)
 categories = table_of(Category)
+tenants = table_of(Tenant)
 
 PARTITION = 2_000  # rows per round trip when streaming a period's calls
 RECENT_PAIRS_DAYS = 35  # the (tenant, queue) series created at 0 at start: those with calls this recent
@@ -259,3 +262,15 @@ async def ticket_totals(db: Database) -> TicketTotals:
         escalated={k: v for k, v in escalated_n.items() if v},
         escalation={tenant: (counts, total / 1_000_000) for tenant, (counts, total) in escalation.items()},
     )
+
+
+# ------------------------------------------------------------------------------------------------------ names
+async def display_names(db: Database) -> DisplayNames:
+    """The tenants' display names and the top-level categories' titles (inactive ones too: their tickets count):
+    what ``/metrics``' info series name the ``tenant`` and ``category`` labels by."""
+    async with db.engine.connect() as conn:
+        tenant_rows = await conn.execute(select(tenants.c.tenant, tenants.c.name))
+        named = {row.tenant: row.name for row in tenant_rows if row.name}
+        top = select(categories.c.tenant, categories.c.path, categories.c.name).where(categories.c.parent_id.is_(None))
+        titles = {(row.tenant, kpi.top_level(row.path)): row.name for row in await conn.execute(top) if row.name}
+    return DisplayNames(tenants=named, categories=titles)

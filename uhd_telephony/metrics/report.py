@@ -195,6 +195,7 @@ UNITS: dict[str, str] = {
     "ratio": N_("ratio (0..1)"),
     "s": N_("seconds"),
 }
+IN_UNIT = N_("%(figure)s (%(unit)s)")  # a figure's name with its unit, where the value is a bare number
 GRID_DEFINITION = N_(
     "Calls by weekday and hour of entry (Europe/Berlin); calls offered (business hours), those outside business "
     "hours apart."
@@ -297,10 +298,10 @@ async def _sla(db: Database, tenant: str, start: datetime, end: datetime) -> tup
         from uhd_telephony.metrics import sla
     except ImportError:  # pragma: no cover - an installation without the SLA package
         return None, NO_SLA_PACKAGE
-    measured, facts = await sla.sla_facts(db, tenant, start, end)
-    if not measured:
+    counted = await sla.sla_aggregates(db, tenant, start, end)  # = sla.sla_kpis(*sla.sla_facts(...)), in SQL
+    if not counted.measured:
         return None, NO_SLA_TICKET
-    return sla.sla_kpis(measured, facts).to_dict(), ""
+    return counted.to_dict(), ""
 
 
 async def _top_categories(db: Database, tenant: str) -> dict[str, str]:
@@ -399,7 +400,7 @@ def to_json(report: MonthlyReport) -> dict[str, Any]:
 def to_csv(report: MonthlyReport) -> str:
     """One KPI per row (key, label, value, unit, definition), then the weekday x hour tables: headers, labels,
     units and texts in the report's language (German by default); the first column keeps the figure's key (what a
-    program reads), values stay numbers (ratios 0..1, seconds).
+    program reads), values stay numbers (ratios 0..1, seconds: the figure's name says "(Sekunden)").
 
     Through ``csv_safe``: a text cell starting like a formula (a tenant named ``=cmd|…``) gets a ``'`` in front;
     figures are written from their numeric types and stay numbers (a negative one too)."""
@@ -420,7 +421,10 @@ def to_csv(report: MonthlyReport) -> str:
     for key, value in report.figures().items():
         label, unit, text = DEFINITIONS[key]
         shown = "" if value is None else value
-        w.writerow([key, tr.gettext(label), shown, unit_label(unit, report.locale), tr.gettext(text)])
+        name, unit_text = tr.gettext(label), unit_label(unit, report.locale)
+        if unit == "s":  # a number of seconds: its name says so, "Anruf-Reaktionszeit, Mittelwert (Sekunden)"
+            name = tr.gettext(IN_UNIT, figure=name, unit=unit_text)
+        w.writerow([key, name, shown, unit_text, tr.gettext(text)])
     t = report.tickets
     tickets_unit = unit_label("tickets", report.locale)
     for name, counts, what in (

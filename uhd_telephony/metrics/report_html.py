@@ -19,6 +19,7 @@ from uhd_telephony.i18n import (
     DEFAULT_LOCALE,
     format_date,
     format_datetime,
+    format_duration,
     format_number,
     format_percent,
     priority_label,
@@ -57,7 +58,8 @@ def _environment(locale: str = DEFAULT_LOCALE) -> Environment:
         )
         env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
         env.filters["pct"] = lambda value: percent(value, locale)
-        env.filters["sec"] = lambda value: seconds(value, locale)
+        env.filters["duration"] = lambda value: duration(value, locale)
+        env.filters["threshold"] = lambda value: threshold(value, locale)
         env.filters["num"] = lambda value: number(value, locale)
         env.filters["when"] = lambda value: format_datetime(value, locale)
         env.filters["day"] = lambda value: format_date(value, locale)
@@ -75,9 +77,18 @@ def percent(value: float | None, locale: str | None = DEFAULT_LOCALE) -> str:
     return format_percent(value, locale)
 
 
-def seconds(value: float | None, locale: str | None = DEFAULT_LOCALE) -> str:
-    """Seconds with one decimal: 12,5 s."""
-    return DASH if value is None else f"{format_number(value, locale, digits=1)} s"
+def duration(seconds: float | None, locale: str | None = DEFAULT_LOCALE) -> str:
+    """A measured duration as people read it, to the second: 42 Sek., 2 Min. 17 Sek., 16 Std. 2 Min., 2 Tg. 3 Std.
+    (English 42 secs, 2 mins 17 secs, …)."""
+    return format_duration(seconds, locale)
+
+
+def threshold(seconds: float, locale: str | None = DEFAULT_LOCALE) -> str:
+    """A configured number of seconds: as a duration when whole (20 Sek.), else to the tenth, in words (7,5
+    Sekunden): a threshold is never shown rounded."""
+    if seconds == round(seconds):
+        return format_duration(seconds, locale)
+    return f"{format_number(seconds, locale, digits=1)} {translator(locale).gettext('seconds')}"
 
 
 def nice_ticks(top: float, count: int = 5) -> list[int]:
@@ -267,7 +278,7 @@ def render(report: MonthlyReport) -> str:
         if unit == "ratio":
             shown = percent(value, locale)
         elif unit == "s":
-            shown = seconds(value, locale)
+            shown = duration(value, locale)
         else:
             shown = number(value, locale)
         rows.append({"key": key, "label": t.gettext(label), "value": shown, "definition": t.gettext(text)})

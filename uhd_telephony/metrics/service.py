@@ -13,6 +13,9 @@ at start and in the background every ``calendar_ttl_s`` (a minute, ``CalendarCac
 import-sla`` here or in another process counts from then on. A failed read keeps the calendars known before. A
 stay keeps the decision taken at its first event.
 
+The names of tenants and top-level categories (``exposition``'s info series, which the dashboards join for their
+legends) are read the same way, every ``names_ttl_s`` (a minute, ``NamesCache``).
+
 A scrape is sampled on the event loop (only the counters that changed since the previous scrape are copied)
 and rendered by ``exposition.Renderer``: on the loop when it formats at most ``inline_lines`` lines (a couple of
 milliseconds, the common case), otherwise in the default executor, where the interpreter's switch interval
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from uhd_telephony.calls.domain import CallEvent
 from uhd_telephony.metrics import queries
-from uhd_telephony.metrics.exposition import Renderer
+from uhd_telephony.metrics.exposition import DisplayNames, Renderer
 from uhd_telephony.metrics.live import (
     AmiSample,
     CallCounters,
@@ -53,7 +56,10 @@ log = logging.getLogger(__name__)
 
 TICKET_TTL_S = 30.0
 CALENDAR_TTL_S = 60.0
-READ_TIMEOUT_S = 5.0
+NAMES_TTL_S = 60.0
+# a background read (never a scrape's) may take its time, but must end before the next round: at 300,000 tickets on
+# PostgreSQL the totals take 0.5-1.7 s; 5 s would time out, unnoticed, on a database a few times that size
+READ_TIMEOUT_S = 25.0
 # a render formatting at most this many lines runs on the event loop: ~1-2 ms on a slow core
 INLINE_LINES = 4_000
 _ACTIVE_HEAD = (
@@ -61,6 +67,15 @@ _ACTIVE_HEAD = (
     " or only serves the web\n# TYPE uhd_tracker_active gauge\n"
 )
 TRACKER_ACTIVE = {flag: f"{_ACTIVE_HEAD}uhd_tracker_active {int(flag)}\n".encode() for flag in (False, True)}
+
+SOURCES_HEAD = (
+    "# HELP uhd_metrics_source_age_seconds Seconds since the background refresh last read this source from the"
+    " database (ticket totals, SLA calendars, names)\n# TYPE uhd_metrics_source_age_seconds gauge\n"
+)
+ERRORS_HEAD = (
+    "# HELP uhd_metrics_source_errors_total Reads of this source by the background refresh that failed\n"
+    "# TYPE uhd_metrics_source_errors_total counter\n"
+)
 
 T = TypeVar("T")
 
@@ -85,6 +100,7 @@ class _Cached(Generic[T]):
         self.value: T | None = None
         self.errors = 0
         self.reads = 0
+        self.read_ok_at: float | None = None  # ``clock()`` of the last read that succeeded
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
 
@@ -102,6 +118,7 @@ class _Cached(Generic[T]):
                 async with asyncio.timeout(self.timeout_s):
                     self.value = await self._read()
                 self.reads += 1
+                self.read_ok_at = self.clock()
             except Exception as exc:  # the database may be briefly away: the last value serves meanwhile
                 self.errors += 1
                 log.warning("%s for /metrics not read: %r", self.what, exc)
@@ -110,7 +127,7 @@ class _Cached(Generic[T]):
     def set(self, value: T) -> None:
         """Take ``value`` as if just read (the render benchmark; a test that wants no database)."""
         self.value = value
-        self._read_at = self.clock()
+        self._read_at = self.read_ok_at = self.clock()
 
     def _fresh(self) -> bool:
         return self._read_at is not None and self.clock() - self._read_at < self.ttl_s
@@ -140,6 +157,18 @@ class CalendarCache(_Cached[dict[str, Calendar]]):
         return policy.load_calendars(self.db)
 
 
+class NamesCache(_Cached[DisplayNames]):
+    """The tenants' display names and top-level categories' titles (``queries.display_names``), read at most every
+    ``ttl_s``: a tenant added (``uhd-telephony tenant add``, the admin API), here or in another process, or a
+    category retitled shows by its name within a minute."""
+
+    what = "tenant and category names"
+    default_ttl_s = NAMES_TTL_S
+
+    def _read(self) -> Awaitable[DisplayNames]:
+        return queries.display_names(self.db)
+
+
 class MetricsService:
     """The live metrics of one process: counters, member state, AMI state, ticket totals; ``render()`` for /metrics."""
 
@@ -151,6 +180,7 @@ class MetricsService:
         ami: Callable[[], AmiClient | None] | None = None,
         ticket_ttl_s: float = TICKET_TTL_S,
         calendar_ttl_s: float = CALENDAR_TTL_S,
+        names_ttl_s: float = NAMES_TTL_S,
         max_pairs: int = 2_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -162,6 +192,7 @@ class MetricsService:
         self.db = db
         self.tickets = TicketStatsCache(db, ticket_ttl_s) if db is not None else None
         self.calendars = CalendarCache(db, calendar_ttl_s) if db is not None else None
+        self.names = NamesCache(db, names_ttl_s) if db is not None else None
         self.renderer = Renderer()
         self.inline_lines = INLINE_LINES
         self.clock = clock
@@ -193,10 +224,12 @@ class MetricsService:
 
     async def refresh(self) -> None:
         """What the scrapes show from the database, read again where older than its TTL (calendars, ticket
-        totals); a failed read keeps the last. The background worker's round, and the start's."""
+        totals, names); a failed read keeps the last. The background worker's round, and the start's."""
         await self.refresh_calendars()
         if self.tickets is not None:
             await self.tickets.get()
+        if self.names is not None:
+            await self.names.get()
 
     async def refresh_calendars(self) -> None:
         """The counters take the calendars read last (at most every ``calendar_ttl_s``; on failure, the last ones)."""
@@ -256,19 +289,37 @@ class MetricsService:
             frames_oversized=status.decoder.oversized,
         )
 
+    def sources_text(self) -> bytes:
+        """How old what the background refresh read is, per source, and how often a read failed: totals that
+        stopped moving because their read fails (a database grown slow, gone) are told apart from a quiet day."""
+        caches = [(name, c) for name, c in (("tickets", self.tickets), ("calendars", self.calendars),
+                                            ("names", self.names)) if c is not None]  # fmt: skip
+        if not caches:
+            return b""
+        lines = [SOURCES_HEAD]
+        for name, cache in caches:
+            if cache.read_ok_at is not None:
+                age = max(0.0, cache.clock() - cache.read_ok_at)
+                lines.append(f'uhd_metrics_source_age_seconds{{source="{name}"}} {age:.3f}\n')
+        lines.append(ERRORS_HEAD)
+        lines += [f'uhd_metrics_source_errors_total{{source="{name}"}} {cache.errors}\n' for name, cache in caches]
+        return "".join(lines).encode()
+
     async def render(self) -> bytes:
         """The ``/metrics`` text: sampled on the loop, rendered there when cheap, else in the default executor.
-        No database read: the ticket totals and calendars are those the background refresh read last."""
+        No database read: the ticket totals, calendars and names are those the background refresh read last."""
         if self.active is not None and not self.active():
             return TRACKER_ACTIVE[False]
         tickets = self.tickets.value if self.tickets is not None else None
+        names = self.names.value if self.names is not None else None
         async with self._render_lock:  # a render starts from the versions the previous one left
             sample = self.sample(tickets)
-            if self.renderer.cost(sample) <= self.inline_lines:
-                return self.renderer.render(sample) + TRACKER_ACTIVE[True]
-            future = asyncio.get_running_loop().run_in_executor(None, self.renderer.render, sample)
+            tail = TRACKER_ACTIVE[True] + self.sources_text()
+            if self.renderer.cost(sample, names) <= self.inline_lines:
+                return self.renderer.render(sample, names) + tail
+            future = asyncio.get_running_loop().run_in_executor(None, self.renderer.render, sample, names)
             try:
-                return await asyncio.shield(future) + TRACKER_ACTIVE[True]
+                return await asyncio.shield(future) + tail
             finally:
                 if not future.done():  # the scrape was cancelled: the next render starts once this one ends
                     await asyncio.wait([future])

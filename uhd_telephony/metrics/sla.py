@@ -9,6 +9,9 @@ SLA timer row), with the escalations they got since.
   not breached yet counts as compliant so far (the report says "as of").
 - escalation time = ticket creation → its first escalation (warning or breach): mean and p90 (nearest rank).
 - open: escalations not taken back (acknowledged ones included).
+
+``sla_facts`` reads the cohort's escalations row by row for ``sla_kpis`` (the definition); ``sla_aggregates``
+counts the same in SQL for the monthly report (``tests/metrics/test_sla_aggregates.py`` proves the two equal).
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, literal, null, select, union_all
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 
+from uhd_telephony.metrics.aggregates import run_all
 from uhd_telephony.metrics.kpi import Distribution, ratio, top_level
+from uhd_telephony.metrics.queries import _micros_between
 from uhd_telephony.sla.models import escalations, sla_timers
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.view import categories, tickets
@@ -118,3 +125,74 @@ async def sla_facts(db: Database, tenant: str, start: datetime, end: datetime) -
             for r in await conn.execute(stmt)
         ]
     return count, facts
+
+
+async def sla_aggregates(db: Database, tenant: str, start: datetime, end: datetime) -> SlaKpis:
+    """``sla_kpis(*sla_facts(...))`` counted in SQL: one statement, four kinds of rows — the cohort's escalations
+    per (kind, target, category path when fired, open), its breached tickets per target, the tickets measured,
+    and each escalated ticket's time to its first escalation (PostgreSQL: one array; SQLite: a row per ticket)."""
+    t, e, c = tickets.c, escalations.c, categories.c
+    cohort = (t.tenant == tenant, t.created_at >= start, t.created_at < end)
+    dialect = db.engine.dialect.name
+    fired = (
+        select(e.ticket_id, e.kind, e.target, e.tenant, e.category_id, e.fired_at, e.de_escalated_at, t.created_at)
+        .join(tickets, t.id == e.ticket_id)
+        .where(*cohort)
+        .cte("fired")
+    )
+    f = fired.c
+    is_open = f.de_escalated_at.is_(None)
+    # PostgreSQL: the times as one array in a column of their own (a UNION resolves its types column by column)
+    no_times: Any = sql_cast(null(), ARRAY(BigInteger)) if dialect == "postgresql" else null()
+    counted = (
+        select(literal(0), f.kind, f.target, c.path, is_open, func.count(), no_times)
+        .select_from(fired.outerjoin(categories, (c.tenant == f.tenant) & (c.id == f.category_id)))
+        .group_by(f.kind, f.target, c.path, is_open)
+    )
+    # a ticket breaches a target once (UNIQUE (ticket_id, kind, target)); counted as sla_kpis counts: distinct
+    breached = (
+        select(literal(1), null(), f.target, null(), null(), func.count(f.ticket_id.distinct()), no_times)
+        .where(f.kind == "breach")
+        .group_by(f.target)
+    )
+    measured = (
+        select(literal(2), null(), null(), null(), null(), func.count(), no_times)
+        .select_from(tickets.join(sla_timers, sla_timers.c.ticket_id == t.id))
+        .where(*cohort)
+    )
+    first = (
+        select(_micros_between(dialect, func.min(f.fired_at), f.created_at).label("us"))
+        .group_by(f.ticket_id, f.created_at)
+        .subquery("first")
+    )
+    us = func.array_agg(first.c.us) if dialect == "postgresql" else first.c.us
+    times = select(literal(3), null(), null(), null(), null(), null(), us)
+    (rows,) = await run_all(db, [union_all(counted, breached, measured, times)])
+    warnings = dict.fromkeys(TARGETS, 0)
+    breaches = dict.fromkeys(TARGETS, 0)
+    breached_tickets = dict.fromkeys(TARGETS, 0)
+    by_category: dict[str, dict[str, int]] = {}
+    micros: list[int] = []
+    count = opened = 0
+    for part, kind, target, path, still_open, n, values in rows:
+        if part == 0:
+            (warnings if kind == "warning" else breaches)[target] += n
+            by_category.setdefault(top_level(path), {"warning": 0, "breach": 0})[kind] += n
+            opened += n if still_open else 0
+        elif part == 1:
+            breached_tickets[target] = n
+        elif part == 2:
+            count = n
+        elif values is not None:
+            micros.extend(values if isinstance(values, list) else [values])
+    times_s = Distribution.of([int(us) / 1_000_000 for us in micros])
+    return SlaKpis(
+        measured=count,
+        warnings=warnings,
+        breaches=breaches,
+        compliance={k: ratio(count - breached_tickets[k], count) for k in TARGETS},
+        by_category=dict(sorted(by_category.items())),
+        escalation_time_mean_s=times_s.mean,
+        escalation_time_p90_s=times_s.p90,
+        open=opened,
+    )

@@ -29,6 +29,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from uhd_telephony.errors import Forbidden, InvalidInput, NotFound
+from uhd_telephony.i18n import Msg
 from uhd_telephony.metrics import kpi, queries, today
 from uhd_telephony.metrics.api import KPI_ROLES, CallKpisOut, NowOut
 from uhd_telephony.web import keys
@@ -101,7 +102,7 @@ async def kpi_page(request: web.Request) -> web.StreamResponse:
     if who is None:
         raise to_login(request)
     if who.role not in KPI_PAGE_ROLES:
-        raise Forbidden("the KPI page is for the helpdesk and its customers' management")
+        raise Forbidden(Msg("the KPI page is for the helpdesk and its customers' management"))
     return web.FileResponse(STATIC / "kpis.html")
 
 
@@ -118,7 +119,7 @@ def _day(given: str | None) -> date:
         # its midnight and the next must have UTC instants (how the store compares): 0001-01-01 has none
         representable(datetime.combine(day, time(0)))
     except ValueError:
-        message = "day is an ISO date such as 2026-03-02 (0001-01-03 to 9999-12-29)"
+        message = Msg("day is an ISO date such as 2026-03-02 (0001-01-03 to 9999-12-29)")
         raise InvalidInput(message, {"field": "day"}) from None
     return day
 

@@ -25,7 +25,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -85,12 +85,25 @@ def _check_body(channel: OutboxChannel, body: Any) -> None:
         raise InvalidInput(f"the outbox body is not JSON: {exc}") from None
 
 
-def _insert(dialect: str, values: dict[str, Any]) -> Insert:
+def _insert(dialect: str) -> Insert:
     if dialect == "postgresql":
-        return postgresql.insert(outbox).values(values).on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        return postgresql.insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
     if dialect == "sqlite":
-        return sqlite.insert(outbox).values(values).on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        return sqlite.insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
     raise InvalidInput(f"no outbox insert for database dialect {dialect!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message for ``enqueue_many``: ``enqueue``'s arguments."""
+
+    tenant: str
+    channel: Literal["mail", "webhook"]
+    target: str
+    subject: str | None
+    body: dict[str, Any] | str
+    dedupe_key: str
+    ticket_id: int | None = None
 
 
 async def enqueue(
@@ -111,33 +124,47 @@ async def enqueue(
     group that has this URL). ``body``: a mail's text or ``{"text", "html"?, "redact"?}``; a webhook's JSON.
     A mail text may contain ``{public_url}``, filled in from UHD_PUBLIC_URL when it is sent.
     """
+    message = Message(tenant, channel, target, subject, body, dedupe_key, ticket_id)
+    await conn.execute(_insert(conn.dialect.name).values(_row(message, now or _utc_now())))
+
+
+async def enqueue_many(conn: AsyncConnection, messages: Sequence[Message], *, now: datetime | None = None) -> None:
+    """``enqueue`` of many messages in one executemany (the SLA scanner's batch); each checked as ``enqueue``
+    checks it, before anything is written."""
+    at = now or _utc_now()
+    rows = [_row(m, at) for m in messages]
+    if rows:
+        await conn.execute(_insert(conn.dialect.name), rows)
+
+
+def _row(m: Message, at: datetime) -> dict[str, Any]:
+    """The outbox row of the message ``m``, checked."""
     try:
-        kind = OutboxChannel(channel)
+        kind = OutboxChannel(m.channel)
     except ValueError:
-        raise InvalidInput(f"unknown outbox channel {channel!r}", {"field": "channel"}) from None
-    check_tenant(tenant)
-    if not isinstance(dedupe_key, str) or not 0 < len(dedupe_key) <= MAX_KEY:
+        raise InvalidInput(f"unknown outbox channel {m.channel!r}", {"field": "channel"}) from None
+    check_tenant(m.tenant)
+    if not isinstance(m.dedupe_key, str) or not 0 < len(m.dedupe_key) <= MAX_KEY:
         raise InvalidInput(f"a dedupe key is 1..{MAX_KEY} characters", {"field": "dedupe_key"})
+    target = m.target
     if not isinstance(target, str) or not target.strip() or len(target) > MAX_TARGET or "\n" in target:
         raise InvalidInput("an outbox target is one line of at most 2000 characters", {"field": "target"})
     if kind is OutboxChannel.WEBHOOK and not target.startswith(("https://", "http://")):
         raise InvalidInput(f"a webhook target is an http(s) URL, got {target[:80]!r}", {"field": "target"})
-    _check_body(kind, body)
-    at = now or _utc_now()
-    values = {
-        "tenant": tenant,
+    _check_body(kind, m.body)
+    return {
+        "tenant": m.tenant,
         "channel": kind.value,
         "target": target.strip(),
-        "subject": None if subject is None else _one_line(subject)[:MAX_SUBJECT],
-        "body": body,
-        "dedupe_key": dedupe_key,
-        "ticket_id": ticket_id,
+        "subject": None if m.subject is None else _one_line(m.subject)[:MAX_SUBJECT],
+        "body": m.body,
+        "dedupe_key": m.dedupe_key,
+        "ticket_id": m.ticket_id,
         "status": _PENDING,
         "attempts": 0,
         "next_attempt_at": at,
         "created_at": at,
     }
-    await conn.execute(_insert(conn.dialect.name, values))
 
 
 def backoff_s(attempt: int, *, min_s: float, max_s: float, rng: random.Random | None = None) -> float:

@@ -40,7 +40,7 @@ async def console_page(request: web.Request) -> web.StreamResponse:
     if who is None:
         raise to_login(request)
     if who.role not in CONSOLE_ROLES:
-        raise Forbidden("the console is for agents")
+        raise Forbidden(Msg("the console is for agents"))
     return web.FileResponse(STATIC / "console.html")
 
 
@@ -48,7 +48,7 @@ async def console_socket(request: web.Request) -> web.StreamResponse:
     """The console's WebSocket: its agent's pops only, the current one first when a call is live."""
     who = await require(request, *CONSOLE_ROLES)
     if not same_origin(request):  # cross-site WebSocket hijacking: the cookie alone is not enough
-        raise Forbidden("cross-origin WebSocket refused")
+        raise Forbidden(Msg("cross-origin WebSocket refused"))
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=WS_MAX_MESSAGE)
     await ws.prepare(request)
     hub = request.app[keys.HUB]
@@ -81,7 +81,7 @@ async def ticket(request: web.Request) -> web.Response:
     ticket_id = _id(request, "ticket_id")
     view = await request.app[keys.TICKETS].get(tenant, ticket_id)
     if not who.sees_group(view.support_group):
-        raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+        raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
     extras = await extra_fields(request.app[keys.DB], tenant, [view])  # the SLA state (tickets.extras)
     return web.json_response({"ticket": {**view.to_dict(), **extras.get(view.id, {})}})
 

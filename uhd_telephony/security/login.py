@@ -12,12 +12,22 @@ from typing import Any, Literal
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.errors import Forbidden, NotAuthenticated, TooManyAttempts
 from uhd_telephony.i18n import Msg
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import PRINCIPAL, SESSION_ID, LoginBody, Principal, client_ip, principal, require
+from uhd_telephony.web.auth import (
+    PRINCIPAL,
+    SESSION_ID,
+    LoginBody,
+    Principal,
+    client_ip,
+    require,
+    session_principal,
+)
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.middleware import same_origin
 from uhd_telephony.web.openapi import AccountResponse, OkResponse, documented
@@ -50,7 +60,17 @@ async def login(request: web.Request) -> web.Response:
             locked.retry_after,
             {"locked": locked.kind},
         )
-    account = await request.app[keys.ACCOUNTS].authenticate(body.username, body.password)
+    sessions = request.app[keys.SESSIONS]
+    session_ids: list[str] = []
+
+    async def record(conn: AsyncSession, account: AccountView) -> None:
+        # the login's session and audit entry in the transaction that stamps the account's last login: one write
+        if account.role != Role.PARTNER:
+            session_ids.append(sessions.add(conn, account.id))
+            target = f"account:{account.id}"
+            audit.add(conn, AuditAction.LOGIN_OK, actor=account.username, target=target, ip=ip)
+
+    account = await request.app[keys.ACCOUNTS].authenticate(body.username, body.password, then=record)
     if account is None:
         log.info("login failed for %r from %s", name, ip)
         await audit.write(AuditAction.LOGIN_FAILED, actor=name, ip=ip)
@@ -76,12 +96,10 @@ async def login(request: web.Request) -> web.Response:
     session = await new_session(request)  # a fresh session id: no fixation
     session["account_id"] = account.id
     # the server-side record (security.sessions): a logout or an account change ends it, whoever kept the cookie
-    session[SESSION_ID] = await request.app[keys.SESSIONS].start(account.id)
+    session[SESSION_ID] = session_ids[0]
     session["csrf"] = secrets.token_urlsafe(32)
-    await audit.write(AuditAction.LOGIN_OK, actor=account.username, target=f"account:{account.id}", ip=ip)
     log.info("login of %s (%s) from %s", account.username, account.role, ip)
-    who = await principal(request)
-    assert who is not None
+    who = session_principal(account, session["csrf"])
     request[PRINCIPAL] = who
     return web.json_response({"account": who.to_dict()})
 

@@ -42,19 +42,24 @@ class SessionService:
 
     async def start(self, account_id: int) -> str:
         """A new session of ``account_id``: the id for the cookie (only its sha256 is stored)."""
+        async with self.db.sessionmaker() as session:
+            session_id = self.add(session, account_id)
+            await session.commit()
+        return session_id
+
+    def add(self, session: AsyncSession, account_id: int) -> str:
+        """``start`` in the caller's transaction (the login's own: its account row, its audit entry)."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         now = self._now()
-        async with self.db.sessionmaker() as session:
-            session.add(
-                AccountSession(
-                    id=session_hash(session_id),
-                    account_id=account_id,
-                    created_at=now,
-                    last_seen_at=now,
-                    expires_at=now + self.max_age,
-                )
+        session.add(
+            AccountSession(
+                id=session_hash(session_id),
+                account_id=account_id,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + self.max_age,
             )
-            await session.commit()
+        )
         return session_id
 
     async def alive(self, session_id: str, account_id: int) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from uhd_telephony.accounts.models import Account, Role
 from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
+from uhd_telephony.i18n import Label, Labels, Msg, Quoted
 from uhd_telephony.security.models import ApiToken
 from uhd_telephony.store.db import Database
 from uhd_telephony.web.permissions import PARTNER_SCOPES, SCOPES
@@ -125,14 +126,17 @@ def _allowed_scopes(role: str) -> frozenset[str]:
 def check_scopes(scopes: Iterable[str], role: str) -> list[str]:
     clean = sorted({str(s).strip() for s in scopes})
     if not clean:
-        raise InvalidInput("a token needs at least one scope", {"field": "scopes", "known": sorted(SCOPES)})
+        raise InvalidInput(Msg("a token needs at least one scope"), {"field": "scopes", "known": sorted(SCOPES)})
     allowed = _allowed_scopes(role)
     for scope in clean:
         if scope not in allowed:
-            raise InvalidInput(
-                f"scope {scope[:40]!r} is not one a {role} token can have: {', '.join(sorted(allowed))}",
-                {"field": "scopes"},
+            not_allowed = Msg(
+                "scope %(scope)s is not one a %(role)s token can have: %(allowed)s",
+                scope=Quoted(scope, 40),
+                role=Label("role", role),
+                allowed=Labels("scope", sorted(allowed)),
             )
+            raise InvalidInput(not_allowed, {"field": "scopes"})
     return clean
 
 
@@ -156,24 +160,26 @@ class TokenService:
         """A new token for a partner or service account; admins get none (their power stays behind a login)."""
         label = name.strip() if isinstance(name, str) else ""
         if not label or len(label) > 100:
-            raise InvalidInput("a token's name is 1-100 characters", {"field": "name"})
+            raise InvalidInput(Msg("a token's name is 1-100 characters"), {"field": "name"})
         if expires_in_days is not None and not 1 <= expires_in_days <= MAX_DAYS:
-            raise InvalidInput(f"expires_in_days is 1-{MAX_DAYS}", {"field": "expires_in_days"})
+            raise InvalidInput(Msg("expires_in_days is 1-%(max)s", max=MAX_DAYS), {"field": "expires_in_days"})
         async with self.db.sessionmaker() as session:
             account = await session.get(Account, account_id)
             if account is None:
-                raise NotFound(f"no account {account_id}", {"account_id": account_id})
+                raise NotFound(Msg("no account %(id)s", id=account_id), {"account_id": account_id})
             if account.role == Role.ADMIN:
-                raise Conflict("admin accounts get no API tokens: make a service account", {"field": "account_id"})
+                no_admin = Msg("admin accounts get no API tokens: make a service account")
+                raise Conflict(no_admin, {"field": "account_id"})
             if not account.active:
-                raise Conflict(f"account {account_id} is deactivated", {"account_id": account_id})
+                raise Conflict(Msg("account %(id)s is deactivated", id=account_id), {"account_id": account_id})
             clean_scopes = check_scopes(scopes, account.role)
             mine = {t.tenant for t in account.tenants}
             wanted = sorted({t.strip() for t in tenants})
             outside = [t for t in wanted if t not in mine]
             if outside:
                 raise InvalidInput(
-                    "a token's tenants must be tenants of its account", {"field": "tenants", "not_of_account": outside}
+                    Msg("a token's tenants must be tenants of its account"),
+                    {"field": "tenants", "not_of_account": outside},
                 )
             now = self._now()
             row = ApiToken(
@@ -205,7 +211,7 @@ class TokenService:
         async with self.db.sessionmaker() as session:
             row = await session.get(ApiToken, token_id)
             if row is None:
-                raise NotFound(f"no token {token_id}", {"token_id": token_id})
+                raise NotFound(Msg("no token %(id)s", id=token_id), {"token_id": token_id})
             return TokenView.of(row)
 
     async def revoke(self, token_id: int) -> tuple[TokenView, bool]:
@@ -213,7 +219,7 @@ class TokenService:
         async with self.db.sessionmaker() as session:
             row = await session.get(ApiToken, token_id)
             if row is None:
-                raise NotFound(f"no token {token_id}", {"token_id": token_id})
+                raise NotFound(Msg("no token %(id)s", id=token_id), {"token_id": token_id})
             live = row.revoked_at is None
             if live:
                 row.revoked_at = self._now()

@@ -1,19 +1,23 @@
 """Escalation: a foreseeable miss (warning) and a miss (breach) of an SLA target, fired exactly once each.
 
-``SlaScanner`` looks for due timers every ~15 s with an indexed query (``sla_timers.next_due_at``) and handles each
-ticket in one transaction:
+``SlaScanner`` looks for due timers every ~15 s with an indexed query (``sla_timers.next_due_at``), a page of 100
+at a time until none is left, and fires each page in one transaction (``fire_due``), in a fixed number of
+statements however many tickets:
 
-1. the claim: ``UPDATE sla_timers SET next_due_at = NULL WHERE ticket_id = … AND next_due_at <= now`` — of two
-   service instances exactly one changes the row (PostgreSQL: the other waits for the row lock, then finds the
-   condition false; SQLite: one writer at a time);
-2. the ticket's plan is computed again from its facts (a status or priority change since only moves deadlines);
+1. the claim: ``UPDATE sla_timers SET next_due_at = NULL WHERE ticket_id IN (…page…) AND next_due_at <= now`` —
+   of two service instances exactly one changes each row (PostgreSQL: the other waits for the row lock, then
+   finds the condition false; rows locked in ticket order, so two claims never wait in a circle; SQLite: one
+   writer at a time);
+2. the tickets' plans are computed again from their facts, read for the page at once (a status or priority change
+   since only moves deadlines); the tenants' SLAs are loaded once per scan (``policy.LoadedSlas``);
 3. each deadline due fires: ``INSERT INTO escalations … ON CONFLICT (ticket_id, kind, target) DO NOTHING`` — the
    unique key is the second guard: a row already there means it fired before, and nothing is sent;
-4. with the escalation row go an ``escalated`` history row and the notifications (outbox rows) to the tenant's
-   contacts of the level (per category branch where configured), then the next due instant.
+4. with the escalation rows go their ``escalated`` history rows and the notifications (outbox rows) to the
+   tenant's contacts of the level (per category branch where configured), then each ticket's next due instant.
 
-All of it commits together or not at all: a crash mid-way leaves the timer due, and the next scan (here or on
-another instance, after a restart too) fires it — once.
+All of it commits together or not at all: a crash mid-way leaves the timers due, and the next scan (here or on
+another instance, after a restart too) fires them — once. A page that fails on a ticket's data is fired again
+ticket by ticket (``SlaScanner``), so that ticket holds up no other.
 
 ``on_ticket_change`` is what the ticket history calls after a creation, status or priority row: it reschedules the
 ticket's timer and, when the ticket is resolved, de-escalates its open escalations (reason "ticket resolved").
@@ -24,16 +28,20 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.i18n import (
     DEFAULT_LOCALE,
+    LOCALES,
     actor_label,
+    check_locale,
     format_datetime,
     format_duration,
     format_percent,
@@ -41,15 +49,15 @@ from uhd_telephony.i18n import (
     translator,
 )
 from uhd_telephony.i18n import label as i18n_label
-from uhd_telephony.outbox.service import PUBLIC_URL, enqueue
+from uhd_telephony.outbox.service import PUBLIC_URL, Message, enqueue_many
 from uhd_telephony.runtime.scanner import PeriodicScanner
-from uhd_telephony.sla.calendar import describe, describe_in
+from uhd_telephony.sla.calendar import Calendar, describe, describe_in
 from uhd_telephony.sla.clock import DONE, Deadline, Kind, pending
 from uhd_telephony.sla.clock import due as due_now
 from uhd_telephony.sla.models import escalations, sla_timers
-from uhd_telephony.sla.policy import Contact, TenantSla, contacts_for, load_sla
-from uhd_telephony.sla.timers import Plan, plan, schedule, store
-from uhd_telephony.store.db import Database
+from uhd_telephony.sla.policy import Contact, LoadedSlas, TenantSla, contacts_for, load_sla
+from uhd_telephony.sla.timers import Plan, claim, plans, schedule, store_many
+from uhd_telephony.store.db import Database, is_unavailable
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets import history_text
 from uhd_telephony.tickets.history import SYSTEM, Action, Change, iso
@@ -162,7 +170,9 @@ async def on_ticket_change(
     ticket's timer; on resolving or closing, de-escalate what is still open."""
     if not any(str(c.action) in RESCHEDULING for c in changes):
         return
-    await schedule(conn, ticket_id, at)
+    created = any(str(c.action) == Action.CREATED.value for c in changes)
+    statuses = [(at, str(c.new)) for c in changes if str(c.action) == Action.STATUS.value and c.field == "status"]
+    await schedule(conn, ticket_id, at, new=statuses if created else None)
     finished = any(str(c.action) == Action.STATUS.value and str(c.new) in DONE for c in changes)
     if finished:
         await de_escalate_open(conn, ticket_id, actor=actor, at=at, reason=RESOLVED_REASON)
@@ -219,7 +229,8 @@ async def notify_de_escalation(
     sla = await load_sla(conn, ticket["tenant"], with_contacts=True)
     if sla is None:
         return 0
-    who = await _actor_name(conn, actor)
+    accounts = await history_text.account_names(conn, [actor])
+    who = {locale: actor_label(actor, locale, accounts) for locale in LOCALES}  # each contact reads its language
     names = await history_text.names_for(conn, ticket["tenant"])
     queued = 0
     for row in rows:
@@ -243,7 +254,7 @@ async def notify_de_escalation(
                     "level": row["level"],
                     "de_escalated_at": iso(at),
                     "de_escalated_by": actor,
-                    "de_escalated_by_name": who,
+                    "de_escalated_by_name": who[DEFAULT_LOCALE],
                     "reason": reason,
                 },
             },
@@ -252,7 +263,7 @@ async def notify_de_escalation(
             conn,
             contacts,
             body,
-            lambda body, _: de_escalation_text(body, names=names),
+            partial(_de_escalation_mail, names=names, who=who),
             tenant=ticket["tenant"],
             ticket_id=ticket_id,
             key=f"de-escalation:{row['id']}",
@@ -266,38 +277,42 @@ async def _tell(
     mail: Callable[[dict[str, Any], Contact], tuple[str, str]], *, tenant: str, ticket_id: int, key: str,
     at: datetime,
 ) -> int:  # fmt: skip
-    """Queue ``body`` to each contact on each of its channels, through the outbox in the caller's transaction: the
-    webhook gets ``body``, the mail ``mail(body, contact)``'s (subject, text); deduplicated by
-    ``<key>:<contact id>:<channel>``. The number of notifications queued."""
-    queued = 0
+    """Queue ``_messages(...)`` through the outbox in the caller's transaction; how many."""
+    messages = _messages(contacts, body, mail, tenant=tenant, ticket_id=ticket_id, key=key)
+    await enqueue_many(conn, messages, now=at)
+    return len(messages)
+
+
+def _messages(
+    contacts: Sequence[Contact], body: dict[str, Any], mail: Callable[[dict[str, Any], Contact], tuple[str, str]],
+    *, tenant: str, ticket_id: int, key: str,
+) -> list[Message]:  # fmt: skip
+    """``body`` to each contact on each of its channels: the webhook gets ``body``, the mail ``mail(body,
+    contact)``'s (subject, text); deduplicated by ``<key>:<contact id>:<channel>``."""
+    out = []
     for contact in contacts:
         subject, text = mail(body, contact)
         for channel in contact.channels():
-            await enqueue(
-                conn,
-                tenant=tenant,
-                channel="mail" if channel == "mail" else "webhook",
-                target=", ".join(contact.mail) if channel == "mail" else str(contact.webhook_url),
-                subject=subject if channel == "mail" else None,
-                body={"text": text} if channel == "mail" else body,
-                dedupe_key=f"{key}:{contact.id}:{channel}",
-                ticket_id=ticket_id,
-                now=at,
+            out.append(
+                Message(
+                    tenant=tenant,
+                    channel="mail" if channel == "mail" else "webhook",
+                    target=", ".join(contact.mail) if channel == "mail" else str(contact.webhook_url),
+                    subject=subject if channel == "mail" else None,
+                    body={"text": text} if channel == "mail" else body,
+                    dedupe_key=f"{key}:{contact.id}:{channel}",
+                    ticket_id=ticket_id,
+                )
             )
-            queued += 1
-    return queued
-
-
-async def _actor_name(conn: AsyncConnection, actor: str, locale: str | None = None) -> str:
-    """Who, by name: an account's display name for ``agent:<id>`` (as the history writes it), "System", …"""
-    return actor_label(actor, locale, await history_text.account_names(conn, [actor]))
+    return out
 
 
 def de_escalation_text(
-    body: Mapping[str, Any], *, names: history_text.Names | None = None, locale: str | None = DEFAULT_LOCALE
-) -> tuple[str, str]:
-    """(subject, text) of the all-clear mail: in ``locale`` (German: contacts have no language of their own),
-    statuses, tenants and people in words, times in Europe/Berlin."""
+    body: Mapping[str, Any], *, names: history_text.Names | None = None, locale: str | None = DEFAULT_LOCALE,
+    who: str | None = None,
+) -> tuple[str, str]:  # fmt: skip
+    """(subject, text) of the all-clear mail: in ``locale`` (the contact's; German by default), statuses, tenants
+    and people in words (``who``: the one who took it back, named in ``locale``), times in Europe/Berlin."""
     tr = translator(locale)
     t, e = body["data"]["ticket"], body["data"]["escalation"]
     names = names or history_text.Names()
@@ -312,7 +327,7 @@ def de_escalation_text(
         tr.gettext("Escalation: #%(id)s, level %(level)s", id=e["id"], level=e["level"]),
         tr.gettext(
             "Taken back by: %(who)s, %(when)s",
-            who=e["de_escalated_by_name"],
+            who=who or e["de_escalated_by_name"],
             when=format_datetime(e["de_escalated_at"], locale),
         ),
         tr.gettext("Reason: %(reason)s", reason=_reason(e["reason"], locale)),
@@ -328,12 +343,32 @@ def de_escalation_text(
 # -- firing ---------------------------------------------------------------------------------------------------
 
 
-def _insert_escalation(dialect: str, values: dict[str, Any]) -> Any:
+def _de_escalation_mail(
+    body: dict[str, Any], contact: Contact, *, names: history_text.Names, who: Mapping[str, str]
+) -> tuple[str, str]:
+    """The all-clear mail to ``contact``, in its language."""
+    locale = check_locale(contact.locale)
+    return de_escalation_text(body, names=names, locale=locale, who=who[locale])
+
+
+def _escalation_mail(
+    body: dict[str, Any], contact: Contact, *, names: history_text.Names, calendar: Calendar | None,
+    hours: dict[tuple[Calendar | None, str], str],
+) -> tuple[str, str]:  # fmt: skip
+    """The escalation mail to ``contact``, in its language; the business hours in words from ``hours`` (per
+    calendar and language, filled as the firings need them)."""
+    locale = check_locale(contact.locale)
+    if (calendar, locale) not in hours:
+        hours[(calendar, locale)] = describe_in(calendar, locale)
+    return escalation_text(body, contact, names=names, calendar=hours[(calendar, locale)], locale=locale)
+
+
+def _insert_escalations(dialect: str) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(escalations).values(values)
-    return stmt.on_conflict_do_nothing(
+    stmt = module.insert(escalations).on_conflict_do_nothing(
         index_elements=[escalations.c.ticket_id, escalations.c.kind, escalations.c.target]
-    ).returning(escalations.c.id)
+    )
+    return stmt.returning(escalations.c.id, escalations.c.ticket_id, escalations.c.kind, escalations.c.target)
 
 
 def escalation_body(
@@ -378,9 +413,9 @@ def escalation_text(
     body: Mapping[str, Any], contact: Contact, *, names: history_text.Names | None = None,
     calendar: str | None = None, locale: str | None = DEFAULT_LOCALE,
 ) -> tuple[str, str]:  # fmt: skip
-    """(subject, text) of the mail: in ``locale`` (German: contacts have no language of their own), statuses,
-    priorities, categories (titles), groups and tenants in words, times in Europe/Berlin; ``calendar``: the
-    business hours in words (``calendar.describe_in``)."""
+    """(subject, text) of the mail: in ``locale`` (the contact's; German by default), statuses, priorities,
+    categories (titles), groups and tenants in words, times in Europe/Berlin; ``calendar``: the business hours in
+    words (``calendar.describe_in`` in ``locale``)."""
     tr = translator(locale)
     t, e = body["data"]["ticket"], body["data"]["escalation"]
     names = names or history_text.Names()
@@ -427,71 +462,107 @@ def escalation_text(
     return f"[{t['number']}] {head}", "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """One deadline of one ticket to record: the ticket's row (``tickets.view.view_select()``), its plan, the
+    deadline, and the tenant's SLA with its contacts."""
+
+    row: Mapping[str, Any]
+    current: Plan
+    deadline: Deadline
+    sla: TenantSla
+
+
 async def fire(
     conn: AsyncConnection, current: Plan, deadline: Deadline, sla: TenantSla, at: datetime
 ) -> int | None:  # fmt: skip
     """Record one escalation with its history row and notifications, in the caller's transaction; its id, or
     None when it had fired already (the unique key decided: nothing written, nothing sent)."""
     row = (await conn.execute(view_select().where(tickets.c.id == current.ticket_id))).mappings().one()
-    level = sla.warning_level if deadline.kind is Kind.WARNING else sla.breach_level
-    contacts = contacts_for(sla, level, row["category_path"])
-    notified = [{"name": c.name, "channels": list(c.channels())} for c in contacts]
-    values = {
-        "ticket_id": current.ticket_id,
-        "tenant": current.tenant,
-        "kind": deadline.kind.value,
-        "target": deadline.target.value,
-        "level": level,
-        "due_at": deadline.at,
-        "fired_at": at,
-        "category_id": row["category_id"],
-        "priority": row["priority"],
-        "notified": notified,
-    }
-    escalation_id = (await conn.execute(_insert_escalation(conn.dialect.name, values))).scalar_one_or_none()
-    if escalation_id is None:
-        log.info("ticket %s: %s fired before; nothing sent", row["number"], label(deadline.kind, deadline.target))
-        return None
-    who = ", ".join(f"{c.name} ({'+'.join(c.channels())})" for c in contacts) or "nobody configured"
-    assert current.policy is not None
-    target = _hm(current.policy.target(deadline.target).total_seconds())
-    note = (
-        f"escalation #{escalation_id}: {deadline.target.value} target {target}, "
-        f"{deadline.kind.value} due {iso(deadline.at)}; level {level} notified: {who}"
-    )
-    await hist.append(
-        conn,
-        current.ticket_id,
-        at,
-        SYSTEM,
-        [Change(Action.ESCALATED, HISTORY_FIELD, None, label(deadline.kind, deadline.target), note)],
-    )
-    body = escalation_body(row, sla, current, deadline, int(escalation_id), level, at)
-    names = await history_text.names_for(conn, current.tenant)
-    hours = describe_in(current.calendar, DEFAULT_LOCALE)
-    await _tell(
-        conn,
-        contacts,
-        body,
-        lambda body, contact: escalation_text(body, contact, names=names, calendar=hours),
-        tenant=current.tenant,
-        ticket_id=current.ticket_id,
-        key=f"escalation:{escalation_id}",
-        at=at,
-    )
-    if not contacts:
-        log.warning("ticket %s of %s: %s at level %d, but the tenant has no contact for it", row["number"],
-                    current.tenant, label(deadline.kind, deadline.target), level)  # fmt: skip
-    log.info("ticket %s of %s: %s (escalation #%d), due %s, notified %s", row["number"], current.tenant,
-             label(deadline.kind, deadline.target), escalation_id, iso(deadline.at), who)  # fmt: skip
-    return int(escalation_id)
+    (escalation_id,) = await fire_many(conn, [Firing(row, current, deadline, sla)], at)
+    return escalation_id
+
+
+async def fire_many(conn: AsyncConnection, firings: Sequence[Firing], at: datetime) -> list[int | None]:
+    """Record escalations with their history rows and notifications in the caller's transaction, in a handful of
+    statements however many (the escalation rows, the history rows, the outbox rows, the names the mails use):
+    each one's id, or None when it had fired already (the unique key decided: nothing written, nothing sent)."""
+    told = []
+    for f in firings:
+        level = f.sla.warning_level if f.deadline.kind is Kind.WARNING else f.sla.breach_level
+        told.append((level, contacts_for(f.sla, level, f.row["category_path"])))
+    values = [
+        {
+            "ticket_id": f.current.ticket_id,
+            "tenant": f.current.tenant,
+            "kind": f.deadline.kind.value,
+            "target": f.deadline.target.value,
+            "level": level,
+            "due_at": f.deadline.at,
+            "fired_at": at,
+            "category_id": f.row["category_id"],
+            "priority": f.row["priority"],
+            "notified": [{"name": c.name, "channels": list(c.channels())} for c in contacts],
+        }
+        for f, (level, contacts) in zip(firings, told, strict=True)
+    ]
+    inserted: dict[tuple[int, str, str], int] = {}  # (ticket, kind, target) -> the new escalation's id
+    if values:
+        for r in await conn.execute(_insert_escalations(conn.dialect.name), values):
+            inserted[(r.ticket_id, r.kind, r.target)] = int(r.id)
+    keys = [(f.current.ticket_id, f.deadline.kind.value, f.deadline.target.value) for f in firings]
+    tenants = sorted({f.current.tenant for f, key in zip(firings, keys, strict=True) if key in inserted})
+    names = {tenant: await history_text.names_for(conn, tenant) for tenant in tenants}
+    hours: dict[tuple[Calendar | None, str], str] = {}  # the business hours in words, per calendar and language
+    changes: dict[int, list[Change]] = {}
+    messages: list[Message] = []
+    ids: list[int | None] = []
+    for f, (level, contacts), key in zip(firings, told, keys, strict=True):
+        current, deadline, number = f.current, f.deadline, f.row["number"]
+        what = label(deadline.kind, deadline.target)
+        escalation_id = inserted.get(key)
+        ids.append(escalation_id)
+        if escalation_id is None:
+            log.info("ticket %s: %s fired before; nothing sent", number, what)
+            continue
+        who = ", ".join(f"{c.name} ({'+'.join(c.channels())})" for c in contacts) or "nobody configured"
+        assert current.policy is not None and current.calendar is not None
+        note = (
+            f"escalation #{escalation_id}: {deadline.target.value} target "
+            f"{_hm(current.policy.target(deadline.target).total_seconds())}, "
+            f"{deadline.kind.value} due {iso(deadline.at)}; level {level} notified: {who}"
+        )
+        changes.setdefault(current.ticket_id, []).append(Change(Action.ESCALATED, HISTORY_FIELD, None, what, note))
+        body = escalation_body(f.row, f.sla, current, deadline, escalation_id, level, at)
+        messages += _messages(
+            contacts,
+            body,
+            partial(_escalation_mail, names=names[current.tenant], calendar=current.calendar, hours=hours),
+            tenant=current.tenant,
+            ticket_id=current.ticket_id,
+            key=f"escalation:{escalation_id}",
+        )
+        if not contacts:
+            log.warning("ticket %s of %s: %s at level %d, but the tenant has no contact for it", number,
+                        current.tenant, what, level)  # fmt: skip
+        log.info("ticket %s of %s: %s (escalation #%d), due %s, notified %s", number, current.tenant, what,
+                 escalation_id, iso(deadline.at), who)  # fmt: skip
+    await hist.append_many(conn, [(ticket_id, at, SYSTEM, each) for ticket_id, each in changes.items()])
+    await enqueue_many(conn, messages, now=at)
+    return ids
 
 
 # -- the scanner ----------------------------------------------------------------------------------------------
 
 
 class SlaScanner(PeriodicScanner):
-    """Fires due escalations; one owned task, ``start``/``close``; ``clock`` is injectable."""
+    """Fires due escalations; one owned task, ``start``/``close``; ``clock`` is injectable.
+
+    A scan pages through the due timers (``batch_size`` at a time, in the index's order) until none is left, and
+    fires each page in one transaction (``fire_due``). A page that fails for a reason other than the database
+    being away is fired again ticket by ticket, so one ticket's bad data holds up no other; such a ticket is
+    tried alone in the following scans (and stays due until it fires). The database away: the scan fails, and
+    the next one (``retry_s`` later) finds the timers still due."""
 
     label = "SLA scan"
 
@@ -499,6 +570,7 @@ class SlaScanner(PeriodicScanner):
         super().__init__(db, **options)
         self.fired = 0
         self.scans = 0
+        self.failing: set[int] = set()  # tickets whose firing failed on its own: tried alone, outside the pages
 
     def closing_summary(self) -> str:
         return f"SLA scanner shutdown: {self.fired} escalations fired in {self.scans} scans"
@@ -506,62 +578,78 @@ class SlaScanner(PeriodicScanner):
     def health(self) -> dict[str, Any]:
         return {"fired": self.fired, "last_error": self.last_error}
 
-    def due_query(self, now: datetime) -> Any:
-        """The indexed scan: timers due at ``now``, earliest first (``ix_sla_timers_next_due_at``)."""
-        return (
-            select(sla_timers.c.ticket_id)
-            .where(sla_timers.c.next_due_at.is_not(None), sla_timers.c.next_due_at <= now)
-            .order_by(sla_timers.c.next_due_at, sla_timers.c.ticket_id)
-            .limit(self.batch_size)
-        )
+    def due_query(self, now: datetime, after: tuple[datetime, int] | None = None) -> Any:
+        """The indexed scan: (ticket, due instant) of the timers due at ``now``, earliest first, the page after
+        ``after`` (the last row of the page before) — ``ix_sla_timers_next_due_at`` in its own order."""
+        due, ticket = sla_timers.c.next_due_at, sla_timers.c.ticket_id
+        stmt = select(ticket, due).where(due.is_not(None), due <= now)
+        if after is not None:
+            stmt = stmt.where(due >= after[0], or_(due > after[0], ticket > after[1]))
+        return stmt.order_by(due, ticket).limit(self.batch_size)
 
     async def scan_once(self) -> int:
         """Fire every escalation due now; the number this instance fired."""
         now = self.clock()
+        slas = LoadedSlas()
+        failing, self.failing = self.failing, set()
         count = 0
-        seen: set[int] = set()
+        after: tuple[datetime, int] | None = None
         while True:
             async with self.db.engine.connect() as conn:
-                due = [t for t in (await conn.execute(self.due_query(now))).scalars() if t not in seen]
-            for ticket_id in due:
-                seen.add(ticket_id)
-                try:
-                    count += await self.handle(ticket_id, now)
-                except Exception:  # one broken ticket must not stop escalation for every other one
-                    log.exception("SLA: ticket %d failed; it stays due and is tried at the next scan", ticket_id)
-            if len(due) < self.batch_size:
+                page = (await conn.execute(self.due_query(now, after))).all()
+            if page:
+                last_ticket, last_due = page[-1]
+                after = (last_due, last_ticket)
+                ids = [ticket_id for ticket_id, _ in page]
+                count += await self._fire_page([t for t in ids if t not in failing], now, slas)
+                for ticket_id in (t for t in ids if t in failing):
+                    count += await self._fire_page([ticket_id], now, slas)
+            if len(page) < self.batch_size:
                 break
-        self.fired += count
         self.scans += 1
         return count
 
+    async def _fire_page(self, ticket_ids: Sequence[int], now: datetime, slas: LoadedSlas) -> int:
+        """``fire_due`` of a page; if it fails (not for the database being away), each ticket on its own."""
+        if not ticket_ids:
+            return 0
+        try:
+            return await self.fire_due(ticket_ids, now, slas)
+        except Exception as exc:  # one broken ticket must not stop escalation for every other one
+            if is_unavailable(exc):
+                raise  # the scan fails; the next one finds the timers still due
+            if len(ticket_ids) == 1:
+                self.failing.add(ticket_ids[0])
+                log.exception("SLA: ticket %d failed; it stays due and is tried at the next scan", ticket_ids[0])
+                return 0
+            log.warning("SLA: firing %d tickets together failed (%r); each on its own", len(ticket_ids), exc)
+        return sum([await self._fire_page([ticket_id], now, slas) for ticket_id in ticket_ids])
+
     async def handle(self, ticket_id: int, now: datetime) -> int:
         """Claim the ticket's due timer, fire what is due, store the next instant: one transaction."""
+        return await self.fire_due([ticket_id], now)
+
+    async def fire_due(self, ticket_ids: Sequence[int], now: datetime, slas: LoadedSlas | None = None) -> int:
+        """Claim the due timers among ``ticket_ids``, fire what is due, store each next instant: one transaction,
+        a fixed number of statements however many tickets. The number of escalations fired."""
         async with self.db.engine.begin() as conn:
-            claimed = await conn.execute(
-                update(sla_timers)
-                .where(
-                    sla_timers.c.ticket_id == ticket_id,
-                    sla_timers.c.next_due_at.is_not(None),
-                    sla_timers.c.next_due_at <= now,
-                )
-                .values(next_due_at=None, computed_at=now)
-                .returning(sla_timers.c.tenant)
-            )
-            tenant = claimed.scalar_one_or_none()
-            if tenant is None:
-                return 0  # another instance has it, or a ticket change moved it since the scan's query
-            sla = await load_sla(conn, tenant, with_contacts=True)
-            current = await plan(conn, ticket_id, sla=sla)
-            if current is None or current.sla is None:
-                return 0  # the ticket or the tenant's SLA is gone: the timer stays cleared
-            firing = due_now(current.deadlines, now)
-            ids: list[int] = []
-            for deadline in firing:
-                escalation_id = await fire(conn, current, deadline, current.sla, now)
-                if escalation_id is not None:
-                    ids.append(escalation_id)
-            done = set(current.fired) | {(d.kind.value, d.target.value) for d in firing}
-            ahead = [d for d in pending(current.deadlines, done) if d.at > now]
-            await store(conn, ticket_id, current.tenant, min((d.at for d in ahead), default=None), now)
-        return len(ids)
+            claimed = await claim(conn, ticket_ids, now)
+            if not claimed:
+                return 0  # other instances have them, or ticket changes moved them since the due query
+            stmt = view_select().where(tickets.c.id.in_(claimed)).order_by(tickets.c.id)
+            rows = (await conn.execute(stmt)).mappings().all()  # a ticket gone: its timer stays cleared
+            current_slas = await (slas or LoadedSlas()).of(conn, {r["tenant"] for r in rows})
+            firings: list[Firing] = []
+            timers: list[tuple[int, str, datetime | None]] = []
+            for row, current in zip(rows, await plans(conn, rows, current_slas), strict=True):
+                if current.sla is None:
+                    continue  # the tenant's SLA is gone: the timer stays cleared
+                firing = due_now(current.deadlines, now)
+                firings += [Firing(row, current, deadline, current.sla) for deadline in firing]
+                done = set(current.fired) | {(d.kind.value, d.target.value) for d in firing}
+                ahead = [d.at for d in pending(current.deadlines, done) if d.at > now]
+                timers.append((current.ticket_id, current.tenant, min(ahead, default=None)))
+            fired_now = sum(1 for escalation_id in await fire_many(conn, firings, now) if escalation_id is not None)
+            await store_many(conn, timers, now)
+        self.fired += fired_now
+        return fired_now

@@ -72,6 +72,7 @@ class SlaContact(Base):
 
     ``category``: a category path (``kis`` or ``kis/login``); tickets in that branch notify these contacts of the
     level instead of the tenant-wide ones (``category`` NULL). The webhook secret signs the POSTs, never shown.
+    ``locale``: the language of its mails (one of ``i18n.LOCALES``; NULL: German).
     """
 
     __tablename__ = "sla_contacts"
@@ -84,6 +85,7 @@ class SlaContact(Base):
     mail: Mapped[str | None] = mapped_column(String(1000))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str | None] = mapped_column(String(8))  # its mails' language (NULL: German)
 
     __table_args__ = (
         CheckConstraint("level BETWEEN 1 AND 3", name="level"),

@@ -17,6 +17,7 @@ An SLA file (YAML or JSON, ``examples/sla.example.yaml``)::
       - {name: Teamleitung, level: 1, mail: [teamleitung@klinik-it.example]}
       - {name: KIS-Verantwortliche, level: 1, category: kis, mail: [kis@klinik-it.example]}
       - {name: IT-Leitung, level: 2, webhook: {url: https://..., secret_env: UHD_SLA_WEBHOOK_SECRET}}
+      - {name: Service Desk Partner, level: 1, mail: [sd@partner.example], locale: en}  # its mails in English
 
 An import replaces the tenant's SLA in one transaction and re-arms the timers of its open tickets: the scanner
 recomputes each against the new targets (and fires what is due under them) within one scan.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ from uhd_telephony.sla.models import sla_contacts, sla_policies, sla_tenants, sl
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenant import check_tenant
 from uhd_telephony.tickets.categories import load_file
+from uhd_telephony.tickets.groups import recipient_locale
 from uhd_telephony.tickets.view import tickets
 
 WARNING_LEVEL, BREACH_LEVEL = 1, 2
@@ -53,13 +55,14 @@ MAX_TARGET = timedelta(days=365)
 AROUND_THE_CLOCK = ("24/7", "always")
 _TOP_KEYS = {"calendar", "unclassified_priority", "warning_at", "levels", "policies", "contacts"}
 _POLICY_KEYS = {"response", "resolution", "warning_at", "calendar"}
-_CONTACT_KEYS = {"name", "level", "category", "mail", "webhook"}
+_CONTACT_KEYS = {"name", "level", "category", "mail", "webhook", "locale"}
 _CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)*$")
 
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """Someone told of an escalation; ``webhook_secret`` stays out of ``repr``."""
+    """Someone told of an escalation; ``webhook_secret`` stays out of ``repr``; ``locale``: the language of its
+    mails (one of ``i18n.LOCALES``; None: German)."""
 
     name: str
     level: int
@@ -68,6 +71,7 @@ class Contact:
     webhook_url: str | None
     webhook_secret: str | None = field(default=None, repr=False)
     id: int | None = None
+    locale: str | None = None
 
     def channels(self) -> tuple[str, ...]:
         return tuple(c for c, on in (("mail", bool(self.mail)), ("webhook", self.webhook_url is not None)) if on)
@@ -218,8 +222,12 @@ def _contact(index: int, raw: Any, env: Mapping[str, str]) -> Contact:
     url, secret = _webhook(label, raw.get("webhook"), env)
     if not mail and url is None:
         raise SlaError(f"{label}: needs a 'mail' address or a 'webhook' to be told anything")
+    try:
+        locale = recipient_locale(raw.get("locale"))
+    except ValueError as exc:
+        raise SlaError(f"{label}: {exc}") from None
     addresses = tuple(dict.fromkeys(a.strip() for a in mail))
-    return Contact(name.strip(), level, category, addresses, url, secret)
+    return Contact(name.strip(), level, category, addresses, url, secret, locale=locale)
 
 
 def parse_sla(tenant: str, data: Any, env: Mapping[str, str] | None = None) -> TenantSla:
@@ -287,34 +295,74 @@ async def load_calendars(db: Database) -> dict[str, Calendar]:
 
 async def load_sla(conn: AsyncConnection, tenant: str, *, with_contacts: bool = False) -> TenantSla | None:
     """The tenant's SLA in the caller's transaction; None when it has none."""
-    row = (await conn.execute(select(sla_tenants).where(sla_tenants.c.tenant == tenant))).mappings().first()
-    if row is None:
-        return None
-    policies = (await conn.execute(select(sla_policies).where(sla_policies.c.tenant == tenant))).mappings()
-    contacts: tuple[Contact, ...] = ()
+    return (await load_slas(conn, [tenant], with_contacts=with_contacts)).get(tenant)
+
+
+async def load_slas(
+    conn: AsyncConnection, tenants: Collection[str], *, with_contacts: bool = False
+) -> dict[str, TenantSla]:
+    """The SLAs of ``tenants`` in the caller's transaction, in three statements however many (a tenant without
+    one is absent)."""
+    wanted = sorted(set(tenants))
+    if not wanted:
+        return {}
+    heads = (await conn.execute(select(sla_tenants).where(sla_tenants.c.tenant.in_(wanted)))).mappings().all()
+    if not heads:
+        return {}
+    found = [h["tenant"] for h in heads]
+    policies: dict[str, dict[int, Policy]] = {t: {} for t in found}
+    for row in (await conn.execute(select(sla_policies).where(sla_policies.c.tenant.in_(found)))).mappings():
+        policies[row["tenant"]][row["priority"]] = _policy_row(row)
+    contacts: dict[str, list[Contact]] = {t: [] for t in found}
     if with_contacts:
-        stmt = select(sla_contacts).where(sla_contacts.c.tenant == tenant).order_by(sla_contacts.c.id)
-        contacts = tuple(
-            Contact(
-                c["name"],
-                c["level"],
-                c["category"],
-                tuple(split_addresses(c["mail"] or "")),
-                c["webhook_url"],
-                c["webhook_secret"],
-                c["id"],
+        stmt = select(sla_contacts).where(sla_contacts.c.tenant.in_(found)).order_by(sla_contacts.c.id)
+        for c in (await conn.execute(stmt)).mappings():
+            contacts[c["tenant"]].append(
+                Contact(
+                    c["name"],
+                    c["level"],
+                    c["category"],
+                    tuple(split_addresses(c["mail"] or "")),
+                    c["webhook_url"],
+                    c["webhook_secret"],
+                    c["id"],
+                    c["locale"],
+                )
             )
-            for c in (await conn.execute(stmt)).mappings()
+    return {
+        h["tenant"]: TenantSla(
+            tenant=h["tenant"],
+            calendar=stored_calendar(h["calendar"]),
+            policies=policies[h["tenant"]],
+            unclassified_priority=h["unclassified_priority"],
+            warning_level=h["warning_level"],
+            breach_level=h["breach_level"],
+            contacts=tuple(contacts[h["tenant"]]),
         )
-    return TenantSla(
-        tenant=tenant,
-        calendar=stored_calendar(row["calendar"]),
-        policies={p.priority: p for p in map(_policy_row, policies)},
-        unclassified_priority=row["unclassified_priority"],
-        warning_level=row["warning_level"],
-        breach_level=row["breach_level"],
-        contacts=contacts,
-    )
+        for h in heads
+    }
+
+
+class LoadedSlas:
+    """The tenants' SLAs (with contacts) as one scan needs them: each loaded once, and again only when an import
+    replaced it meanwhile (``import_sla`` stamps ``sla_tenants.updated_at`` and re-arms the open tickets in the
+    same transaction; a transaction that fired with the SLA it replaced would store the old deadlines over the
+    re-armed timers)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, tuple[datetime, TenantSla]] = {}
+
+    async def of(self, conn: AsyncConnection, tenants: Collection[str]) -> dict[str, TenantSla]:
+        """The current SLA of each of ``tenants`` that has one, in the caller's transaction: one statement when
+        none changed."""
+        if not tenants:
+            return {}
+        stmt = select(sla_tenants.c.tenant, sla_tenants.c.updated_at).where(sla_tenants.c.tenant.in_(set(tenants)))
+        stamps: dict[str, datetime] = dict((await conn.execute(stmt)).all())
+        stale = [t for t, at in stamps.items() if t not in self._loaded or self._loaded[t][0] != at]
+        for tenant, sla in (await load_slas(conn, stale, with_contacts=True)).items():
+            self._loaded[tenant] = (stamps[tenant], sla)
+        return {t: sla for t, (at, sla) in self._loaded.items() if stamps.get(t) == at}
 
 
 async def contact_secret(conn: AsyncConnection, tenant: str, url: str) -> str | None:
@@ -345,6 +393,8 @@ async def arm_open_tickets(conn: AsyncConnection, tenant: str, now: datetime) ->
         literal(now, sla_timers.c.next_due_at.type),
         literal(now, sla_timers.c.computed_at.type),
     ).where(tickets.c.tenant == tenant, tickets.c.status.not_in(DONE))
+    # in ticket order, as the scanner claims timers: the two lock rows in one order and never wait in a circle
+    source = source.order_by(tickets.c.id)
     stmt = module.insert(sla_timers).from_select(["ticket_id", "tenant", "next_due_at", "computed_at"], source)
     stmt = stmt.on_conflict_do_update(
         index_elements=[sla_timers.c.ticket_id],
@@ -425,6 +475,7 @@ async def import_sla(
                         "mail": ", ".join(c.mail) or None,
                         "webhook_url": c.webhook_url,
                         "webhook_secret": c.webhook_secret,
+                        "locale": c.locale,
                     }
                     for c in sla.contacts
                 ],
@@ -451,6 +502,7 @@ def contacts_for(sla: TenantSla, level: int, category_path: str | None) -> list[
 
 __all__: Sequence[str] = [
     "Contact",
+    "LoadedSlas",
     "SlaImportResult",
     "TenantSla",
     "contacts_for",
@@ -458,6 +510,7 @@ __all__: Sequence[str] = [
     "load_calendar",
     "load_calendars",
     "load_sla",
+    "load_slas",
     "parse_duration",
     "parse_sla",
 ]

@@ -11,16 +11,19 @@ its history row before it sets ``first_response_at`` (and a comment reschedules 
 deadline can stay stored after it stopped mattering; the scanner recomputes the plan before it fires anything,
 finds nothing due and stores the next instant.
 
-Locks: a ticket change holds the ticket row, then writes the timer row; the scanner takes the timer row first and
-never waits for the ticket row (its inserts referencing the ticket take only the key-share lock, which a ticket
-update does not block). Both write the timer row before they read the ticket's escalations — so a status change
-and a scanner firing the same ticket take turns on the timer row, without deadlock, and whichever comes second
-sees what the first committed (tests/sla/test_instances.py races the two on PostgreSQL).
+Locks: a ticket change holds the ticket row, then writes the timer row; the scanner takes the timer rows of its
+page first (``claim``, in ticket order) and never waits for a ticket row (its inserts referencing the tickets take
+only the key-share lock, which a ticket update does not block). Both write the timer row before they read the
+ticket's escalations — so a status change and a scanner firing the same ticket take turns on the timer row,
+without deadlock, and whichever comes second sees what the first committed (tests/sla/test_instances.py races the
+two on PostgreSQL). Whoever takes several timer rows takes them in ticket order (the scanner's claim, an SLA
+import re-arming a tenant's tickets), so two of them never wait on each other in a circle either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,17 +122,62 @@ async def plan(
 
 async def _plan(conn: AsyncConnection, row: Mapping[Any, Any], sla: TenantSla | None) -> Plan:
     """``plan()`` of the ticket ``row`` (``_ticket_row``) under its tenant's ``sla``."""
-    ticket_id, tenant = row["id"], row["tenant"]
+    policy = None if sla is None else sla.policy_for(row["priority"])
+    if policy is None:
+        return _assemble(row, sla, (), frozenset())
+    facts = await _facts(conn, row)
+    return _assemble(row, sla, facts.changes, await fired(conn, row["id"]))
+
+
+def _assemble(
+    row: Mapping[Any, Any], sla: TenantSla | None, changes: Sequence[tuple[datetime, str]],
+    done: frozenset[tuple[str, str]],
+) -> Plan:  # fmt: skip
+    """The plan of the ticket ``row`` from its status rows (``changes``) and its escalations so far (``done``;
+    both empty when the ticket is measured by no policy)."""
     policy = None if sla is None else sla.policy_for(row["priority"])
     calendar = None if sla is None or policy is None else sla.calendar_of(policy)
-    facts = Facts(created_at=row["created_at"], status=row["status"], first_response_at=row["first_response_at"])
-    done: frozenset[tuple[str, str]] = frozenset()
+    facts = Facts(
+        created_at=row["created_at"],
+        status=row["status"],
+        changes=tuple(changes),
+        first_response_at=row["first_response_at"],
+    )
     ahead: tuple[Deadline, ...] = ()
     if policy is not None and calendar is not None:
-        facts = await _facts(conn, row)
-        done = await fired(conn, ticket_id)
         ahead = tuple(pending(deadlines(facts, policy, calendar), set(done)))
-    return Plan(ticket_id, tenant, facts, row["priority"], row["category_id"], sla, policy, calendar, ahead, done)
+    return Plan(
+        row["id"], row["tenant"], facts, row["priority"], row["category_id"], sla, policy, calendar, ahead, done
+    )
+
+
+async def plans(conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]], slas: Mapping[str, TenantSla]) -> list[Plan]:
+    """``plan()`` of many tickets (rows with ``_ticket_row``'s columns, e.g. ``tickets.view.view_select()``'s)
+    under their tenants' SLAs (a tenant absent: none), in two statements however many: their status rows and
+    their escalations so far."""
+    measured = [r["id"] for r in rows if (sla := slas.get(r["tenant"])) and sla.policy_for(r["priority"])]
+    changes: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    done: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    if measured:
+        stmt = (
+            select(history.c.ticket_id, history.c.at, history.c.new_value)
+            .where(
+                history.c.ticket_id.in_(measured),
+                history.c.action == Action.STATUS.value,
+                history.c.field == "status",
+            )
+            .order_by(history.c.ticket_id, history.c.id)
+        )
+        for ticket_id, at, new in await conn.execute(stmt):
+            changes[ticket_id].append((at, str(new)))
+        stmt = select(escalations.c.ticket_id, escalations.c.kind, escalations.c.target).where(
+            escalations.c.ticket_id.in_(measured)
+        )
+        for ticket_id, kind, target in await conn.execute(stmt):
+            done[ticket_id].add((kind, target))
+    return [
+        _assemble(r, slas.get(r["tenant"]), changes.get(r["id"], ()), frozenset(done.get(r["id"], ()))) for r in rows
+    ]
 
 
 async def lock_timer(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
@@ -137,29 +185,79 @@ async def lock_timer(conn: AsyncConnection, ticket_id: int, now: datetime) -> No
     await conn.execute(update(sla_timers).where(sla_timers.c.ticket_id == ticket_id).values(computed_at=now))
 
 
-async def store(conn: AsyncConnection, ticket_id: int, tenant: str, next_due: datetime | None, now: datetime) -> None:
-    """Write the ticket's next due instant (NULL: nothing ahead, the row leaves the scan's index)."""
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = module.insert(sla_timers).values(ticket_id=ticket_id, tenant=tenant, next_due_at=next_due, computed_at=now)
-    stmt = stmt.on_conflict_do_update(
+async def claim(conn: AsyncConnection, ticket_ids: Collection[int], now: datetime) -> list[int]:
+    """Claim the timers of ``ticket_ids`` that are due at ``now`` (``next_due_at`` cleared) in the caller's
+    transaction; the tickets this transaction won, in order. A timer another instance claimed, or a ticket change
+    moved, since the caller's due query is not claimed: the condition is checked again on the row as it is once
+    its lock is ours (PostgreSQL waits for a transaction holding it; SQLite has one writer at a time).
+
+    PostgreSQL locks the rows in ticket order (``FOR UPDATE`` in the subquery): two scanners claiming overlapping
+    batches, and an import re-arming a tenant's timers (``policy.arm_open_tickets``, also in ticket order), never
+    wait on each other in a circle."""
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return []
+    due = (sla_timers.c.next_due_at.is_not(None), sla_timers.c.next_due_at <= now)
+    chosen: Any = ids
+    if conn.dialect.name == "postgresql":
+        chosen = (
+            select(sla_timers.c.ticket_id)
+            .where(sla_timers.c.ticket_id.in_(ids), *due)
+            .order_by(sla_timers.c.ticket_id)
+            .with_for_update()
+        )
+    stmt = (
+        update(sla_timers)
+        .where(sla_timers.c.ticket_id.in_(chosen), *due)
+        .values(next_due_at=None, computed_at=now)
+        .returning(sla_timers.c.ticket_id)
+    )
+    return sorted((await conn.execute(stmt)).scalars())
+
+
+def _upsert(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(sla_timers)
+    return stmt.on_conflict_do_update(
         index_elements=[sla_timers.c.ticket_id],
         set_={"next_due_at": stmt.excluded.next_due_at, "computed_at": stmt.excluded.computed_at},
     )
-    await conn.execute(stmt)
 
 
-async def schedule(conn: AsyncConnection, ticket_id: int, now: datetime) -> Plan | None:
+async def store(conn: AsyncConnection, ticket_id: int, tenant: str, next_due: datetime | None, now: datetime) -> None:
+    """Write the ticket's next due instant (NULL: nothing ahead, the row leaves the scan's index)."""
+    await store_many(conn, [(ticket_id, tenant, next_due)], now)
+
+
+async def store_many(conn: AsyncConnection, timers: Sequence[tuple[int, str, datetime | None]], now: datetime) -> None:
+    """``store`` of many (ticket id, tenant, next due instant) in one executemany."""
+    rows = [{"ticket_id": t, "tenant": tenant, "next_due_at": due, "computed_at": now} for t, tenant, due in timers]
+    if rows:
+        await conn.execute(_upsert(conn.dialect.name), rows)
+
+
+async def schedule(
+    conn: AsyncConnection, ticket_id: int, now: datetime, *, new: Sequence[tuple[datetime, str]] | None = None
+) -> Plan | None:
     """Recompute and store the ticket's next due instant in the caller's transaction; its plan (None: no such
-    ticket, or its tenant has no SLA)."""
+    ticket, or its tenant has no SLA).
+
+    ``new``: the ticket was inserted in this very transaction, with these status rows (usually none): it has no
+    timer row to lock, no other status rows and no escalations to read — three round trips fewer on the way to
+    an answered call's pop."""
     row = await _ticket_row(conn, ticket_id)
     if row is None:
         return None
     sla = await load_sla(conn, row["tenant"])
     if sla is None:
-        # no SLA for this tenant: no timer row (an SLA imported later arms the tenant's open tickets)
-        await conn.execute(delete(sla_timers).where(sla_timers.c.ticket_id == ticket_id))
+        if new is None:
+            # no SLA for this tenant: no timer row (an SLA imported later arms the tenant's open tickets)
+            await conn.execute(delete(sla_timers).where(sla_timers.c.ticket_id == ticket_id))
         return None
-    await lock_timer(conn, ticket_id, now)  # before the escalations are read: see the lock order above
-    current = await _plan(conn, row, sla)
+    if new is not None:
+        current = _assemble(row, sla, new, frozenset())
+    else:
+        await lock_timer(conn, ticket_id, now)  # before the escalations are read: see the lock order above
+        current = await _plan(conn, row, sla)
     await store(conn, ticket_id, current.tenant, current.next_due, now)
     return current

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
+from uhd_telephony.i18n import Msg, Quoted
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenant import Hotlines, check_new_tenant
 from uhd_telephony.tenants.models import NUMBER_MAX, QUEUE_MAX, Tenant, TenantHotline
@@ -81,7 +82,8 @@ class TenantView:
 def check_region(region: str) -> str:
     value = region.strip().upper() if isinstance(region, str) else ""
     if value not in phonenumbers.SUPPORTED_REGIONS:
-        raise InvalidInput(f"unknown region {region!r}: a two-letter country code such as DE", {"field": "region"})
+        unknown = Msg("unknown region %(region)s: a two-letter country code such as DE", region=Quoted(region, 40))
+        raise InvalidInput(unknown, {"field": "region"})
     return value
 
 
@@ -92,7 +94,8 @@ def check_time_zone(name: str) -> str:
             raise ValueError(value)
         zoneinfo.ZoneInfo(value)
     except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-        raise InvalidInput(f"unknown time zone {name!r}, e.g. Europe/Berlin", {"field": "time_zone"}) from None
+        unknown = Msg("unknown time zone %(zone)s, e.g. Europe/Berlin", zone=Quoted(name, 80))
+        raise InvalidInput(unknown, {"field": "time_zone"}) from None
     return value
 
 
@@ -100,14 +103,16 @@ def hotline_number(raw: str, region: str = DEFAULT_REGION) -> str:
     """A hotline number in E.164 (``+49231990001``) from any way it is written; InvalidInput otherwise."""
     key = normalise(raw, region) if isinstance(raw, str) else None
     if key is None or not key.startswith("+") or len(key) > NUMBER_MAX:
-        raise InvalidInput(f"{str(raw)[:40]!r} is not a public phone number", {"field": "hotlines.number"})
+        not_public = Msg("%(number)s is not a public phone number", number=Quoted(str(raw), 40))
+        raise InvalidInput(not_public, {"field": "hotlines.number"})
     return key
 
 
 def check_queue(queue: str) -> str:
     value = queue.strip() if isinstance(queue, str) else ""
     if not _QUEUE.fullmatch(value):
-        raise InvalidInput(f"{str(queue)[:40]!r} is not an Asterisk queue name", {"field": "hotlines.queue"})
+        not_a_queue = Msg("%(queue)s is not an Asterisk queue name", queue=Quoted(str(queue), 40))
+        raise InvalidInput(not_a_queue, {"field": "hotlines.queue"})
     return value
 
 
@@ -115,7 +120,7 @@ def parse_hotline(spec: str) -> tuple[str, str]:
     """``NUMBER=QUEUE`` as the CLI takes it."""
     number, sep, queue = spec.partition("=")
     if not sep:
-        raise InvalidInput(f"a hotline is NUMBER=QUEUE, got {spec!r}", {"field": "hotline"})
+        raise InvalidInput(Msg("a hotline is NUMBER=QUEUE, got %(spec)s", spec=Quoted(spec, 80)), {"field": "hotline"})
     return number.strip(), queue.strip()
 
 
@@ -138,22 +143,25 @@ class TenantService:
         slug = check_new_tenant(tenant)
         display = name.strip() if isinstance(name, str) else ""
         if not display or len(display) > 200:
-            raise InvalidInput("a tenant's name is 1-200 characters", {"field": "name"})
+            raise InvalidInput(Msg("a tenant's name is 1-200 characters"), {"field": "name"})
         checked_region = check_region(region)
         zone = check_time_zone(time_zone)
         lines: dict[str, str] = {}
         for number, queue in hotlines:
             key = hotline_number(number, checked_region)
             if key in lines:
-                raise InvalidInput(f"the hotline {key} is given twice", {"field": "hotlines.number"})
+                raise InvalidInput(
+                    Msg("the hotline %(number)s is given twice", number=key), {"field": "hotlines.number"}
+                )
             lines[key] = check_queue(queue)
         async with self.db.sessionmaker() as session:
             if await session.get(Tenant, slug) is not None:
-                raise Conflict(f"the tenant {slug!r} exists", {"field": "tenant"})
+                raise Conflict(Msg("the tenant %(tenant)s exists", tenant=Quoted(slug)), {"field": "tenant"})
             taken = list(await session.scalars(select(TenantHotline).where(TenantHotline.number.in_(list(lines)))))
             if taken:
                 owner = taken[0]
-                raise Conflict(f"the hotline {owner.number} belongs to another tenant", {"field": "hotlines.number"})
+                elsewhere = Msg("the hotline %(number)s belongs to another tenant", number=owner.number)
+                raise Conflict(elsewhere, {"field": "hotlines.number"})
             row = Tenant(
                 tenant=slug,
                 name=display,
@@ -167,7 +175,8 @@ class TenantService:
                 await session.commit()
             except IntegrityError:  # a concurrent add of the same slug or number
                 await session.rollback()
-                raise Conflict(f"the tenant {slug!r} or one of its hotlines exists", {"field": "tenant"}) from None
+                exists = Msg("the tenant %(tenant)s or one of its hotlines exists", tenant=Quoted(slug))
+                raise Conflict(exists, {"field": "tenant"}) from None
             row = await self._load(session, slug)
             view = TenantView.of(row)
         log.info("tenant %s added with %d hotline(s)", slug, len(lines))
@@ -178,7 +187,7 @@ class TenantService:
         stmt = select(Tenant).where(Tenant.tenant == slug).execution_options(populate_existing=True)
         row = await session.scalar(stmt)
         if row is None:
-            raise NotFound(f"no tenant {slug!r}", {"tenant": slug})
+            raise NotFound(Msg("no tenant %(tenant)s", tenant=Quoted(slug)), {"tenant": slug})
         return row
 
     async def get(self, tenant: str) -> TenantView:

@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from uhd_telephony.errors import NotFound, TicketError
+from uhd_telephony.i18n import Labels, Msg, Quoted
 from uhd_telephony.tickets import history_text
 from uhd_telephony.tickets.extras import extra_fields
 from uhd_telephony.tickets.history import for_partner
@@ -89,7 +90,7 @@ async def _visible(request: web.Request, who: Principal, tenant: str) -> int:
     if who.role == PARTNER:
         view = await request.app[keys.TICKETS].get(tenant, ticket_id)
         if not who.sees_group(view.support_group):
-            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+            raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
     return ticket_id
 
 
@@ -117,7 +118,8 @@ def _query(request: web.Request) -> TicketListQuery:
         if field is not None and getattr(field.annotation, "__origin__", None) is list:
             raw[name] = [part.strip() for value in values for part in value.split(",") if part.strip()]
         elif len(values) > 1:
-            raise TicketError(f"query parameter {name!r} given more than once", {"field": name})
+            twice = Msg("query parameter %(name)s given more than once", name=Quoted(name))
+            raise TicketError(twice, {"field": name})
         else:
             raw[name] = values[0]
     return TicketListQuery.model_validate(raw)
@@ -158,7 +160,8 @@ async def _requester(request: web.Request, tenant: str, given: RequesterIn) -> R
     user = await request.app[keys.DIRECTORY_REPO].get_user(tenant, given.user_id)
     if user is None:
         # another tenant's user is as unknown as a missing one
-        raise TicketError(f"unknown requester user_id {given.user_id}", {"field": "requester.user_id"})
+        unknown = Msg("unknown requester user_id %(id)s", id=given.user_id)
+        raise TicketError(unknown, {"field": "requester.user_id"})
     number = given.number.strip() or (user.phones[0].number if user.phones else "")
     return Requester(user_id=user.id, name=user.name, number=number, vip=user.vip, email=given.email)
 
@@ -217,13 +220,14 @@ async def ticket_by_number(request: web.Request) -> web.Response:
     given = request.match_info["number"]
     number = normalise_number(given)
     if number is None:
-        raise TicketError(
-            f"{given[:40]!r} is not a ticket number: expected UHD-<year>-<6 digits>, e.g. UHD-2026-000123",
-            {"field": "number"},
+        not_a_number = Msg(
+            "%(given)s is not a ticket number: expected UHD-<year>-<6 digits>, e.g. UHD-2026-000123",
+            given=Quoted(given, 40),
         )
+        raise TicketError(not_a_number, {"field": "number"})
     view = await request.app[keys.TICKETS].by_number(tenant, number)
     if not who.sees_group(view.support_group):
-        raise NotFound(f"no ticket {number!r}", {"number": number})
+        raise NotFound(Msg("no ticket %(number)s", number=Quoted(number)), {"number": number})
     extras = await _extras(request, tenant, [view])
     return web.json_response({"ticket": ticket_json(view, extras.get(view.id))})
 
@@ -300,10 +304,11 @@ async def route(request: web.Request) -> web.Response:
 async def _move(request: web.Request, who: Principal, tenant: str, status: str, note: str | None) -> web.Response:
     ticket_id = await _visible(request, who, tenant)
     if who.role == PARTNER and status not in PARTNER_STATUSES:
-        raise Forbidden(
-            f"a partner sets {', '.join(sorted(PARTNER_STATUSES))}; closing and reopening stay with the helpdesk",
-            {"status": status},
+        partners = Msg(
+            "a partner sets %(statuses)s; closing and reopening stay with the helpdesk",
+            statuses=Labels("status", sorted(PARTNER_STATUSES)),
         )
+        raise Forbidden(partners, {"status": status})
     view = await _workflow(request).transition(tenant, ticket_id, status, note=note, actor=who.actor)
     return web.json_response({"ticket": ticket_json(view)})
 
@@ -354,7 +359,7 @@ async def tickets_page(request: web.Request) -> web.StreamResponse:
     if who is None:
         raise to_login(request)  # back to this very page (a ticket's too) after the login
     if who.role not in PAGE_ROLES:
-        raise Forbidden("the ticket pages are for agents and managers")
+        raise Forbidden(Msg("the ticket pages are for agents and managers"))
     if "tenant" in request.match_info:
         # another tenant's pages do not exist either (the ticket itself comes through the API)
         require_tenant(who, request.match_info["tenant"])

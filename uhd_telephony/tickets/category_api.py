@@ -3,7 +3,7 @@ tenant's support groups by name for the pages' choices (routing a ticket, filter
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -80,6 +80,7 @@ class GroupChoice(BaseModel):
     code: str = Field(description="what routing and the list's group filter take: 1st_level, partner:<firm> …")
     name: str = Field(description="what people read")
     level: int = Field(description="1, 2 or 3: the support level the group works at")
+    locale: Literal["de", "en"] = Field(description="the language of its work orders by mail (German by default)")
 
 
 class GroupsResponse(BaseModel):
@@ -94,7 +95,9 @@ async def groups(request: web.Request) -> web.Response:
     _, tenant = await require_in_tenant(request, *READ_ROLES)
     found = await list_groups(request.app[keys.DB], tenant)  # no addresses or webhooks: those are configuration
     found.sort(key=lambda g: (g.level, g.name.casefold()))
-    return web.json_response({"groups": [{"code": g.code, "name": g.name, "level": g.level} for g in found]})
+    return web.json_response(
+        {"groups": [{"code": g.code, "name": g.name, "level": g.level, "locale": g.locale} for g in found]}
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from uhd_telephony.errors import CategoryError, Conflict, NotFound
+from uhd_telephony.i18n import Msg, Quoted
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenant import check_tenant
 from uhd_telephony.tickets.categories import categories, node_dict, slug
@@ -29,13 +30,15 @@ def _level(value: Any, what: str) -> int | None:
     try:
         return parse_level(value, what)
     except ValueError as exc:
-        raise CategoryError(str(exc), {"field": what}) from None
+        raise CategoryError(exc.args[0], {"field": what}) from None  # priority.parse_level's words (a Msg)
 
 
 def _group(value: str | None) -> str | None:
     if value is not None and not valid_code(value):
-        raise CategoryError(f"{value!r} is no support group code (1st_level, 2nd_level, partner:<firm> …)",
-                            {"field": "group"})  # fmt: skip
+        not_a_group = Msg(
+            "%(value)s is no support group code (1st_level, 2nd_level, partner:<firm> …)", value=Quoted(value, 80)
+        )
+        raise CategoryError(not_a_group, {"field": "group"})
     return value
 
 
@@ -46,7 +49,7 @@ async def _node(conn: Any, tenant: str, category_id: int) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise NotFound("no such category", {"category_id": category_id})
+        raise NotFound(Msg("no such category"), {"category_id": category_id})
     return dict(row)
 
 
@@ -65,10 +68,10 @@ async def create_category(
     check_tenant(tenant, CategoryError)
     name = name.strip()
     if not name:
-        raise CategoryError("a category needs a name", {"field": "name"})
+        raise CategoryError(Msg("a category needs a name"), {"field": "name"})
     code = slug(code or name)
     if not code:
-        raise CategoryError("the category's code is empty", {"field": "code"})
+        raise CategoryError(Msg("the category's code is empty"), {"field": "code"})
     group = _group(group)
     impact, urgency = _level(default_impact, "default_impact"), _level(default_urgency, "default_urgency")
     now = datetime.now(UTC)
@@ -77,12 +80,14 @@ async def create_category(
             parent = await _node(conn, tenant, parent_id) if parent_id is not None else None
             if parent is not None:
                 if parent["path"].count("/") + 1 >= MAX_DEPTH:
-                    raise CategoryError(f"the tree is at most {MAX_DEPTH} levels deep", {"field": "parent_id"})
+                    too_deep = Msg("the tree is at most %(depth)s levels deep", depth=MAX_DEPTH)
+                    raise CategoryError(too_deep, {"field": "parent_id"})
                 group = group or parent["support_group"]
                 impact = impact if impact is not None else parent["default_impact"]
                 urgency = urgency if urgency is not None else parent["default_urgency"]
             elif group is None:
-                raise CategoryError("a top-level category needs a group (children inherit it)", {"field": "group"})
+                no_group = Msg("a top-level category needs a group (children inherit it)")
+                raise CategoryError(no_group, {"field": "group"})
             path = f"{parent['path']}/{code}" if parent is not None else code
             siblings = await conn.execute(
                 select(func.coalesce(func.max(categories.c.position), -1)).where(
@@ -101,7 +106,8 @@ async def create_category(
             )  # fmt: skip
             return node_dict(await _node(conn, tenant, int(inserted.scalar_one())))
     except IntegrityError:
-        raise Conflict("a category with this code exists at this place of the tree", {"code": code}) from None
+        taken = Msg("a category with this code exists at this place of the tree")
+        raise Conflict(taken, {"code": code}) from None
 
 
 async def update_category(
@@ -120,7 +126,7 @@ async def update_category(
     values: dict[str, Any] = {}
     if name is not None:
         if not name.strip():
-            raise CategoryError("a category needs a name", {"field": "name"})
+            raise CategoryError(Msg("a category needs a name"), {"field": "name"})
         values["name"] = name.strip()
     if group is not None:
         values["support_group"] = _group(group)

@@ -9,6 +9,7 @@ A group file (YAML or JSON) is a list, or a mapping with the list under ``groups
     webhook:                         # optional: a signed JSON POST (Standard Webhooks)
       url: https://tickets.partner.example/uhd
       secret_env: UHD_PARTNER_SECRET # or ``secret: whsec_...`` (keep secrets out of files in git)
+    locale: en                       # optional: the work orders' language, de or en (default: German)
     active: true
 
 A re-import updates groups by code, adds new ones and (with ``prune``) deactivates the ones the file no longer
@@ -25,11 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel import Locale
 from sqlalchemy import false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.errors import Conflict, InvalidInput
+from uhd_telephony.i18n import DEFAULT_LOCALE, LOCALES, check_locale, is_locale
 from uhd_telephony.outbox.mail import MAX_RECIPIENTS, split_addresses, valid_address
 from uhd_telephony.outbox.webhook import valid_secret
 from uhd_telephony.store.db import Database
@@ -46,9 +49,9 @@ PARTNER_PREFIX = "partner"
 STANDARD_LEVELS = {FIRST_LEVEL: 1, SECOND_LEVEL: 2, THIRD_LEVEL: 3}
 # the same shape categories.py accepts for a category's group
 GROUP_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*(:[a-z0-9][a-z0-9_.-]*)?$")
-_KEYS = {"code", "name", "level", "mail", "webhook", "active"}
+_KEYS = {"code", "name", "level", "mail", "webhook", "locale", "active"}
 _WEBHOOK_KEYS = {"url", "secret", "secret_env"}
-_FIELDS = ("name", "level", "mail", "webhook_url", "webhook_secret", "active")
+_FIELDS = ("name", "level", "mail", "webhook_url", "webhook_secret", "locale", "active")
 SECRET_HINT = (
     "make one with: python -c \"import base64, secrets; print('whsec_' + base64.b64encode(secrets.token_bytes(32))"
     '.decode())"'
@@ -102,6 +105,7 @@ class GroupView:
     webhook_url: str | None
     active: bool
     webhook_secret: str | None = field(default=None, repr=False)
+    locale: str = DEFAULT_LOCALE  # the language of its work orders (mail)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +117,7 @@ class GroupView:
             "mail": list(self.mail),
             "webhook_url": self.webhook_url,
             "webhook_signed": self.webhook_secret is not None,
+            "locale": self.locale,
             "active": self.active,
         }
 
@@ -128,6 +133,7 @@ def _view(row: Mapping[Any, Any]) -> GroupView:
         webhook_url=row["webhook_url"],
         active=row["active"],
         webhook_secret=row["webhook_secret"],
+        locale=check_locale(row["locale"]),
     )
 
 
@@ -174,6 +180,7 @@ class GroupSpec:
     webhook_url: str | None
     webhook_secret: str | None = field(repr=False)
     active: bool
+    locale: str | None = None  # None: not given (German)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +243,18 @@ def _webhook(label: str, value: Any, env: Mapping[str, str]) -> tuple[str | None
     return url, secret
 
 
+def recipient_locale(value: Any) -> str | None:
+    """A group's or contact's ``locale`` from a file: None when not given (German), else one of
+    ``i18n.LOCALES``; ValueError says what is allowed."""
+    if value is None:
+        return None
+    if is_locale(value):
+        return str(value)
+    # in words, read from Babel's data only when a file is wrong: "de (German) or en (English)"
+    choices = " or ".join(f"{code} ({Locale.parse(code).get_language_name('en')})" for code in LOCALES)
+    raise ValueError(f"'locale' must be {choices}, got {value!r:.40}")
+
+
 def validate_groups(data: Any, env: Mapping[str, str] | None = None) -> list[GroupSpec]:
     """Every group of a file, checked; GroupError names the first bad one."""
     env = os.environ if env is None else env
@@ -275,7 +294,11 @@ def validate_groups(data: Any, env: Mapping[str, str] | None = None) -> list[Gro
             raise _fail(label, f"'active' must be true or false, got {active!r}")
         mail = _mail(label, raw.get("mail"))
         url, secret = _webhook(label, raw.get("webhook"), env)
-        specs.append(GroupSpec(code, name.strip(), level, mail, url, secret, active))
+        try:
+            locale = recipient_locale(raw.get("locale"))
+        except ValueError as exc:
+            raise _fail(label, str(exc)) from None
+        specs.append(GroupSpec(code, name.strip(), level, mail, url, secret, active, locale))
     return specs
 
 
@@ -314,6 +337,7 @@ async def import_groups(
                     "mail": spec.mail,
                     "webhook_url": spec.webhook_url,
                     "webhook_secret": spec.webhook_secret,
+                    "locale": spec.locale,
                     "active": spec.active,
                 }
                 row = existing.get(spec.code)

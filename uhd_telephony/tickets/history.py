@@ -80,8 +80,12 @@ def on_change(hook: HistoryHook) -> HistoryHook:
 
 async def append(conn: AsyncConnection, ticket_id: int, at: datetime, actor: str, changes: list[Change]) -> None:
     """Append ``changes`` of one ticket in the caller's transaction, in order."""
-    if not changes:
-        return
+    await append_many(conn, [(ticket_id, at, actor, changes)])
+
+
+async def append_many(conn: AsyncConnection, entries: Sequence[tuple[int, datetime, str, Sequence[Change]]]) -> None:
+    """``append`` of several tickets' (ticket id, at, actor, changes) in one executemany (the SLA scanner's
+    batch), in order; then the hooks, ticket by ticket."""
     rows = [
         {
             "ticket_id": ticket_id,
@@ -93,12 +97,17 @@ async def append(conn: AsyncConnection, ticket_id: int, at: datetime, actor: str
             "new_value": _text(c.new),
             "note": c.note,
         }
+        for ticket_id, at, actor, changes in entries
         for c in changes
     ]
+    if not rows:
+        return
     await conn.execute(insert(history), rows)
     # what other capabilities do with a ticket's change, in the same transaction (the SLA keeps its timer)
-    for hook in _hooks:
-        await hook(conn, ticket_id, at, actor, changes)
+    for ticket_id, at, actor, changes in entries:
+        if changes:
+            for hook in _hooks:
+                await hook(conn, ticket_id, at, actor, changes)
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -188,7 +188,8 @@ class SupportGroup(Base):
     """A team that works tickets (``1st_level``, ``2nd_level``, ``3rd_level``, ``partner:<firm>``) of one tenant.
 
     Routing sends it work orders by mail (``mail``: addresses, comma-separated) and/or as a signed webhook
-    (``webhook_url`` with ``webhook_secret``, a Standard Webhooks ``whsec_`` key: kept here, never logged).
+    (``webhook_url`` with ``webhook_secret``, a Standard Webhooks ``whsec_`` key: kept here, never logged), its
+    mails in ``locale`` (one of ``i18n.LOCALES``; NULL: German).
     """
 
     __tablename__ = "support_groups"
@@ -201,6 +202,7 @@ class SupportGroup(Base):
     mail: Mapped[str | None] = mapped_column(String(1000))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str | None] = mapped_column(String(8))  # its work orders' language (NULL: German)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

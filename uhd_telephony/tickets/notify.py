@@ -126,23 +126,29 @@ async def _recipient(conn: AsyncConnection, ticket: Mapping[str, Any]) -> tuple[
 
 
 async def notify_caller(
-    conn: AsyncConnection, ticket_row_or_view: TicketView | Mapping[str, Any], event: Event
+    conn: AsyncConnection, ticket_row_or_view: TicketView | Mapping[str, Any], event: Event, *, new: bool = False
 ) -> None:
     """Queue the caller's mail about ``event`` with a new status link, in ``conn``'s transaction.
 
     The address is the one given with the ticket (``requester_email``), else the requester's in the tenant's
     directory. A no-op without a usable address, and when this event's mail is queued already (that mail's link
     stays the valid one). The ticket is read again in ``conn``: a row or view from before the change will do.
+    ``new``: the whole row of a ticket inserted in this transaction — nothing to read again, no mail queued yet.
     """
     if event not in ("created", "closed"):
         raise ValueError(f"unknown caller notification {event!r}")
+    if new and (event != "created" or not isinstance(ticket_row_or_view, Mapping)):
+        raise ValueError("only a ticket's creation has its whole row inserted in the same transaction")
     ticket_id = _get(ticket_row_or_view, "id")
     if ticket_id is None:
         return
-    found = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
-    if found is None:
-        return
-    ticket = dict(found)
+    if new and isinstance(ticket_row_or_view, Mapping):
+        ticket = dict(ticket_row_or_view)
+    else:
+        found = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
+        if found is None:
+            return
+        ticket = dict(found)
     number = ticket["number"]
     address, name = await _recipient(conn, ticket)
     if not address:
@@ -151,7 +157,7 @@ async def notify_caller(
         log.warning("ticket %s: the requester's mail address is unusable; no mail", number)
         return
     key = f"caller:{ticket_id}:created" if event == "created" else await _closure_key(conn, ticket_id)
-    if (await conn.execute(select(outbox.c.id).where(outbox.c.dedupe_key == key))).first() is not None:
+    if not new and (await conn.execute(select(outbox.c.id).where(outbox.c.dedupe_key == key))).first() is not None:
         return  # queued already: a new token now would break that mail's link
     token = secrets.token_urlsafe(TOKEN_BYTES)
     await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(status_token_hash=token_hash(token)))

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from uhd_telephony.i18n import Label, Msg, Quoted
+
 LEVELS = (1, 2, 3, 4, 5)
 # names accepted for impact and urgency in imports and the API, besides the numbers themselves
 LEVEL_NAMES: Mapping[int, str] = {1: "critical", 2: "high", 3: "medium", 4: "low", 5: "minimal"}
@@ -27,11 +29,21 @@ PRIORITY_NAMES: Mapping[int, str] = {1: "critical", 2: "high", 3: "medium", 4: "
 _BY_NAME = {name: level for level, name in LEVEL_NAMES.items()}
 
 
+def _not_a_level(what: str, value: Any) -> Msg:
+    return Msg(
+        "%(field)s must be 1..5 or one of %(names)s, got %(value)s",
+        field=Label("field", what),
+        names=", ".join(_BY_NAME),
+        value=Quoted(value, 40),
+    )
+
+
 def parse_level(value: Any, what: str = "level") -> int:
-    """An impact or urgency level 1..5 from an int, a digit string or a name (``"high"``); ValueError otherwise."""
+    """An impact or urgency level 1..5 from an int, a digit string or a name (``"high"``); ValueError otherwise
+    (its argument a ``Msg``: the field's words for people)."""
     # bool is an int to Python, and YAML 1.1 turns "yes"/"no" into bools: never a level
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be 1..5 or one of {', '.join(_BY_NAME)}, got {value!r}")
+        raise ValueError(_not_a_level(what, value))
     if isinstance(value, int):
         level = value
     elif isinstance(value, str) and value.strip().isdigit():
@@ -39,9 +51,10 @@ def parse_level(value: Any, what: str = "level") -> int:
     elif isinstance(value, str) and value.strip().lower() in _BY_NAME:
         return _BY_NAME[value.strip().lower()]
     else:
-        raise ValueError(f"{what} must be 1..5 or one of {', '.join(_BY_NAME)}, got {value!r}")
+        raise ValueError(_not_a_level(what, value))
     if level not in LEVELS:
-        raise ValueError(f"{what} must be between 1 and 5, got {level}")
+        out_of_range = Msg("%(field)s must be between 1 and 5, got %(level)s", field=Label("field", what), level=level)
+        raise ValueError(out_of_range)
     return level
 
 

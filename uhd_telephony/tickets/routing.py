@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.accounts.models import Account
 from uhd_telephony.errors import Conflict, NotFound, TicketError
-from uhd_telephony.i18n import DEFAULT_LOCALE, format_datetime, label, priority_label, translator
+from uhd_telephony.i18n import DEFAULT_LOCALE, Msg, Quoted, format_datetime, label, priority_label, translator
 from uhd_telephony.outbox.service import enqueue
 from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.store.db import Database
@@ -84,7 +84,8 @@ def _check(actor: str, reason: str) -> None:
     if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
         raise TicketError("actor must name who routes (system, agent:<id>, api:<client>) in at most 128 characters")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON or "\x00" in reason:
-        raise TicketError(f"a routing needs a reason of 1..{MAX_REASON} characters", {"field": "reason"})
+        no_reason = Msg("a routing needs a reason of 1..%(limit)s characters", limit=MAX_REASON)
+        raise TicketError(no_reason, {"field": "reason"})
 
 
 async def route(
@@ -120,23 +121,25 @@ async def _route(
     _check(actor, reason)
     at = now or datetime.now(UTC)
     if isinstance(ticket_id, bool) or not isinstance(ticket_id, int) or not 0 < ticket_id < 2**63:
-        raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+        raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
     # a write first: it locks the ticket row (PostgreSQL) or takes the write lock (SQLite), so two routings of
     # one ticket queue up and each history row's old group is the one it replaced
     touched = await conn.execute(
         update(tickets).where(tickets.c.tenant == tenant, tickets.c.id == ticket_id).values(updated_at=at)
     )
     if touched.rowcount == 0:
-        raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+        raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
     row = (await conn.execute(view_select().where(tickets.c.id == ticket_id))).mappings().one()
     if row["status"] == TicketStatus.CLOSED.value:
-        raise Conflict(f"ticket {row['number']} is closed", {"ticket_id": ticket_id, "status": row["status"]})
+        closed = Msg("ticket %(number)s is closed", number=row["number"])
+        raise Conflict(closed, {"ticket_id": ticket_id, "status": row["status"]})
     if group is not None and not valid_code(group):
-        raise TicketError(f"invalid group {group!r}", {"field": "group"})
+        raise TicketError(Msg("invalid group %(group)s", group=Quoted(group, 80)), {"field": "group"})
     target = group if group is not None else (row["category_group"] or SECOND_LEVEL)
     configured = await get_group(conn, tenant, target)
     if configured is None and explicit and group is not None and target not in STANDARD_LEVELS:
-        raise TicketError(f"unknown group {target!r} for tenant {tenant!r}", {"field": "group", "group": target})
+        unknown = Msg("unknown group %(group)s for tenant %(tenant)s", group=Quoted(target), tenant=Quoted(tenant))
+        raise TicketError(unknown, {"field": "group", "group": target})
     old = row["support_group"]
     if old == target:
         return RouteResult(ticket_id, row["number"], False, old, target)
@@ -244,7 +247,7 @@ def work_order(
 
 
 def work_order_text(order: Mapping[str, Any], words: history_text.Context | None = None) -> str:
-    """The work order as a plain-text mail in ``words``' language (German: groups have no language of their own):
+    """The work order as a plain-text mail in ``words``' language (the group's ``locale``; German by default):
     statuses, priorities, categories (titles), groups, tenants and people in words, times in Europe/Berlin."""
     ctx = words or history_text.Context(translator(DEFAULT_LOCALE))
     tr, names = ctx.t, ctx.names
@@ -327,7 +330,8 @@ async def _work_orders(
         reason=reason,
         at=at,
     )
-    words = await history_text.context(conn, row["tenant"], DEFAULT_LOCALE, entries)
+    # the mail in the group's language (a partner abroad: English); the webhook's JSON is the same for everyone
+    words = await history_text.context(conn, row["tenant"], group.locale, entries)
     what = words.names.category(row["category_path"]) if row["category_path"] else row["subject"] or "Ticket"
     subject = f"[{row['number']}] " + words.t.gettext("Work order: %(what)s", what=what)
     for channel in channels:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from uhd_telephony.i18n import Msg
 from uhd_telephony.outbox.mail import valid_address
 from uhd_telephony.tickets.models import Channel, TicketStatus
 from uhd_telephony.tickets.routing import MAX_REASON
@@ -25,24 +26,24 @@ MAX_ID = 2**63 - 1
 def _storable(value: str) -> str:
     """Text PostgreSQL and SQLite can store: no NUL, no lone surrogate (a JSON ``\\ud800``)."""
     if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
+        raise ValueError(Msg("must not contain a NUL character"))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (a lone surrogate is not)") from None
+        raise ValueError(Msg("must be valid Unicode (a lone surrogate is not)")) from None
     return value
 
 
 def _filled(value: str) -> str:
     """The text without surrounding blanks; blanks alone are no text."""
     if not value.strip():
-        raise ValueError("must not be blank")
+        raise ValueError(Msg("must not be blank"))
     return value.strip()
 
 
 def _address(value: str | None) -> str | None:
     if value is not None and not valid_address(value):
-        raise ValueError("must be a plain mail address such as name@example.org")
+        raise ValueError(Msg("must be a plain mail address such as name@example.org"))
     return value
 
 
@@ -71,7 +72,7 @@ class RequesterIn(Body):
     @model_validator(mode="after")
     def _someone(self) -> RequesterIn:
         if self.user_id is None and not (self.name.strip() or self.number.strip() or self.email):
-            raise ValueError("give a directory user_id or a name, number or email")
+            raise ValueError(Msg("give a directory user_id or a name, number or email"))
         return self
 
 
@@ -107,7 +108,7 @@ class UpdateTicketBody(Body):
     def _something(self) -> UpdateTicketBody:
         # null is refused by the field types: a field is either left out or given a value
         if not self.model_fields_set:
-            raise ValueError("give at least one of subject, description, impact, urgency, category_id")
+            raise ValueError(Msg("give at least one of subject, description, impact, urgency, category_id"))
         return self
 
 
@@ -170,7 +171,7 @@ class TicketListQuery(Body):
     @model_validator(mode="after")
     def _one_way_of_paging(self) -> TicketListQuery:
         if self.offset is not None and self.cursor is not None:
-            raise ValueError("give either offset or cursor, not both")
+            raise ValueError(Msg("give either offset or cursor, not both"))
         return self
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnClause
 
 from uhd_telephony.errors import InvalidInput
+from uhd_telephony.i18n import Msg, Quoted
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.categories import categories
 from uhd_telephony.tickets.extras import sort_order
@@ -109,14 +110,15 @@ def encode_cursor(sort: str, key: Any, ticket_id: int) -> str:
 
 def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     """(sort key, id) of a cursor made for ``sort``; InvalidInput for anything else."""
-    bad = InvalidInput("invalid cursor: use the next_cursor of the previous page", {"field": "cursor"})
+    bad = InvalidInput(Msg("invalid cursor: use the next_cursor of the previous page"), {"field": "cursor"})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         made_for, key, ticket_id = json.loads(raw)
     except (ValueError, binascii.Error, TypeError):
         raise bad from None
     if made_for != sort:
-        raise InvalidInput(f"the cursor was made for sort {made_for!r}, not {sort!r}", {"field": "cursor"})
+        other = Msg("the cursor was made for sort %(made)s, not %(sort)s", made=Quoted(made_for, 40), sort=Quoted(sort))
+        raise InvalidInput(other, {"field": "cursor"})
     if not isinstance(ticket_id, int) or isinstance(ticket_id, bool) or not 0 < ticket_id < 2**63:
         raise bad
     if sort in PROVIDED_SORTS:  # the key is the next page's offset
@@ -145,7 +147,8 @@ async def _category_subtree(conn: Any, tenant: str, category_id: int) -> ColumnE
         )
     ).scalar_one_or_none()
     if path is None:
-        raise InvalidInput(f"unknown category {category_id}", {"field": "category", "category_id": category_id})
+        unknown = Msg("unknown category %(id)s", id=category_id)
+        raise InvalidInput(unknown, {"field": "category", "category_id": category_id})
     below = select(categories.c.id).where(
         categories.c.tenant == tenant,
         or_(categories.c.path == path, categories.c.path.like(_LIKE_SPECIAL.sub(r"\\\1", path) + "/%", escape="\\")),
@@ -171,16 +174,19 @@ def _text_condition(text: str) -> ColumnElement[bool] | None:
 async def search(db: Database, tenant: str, query: TicketFilter, *, now: datetime | None = None) -> TicketPage:
     """One page of the tenant's tickets matching ``query`` (``now``: the instant a provided sort orders by)."""
     if query.sort not in SORTS:
-        raise InvalidInput(f"unknown sort {query.sort!r}: one of {', '.join(SORTS)}", {"field": "sort"})
+        unknown = Msg("unknown sort %(sort)s: one of %(sorts)s", sort=Quoted(query.sort, 40), sorts=", ".join(SORTS))
+        raise InvalidInput(unknown, {"field": "sort"})
     provided = sort_order(query.sort) if query.sort in PROVIDED_SORTS else None
     if query.sort in PROVIDED_SORTS and provided is None:
-        raise InvalidInput(f"sort {query.sort!r} is not offered by this process", {"field": "sort"})
+        raise InvalidInput(
+            Msg("sort %(sort)s is not offered by this process", sort=Quoted(query.sort)), {"field": "sort"}
+        )
     if not 1 <= query.limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be 1..{MAX_LIMIT}", {"field": "limit"})
+        raise InvalidInput(Msg("limit must be 1..%(max)s", max=MAX_LIMIT), {"field": "limit"})
     if query.offset is not None and query.cursor is not None:
-        raise InvalidInput("give either offset or cursor, not both", {"field": "cursor"})
+        raise InvalidInput(Msg("give either offset or cursor, not both"), {"field": "cursor"})
     if query.offset is not None and not 0 <= query.offset <= MAX_OFFSET:
-        raise InvalidInput(f"offset must be 0..{MAX_OFFSET}", {"field": "offset"})
+        raise InvalidInput(Msg("offset must be 0..%(max)s", max=MAX_OFFSET), {"field": "offset"})
     after = decode_cursor(query.cursor, query.sort) if query.cursor is not None else None
     conditions: list[ColumnElement[bool]] = [tickets.c.tenant == tenant]
     if query.status:

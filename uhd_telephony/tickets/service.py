@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.errors import Conflict, NotFound, StoreError, TicketError
-from uhd_telephony.i18n import Label, Msg
+from uhd_telephony.i18n import Label, Msg, Quoted
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenant import TENANT_LENGTH, is_tenant
 from uhd_telephony.tickets import history as hist
@@ -70,11 +70,12 @@ def _check_text(value: str | None, field: str, limit: int | None = None) -> str 
     if value is None:
         return None
     if not isinstance(value, str):
-        raise TicketError(f"{field} must be text", {"field": field})
+        raise TicketError(Msg("%(field)s must be text", field=Label("field", field)), {"field": field})
     if limit is not None and len(value) > limit:
-        raise TicketError(f"{field} is longer than {limit} characters", {"field": field})
+        too_long = Msg("%(field)s is longer than %(limit)s characters", field=Label("field", field), limit=limit)
+        raise TicketError(too_long, {"field": field})
     if "\x00" in value:
-        raise TicketError(f"{field} contains a NUL character", {"field": field})
+        raise TicketError(Msg("%(field)s contains a NUL character", field=Label("field", field)), {"field": field})
     return value
 
 
@@ -103,7 +104,8 @@ def _check_actor(actor: str) -> str:
 
 def _check_category_id(category_id: object) -> None:
     if isinstance(category_id, bool) or not isinstance(category_id, int):
-        raise TicketError(f"category_id must be an integer, got {category_id!r}", {"field": "category_id"})
+        not_an_id = Msg("category_id must be an integer, got %(value)s", value=Quoted(category_id, 40))
+        raise TicketError(not_an_id, {"field": "category_id"})
 
 
 def _levels(impact: int | str | None, urgency: int | str | None) -> tuple[int | None, int | None]:
@@ -113,8 +115,8 @@ def _levels(impact: int | str | None, urgency: int | str | None) -> tuple[int | 
             None if impact is None else parse_level(impact, "impact"),
             None if urgency is None else parse_level(urgency, "urgency"),
         )
-    except ValueError as exc:
-        raise TicketError(str(exc)) from None
+    except ValueError as exc:  # priority.parse_level's words (a Msg)
+        raise TicketError(exc.args[0]) from None
 
 
 def is_staff(actor: str) -> bool:
@@ -126,7 +128,7 @@ def clean_text(value: str | None, field: str, *, required: bool = False, limit: 
     """An agent's text as stored: stripped, None when blank; TicketError when required and blank, too long, not
     text or holding a NUL."""
     if value is not None and not isinstance(value, str):
-        raise TicketError(f"{field} must be text", {"field": field})
+        raise TicketError(Msg("%(field)s must be text", field=Label("field", field)), {"field": field})
     if value is not None:
         value = value.strip()
     if required and not value:
@@ -137,7 +139,7 @@ def clean_text(value: str | None, field: str, *, required: bool = False, limit: 
             {"field": field},
         )
     if value and "\x00" in value:
-        raise TicketError(f"{field} contains a NUL character", {"field": field})
+        raise TicketError(Msg("%(field)s contains a NUL character", field=Label("field", field)), {"field": field})
     return value or None
 
 
@@ -214,14 +216,16 @@ class TicketService:
             "first_level_due_at": _first_level_start(call, now) + timedelta(seconds=self.first_level_limit_s),
         }
         note = f"phone call {call.call_id} answered by {agent or 'an agent'}"
-        ticket_id = await self._insert(values, now, note, on_linkedid_conflict=True, then=then)
-        if ticket_id is None:
+        inserted = await self._insert(values, now, note, on_linkedid_conflict=True, then=then)
+        if inserted is None:
             existing = await self._conversation(tenant, linkedid, call.call_id)
             if existing is None:  # pragma: no cover - the conflicting row is committed before we are told
                 raise StoreError(f"ticket of call {linkedid!r} vanished after a conflict", {"tenant": tenant})
             return existing, False
         log.info("ticket opened for call %s (linkedid %s) of tenant %s", call.call_id, linkedid, tenant)
-        return await self.get(tenant, ticket_id), True
+        # the row as inserted (the history hooks and ``then`` write beside it, not to it; no category to join yet):
+        # no second round trip before the pop
+        return from_row({**inserted, "category_path": None, "category_name": None, "category_group": None}), True
 
     async def create(
         self,
@@ -243,13 +247,19 @@ class TicketService:
         or mail ticket waits for its first agent action.
         """
         if not is_tenant(tenant):
-            raise TicketError(f"invalid tenant {tenant!r}: 1..{TENANT_LENGTH} printable characters")
+            invalid = Msg(
+                "invalid tenant %(tenant)s: 1..%(limit)s printable characters",
+                tenant=Quoted(tenant, 80),
+                limit=TENANT_LENGTH,
+            )
+            raise TicketError(invalid, {"field": "tenant"})
         try:
             kind = Channel(channel)
         except ValueError:
-            raise TicketError(f"unknown channel {channel!r}", {"field": "channel"}) from None
+            unknown = Msg("unknown channel %(channel)s", channel=Quoted(channel, 40))
+            raise TicketError(unknown, {"field": "channel"}) from None
         if category_id is None and (impact is not None or urgency is not None):
-            raise TicketError("impact and urgency need a category_id", {"field": "category_id"})
+            raise TicketError(Msg("impact and urgency need a category_id"), {"field": "category_id"})
         levels = _levels(impact, urgency) if category_id is not None else (None, None)
         if category_id is not None:
             _check_category_id(category_id)
@@ -276,9 +286,9 @@ class TicketService:
                 changes = await self._classify(conn, tenant, ticket_id, now, category_id, *levels, None, None)
                 await hist.append(conn, ticket_id, now, actor, changes)
 
-        ticket_id = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor), then=classify)
-        assert ticket_id is not None  # no conflict target: a failed insert raises
-        return await self.get(tenant, ticket_id)
+        inserted = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor), then=classify)
+        assert inserted is not None  # no conflict target: a failed insert raises
+        return await self.get(tenant, int(inserted["id"]))  # read again: the classification changed it
 
     async def _insert(
         self,
@@ -289,8 +299,9 @@ class TicketService:
         actor: str = SYSTEM,
         on_linkedid_conflict: bool = False,
         then: AfterInsert | None = None,
-    ) -> int | None:
-        """Number and insert one ticket with its ``created`` history row; None when its Linkedid has one already."""
+    ) -> Mapping[str, Any] | None:
+        """Number and insert one ticket with its ``created`` history row: the row as inserted (``then`` may change
+        it after); None when its Linkedid has one already."""
         try:
             async with self.db.engine.begin() as conn:
                 # the counter row first: its lock orders concurrent inserts (module tickets.ids)
@@ -300,18 +311,20 @@ class TicketService:
                     {**values, "number": number, "created_at": now, "updated_at": now},
                     on_linkedid_conflict=on_linkedid_conflict,
                 )
-                ticket_id = (await conn.execute(stmt.returning(tickets.c.id))).scalar_one_or_none()
-                if ticket_id is None:
+                found = (await conn.execute(stmt.returning(*tickets.c))).mappings().one_or_none()
+                if found is None:
                     # the conversation has its ticket: roll back, which also gives the number back
                     raise _Rollback
+                inserted: dict[str, Any] = dict(found)
+                ticket_id = int(inserted["id"])
                 await hist.append(conn, ticket_id, now, actor, [Change(Action.CREATED, "number", None, number, note)])
                 # the caller's mail with the status link commits with the ticket (the outbox sends it)
-                await notify_caller(conn, {**values, "id": ticket_id, "number": number}, "created")
+                await notify_caller(conn, inserted, "created", new=True)
                 if then is not None:
-                    await then(conn, int(ticket_id), now)
+                    await then(conn, ticket_id, now)
         except _Rollback:
             return None
-        return int(ticket_id)
+        return inserted
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -321,7 +334,7 @@ class TicketService:
             await self._one(and_(tickets.c.tenant == tenant, tickets.c.id == ticket_id)) if is_id(ticket_id) else None
         )
         if found is None:
-            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+            raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
         return found
 
     async def by_number(self, tenant: str, number: str) -> TicketView:
@@ -331,7 +344,7 @@ class TicketService:
         if canonical is not None:
             found = await self._one(and_(tickets.c.tenant == tenant, tickets.c.number == canonical))
         if found is None:
-            raise NotFound(f"no ticket {number!r}", {"number": str(number)})
+            raise NotFound(Msg("no ticket %(number)s", number=Quoted(number, 40)), {"number": str(number)})
         return found
 
     async def recent_for_requester(
@@ -419,7 +432,7 @@ class TicketService:
     async def _owned(conn: AsyncConnection, tenant: str, ticket_id: int) -> None:
         stmt = select(tickets.c.id).where(tickets.c.tenant == tenant, tickets.c.id == ticket_id)
         if not is_id(ticket_id) or (await conn.execute(stmt)).first() is None:
-            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+            raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
 
     # -- changes ----------------------------------------------------------------------------------------------
 
@@ -447,7 +460,7 @@ class TicketService:
         _check_actor(actor)
         _check_category_id(category_id)
         if not is_id(ticket_id):
-            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+            raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
         impact_in, urgency_in = _levels(impact, urgency)
         subject = clean_text(subject, "subject", required=True, limit=SUBJECT_LENGTH) if subject is not None else None
         description = (clean_text(description, "description") or "") if description is not None else None
@@ -494,17 +507,20 @@ class TicketService:
             update(tickets).where(tickets.c.tenant == tenant, tickets.c.id == ticket_id).values(updated_at=now)
         )
         if touched.rowcount == 0:
-            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+            raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
         row = (await conn.execute(view_select().where(tickets.c.id == ticket_id))).mappings().one()
         if row["status"] == TicketStatus.CLOSED.value:
-            raise Conflict(f"ticket {row['number']} is closed", {"ticket_id": ticket_id, "status": row["status"]})
+            closed = Msg("ticket %(number)s is closed", number=row["number"])
+            raise Conflict(closed, {"ticket_id": ticket_id, "status": row["status"]})
         stmt = select(categories).where(categories.c.tenant == tenant, categories.c.id == category_id)
         category = (await conn.execute(stmt)).mappings().first() if is_id(category_id) else None
         if category is None:
             # another tenant's category is as unknown as a missing one
-            raise TicketError(f"unknown category {category_id}", {"field": "category_id", "category_id": category_id})
+            unknown = Msg("unknown category %(id)s", id=category_id)
+            raise TicketError(unknown, {"field": "category_id", "category_id": category_id})
         if not category["active"]:
-            raise TicketError(f"category {category['path']!r} is no longer in use", {"field": "category_id"})
+            path = Quoted(category["path"], shown=category["name"])
+            raise TicketError(Msg("category %(path)s is no longer in use", path=path), {"field": "category_id"})
         if keep_levels:
             impact = impact if impact is not None else row["impact"]
             urgency = urgency if urgency is not None else row["urgency"]
@@ -512,9 +528,12 @@ class TicketService:
         urgency = urgency if urgency is not None else category["default_urgency"]
         for field, level in (("impact", impact), ("urgency", urgency)):
             if level is None:
-                raise TicketError(
-                    f"{field} is required: category {category['path']!r} has no default", {"field": field}
+                no_default = Msg(
+                    "%(field)s is required: category %(path)s has no default",
+                    field=Label("field", field),
+                    path=Quoted(category["path"], shown=category["name"]),
                 )
+                raise TicketError(no_default, {"field": field})
         assert impact is not None and urgency is not None
         new = {
             "category_id": category_id,

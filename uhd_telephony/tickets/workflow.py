@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.errors import Conflict, NotFound, TicketError
-from uhd_telephony.i18n import Label, Msg
+from uhd_telephony.i18n import Label, Msg, Quoted
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.history import Action, Change, history
 from uhd_telephony.tickets.models import TicketStatus
@@ -92,7 +92,7 @@ def check_transition(number: str, old: str, new: str) -> TicketStatus:
     """The target status when ``old -> new`` is legal; Conflict naming both otherwise."""
     target = _status(new)
     if target is None:
-        raise TicketError(f"unknown status {new!r}", {"field": "status"})
+        raise TicketError(Msg("unknown status %(status)s", status=Quoted(new, 40)), {"field": "status"})
     current = _status(old)
     if current is None or target not in TRANSITIONS[current]:
         allowed = ", ".join(next_statuses(old)) or "none"
@@ -225,10 +225,12 @@ class TicketWorkflow:
 
         async def change(conn: AsyncConnection, row: Mapping[str, Any], now: datetime) -> list[Change]:
             if row["status"] in NOT_ROUTABLE:
-                raise Conflict(
-                    f"ticket {row['number']} is {row['status']}: reopen it before routing it",
-                    {"ticket_id": ticket_id, "status": row["status"]},
+                reopen = Msg(
+                    "ticket %(number)s is %(status)s: reopen it before routing it",
+                    number=row["number"],
+                    status=Label("status", row["status"]),
                 )
+                raise Conflict(reopen, {"ticket_id": ticket_id, "status": row["status"]})
             result = await route(conn, tenant, ticket_id, group=group, actor=actor, reason=why, now=now)
             results.append(result)
             if not result.routed:
@@ -242,7 +244,7 @@ class TicketWorkflow:
         """Move the ticket to status ``to`` (see ``TRANSITIONS``), with its side effects and one history row."""
         target = _status(to)
         if target is None:
-            raise TicketError(f"unknown status {to!r}", {"field": "status"})
+            raise TicketError(Msg("unknown status %(status)s", status=Quoted(to, 40)), {"field": "status"})
         what = NOTE_REQUIRED.get(target)
         text = clean_text(note, what or "note", required=what is not None)
 
@@ -289,7 +291,7 @@ class TicketWorkflow:
         ``after(conn)`` runs last, inside the transaction (the comment reads back its history row).
         """
         if not is_id(ticket_id):
-            raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+            raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
         now = self.service.now()
         try:
             async with self.db.engine.begin() as conn:
@@ -299,7 +301,7 @@ class TicketWorkflow:
                     update(tickets).where(tickets.c.tenant == tenant, tickets.c.id == ticket_id).values(updated_at=now)
                 )
                 if touched.rowcount == 0:
-                    raise NotFound(f"no ticket {ticket_id}", {"ticket_id": ticket_id})
+                    raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
                 row = (await conn.execute(view_select().where(tickets.c.id == ticket_id))).mappings().one()
                 changes = await change(conn, row, now)
                 if not changes and not always:

@@ -14,7 +14,7 @@ import base64
 import logging
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field
 
 from uhd_telephony.errors import Forbidden, NotAuthenticated, NotFound
-from uhd_telephony.i18n import DEFAULT_LOCALE
+from uhd_telephony.i18n import DEFAULT_LOCALE, Label, Msg
 from uhd_telephony.settings import Settings
 from uhd_telephony.tenant import is_tenant
 from uhd_telephony.web import keys
@@ -30,6 +30,9 @@ from uhd_telephony.web.locale import PRINCIPAL
 from uhd_telephony.web.middleware import csrf_ok, same_origin
 from uhd_telephony.web.permissions import token_scope
 from uhd_telephony.web.roles import Role
+
+if TYPE_CHECKING:
+    from uhd_telephony.accounts.service import AccountView
 
 log = logging.getLogger(__name__)
 
@@ -171,13 +174,18 @@ async def principal(request: web.Request) -> Principal | None:
     if account is None or not account.active or account.role == Role.PARTNER:
         session.invalidate()
         return None
+    return session_principal(account, str(session.get("csrf", "")))
+
+
+def session_principal(account: AccountView, csrf: str) -> Principal:
+    """Who a session of ``account`` (an active one, not a partner's) acts as."""
     return Principal(
         account_id=account.id,
         username=account.username,
         display_name=account.display_name,
         role=account.role,
         tenants=frozenset(account.tenants),
-        csrf=str(session.get("csrf", "")),
+        csrf=csrf,
         partner_group=account.partner_group,
         locale=account.locale,
     )
@@ -187,7 +195,7 @@ async def _token_principal(request: web.Request, presented: str) -> Principal:
     use = await request.app[keys.TOKENS].authenticate(presented) if presented else None
     if use is None:
         # the same answer for every kind of bad token: which part was wrong is not the caller's business
-        raise InvalidToken("invalid, expired or revoked API token")
+        raise InvalidToken(Msg("invalid, expired or revoked API token"))
     account = use.account
     return Principal(
         account_id=account.id,
@@ -223,19 +231,20 @@ async def require(request: web.Request, *roles: str) -> Principal:
     """The principal with one of ``roles``; a token needs the route's scope, a cookie the CSRF token on writes."""
     who = await authenticate(request)
     if who is None:
-        raise NotAuthenticated("log in first")
+        raise NotAuthenticated(Msg("log in first"))
     if who.via_token:
         scope = token_scope(request.method, _route_path(request))
         if scope is None:
-            raise Forbidden("API tokens are not accepted here")
+            raise Forbidden(Msg("API tokens are not accepted here"))
         if scope and scope not in who.scopes:
-            raise Forbidden(f"the API token lacks the scope {scope}", {"scope": scope})
+            lacks = Msg("the API token lacks the scope %(scope)s", scope=Label("scope", scope))
+            raise Forbidden(lacks, {"scope": scope})
     if roles and who.role not in roles:
-        raise Forbidden("not allowed for your role")
+        raise Forbidden(Msg("not allowed for your role"))
     # a browser sends the cookie by itself, never an Authorization header: only cookie requests need CSRF proof
     if not who.via_token and request.method not in SAFE_METHODS:
         if not same_origin(request) or not csrf_ok(request, who.csrf):
-            raise Forbidden("missing or wrong CSRF token")
+            raise Forbidden(Msg("missing or wrong CSRF token"))
     return who
 
 
@@ -246,7 +255,7 @@ def require_tenant(who: Principal, tenant: str) -> str:
     stored (a NUL from a URL is an error in PostgreSQL, not an empty answer).
     """
     if not is_tenant(tenant) or not who.serves(tenant):
-        raise NotFound("no such tenant")  # exactly what a tenant that does not exist looks like
+        raise NotFound(Msg("no such tenant"))  # exactly what a tenant that does not exist looks like
     return tenant
 
 

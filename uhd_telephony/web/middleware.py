@@ -12,8 +12,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from uhd_telephony.errors import UhdError
-from uhd_telephony.i18n import N_, Msg, gettext, label
+from uhd_telephony.i18n import N_, Msg, gettext
 from uhd_telephony.web import keys
+from uhd_telephony.web.inputs import problem
 from uhd_telephony.web.locale import request_locale
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,25 @@ def error_text(request: web.Request, status: int, message: str) -> str:
     return gettext(locale, fallback)
 
 
-def _problems_text(request: web.Request, problems: list[dict[str, str]]) -> str:
+# the problems of an invalid request that its ``text`` tells (each problem has its own ``text`` too)
+TOLD_PROBLEMS = 3
+
+
+def _problems(request: web.Request, exc: ValidationError) -> tuple[list[dict[str, str]], str]:
+    """``details.problems`` (field, Pydantic's English ``problem``, ``text`` for people) and the answer's ``text``:
+    what is wrong with which field, in the requester's language ("Betreff fehlt: bitte ausfüllen.")."""
     locale = request_locale(request)
-    fields = ", ".join(dict.fromkeys(label("field", p["field"].split(".")[-1], locale) for p in problems if p["field"]))
-    if not fields:
-        return gettext(locale, _GENERIC[400])
-    return gettext(locale, "The input is not valid: %(fields)s.", fields=fields)
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in error["loc"])
+        problems.append({"field": field, "problem": error["msg"], "text": problem(error).render(locale)})
+    told = list(dict.fromkeys(p["text"] for p in problems))
+    if not told:
+        return problems, gettext(locale, _GENERIC[400])
+    text = " ".join(told[:TOLD_PROBLEMS])
+    if len(told) > TOLD_PROBLEMS:
+        text += " " + gettext(locale, "(and %(n)s more)", n=len(told) - TOLD_PROBLEMS)
+    return problems, text
 
 
 @web.middleware
@@ -94,18 +108,17 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         text = error_text(request, exc.status, "")
         return web.json_response(error_body(error_id, exc.reason, text=text), status=exc.status, headers=_keep(exc))
     except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors(include_url=False)
-        ]
-        text = _problems_text(request, problems)
+        problems, text = _problems(request, exc)
         return web.json_response(
             error_body("invalid-request", "invalid request", {"problems": problems}, text=text), status=400
         )
     except json.JSONDecodeError:  # a body that is not JSON, should a handler parse one itself (web.inputs.read_json)
-        body = error_body("invalid-json", "the request body is not valid JSON", text=error_text(request, 400, ""))
+        message = Msg("the request body is not valid JSON")
+        body = error_body("invalid-json", message, text=error_text(request, 400, message))
         return web.json_response(body, status=400)
     except UnicodeDecodeError:
-        body = error_body("bad-encoding", "the request body is not UTF-8", text=error_text(request, 400, ""))
+        message = Msg("the request body is not UTF-8")
+        body = error_body("bad-encoding", message, text=error_text(request, 400, message))
         return web.json_response(body, status=400)
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
@@ -132,10 +145,11 @@ async def hostile_input(request: web.Request, handler: Handler) -> web.StreamRes
     and PostgreSQL answers a NUL in text with an error (a 500), SQLite with a silent miss.
     """
     if _unstorable(request.path):  # no resource has such a name
-        return web.json_response(error_body("not-found", "not found"), status=404)
+        return web.json_response(error_body("not-found", "not found", text=error_text(request, 404, "")), status=404)
     if any(_unstorable(k) or _unstorable(v) for k, v in request.query.items()):
+        message = Msg("the query contains a NUL byte or invalid Unicode")
         return web.json_response(
-            error_body("invalid-request", "the query contains a NUL byte or invalid Unicode"), status=400
+            error_body("invalid-request", message, text=error_text(request, 400, message)), status=400
         )
     return await handler(request)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from uhd_telephony.errors import InvalidInput
+from uhd_telephony.i18n import Msg, Quoted
 from uhd_telephony.web.permissions import token_scope
 
 Handler = Callable[..., Any]
@@ -87,7 +88,7 @@ def single_query(request: web.Request, model: type[Q]) -> Q:
     for name in request.query:
         values = request.query.getall(name)
         if len(values) > 1:
-            raise InvalidInput(f"query parameter {name!r} given more than once", {"field": name})
+            raise InvalidInput(Msg("query parameter %(name)s given more than once", name=Quoted(name)), {"field": name})
         raw[name] = values[0]
     return model.model_validate(raw)
 

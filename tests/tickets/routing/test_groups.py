@@ -33,9 +33,9 @@ async def lite(sqlite_url: str) -> Any:
 async def test_the_example_file_imports_and_a_reimport_changes_only_what_changed(lite: Database) -> None:
     example = EXAMPLES / "groups.example.yaml"
     first = await import_groups(lite, TENANT, example, env=ENV)
-    assert first.to_dict() == {"created": 5, "updated": 0, "unchanged": 0, "deactivated": 0}
+    assert first.to_dict() == {"created": 6, "updated": 0, "unchanged": 0, "deactivated": 0}
     again = await import_groups(lite, TENANT, example, env=ENV)
-    assert again.to_dict() == {"created": 0, "updated": 0, "unchanged": 5, "deactivated": 0}
+    assert again.to_dict() == {"created": 0, "updated": 0, "unchanged": 6, "deactivated": 0}
     groups = {g.code: g for g in await list_groups(lite, TENANT)}
     assert [g.level for g in groups.values()] == sorted(g.level for g in groups.values())
     dedalus = groups["partner:dedalus"]
@@ -44,13 +44,23 @@ async def test_the_example_file_imports_and_a_reimport_changes_only_what_changed
     assert SECRET not in repr(dedalus) and SECRET not in json.dumps(dedalus.to_dict())
     assert dedalus.to_dict()["webhook_signed"] is True
     assert groups["2nd_level"].mail == ["klinik-it-2nd-level@klinikum-nord.example.org"]
+    # the hosting provider abroad reads English; a group without a locale, German
+    assert (groups["partner:sap-hosting"].locale, groups["2nd_level"].locale) == ("en", "de")
+    assert groups["partner:sap-hosting"].to_dict()["locale"] == "en"
 
     rotated = {"UHD_GROUP_SECRET_DEDALUS": new_secret()}
     changed = await import_groups(lite, TENANT, [{"code": "2nd_level", "mail": ["a@it.example", "b@it.example"]}],
                                   env=rotated, prune=True)  # fmt: skip
-    assert changed.to_dict() == {"created": 0, "updated": 1, "unchanged": 0, "deactivated": 4}
+    assert changed.to_dict() == {"created": 0, "updated": 1, "unchanged": 0, "deactivated": 5}
     assert [g.code for g in await list_groups(lite, TENANT)] == ["2nd_level"]
-    assert len(await list_groups(lite, TENANT, include_inactive=True)) == 5
+    assert len(await list_groups(lite, TENANT, include_inactive=True)) == 6
+    # a language of its own is a change too; taking it out again, German once more
+    english = await import_groups(lite, TENANT, [{"code": "2nd_level", "mail": ["a@it.example", "b@it.example"],
+                                                  "locale": "en"}], env=rotated)  # fmt: skip
+    assert english.to_dict() == {"created": 0, "updated": 1, "unchanged": 0, "deactivated": 0}
+    assert [g.locale for g in await list_groups(lite, TENANT)] == ["en"]
+    await import_groups(lite, TENANT, [{"code": "2nd_level", "mail": ["a@it.example", "b@it.example"]}], env=rotated)
+    assert [g.locale for g in await list_groups(lite, TENANT)] == ["de"]
 
 
 @pytest.mark.parametrize(
@@ -63,6 +73,9 @@ async def test_the_example_file_imports_and_a_reimport_changes_only_what_changed
         ([{"code": "partner:x", "mail": "Dedalus <support@dedalus.example>"}], "not a plain mail address"),
         ([{"code": "partner:x", "mail": "a@b.example\nBcc: c@d.example"}], "not a plain mail address"),
         ([{"code": "partner:x", "fax": "0231"}], "unknown key(s) fax"),
+        ([{"code": "partner:x", "locale": "fr"}], "group 'partner:x': 'locale' must be de (German) or en (English)"),
+        ([{"code": "partner:x", "locale": "EN"}], "'locale' must be de (German) or en (English)"),
+        ([{"code": "partner:x", "locale": ["en"]}], "'locale' must be de (German) or en (English)"),
         ([{"code": "partner:x", "webhook": {"url": "ftp://x.example/", "secret": SECRET}}], "http(s) URL"),
         ([{"code": "partner:x", "webhook": {"url": "https://u:p@x.example/", "secret": SECRET}}], "credentials"),
         ([{"code": "partner:x", "webhook": {"url": "https://x.example/"}}], "whsec_"),
@@ -97,7 +110,7 @@ def test_import_groups_command(
     with caplog.at_level(logging.DEBUG):
         assert main(["import-groups", example, "--tenant", TENANT, "--database-url", sqlite_url]) == 0
     out = capsys.readouterr().out
-    assert json.loads(out) == {"tenant": TENANT, "created": 5, "updated": 0, "unchanged": 0, "deactivated": 0}
+    assert json.loads(out) == {"tenant": TENANT, "created": 6, "updated": 0, "unchanged": 0, "deactivated": 0}
     assert SECRET not in out and SECRET not in caplog.text
     monkeypatch.delenv("UHD_GROUP_SECRET_DEDALUS")
     bad = tmp_path / "groups.yaml"
