@@ -25,7 +25,8 @@ Modes (how the service hashes passwords; the service is started with the hasher 
 - ``pool-nice0``: the same pool with its threads at the service's own priority (``UHD_PASSWORD_HASH_NICE=0``);
 - ``default-executor``: the code before it, every hash in the loop's default executor (cpu + 4 threads, no bound);
 - ``loop``: hashing on the event loop itself, the naive way;
-- ``quiet``: no logins at all, the pops' own latency on this machine at the time.
+- ``quiet``: the login storm of the consoles only, no logins after it: issue 17's pop target (p99 < 50 ms over
+  1,000 pops at 100 agents, the login storm included), and the pops' own latency on this machine at the time.
 """
 
 from __future__ import annotations

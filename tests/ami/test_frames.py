@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from uhd_telephony.ami.events import build_event, chan_vars, tracker_filter
-from uhd_telephony.ami.frames import MAX_FRAME, FrameDecoder, parse_fields
+from uhd_telephony.ami.frames import MAX_FRAME, SEP, EventFilter, FrameDecoder, FrameStats
+from uhd_telephony.ami.headers import Frame, Headers, Layout, parse_fields, run_values
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
@@ -153,3 +158,124 @@ def test_one_latin1_header_does_not_garble_the_utf8_headers_of_its_frame() -> No
     assert d.stats.fallback_decoded == 1
     event = build_event(fields, 0.0)
     assert event.member_name == "Ben Schäfer" and event.caller_name == "Jürgen Müller"  # type: ignore[attr-defined]
+
+
+# --- issue 17 item 5: the fast path reads what the plain one reads ---------------------------------------------------
+
+STREAM = (
+    BANNER
+    + b"Response: Success\r\nActionID: 1\r\nMessage: Authentication accepted\r\n\r\n"
+    + b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"
+    + b"Event: VarSet\r\nChannel: PJSIP/t-1\r\nUniqueid: 1.1\r\nVariable: BRIDGEPEER\r\nValue: x\r\n\r\n"
+    + b"Event: VarSet\r\nChannel: PJSIP/t-1\r\nUniqueid: 1.1\r\nVariable: UHD_TENANT\r\nValue: a\r\n\r\n"
+    + "Event: QueueCallerJoin\r\nCallerIDName: Müller\r\nQueue: hotline\r\n\r\n".encode("latin-1")
+    + b"Event: Cdr\r\nUniqueID: 1.1\r\n\r\n"
+    + b"Event: Big\r\nData: "
+    + b"y" * (MAX_FRAME + 10)
+    + b"\r\n\r\n"
+    + b"Event: QueueEntry\r\nQueue: hotline\r\nActionID: a-7\r\n\r\n"
+    + b"Event: Hangup\r\nUniqueid: 1.1\r\nCause: 16\r\n\r\n"
+    + b"nonsense\r\n\r\n"
+)
+
+
+def _read(pieces: list[bytes]) -> tuple[list[dict[str, str]], list[str], FrameStats]:
+    events: list[dict[str, str]] = []
+    responses: list[str] = []
+    d = FrameDecoder(lambda frame: events.append(dict(frame)), responses.append, tracker_filter())
+    for piece in pieces:
+        d.feed(piece)
+    return events, responses, d.stats
+
+
+def test_a_stream_read_in_any_pieces_gives_the_same_frames() -> None:
+    whole = _read([STREAM])
+    assert [e["Event"] for e in whole[0]] == ["FullyBooted", "VarSet", "QueueCallerJoin", "Hangup"]
+    assert whole[0][2]["CallerIDName"] == "Müller" and whole[2].fallback_decoded == 1
+    assert len(whole[1]) == 2 and whole[2].oversized == 1 and whole[2].skipped == 2 and whole[2].malformed == 1
+    rng = random.Random(17)
+    for _ in range(200):
+        cuts = sorted(rng.sample(range(1, len(STREAM)), rng.randrange(1, 40)))
+        # a separator cut anywhere: before, inside and after each of its four bytes
+        cuts += [at + k for at in (STREAM.index(SEP, 200), STREAM.index(SEP, 500)) for k in range(5)]
+        cuts = sorted(set(cuts))
+        pieces = [STREAM[a:b] for a, b in zip([0, *cuts], [*cuts, len(STREAM)], strict=True)]
+        assert _read(pieces) == whole
+
+
+def test_a_frame_is_a_mapping_of_its_headers_as_parse_fields_reads_them() -> None:
+    text = (
+        "Event: AgentConnect\r\nQueue: first\r\nChanVariable: A=1\r\nChanVariable:\r\nChanVariable: B=2\r\n"
+        "PausedReason:\r\nValue: a: b\r\nAppData: x\ny\rz\r\nQueue: last\r\n: no key\r\nno colon"
+    )
+    frame, plain = Frame(text), parse_fields(text)
+    assert frame == plain and dict(frame) == plain and len(frame) == len(plain) and list(frame) == list(plain)
+    assert frame.name == "AgentConnect" and frame.get("Event") == "AgentConnect"
+    assert frame["Queue"] == "last"  # a header given twice: its last value
+    assert frame.get("ChanVariable") == "A=1\n\nB=2" == plain["ChanVariable"]
+    assert frame.get("PausedReason") == "" and frame["Value"] == "a: b" and frame["AppData"] == "x\ny\rz"
+    assert frame.get("Nope") is None and frame.get("Nope", "-") == "-" and "Nope" not in frame and "Queue" in frame
+    for key in ("", "a: b", "Value: a", "Queue\r\nValue", 7):
+        assert frame.get(key) == plain.get(key)  # type: ignore[call-overload]
+    with pytest.raises(KeyError):
+        frame["Nope"]
+    assert Frame("Hangup: no event line").name == ""
+
+
+def test_headers_reads_the_headers_asked_for_in_one_pass() -> None:
+    headers = Headers("Queue", "PausedReason", "Value")
+    frame = Frame("Event: X\r\nQueue: a\r\nPausedReason:\r\nValue: b\rc\r\nQueue: d")
+    assert headers.of(frame) == {"Queue": "d", "PausedReason": "", "Value": "b\rc"}
+    plain = {"Event": "X", "Queue": "a"}
+    assert headers.of(plain) is plain
+    for bad in ((), ("",), ("a: b",), ("ChanVariable",), ("A\r\nB",)):
+        with pytest.raises(ValueError):
+            Headers(*bad)
+
+
+def test_a_layout_reads_a_frame_laid_out_so_in_one_match_and_any_other_header_by_header() -> None:
+    layout = Layout("Privilege", "=Timestamp", "=Uniqueid", "*ChanVariable", "~DestChanVariable", "=Cause",
+                    extra=("Reason",))  # fmt: skip
+    laid_out = Frame(
+        "Event: Hangup\r\nPrivilege: call,all\r\nTimestamp: 1.5\r\nUniqueid: 1.1\r\nChanVariable: A=1\r\n"
+        "ChanVariable: B=\nx\r\nDestChanVariable: C=3\r\nCause: 16"
+    )
+    assert layout.matches(laid_out)
+    values = layout.read(laid_out)
+    assert values == ("1.5", "1.1", "\r\nChanVariable: A=1\r\nChanVariable: B=\nx", "16", "")
+    assert run_values(values[2], "ChanVariable") == ["A=1", "B=\nx"]
+    # the same headers in another order, with a line more, or as a plain mapping: header by header, same values
+    other = Frame("Event: Hangup\r\nTimestamp: 1.5\r\nCause: 16\r\nReason: r\r\nUniqueid: 1.1\r\nChanVariable: A=1")
+    assert not layout.matches(other)
+    assert layout.read(other) == ["1.5", "1.1", "\r\nChanVariable: A=1", "16", "r"]
+    assert layout.read(parse_fields(other.text)) == layout.read(other)
+    assert layout.read({"Event": "Hangup"}) == ["", "", "", "", ""]
+    for bad in (("=ChanVariable",), ("*Cause",)):
+        with pytest.raises(ValueError):
+            Layout(*bad)
+    with pytest.raises(ValueError):
+        Layout("=Cause", extra=("Cause",))
+
+
+def test_a_needle_is_looked_for_in_the_frames_last_line_of_its_header() -> None:
+    wanted = EventFilter({"Hangup"}, needles={"VarSet": (b"\r\nVariable: UHD_", b"\r\nVariable: QUEUESTATUS\r\n")})
+    assert wanted.wants(b"Event: VarSet\r\nUniqueid: 1\r\nVariable: UHD_TENANT\r\nValue: a")
+    assert wanted.wants(b"Event: VarSet\r\nVariable: QUEUESTATUS\r\nValue: TIMEOUT")
+    assert not wanted.wants(b"Event: VarSet\r\nVariable: QUEUESTATUSX\r\nValue: x")
+    assert not wanted.wants(b"Event: VarSet\r\nChanVariable: UHD_TENANT=a\r\nVariable: BRIDGEPEER\r\nValue: x")
+    assert not wanted.wants(b"Event: VarSet\r\nValue: \r\nVariable: UHD_X\r\nVariable: BRIDGEPEER")  # the last one
+    assert wanted.wants(b"Event: Hangup") and not wanted.wants(b"Event: Hangups\r\nX: y")
+    assert not wanted.wants(b"Response: Success\r\nActionID: 1")
+    assert wanted.names() == {"Hangup", "VarSet"}
+
+
+def test_an_unread_list_event_is_a_response_only_while_an_action_waits_for_one() -> None:
+    frame = b"Event: QueueMember\r\nQueue: hotline\r\nActionID: a-7\r\n\r\n"
+    awaiting: dict[str, object] = {}
+    responses: list[str] = []
+    d = FrameDecoder(lambda frame: None, responses.append, tracker_filter(), awaiting=awaiting)
+    d.feed(BANNER + frame)
+    assert responses == [] and d.stats.skipped == 1  # nothing to answer: like any event nobody reads
+    awaiting["a-7"] = object()
+    d.feed(frame)
+    assert responses == ["Event: QueueMember\r\nQueue: hotline\r\nActionID: a-7"] and d.stats.responses == 1

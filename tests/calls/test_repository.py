@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
+from tests.support.databases import sqlite_database
 from uhd_telephony.calls.models import Call
 from uhd_telephony.calls.records import CallRecord, Outcome, RingAttempt
-from uhd_telephony.calls.repository import CallRepository, supersedes, to_datetime, to_epoch
+from uhd_telephony.calls.repository import CallRepository, supersedes, to_datetime, to_epoch, to_row
 from uhd_telephony.errors import StoreError
+from uhd_telephony.store.db import Database
 
 from .conftest import T0, MakeCall
 
@@ -270,3 +273,42 @@ async def test_large_batches_are_split_below_the_bind_parameter_limits(
     assert await repo.upsert_many(records) == 3000
     assert await repo.count() == 3000
     assert len(await repo.open_calls()) == 1500
+
+
+async def test_sqlite_rows_are_stored_as_the_column_types_store_them(tmp_path: Path, make_call: MakeCall) -> None:
+    # the upsert hands SQLite plain values (issue 17 item 5): byte for byte what SQLAlchemy's types would have stored
+    records = [
+        make_call(1, caller_name="Jürgen Müller 🏥", variables={"UHD_NOTE": "Grüße", "UHD_VIP": "1"}),
+        make_call(2, finished=False, callback_requested=True, resynced=True, backfilled=True),
+        make_call(3, entered_at=0.0, answered_at=0.000001, ended_at=4102444799.999999, outcome=Outcome.ANSWERED),
+        make_call(
+            4,
+            entered_at=1732694400.0,
+            ring_attempts=[RingAttempt("PJSIP/101", "Agent Böb", T0 + 1.000001, T0 + 2.5, "noanswer", "PJSIP/101-1")],
+        ),
+    ]
+    (tmp_path / "typed").mkdir()
+    (tmp_path / "plain").mkdir()
+    typed = Database(await sqlite_database(tmp_path / "typed"))
+    plain = Database(await sqlite_database(tmp_path / "plain"))
+    try:
+        now = datetime(2026, 12, 7, 18, 0, 0, 5, tzinfo=UTC)
+        async with typed.engine.begin() as conn:  # through every column type's own bind processing
+            await conn.execute(Call.__table__.insert(), [to_row(record, now) for record in records])
+        assert await CallRepository(plain).upsert_many(records) == 4
+        stored: list[list[tuple[object, ...]]] = []
+        for db in (typed, plain):
+            async with db.engine.connect() as conn:
+                rows = (await conn.exec_driver_sql("SELECT * FROM calls ORDER BY call_id")).all()
+            # created_at/updated_at are the writes' own times
+            stored.append([tuple(v for k, v in row._mapping.items() if k not in {"created_at", "updated_at", "id"})
+                           for row in rows])  # fmt: skip
+        assert stored[0] == stored[1]
+        for record in records:
+            assert await CallRepository(plain).get(record.call_id) == record
+        async with plain.engine.connect() as conn:
+            stamps = (await conn.exec_driver_sql("SELECT created_at FROM calls")).scalars().all()
+        assert all(len(stamp) == len("2026-12-07 18:00:00.000005") for stamp in stamps)
+    finally:
+        await typed.close()
+        await plain.close()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from uhd_telephony.ami.names import USEREVENT_CALLBACK, USEREVENT_CLOSED, VAR_TENANT, VAR_VIP
 from uhd_telephony.ami.snapshot import Snapshot
 from uhd_telephony.calls import domain
 from uhd_telephony.calls.pipeline import CallPipeline
-from uhd_telephony.calls.records import CallRecord
+from uhd_telephony.calls.records import CallRecord, RingAttempt
 from uhd_telephony.calls.replay import replay_bytes
 from uhd_telephony.calls.tracker import CallTracker
 
@@ -441,6 +443,51 @@ def test_a_queue_timeout_seen_before_the_connection_dropped_stays_a_timeout_afte
     assert tracker.calls == {}
 
 
+def test_events_read_before_the_resync_ran_are_newer_than_its_lists() -> None:
+    # The lists are answered while events keep coming on the same connection: those read in the same read as the
+    # lists' last answer reach the tracker before the resync does. The snapshot was taken at T0 + 10 (the Pong's
+    # time, before the lists); then a caller joined, one answered caller hung up and one waiting caller abandoned.
+    waiting, joined, answered, abandoned = Caller("11.1"), Caller("11.2"), Caller("11.3"), Caller("11.4")
+    tracker = CallTracker(grace_s=2.0)
+    pipeline, seen = collect(tracker)
+    pipeline.feed(waiting.join(T0) + answered.join(T0 + 1) + abandoned.join(T0 + 2) + answered.connect(T0 + 5, 4))
+    snap = snapshot(
+        T0 + 10.5,
+        {"Event": "QueueEntry", "Queue": "hotline", "Uniqueid": "11.1", "Channel": waiting.channel, "Wait": "10"},
+        {"Event": "QueueEntry", "Queue": "hotline", "Uniqueid": "11.4", "Channel": abandoned.channel, "Wait": "8"},
+        {
+            "Event": "CoreShowChannel",
+            "Channel": answered.channel,
+            "Uniqueid": "11.3",
+            "Linkedid": "11.3",
+            "Application": "Queue",
+            "ApplicationData": "hotline",
+            "BridgeId": "b1",
+            "Duration": "00:00:10",
+        },
+        {"Event": "CoreShowChannel", "Channel": "PJSIP/101-1", "Uniqueid": "11.3a", "BridgeId": "b1"},
+    )
+    snap.asterisk_time = T0 + 10
+    pipeline.feed(
+        joined.join(T0 + 11)
+        + answered.complete(T0 + 11.5, 4, 6, reason="caller")
+        + answered.hangup(T0 + 11.5)
+        + abandoned.abandon(T0 + 12, hold=10)
+        + abandoned.hangup(T0 + 12)
+    )
+    before = len(seen)
+    pipeline.resync(snap)
+    assert seen[before:] == []  # nothing ended "unknown", nothing rebuilt from the older lists
+    assert set(tracker.calls) == {"11.1@hotline", "11.2@hotline"}
+    assert not tracker.calls["11.2@hotline"].resynced and tracker.calls["11.2@hotline"].entered_at == T0 + 11
+    ended = {e.call.uniqueid: e.call.outcome for e in seen if isinstance(e, domain.CallEnded)}
+    assert ended == {"11.3": "answered", "11.4": "abandoned"}
+    # without Asterisk's time the snapshot cannot be placed among the events: the lists decide
+    blind = snapshot(T0 + 10.5)
+    pipeline.resync(blind)
+    assert [e.call.uniqueid for e in seen[before:] if isinstance(e, domain.CallEnded)] == ["11.1", "11.2"]
+
+
 def test_a_fullybooted_without_timestamp_does_not_run_the_clock_ahead_of_asterisk() -> None:
     # Asterisk 22 sends FullyBooted at login without a Timestamp: the receive time (this machine's clock, a minute ahead
     # of Asterisk's here) must not finalise a caller who is being answered as having left with a key
@@ -452,3 +499,16 @@ def test_a_fullybooted_without_timestamp_does_not_run_the_clock_ahead_of_asteris
     pipeline.flush()
     outcomes = [e.call.outcome for e in seen if isinstance(e, domain.CallEnded)]
     assert any(isinstance(e, domain.CallAnswered) for e in seen) and outcomes == ["answered"]
+
+
+def test_a_snapshot_is_an_independent_copy_of_every_field() -> None:
+    call = CallRecord("1.1@hotline", "1.1", "1.1", "hotline", "t", T0, channel="PJSIP/t-1", caller_name="Anna",
+                      answered_at=T0 + 3, ring_attempts=[RingAttempt("PJSIP/101", "Anna", T0 + 1)],
+                      variables={"UHD_VIP": "1"}, resynced=True, backfilled=True)  # fmt: skip
+    copy = call.snapshot()
+    assert copy == call and copy is not call
+    assert dataclasses.asdict(copy) == dataclasses.asdict(call)
+    call.ring_attempts[0].result = "answered"
+    call.ring_attempts.append(RingAttempt("PJSIP/102", "Ben", T0 + 2))
+    call.variables["UHD_VIP"] = "0"
+    assert copy.ring_attempts == [RingAttempt("PJSIP/101", "Anna", T0 + 1)] and copy.variables == {"UHD_VIP": "1"}

