@@ -97,10 +97,9 @@ class AuditLog:
         ip: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        entry = _entry(action, actor=actor, target=target, ip=ip, details=details)
         try:
             async with self.db.sessionmaker() as session:
-                session.add(entry)
+                self.add(session, action, actor=actor, target=target, ip=ip, details=details)
                 await session.commit()
         except Exception:  # the audit row is a record of the change, not a condition for it
             log.exception("audit entry %s by %s could not be written", action, actor)

@@ -26,6 +26,7 @@ from uhd_telephony.screenpop.ports import Accounts, Agent, Callbacks, CallTicket
 from uhd_telephony.sla.view import open_ticket
 from uhd_telephony.sla.view import states as sla_states
 from uhd_telephony.store.db import Database, is_unavailable
+from uhd_telephony.tickets.categories import category_tree
 from uhd_telephony.tickets.requester import DirectoryMatch, Requester, requester_of
 from uhd_telephony.tickets.service import AfterInsert
 from uhd_telephony.tickets.view import TicketView
@@ -318,8 +319,6 @@ class ScreenPop:
         )
 
     async def _category_tree(self, tenant: str) -> list[dict[str, Any]]:
-        from uhd_telephony.tickets.categories import category_tree
-
         cached = self._categories.get(tenant)
         now = time.monotonic()
         if cached is not None and now - cached[0] < CATEGORY_CACHE_S:
