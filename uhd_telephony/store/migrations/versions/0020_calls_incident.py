@@ -1,0 +1,25 @@
+"""reserved for the major incidents' phone side (issue 18): the calls' columns if they need any
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-07 22:30:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0020"
+down_revision: str | Sequence[str] | None = "0019"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# written by hand, checked against the models by tests/store/test_migrate.py (autogenerate finds no difference).
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
