@@ -12,9 +12,16 @@ COPY uhd_telephony ./uhd_telephony
 # the package the way the README installs it: pip install of the project
 RUN pip install . && rm -rf /src
 
+# espeak-ng speaks a declared major incident's announcement for the callers (uhd_telephony/incidents/prompt.py)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends espeak-ng \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --system --uid 10001 --create-home --home-dir /home/uhd --shell /usr/sbin/nologin uhd
 USER uhd
 WORKDIR /home/uhd
+# the announcements' folder (UHD_INCIDENT_SOUNDS_DIR): a new volume mounted here takes its owner, uhd
+RUN mkdir -p /home/uhd/incident-sounds
 
 # inside a container the console must listen beyond loopback; docker-compose.yml publishes the port
 ENV UHD_HTTP_HOST=0.0.0.0 \

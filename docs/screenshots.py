@@ -2,7 +2,8 @@
 
 Starts the embedded demo with traffic (its defaults: 100 calls an hour, clock x10; SQLite in a temporary folder,
 the built-in AMI simulator), logs in as a simulated agent until a call pops on the console, and as the team lead
-once the KPI page has figures; writes docs/console.png and docs/kpis.png (1280 px wide, German, as a new
+once the KPI page has figures, and as the lead declares a major incident on its page once its callers hear the
+announcement; writes docs/console.png, docs/kpis.png and docs/incidents.png (1280 px wide, German, as a new
 installation shows them).
 """
 
@@ -36,6 +37,23 @@ async def logged_in(browser: Browser, base: str, username: str, path: str) -> Pa
     return page
 
 
+async def declared_incident(page: Page) -> None:
+    """The lead declares a major incident on /incidents and waits on its page until callers pressed the key."""
+    await page.click("#declare-open")
+    await page.fill("#declare-title", "KIS: Anmeldung nicht möglich")
+    await page.select_option("#declare-category", index=1)
+    await page.fill("#declare-message", "Die Anmeldung am KIS ist gestört. Wir arbeiten daran. Drücken Sie die 1, "
+                    "um bei Behebung benachrichtigt zu werden.")  # fmt: skip
+    await page.click("#declare-submit")
+    await page.wait_for_url(re.compile(r".*/incidents/[^/]+/\d+$"))
+    for _ in range(30):  # the demo's callers hear the announcement; some press the key
+        await asyncio.sleep(4)
+        await page.reload()
+        await page.wait_for_selector("#d-subscriber-count:not(:empty)")
+        if (await page.text_content("#d-subscriber-count") or "0") != "0":
+            break
+
+
 async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/demo.db", http_port=0, log_level="WARNING")
@@ -57,9 +75,12 @@ async def main() -> int:
                     )
                     await asyncio.sleep(2)
                     await kpis.screenshot(path=str(DOCS / "kpis.png"), full_page=True)
+                    incidents = await logged_in(browser, demo.base_url, lead.username, "/incidents")
+                    await declared_incident(incidents)
+                    await incidents.screenshot(path=str(DOCS / "incidents.png"), full_page=True)
                 finally:
                     await browser.close()
-    print(f"wrote {DOCS / 'console.png'} and {DOCS / 'kpis.png'}")
+    print(f"wrote {DOCS / 'console.png'}, {DOCS / 'kpis.png'} and {DOCS / 'incidents.png'}")
     return 0
 
 

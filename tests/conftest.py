@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,37 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         return
     async with throwaway_pg(migrated=_migrated(request)) as url:
         yield url
+
+
+@pytest.fixture(autouse=True, scope="session")
+def accounts_acknowledged() -> Iterator[None]:
+    """The accounts a test makes (``AccountService.create``: its seeds, the admin API) have acknowledged the
+    confidentiality text (§ 203 StGB), as the demo's have: a test about something else logs in and works. The
+    gate itself is tests/security/test_confidentiality.py's, which takes the acknowledgement back."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from uhd_telephony.accounts import confidentiality
+    from uhd_telephony.accounts.models import Account
+    from uhd_telephony.accounts.service import AccountService, AccountView
+
+    create = AccountService.create
+
+    async def create_acknowledged(self: AccountService, *args: Any, **kwargs: Any) -> AccountView:
+        view = await create(self, *args, **kwargs)
+        now = datetime.now(UTC)
+        async with self.db.sessionmaker() as session:
+            done = {"confidentiality_version": confidentiality.VERSION, "confidentiality_at": now}
+            await session.execute(update(Account).where(Account.id == view.id).values(**done))
+            await session.commit()
+        return replace(view, **done)
+
+    # for the whole session: session-scoped seeds (tests/security's world) make accounts before any test's fixtures
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AccountService, "create", create_acknowledged)
+        yield
 
 
 @pytest.fixture

@@ -125,6 +125,14 @@ class ImportFailed(DirectoryError):
     error_id = "import-failed"
 
 
+class DirectorySourceError(UhdError):
+    """A tenant's LDAP / Active Directory could not be read (unreachable, bind refused, no such base, a broken
+    filter): nothing was written."""
+
+    status_code = 502
+    error_id = "directory-source-failed"
+
+
 class TooManyAttempts(UhdError):
     """Too many failed logins for this username or from this address: wait ``retry_after`` seconds."""
 

@@ -29,6 +29,15 @@ def _parse_mapping(value: Any) -> Any:
     return value
 
 
+def listen_address(value: str) -> tuple[str, int]:
+    """(host, port) of ``host:port`` (``[::1]:2525`` for IPv6; port 0: any free one), ValueError otherwise."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535 or any(c.isspace() for c in host):
+        raise ValueError(f"expected host:port such as 0.0.0.0:2525 or [::]:2525, got {value!r}")
+    return host, int(port)
+
+
 class Settings(BaseSettings):
     """Every setting of the service; the README lists them with their defaults."""
 
@@ -87,6 +96,10 @@ class Settings(BaseSettings):
     redis_prefix: str = "uhd:"
     # how soon an import or a tenant change elsewhere reaches lookups
     directory_refresh_s: float = Field(default=30.0, gt=0)
+    # the tenants' LDAP / Active Directory sources (a YAML file, examples/ldap.example.yaml; unset: none) and how
+    # often the service syncs each (a source's own ``interval`` wins; 0: only by command or admin API)
+    ldap_config: str | None = None
+    ldap_sync_interval_s: float = Field(default=3600.0, ge=0)
 
     # login rate limit and lockout (security.ratelimit), HSTS behind HTTPS
     login_max_failures: int = Field(default=5, ge=1)  # failures of one username within the window ...
@@ -143,6 +156,27 @@ class Settings(BaseSettings):
     catchup_retry_s: float = Field(default=2.0, gt=0)  # after a failure, until a scan succeeds
     catchup_window_s: float = Field(default=86400.0, gt=0)  # calls that ended this long ago at most
 
+    # major incidents: where their spoken announcements go (Asterisk plays them from its sounds/uhd-incidents), how
+    # often resolved incidents' notices are completed and the pile-ups offered to the consoles
+    incident_sounds_dir: str = "incident-sounds"
+    incident_scan_s: float = Field(default=15.0, gt=0)
+
+    # requests by mail (mailin): the LMTP/SMTP endpoint the mail server delivers a tenant's helpdesk address to
+    # ("host:port"; unset: off). It listens in every process that serves the web (roles all and web): any of them
+    # may take a mail, the database's uniqueness makes each one ticket once.
+    mail_in_listen: str | None = None
+    mail_in_protocol: Literal["lmtp", "smtp"] = "lmtp"  # LMTP: one reply per recipient (Postfix's lmtp transport)
+    mail_in_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)  # SIZE; larger: 552
+    # an attachment larger than the first, or beyond the second with the mail's earlier ones, is not stored (the
+    # ticket says so)
+    mail_in_attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    mail_in_attachments_max_bytes: int = Field(default=20 * 1024 * 1024, ge=0)
+    # who may deliver (the mail server only): addresses or networks, comma-separated
+    mail_in_clients: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = (
+        ip_network("127.0.0.0/8"),
+        ip_network("::1/128"),
+    )
+
     log_level: str = "INFO"
 
     @field_validator("tenant_numbers", "tenant_queues", mode="before")
@@ -150,17 +184,25 @@ class Settings(BaseSettings):
     def _mapping(cls, value: Any) -> Any:
         return _parse_mapping(value)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "mail_in_clients", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("queue_log")
+    @field_validator("queue_log", "ldap_config")
     @classmethod
     def _queue_log(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("mail_in_listen")
+    @classmethod
+    def _mail_in_listen(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        host, port = listen_address(value)
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     @field_validator("public_url")
     @classmethod

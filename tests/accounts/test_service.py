@@ -28,6 +28,8 @@ VIEW_KEYS = {
     "last_login_at",
     "partner_group",
     "locale",
+    "confidentiality_version",  # the § 203 StGB text it acknowledged last, and when (issue 20)
+    "confidentiality_at",
 }
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +82,15 @@ class Transcript:
 
 
 def converse(
-    stdin: bytes, argv: Sequence[str], *, database_url: str | None = None, deadline_s: float = 0.5
+    stdin: bytes,
+    argv: Sequence[str],
+    *,
+    database_url: str | None = None,
+    deadline_s: float = 0.5,
+    runner: Callable[..., Outcome] = run,
 ) -> Transcript:
-    """Run the lookup in this process over pipes pre-filled with ``stdin`` (header and replies, then EOF)."""
+    """Run the lookup (or another script's ``run``) in this process over pipes pre-filled with ``stdin`` (header
+    and replies, then EOF)."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     try:
@@ -91,7 +98,7 @@ def converse(
         os.close(in_w)
         in_w = -1
         started = time.monotonic()
-        outcome = run(
+        outcome = runner(
             argv, stdin_fd=in_r, stdout_fd=out_w, environ={}, database_url=database_url, deadline_s=deadline_s
         )
         elapsed = time.monotonic() - started
@@ -119,8 +126,10 @@ async def run_script(
     env: dict[str, str],
     replies: Sequence[bytes | None] = (),
     timeout_s: float = 10.0,
+    script: Path = SCRIPT,
 ) -> Transcript:
-    """Run dialplan/agi/uhd-lookup.agi as Asterisk does: a process, the header, then one reply per command.
+    """Run dialplan/agi/uhd-lookup.agi (or ``script``) as Asterisk does: a process, the header, then one reply per
+    command.
 
     ``replies[n]`` answers the n-th command (``None``: close stdin, as a hang-up does); past the list, ``200
     result=1``. The venv's python is first on PATH, as asterisk/Dockerfile puts its venv.
@@ -132,7 +141,7 @@ async def run_script(
     }
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        str(SCRIPT),
+        str(script),
         *argv,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -204,3 +213,23 @@ async def directory(db_url: str) -> AsyncIterator[Seeded]:
         db_url, [user("S-9", "Someone Else", phone("0231 9860572"), tenant="klinikum-sued")], tenant="klinikum-sued"
     )
     yield Seeded(db_url, ids)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port nothing listens on: connecting is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again: connecting is refused
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word (a hung database server)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.close()

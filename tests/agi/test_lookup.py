@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -196,25 +194,6 @@ def test_the_tenant_may_come_from_agi_arg_1() -> None:
 
 
 # --- the database is slow or gone: fall through with UHD_TENANT ----------------------------------------------
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again: connecting is refused
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP port that accepts connections and never says a word (a hung database server)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
 
 
 def test_an_unreachable_database_falls_through_with_the_tenant(closed_port: int) -> None:

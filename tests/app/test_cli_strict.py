@@ -35,9 +35,16 @@ def naming(tenant: str) -> dict[str, list[str]]:
         "import-sla": ["import-sla", str(EXAMPLES / "sla.example.yaml"), "--tenant", tenant],
         "import-categories": ["import-categories", "--tenant", tenant],
         "import-groups": ["import-groups", str(EXAMPLES / "groups.example.yaml"), "--tenant", tenant],
+        "import-articles": [
+            "import-articles",
+            str(ROOT / "uhd_telephony" / "articles" / "examples"),
+            "--tenant",
+            tenant,
+        ],
         "create-account": ["create-account", "anna", "--tenant", TENANT, "--tenant", tenant],
         "report": ["report", "--tenant", tenant, "--month", "2026-11"],
         "lookup": ["lookup", "0231 986 4711", "--tenant", tenant],
+        "sync-ldap": ["sync-ldap", "--tenant", tenant, "--config", str(EXAMPLES / "ldap.example.yaml")],
     }
 
 

@@ -103,6 +103,10 @@ class Caller:
     def userevent(self, ts: float, name: str, **headers: object) -> bytes:
         return frame("UserEvent", Timestamp=f"{ts:.6f}", UserEvent=name, **self._chan(), **headers)
 
+    def announced(self, ts: float, stage: str = "announced", queue: str | None = None) -> bytes:
+        """The dialplan's ``UserEvent(UhdIncident,Queue: <queue>,Stage: <stage>)`` (dialplan/extensions.conf)."""
+        return self.userevent(ts, "UhdIncident", Queue=queue or self.queue, Stage=stage)
+
     def hangup(self, ts: float) -> bytes:
         return frame("Hangup", Timestamp=f"{ts:.6f}", Cause=16, **self._chan())
 

@@ -328,3 +328,33 @@ async def test_the_service_run_records_what_ended_before_the_login_only(
     assert await backfill_after_connect(settings.with_overrides(queue_log=""), db, live) is None
     gone = settings.with_overrides(queue_log=str(tmp_path / "gone"))
     assert await backfill_after_connect(gone, db, live) is None
+
+
+async def test_a_caller_who_left_at_an_incident_announcement_is_never_in_the_queue_log(
+    db: Database, make_call: MakeCall
+) -> None:
+    """Asterisk writes no queue_log line for a caller who never entered a queue: the backfill finds nothing of
+    theirs, and a live ``incident_left`` or ``incident_subscribed`` stays as the tracker recorded it. A resync's
+    guess (``incident_left``, resynced: the channel went while the tracker could not see it) is completed by the
+    queue stay the queue_log has of the same channel, when it has one."""
+    repo = CallRepository(db)
+    text = QUEUE_LOG.read_text(encoding="utf-8")
+    left_live = make_call(1, call_id="1796642100.1@hotline", uniqueid="1796642100.1", entered_at=T - 60,
+                          outcome=Outcome.INCIDENT_LEFT, agent=None, answered_at=None, talk_s=None)  # fmt: skip
+    told_live = make_call(2, call_id="1796642100.2@hotline", uniqueid="1796642100.2", entered_at=T - 50,
+                          outcome=Outcome.INCIDENT_SUBSCRIBED, agent=None, answered_at=None, talk_s=None)  # fmt: skip
+    assert "1796642100.1|" not in text and "1796642100.2|" not in text
+    # this channel heard the announcement, the AMI link dropped, and it queued and was answered in the gap
+    guessed = make_call(3, call_id="1796642163.104@hotline", uniqueid="1796642163.104", entered_at=T + 0.1,
+                        outcome=Outcome.INCIDENT_LEFT, agent=None, answered_at=None, talk_s=None,
+                        resynced=True)  # fmt: skip
+    await repo.upsert_many([left_live, told_live, guessed])
+
+    result = await run(db)
+
+    assert result.recorded == 120 and result.known == 0  # the guessed row completed, not left as known
+    assert await repo.get(left_live.call_id) == left_live
+    assert await repo.get(told_live.call_id) == told_live
+    completed = await repo.get(guessed.call_id)
+    assert completed is not None and completed.backfilled and completed.outcome == Outcome.ANSWERED
+    assert (completed.agent, completed.wait_s, completed.talk_s) == ("Agent Emma", 2, 10)

@@ -274,7 +274,7 @@ APP_MODULE = {
 }  # fmt: skip
 FUNCTION_MODULE = {
     "CALLERID": "func_callerid", "LEN": "func_strings", "FILTER": "func_strings", "STRFTIME": "func_strings",
-    "IF": "func_logic", "DB_EXISTS": "func_db", "DB": "func_db", "LOCAL": "app_stack",
+    "IF": "func_logic", "DB_EXISTS": "func_db", "DB": "func_db", "LOCAL": "app_stack", "CHANNEL": "func_channel",
 }  # fmt: skip
 
 

@@ -110,7 +110,8 @@ def test_a_tracker_with_a_standby_and_web_replicas_behind_a_load_balancer() -> N
         assert env["UHD_DATABASE_URL"].startswith("postgresql+asyncpg://")  # the lease needs PostgreSQL
         assert "ports" not in services()[name]
     env = environment("web")
-    assert "UHD_AMI_HOST" not in env and "UHD_QUEUE_LOG" not in env and "volumes" not in web
+    assert "UHD_AMI_HOST" not in env and "UHD_QUEUE_LOG" not in env
+    assert web["volumes"] == [f"incident-sounds:{env['UHD_INCIDENT_SOUNDS_DIR']}"]  # the announcements, nothing else
     assert int(env["UHD_HTTP_PORT"]) == default("http_port") and env["UHD_HTTP_HOST"] == "0.0.0.0"
     proxy = services()["proxy"]
     assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
@@ -190,7 +191,9 @@ def test_the_service_image_installs_the_package_as_the_readme_does_and_runs_it()
 def test_the_asterisk_image_is_the_public_one_plus_python_and_the_agi() -> None:
     dockerfile = (ROOT / "asterisk" / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM andrius/asterisk:22$", dockerfile, re.M)
-    assert "dialplan/agi/uhd-lookup.agi /var/lib/asterisk/agi-bin/uhd-lookup.agi" in dockerfile
+    for script in ("uhd-lookup.agi", "uhd-subscribe.agi"):
+        assert f"dialplan/agi/{script} /var/lib/asterisk/agi-bin/{script}" in dockerfile
+        assert f"./dialplan/agi/{script}:/var/lib/asterisk/agi-bin/{script}:ro" in services()["asterisk"]["volumes"]
     assert "pip install" in dockerfile and "tzdata" in dockerfile
     assert 'ENTRYPOINT ["/usr/local/bin/uhd-asterisk-entrypoint.sh"]' in dockerfile
     assert services()["asterisk"]["build"] == {"context": ".", "dockerfile": "asterisk/Dockerfile"}
@@ -277,3 +280,21 @@ def test_the_service_reads_the_queue_log_asterisk_writes_read_only() -> None:
     assert f"{volume}:{logdir}:ro" in services()[SERVICE]["volumes"]
     assert environment(SERVICE)["UHD_QUEUE_LOG"] == f"{logdir}/{name}"
     assert Settings.model_fields["queue_log"].default is None  # off unless set
+
+
+def test_the_major_incidents_announcements_go_from_the_web_service_to_asterisk() -> None:
+    """Issue 18: the web service speaks a declared incident's announcement into a volume (espeak-ng, in its image)
+    that Asterisk mounts read-only where the dialplan plays it (``uhd-incidents/<name>``, incidents.phone)."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "espeak-ng" in dockerfile
+    folder = environment("web")["UHD_INCIDENT_SOUNDS_DIR"]
+    assert re.search(rf"^RUN mkdir -p {re.escape(folder)}$", dockerfile, re.M), "owned by uhd, not root"
+    assert dockerfile.index("USER uhd") < dockerfile.index(f"mkdir -p {folder}")
+    assert "incident-sounds:/var/lib/asterisk/sounds/uhd-incidents:ro" in services()["asterisk"]["volumes"]
+    assert "incident-sounds" in compose()["volumes"]
+    from uhd_telephony.incidents.announcement import GENERIC_PROMPT, KEY_PROMPT, SUBSCRIBED_PROMPT
+
+    custom = {str(v).split(":")[1] for v in services()["asterisk"]["volumes"] if str(v).startswith("./asterisk/sounds")}
+    assert custom == {"/var/lib/asterisk/sounds/custom"}
+    for prompt in (GENERIC_PROMPT, KEY_PROMPT, SUBSCRIBED_PROMPT):
+        assert prompt.startswith("custom/") and (ROOT / "asterisk" / "sounds" / f"{prompt[7:]}.wav").is_file()

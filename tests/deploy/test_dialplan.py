@@ -10,10 +10,13 @@ import re
 import pytest
 
 from tests.deploy.asterisk_conf import Step, split_args, split_condition
+from tests.deploy.dialplan_run import Caller, Walk, walk
 from tests.deploy.repo import DIALPLAN, conf, env_example, mapping, plan
 from uhd_telephony.agi import lookup as agi_lookup
+from uhd_telephony.agi import subscribe as agi_subscribe
 from uhd_telephony.ami import names
 from uhd_telephony.callbacks.service import CallbackService
+from uhd_telephony.incidents.announcement import KEY_PROMPT, SUBSCRIBED_PROMPT
 from uhd_telephony.simulator import dialplan as simulated
 
 JUMPS = ("Goto", "GotoIf", "GotoIfTime", "Gosub")
@@ -199,7 +202,7 @@ def test_the_variables_set_are_exactly_the_names_the_tracker_reads() -> None:
     uhd = {name for name in shared if name.startswith(names.UHD_VAR_PREFIX)}
 
     by_dialplan = {name for _, name in _set_names()}
-    by_agi = set(agi_lookup.SETS)
+    by_agi = set(agi_lookup.SETS) | set(agi_subscribe.SETS)
     assert {n for n in by_dialplan | by_agi if n.startswith(names.UHD_VAR_PREFIX)} == uhd
     assert {n for n in by_dialplan if n.startswith(names.UHD_VAR_PREFIX)} == {
         names.VAR_TENANT,
@@ -216,27 +219,165 @@ def test_the_variables_set_are_exactly_the_names_the_tracker_reads() -> None:
     assert set(re.findall(r"\bUHD_[A-Z_]+\b", text)) <= uhd
 
 
+def _agi(global_name: str) -> Step:
+    (step,) = [s for s in plan().apps("AGI") if split_args(s.args)[0] == f"${{{global_name}}}"]
+    return step
+
+
 def test_the_agi_lookup_is_the_script_in_dialplan_agi_called_with_the_tenant_only() -> None:
     dp = plan()
-    (step,) = dp.apps("AGI")
-    script, *args = split_args(step.args)
-    assert script == "${LOOKUP_AGI}" and dp.globals["LOOKUP_AGI"] == simulated.AGI_SCRIPT
+    step = _agi("LOOKUP_AGI")
+    _, *args = split_args(step.args)
+    assert dp.globals["LOOKUP_AGI"] == simulated.AGI_SCRIPT
     path = DIALPLAN / "agi" / simulated.AGI_SCRIPT
     assert path.is_file() and os.access(path, os.X_OK)
     # the tenant literal of the hotline, never the caller ID (a comma in it would shift the arguments)
     assert args == ["${ARG2}"]
     for _, call_args in hotline_calls("open"):
         assert call_args[1] in tenants()
+    assert {split_args(s.args)[0] for s in dp.apps("AGI")} == {"${LOOKUP_AGI}", "${SUBSCRIBE_AGI}"}
 
 
-def test_withheld_numbers_skip_the_lookup_but_still_queue() -> None:
-    steps = [s for s in plan().contexts[HOTLINE_SUB] if s.exten == "open"]
-    apps = [s.app for s in steps]
-    agi = apps.index("AGI")
-    skips = [s for s in steps[:agi] if s.app == "GotoIf" and "CALLERID" in s.args]
-    assert {split_condition(s.args)[1] for s in skips} == {"menu"}
-    menu = next(s for s in steps if s.label == "menu")
-    assert steps.index(menu) == agi + 1 and "Queue" in apps[agi:]
+def test_the_subscription_agi_gets_the_tenant_and_the_call_never_the_caller_id() -> None:
+    dp = plan()
+    step = _agi("SUBSCRIBE_AGI")
+    assert step.context == "uhd-incident"
+    assert split_args(step.args)[1:] == ["${ARG2}", "${CHANNEL(linkedid)}"]
+    path = DIALPLAN / "agi" / dp.globals["SUBSCRIBE_AGI"]
+    assert path.is_file() and os.access(path, os.X_OK)
+    # the incident ids are read from the channel (GET VARIABLE): as arguments their commas would split them
+    assert "UHD_INCIDENT" not in step.args
+
+
+# --- one call walked through [uhd-hotline] and [uhd-incident] (tests/deploy/dialplan_run.py) ----------------------
+
+NORD = ["hotline-klinikum-nord", "klinikum-nord", "180", "message", "yes", ""]
+SUED = ["hotline-klinikum-sued", "klinikum-sued", "240", "voicemail", "no", "hotline-klinikum-sued@uhd"]
+PROMPTS = "uhd-incidents/uhd-incident-klinikum-nord-7&custom/uhd-incident-generic"
+INCIDENT = {names.VAR_INCIDENT: "7,3", names.VAR_INCIDENT_PROMPT: PROMPTS}
+
+
+def _open_args(tenant: str) -> list[str]:
+    (args,) = [a for _, a in hotline_calls("open") if a[1] == tenant]
+    return args
+
+
+def call(
+    args: list[str],
+    *,
+    lookup: dict[str, str] | None = None,
+    incident_key: str = "",
+    menu_key: str = "",
+    subscribed: bool = True,
+    **caller: str,
+) -> tuple[Walk, list[tuple[str, list[str]]]]:
+    """One call to the ``open`` branch: what the lookup sets, the keys the caller presses, whether the subscription
+    AGI records. Returns the walk and the AGI runs (script, arguments)."""
+    agis: list[tuple[str, list[str]]] = []
+
+    def agi(script: str, script_args: list[str], variables: object) -> dict[str, str]:
+        agis.append((script, script_args))
+        if script == agi_lookup_script():
+            return {names.VAR_TENANT: script_args[0], names.VAR_VIP: "0", **(lookup or {})}
+        assert script == plan().globals["SUBSCRIBE_AGI"], script
+        return {names.VAR_INCIDENT_SUBSCRIBED: "1"} if subscribed else {}
+
+    def keys(prompts: str) -> str:
+        return incident_key if KEY_PROMPT in prompts.split("&") else menu_key
+
+    return walk(plan(), HOTLINE_SUB, "open", args, Caller(agi=agi, keys=keys, **caller)), agis
+
+
+def agi_lookup_script() -> str:
+    return plan().globals["LOOKUP_AGI"]
+
+
+def _incident_events(w: Walk) -> list[list[str]]:
+    return [args for args in w.of("UserEvent") if args[0] == names.USEREVENT_INCIDENT]
+
+
+def test_both_open_calls_are_the_ones_walked() -> None:
+    assert _open_args("klinikum-nord") == NORD and _open_args("klinikum-sued") == SUED
+
+
+@pytest.mark.parametrize("args", [NORD, SUED], ids=["menu", "no-menu"])
+def test_without_an_incident_the_call_takes_the_path_it_always_took(args: list[str]) -> None:
+    w, agis = call(args, menu_key="2")
+
+    assert w.ended == "Queue" and w.of("Queue") == [[args[0], "t", "", "", args[2]]]
+    assert agis == [(agi_lookup_script(), [args[1]])]
+    assert _incident_events(w) == [] and "Gosub" not in w.apps and "Playback" not in w.apps
+    # the path of before issue 18, plus the one test of UHD_INCIDENT
+    expected = ["NoOp", "Set", "Answer", "AGI", "GotoIf", "GotoIf"]
+    expected += ["Read", "GotoIf", "Set"] if args[4] == "yes" else []
+    assert w.apps == [*expected, "Queue"]
+    if args[4] == "yes":
+        assert w.of("Set")[-1] == [f"{names.VAR_CATEGORY}=pacs"]
+
+
+def test_a_withheld_caller_without_an_incident_is_still_looked_up_by_the_script_and_queues() -> None:
+    w, agis = call(NORD, number="anonymous", pres="prohib_passed_screen")
+
+    assert [script for script, _ in agis] == [agi_lookup_script()]  # the script itself skips the directory
+    assert w.ended == "Queue" and _incident_events(w) == []
+
+
+@pytest.mark.parametrize("args", [NORD, SUED], ids=["menu", "no-menu"])
+def test_an_incident_is_announced_and_the_key_subscribes_and_ends_the_call(args: list[str]) -> None:
+    w, agis = call(args, lookup=INCIDENT, incident_key="1")
+
+    assert w.ended == "Hangup" and "Queue" not in w.apps
+    assert _incident_events(w) == [
+        [names.USEREVENT_INCIDENT, f"Queue: {args[0]}", f"Stage: {names.INCIDENT_ANNOUNCED}"],
+        [names.USEREVENT_INCIDENT, f"Queue: {args[0]}", f"Stage: {names.INCIDENT_SUBSCRIBED}"],
+    ]
+    (read,) = w.of("Read")
+    assert read[:3] == ["INCIDENT_KEY", f"{PROMPTS}&{KEY_PROMPT}", "1"]
+    assert agis[1] == (plan().globals["SUBSCRIBE_AGI"], [args[1], "1795733173.14"])
+    assert w.of("Playback") == [[SUBSCRIBED_PROMPT]]
+    # the announced event before the announcement plays, the subscribed one only once it is recorded
+    order = [(r.app, r.args[-1] if r.args else "") for r in w.ran]
+    announced = order.index(("UserEvent", f"Stage: {names.INCIDENT_ANNOUNCED}"))
+    assert announced < w.apps.index("Read") < [i for i, a in enumerate(w.apps) if a == "AGI"][1]
+    assert order.index(("UserEvent", f"Stage: {names.INCIDENT_SUBSCRIBED}")) < w.apps.index("Playback")
+
+
+@pytest.mark.parametrize("key", ["", "2", "#"], ids=["no-key", "other-key", "hash"])
+def test_an_incident_without_the_key_goes_on_to_the_queue_as_before(key: str) -> None:
+    w, agis = call(NORD, lookup=INCIDENT, incident_key=key, menu_key="1")
+
+    assert w.ended == "Queue" and len(agis) == 1
+    assert _incident_events(w) == [[names.USEREVENT_INCIDENT, f"Queue: {NORD[0]}", "Stage: announced"]]
+    # then exactly the path without an incident: the category menu, the queue
+    without, _ = call(NORD, menu_key="1")
+    rest = w.apps[w.apps.index("Return") + 1 :]
+    assert rest == without.apps[without.apps.index("GotoIf") + 1 :]
+    assert w.of("Queue") == without.of("Queue")
+
+
+def test_a_subscription_not_recorded_sends_the_caller_to_the_queue_unconfirmed() -> None:
+    w, agis = call(NORD, lookup=INCIDENT, incident_key="1", subscribed=False)
+
+    assert w.ended == "Queue" and len(agis) == 2
+    assert [e[-1] for e in _incident_events(w)] == ["Stage: announced"]
+    assert "Playback" not in w.apps
+
+
+@pytest.mark.parametrize(
+    ("number", "pres"), [("anonymous", "allowed"), ("", "allowed"), ("+4923198600001", "prohib_passed_screen")]
+)
+def test_a_withheld_caller_hears_the_incident_without_the_key_and_queues(number: str, pres: str) -> None:
+    w, agis = call(NORD, lookup=INCIDENT, incident_key="1", number=number, pres=pres)
+
+    assert w.ended == "Queue" and len(agis) == 1  # nobody to tell: no key offered, no subscription
+    assert w.of("Playback") == [[PROMPTS]]
+    assert [r for r in w.of("Read") if r[0] == "INCIDENT_KEY"] == []
+    assert [e[-1] for e in _incident_events(w)] == ["Stage: announced"]
+
+
+def test_the_closed_hotline_never_announces_an_incident() -> None:
+    """Outside business hours the call ends with the closed announcement; the lookup never runs."""
+    assert all(s.app != "AGI" for s in plan().contexts[HOTLINE_SUB] if s.exten == "closed")
 
 
 def _matches(pattern: str, number: str) -> bool:
@@ -294,3 +435,15 @@ def test_the_menu_keys_name_categories_of_the_default_tree() -> None:
     top = {node["code"] for node in yaml.safe_load(DEFAULT_CATEGORIES.read_text(encoding="utf-8"))["categories"]}
     keys = {k: v for k, v in plan().globals.items() if k.startswith("CATEGORY_KEY_")}
     assert keys and set(keys.values()) <= top
+
+
+def test_the_simulator_plays_the_incident_context_as_the_dialplan_numbers_it() -> None:
+    from uhd_telephony.simulator import announcement
+
+    steps = [s for s in plan().contexts[announcement.CONTEXT] if s.exten == "s"]
+    labels = {s.label: s.priority for s in steps if s.label}
+    assert (labels["inform"], labels["subscribe"]) == (announcement.INFORM, announcement.SUBSCRIBE_PRIORITY)
+    assert plan().globals["SUBSCRIBE_AGI"] == announcement.SUBSCRIBE_AGI
+    assert int(plan().globals["INCIDENT_TIMEOUT"]) == announcement.KEY_TIMEOUT_S
+    (read,) = [s for s in steps if s.app == "Read"]
+    assert split_args(read.args)[1] == f"${{{names.VAR_INCIDENT_PROMPT}}}&{KEY_PROMPT}"

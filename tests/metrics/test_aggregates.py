@@ -181,3 +181,29 @@ def test_first_contact_resolution_definition() -> None:
     assert kpi.first_contact_resolution([]).rate is None
     counted = kpi.first_contact_resolution_counted({("closed", False): 3, ("closed", True): 2, ("new", False): 5})
     assert (counted.created, counted.resolved_at_first_level) == (10, 3)
+
+
+async def test_callers_who_left_at_an_incident_announcement_count_alike_in_sql_and_kpi(db_url: str) -> None:
+    """Issue 18: incident_subscribed / incident_left are never offered, in SQL as in kpi.py, with a calendar or not."""
+    await migrate(db_url)
+    db = Database(db_url)
+    left, told, a = Outcome.INCIDENT_LEFT, Outcome.INCIDENT_SUBSCRIBED, Outcome.ANSWERED
+    stays = [
+        stay(201, b(2, 9, 0), left, wait=0),
+        stay(202, b(2, 9, 1), told, wait=0),
+        stay(203, b(2, 9, 2), a, wait=4, talk=30),
+        stay(204, b(2, 9, 3), Outcome.ABANDONED, wait=30),
+        stay(205, b(7, 10, 0), told, wait=0),  # Saturday: outside the calendar, still apart and not outside
+        stay(206, b(2, 9, 4), a, wait=6, talk=30, linkedid="l201"),  # the same conversation as 201, queued later
+    ]
+    try:
+        stored = await store_calls(db, stays)
+        start, end = b(1, 0, 0), b(30, 0, 0)
+        for calendar in (CALENDAR, None):
+            got = await aggregates.call_kpis(db, TENANT_A, start, end, calendar=calendar)
+            assert got == await queries.call_kpis(db, TENANT_A, start, end, calendar=calendar)
+            assert got == kpi.call_kpis(stored, calendar=calendar)
+            assert (got.offered, got.answered, got.left_at_announcement, got.subscribed_at_announcement) == (3, 2, 3, 2)
+            assert (got.outside_hours, got.conversations, got.service_level) == (0, 3, 2 / 3)
+    finally:
+        await db.close()

@@ -294,3 +294,25 @@ def test_no_tickets_no_escalation_time() -> None:
 def test_top_level_category_of_a_path() -> None:
     assert kpi.top_level("kis/login/sso") == "kis"
     assert kpi.top_level(None) == kpi.top_level("") == "none"
+
+
+def test_callers_who_left_at_a_major_incidents_announcement_are_never_offered() -> None:
+    """incident_subscribed and incident_left never entered a queue: apart, in no ratio, in business hours or not."""
+    queued = [stay(Outcome.ANSWERED, wait=5, talk=60), stay(Outcome.ABANDONED, wait=40)]
+    announced = [
+        stay(Outcome.INCIDENT_SUBSCRIBED, wait=0),
+        stay(Outcome.INCIDENT_LEFT, wait=0),
+        stay(Outcome.INCIDENT_LEFT, wait=0, at=berlin(7, 10, 0)),  # Saturday by the calendar: still not outside
+    ]
+    k = call_kpis([*queued, *announced], calendar=CALENDAR)
+    assert (k.offered, k.answered, k.abandoned, k.base, k.service_level) == (2, 1, 1, 2, 0.5)
+    assert (k.left_at_announcement, k.subscribed_at_announcement, k.outside_hours, k.closed) == (3, 1, 0, 0)
+    assert k.outcomes == {"answered": 1, "abandoned": 1, "incident_left": 2, "incident_subscribed": 1}
+    assert k.conversations == 2 and sum(map(sum, k.offered_by_weekday_hour)) == 2
+    assert sum(map(sum, k.outside_hours_by_weekday_hour)) == 0
+    for outcome in (Outcome.INCIDENT_SUBSCRIBED, Outcome.INCIDENT_LEFT):
+        assert not kpi.is_offered(outcome) and kpi.is_at_announcement(outcome)
+    assert kpi.is_offered(Outcome.ANSWERED) and not kpi.is_at_announcement(Outcome.CLOSED)
+    without = call_kpis(queued, calendar=CALENDAR)
+    assert (without.offered, without.service_level, without.reaction_time) == (k.offered, k.service_level,
+                                                                               k.reaction_time)  # fmt: skip

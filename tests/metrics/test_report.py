@@ -208,8 +208,9 @@ async def test_html_is_self_contained_german_and_defines_its_figures(sqlite_url:
     page = await report.to_html(built)
     assert "November 2026" in page and TENANT_A in page and "erstellt 01.12.2026, 06:00" in page
     assert page.count("<svg") == 3
-    for label, _, definition in report.DEFINITIONS.values():
-        label, definition = gettext("de", label), gettext("de", definition)  # German: the report's language
+    for key, (label, _, _) in report.DEFINITIONS.items():
+        # German, the report's language; a definition with the parameters of its rule filled in
+        label, definition = gettext("de", label), report.definition(key, "de")
         if "SLA" not in label:
             assert label in page and definition.replace("„", "&#8222;")[:30] in page.replace("„", "&#8222;")
     assert 'id="kpi-reachability"><td>Erreichbarkeit</td><td class="num">60,0\u00a0%' in page

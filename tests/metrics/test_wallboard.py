@@ -31,6 +31,7 @@ from uhd_telephony.security.tokens import TokenService
 from uhd_telephony.simulator.render import DEFAULT_START
 from uhd_telephony.store.db import Database
 from uhd_telephony.tenants.service import TenantService
+from uhd_telephony.tenants.works_agreement import set_per_agent_figures
 
 DAY = datetime.fromtimestamp(DEFAULT_START, kpi.TIMEZONE).date()  # the simulated calls' day in Berlin
 MIDNIGHT = datetime.combine(DAY, datetime.min.time(), kpi.TIMEZONE)
@@ -102,7 +103,8 @@ async def test_per_agent_figures_only_where_the_tenant_allows_them(
         await login(client, "anna")
         off = await wallboard(client, day=DAY.isoformat())
         assert off["per_agent_figures"] is False and off["agents"] is None
-        assert (await tenants.allow_per_agent_figures(TENANT_A, True)).per_agent_figures is True
+        allowed = await set_per_agent_figures(db, TENANT_A, True, reference="BV 2026-03 IT-Helpdesk", actor="cli")
+        assert allowed.per_agent_figures is True
 
         body = await wallboard(client, day=DAY.isoformat())
         assert body["per_agent_figures"] is True
@@ -121,7 +123,7 @@ async def test_per_agent_figures_only_where_the_tenant_allows_them(
             assert got[name]["talk_mean_s"] == pytest.approx(kpi.mean(values))
         assert sum(a["answered"] for a in body["agents"]) == body["calls"]["answered"]  # the team's, agent by agent
 
-        await tenants.allow_per_agent_figures(TENANT_A, False)  # the works agreement ends
+        await set_per_agent_figures(db, TENANT_A, False, reference=None, actor="cli")  # the works agreement ends
         again = await wallboard(client, day=DAY.isoformat())
         assert again["agents"] is None and "Anna Becker" not in json.dumps(again, ensure_ascii=False)
 

@@ -24,10 +24,15 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
 from tests import dbfixtures
+from tests.mailin.seeding import seed_mail
 from tests.support.webapp import PASSWORD, TENANT_A, TENANT_B, seed, web_settings
 from uhd_telephony.app.web import init_app
+from uhd_telephony.articles.files import ArticleFile
+from uhd_telephony.articles.importer import import_articles
+from uhd_telephony.articles.models import Article
 from uhd_telephony.callbacks.models import Callback
 from uhd_telephony.errors import AmiNotConnected
+from uhd_telephony.incidents.service import IncidentService
 from uhd_telephony.security.tokens import TokenService
 from uhd_telephony.sla.models import Escalation
 from uhd_telephony.store.db import Database
@@ -119,13 +124,34 @@ async def build_world(url: str) -> World:
             actor=f"agent:{seeded.carl.id}",
         )  # fmt: skip
         world.ids.update(ticket_a=routed.id, ticket_plain=plain.id, ticket_b=foreign.id)
+        # issue #19's requests by mail: an attachment of A's partner ticket and of B's, A's helpdesk address
+        world.ids.update(await seed_mail(db, routed.id, foreign.id, SECRET_NAME))
+        # issue #18's solution articles: one of each tenant (B's names B's secret caller: never in A's answers), one
+        # shared by both (what a request about either tenant's ticket may use)
+        for tenant, key, title in ((TENANT_A, "article_a", "Drucker druckt nicht"),
+                                   (TENANT_B, "article_b", f"KIS-Sonderzugang für {SECRET_NAME}"),
+                                   (None, "article_shared", "Kennwort zurücksetzen")):  # fmt: skip
+            text = ArticleFile(key, title, "Schritt für Schritt.", (), ("hardware/printer",), f"{key}.md")
+            await import_articles(db, [text], tenant)
+            async with db.engine.connect() as conn:
+                found = select(Article.id).where(Article.slug == key)
+                world.ids[key] = int((await conn.execute(found)).scalar_one())
+        # issue #18's major incidents: one of each tenant, B's naming B's secret caller, with B's ticket linked
+        incidents = IncidentService(service)
+        for tenant, key, title, actor, linked in (
+            (TENANT_A, "incident_a", "Drucker im Haus A", seeded.anna.id, []),
+            (TENANT_B, "incident_b", f"KIS-Ausfall bei {SECRET_NAME}", seeded.carl.id, [foreign.id]),
+        ):
+            made = await incidents.declare(
+                tenant, title=title, caller_message="Bitte warten.", actor=f"agent:{actor}", ticket_ids=linked
+            )
+            world.ids[key] = made.id
         world.numbers.update(ticket_a=routed.number, ticket_plain=plain.number, ticket_b=foreign.number)
+        # the status link of a ticket the walk never resolves: its rating page stays the one refusal throughout
         world.status_token = secrets.token_urlsafe(32)
         async with db.engine.begin() as conn:
             await conn.execute(
-                update(tickets)
-                .where(tickets.c.id == routed.id)
-                .values(status_token_hash=token_hash(world.status_token))
+                update(tickets).where(tickets.c.id == plain.id).values(status_token_hash=token_hash(world.status_token))
             )
             world.category_a = int(
                 (

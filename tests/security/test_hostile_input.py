@@ -36,6 +36,11 @@ def _error(text: str) -> dict[str, Any]:
     return dict(body)
 
 
+# routes that read no body and do what their path says (any body is ignored): logging out, linking a ticket to a
+# major incident (a history row of the ticket) — they would change the counts below by doing their job
+BODYLESS_WRITES = ("/api/logout", "/api/tenants/{tenant}/incidents/{incident_id}/tickets/{ticket_id}")
+
+
 async def test_a_hostile_json_body_is_a_400_on_every_route_that_reads_one(client: TestClient, world: World) -> None:
     csrf = await login(client, "olga")  # the admin: every route lets her through to its body
     headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
@@ -43,7 +48,7 @@ async def test_a_hostile_json_body_is_a_400_on_every_route_that_reads_one(client
     reading: list[str] = []
     failures: list[str] = []
     for route in registered(client.server.app):
-        if route.method in ("GET", "HEAD") or route.path == "/api/logout":
+        if route.method in ("GET", "HEAD") or route.path in BODYLESS_WRITES:
             continue
         url = fill(route, "own", world)
         for name, body in HOSTILE.items():

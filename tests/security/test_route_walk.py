@@ -29,6 +29,7 @@ from aiohttp.test_utils import TestClient
 from tests.security.conftest import SECRET_NAME, World, bearer, browser, build_world, copy_world, login
 from tests.security.walk import Route, fill, registered
 from tests.support.databases import throwaway_pg
+from tests.support.webapp import TENANT_A
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
@@ -51,9 +52,11 @@ TICKET_WORK = row(401, OK, 403, OK, OK, OK, 403)  # what a partner may do: comme
 TENANT_READ = row(401, OK, OK, 403, OK, OK, 403)  # categories, agents
 CONSOLE = row(401, OK, 403, 403, OK, 403, 403)  # the console's own routes: no tokens
 PAGE = row(302, OK, OK, 302, OK, 302, 302)  # pages: a session only (a token is no login: to /login)
+INCIDENTS = row(401, OK, OK, 403, OK, 403, 403)  # major incidents: agents and managers, by session only
 
 _T = "/api/tenants/{tenant}"
 _TICKET = _T + "/tickets/{ticket_id}"
+_INCIDENT = _T + "/incidents/{incident_id}"
 _ADMIN = "/api/admin"
 
 EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
@@ -63,6 +66,9 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/static/{filename}"): PUBLIC,
     ("GET", "/status/{token}"): PUBLIC,  # the token is the key; other and malformed tokens: 404
+    # the rating page under it (feedback): the seeded link's ticket is still open, so the one refusal for all
+    ("GET", "/status/{token}/rating"): row(404, 404, 404, 404, 404, 404, 404),
+    ("POST", "/status/{token}/rating"): row(404, 404, 404, 404, 404, 404, 404),
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/api/openapi.json"): PUBLIC,
     ("GET", "/metrics"): row(404, 404, 404, 404, 404, 404, 404),  # served only beside a call service
@@ -71,12 +77,18 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("GET", "/api/me"): row(401, OK, OK, OK, OK, OK, OK),  # any valid token: who am I
     ("POST", "/api/logout"): row(401, OK, OK, 403, OK, 403, 403),
     ("PUT", "/api/me/locale"): row(401, OK, OK, 403, OK, 403, 403),  # an account's own language: a session
+    # issue 20: the § 203 StGB acknowledgement (a session's own), its page
+    ("GET", "/api/me/confidentiality"): row(401, OK, OK, 403, OK, 403, 403),
+    ("POST", "/api/me/confidentiality"): row(401, OK, OK, 403, OK, 403, 403),
+    ("GET", "/confidentiality"): PAGE,
     ("GET", "/api/i18n"): PUBLIC,  # the UI's messages (the login page needs them before a login)
     # pages and the console
     ("GET", "/console"): row(302, OK, 403, 302, OK, 302, 302),
     ("GET", "/tickets"): PAGE,
     ("GET", "/tickets/{tenant}/{ticket_id}"): PAGE,
     ("GET", "/kpis"): PAGE,  # issue #9: the live KPI page; its figures come through the KPI API
+    ("GET", "/incidents"): PAGE,  # issue #18: the major incidents' pages; their data come through the incidents API
+    ("GET", "/incidents/{tenant}/{incident_id}"): PAGE,
     # issue #16: the wallboard's static shell (no data in it) and its figures: a session, or a wallboard:read token
     ("GET", "/wallboard"): PUBLIC,
     ("GET", _T + "/wallboard"): row(401, OK, OK, 403, OK, OK, 403),
@@ -84,6 +96,17 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("GET", _T + "/callbacks"): CONSOLE,
     ("POST", _T + "/callbacks/{callback_id}/dial"): CONSOLE,
     ("GET", _T + "/directory/search"): CONSOLE,
+    # issue #19: a tenant's LDAP sync, its state and a sync on demand: configuration, admins only
+    ("GET", _T + "/directory/ldap-sync"): ADMIN_ONLY,
+    ("POST", _T + "/directory/ldap-sync"): ADMIN_ONLY,
+    # data protection (privacy): periods, erasure, export — admins; a tenant's data-protection officer (not among
+    # the walk's principals) reads the periods and handles erasure and export: tests/privacy/test_erasure.py
+    ("GET", _T + "/privacy/retention"): ADMIN_ONLY,
+    ("PUT", _T + "/privacy/retention"): ADMIN_ONLY,
+    # issue 20: the tenant's audit log (its data-protection officer, not among the walk's principals, and admins)
+    ("GET", _T + "/audit"): ADMIN_ONLY,
+    ("POST", _T + "/privacy/erasures"): ADMIN_ONLY,
+    ("POST", _T + "/privacy/exports"): ADMIN_ONLY,
     ("POST", _TICKET + "/classify"): row(401, OK, 403, 403, OK, OK, 403),
     ("GET", _T + "/categories"): TENANT_READ,
     ("GET", _T + "/groups"): TENANT_READ,
@@ -110,6 +133,32 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("GET", _TICKET + "/sla"): row(401, OK, OK, 403, OK, 403, 403),
     ("POST", _TICKET + "/escalations/{escalation_id}/acknowledge"): row(401, 403, OK, 403, OK, 403, 403),
     ("POST", _TICKET + "/escalations/{escalation_id}/de-escalate"): row(401, 403, OK, 403, OK, 403, 403),
+    # issue #18: solution articles (Sofort-Support) for the tenant's agents and team leads; recording one on a
+    # ticket is an agent's; partners and tokens have no part in it
+    ("GET", _T + "/articles"): row(401, OK, OK, 403, OK, 403, 403),
+    ("GET", _T + "/articles/{article_id}"): row(401, OK, OK, 403, OK, 403, 403),
+    ("GET", _TICKET + "/article"): row(401, OK, OK, 403, OK, 403, 403),
+    ("POST", _TICKET + "/article"): CONSOLE,
+    # issue #18: major incidents for the tenant's agents and leads (managers); the pile-up threshold is the leads';
+    # partners and tokens never see incidents
+    ("GET", _T + "/incidents"): INCIDENTS,
+    ("POST", _T + "/incidents"): INCIDENTS,
+    ("GET", _T + "/incidents/export"): INCIDENTS,
+    ("GET", _T + "/incidents/suggestions"): INCIDENTS,
+    ("GET", _T + "/incidents/settings"): INCIDENTS,
+    ("PUT", _T + "/incidents/settings"): row(401, 403, OK, 403, OK, 403, 403),
+    ("GET", _INCIDENT): INCIDENTS,
+    ("PATCH", _INCIDENT): INCIDENTS,
+    ("GET", _INCIDENT + "/export"): INCIDENTS,
+    ("POST", _INCIDENT + "/resolve"): INCIDENTS,
+    ("POST", _INCIDENT + "/tickets/{ticket_id}"): INCIDENTS,
+    ("DELETE", _INCIDENT + "/tickets/{ticket_id}"): INCIDENTS,
+    # issue #19: the attachments of a ticket's mails, read like the ticket; the helpdesk addresses: configuration
+    ("GET", _TICKET + "/attachments"): TICKET_READ,
+    ("GET", _TICKET + "/attachments/{attachment_id}"): TICKET_READ,
+    ("GET", _ADMIN + "/mail-addresses"): ADMIN_ONLY,
+    ("POST", _ADMIN + "/mail-addresses"): ADMIN_ONLY,
+    ("DELETE", _ADMIN + "/mail-addresses/{address_id}"): ADMIN_ONLY,
     # KPIs: managers too; a token with kpis:read
     ("GET", _T + "/kpis"): row(401, OK, OK, 403, OK, OK, OK),
     # the monthly report: managers and admins; a token only when its account is a manager (test_tokens)
@@ -126,6 +175,10 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("GET", _ADMIN + "/audit"): ADMIN_ONLY,
     ("GET", _ADMIN + "/tenants"): ADMIN_ONLY,
     ("POST", _ADMIN + "/tenants"): ADMIN_ONLY,
+    ("GET", _ADMIN + "/tenants/{tenant}/works-agreement"): ADMIN_ONLY,  # issue 20: figures per agent
+    ("PUT", _ADMIN + "/tenants/{tenant}/works-agreement"): ADMIN_ONLY,
+    # issue #19: the test of a tenant's escalation paths (sla.drill): operator admins only, no tokens
+    ("POST", _ADMIN + "/tenants/{tenant}/sla-test"): ADMIN_ONLY,
 }
 
 
@@ -143,7 +196,13 @@ def _bodies(world: World) -> dict[tuple[str, str], Any]:
         ("POST", _TICKET + "/reopen"): {"reason": "walk"},
         ("POST", _TICKET + "/classify"): {"category_id": world.category_a, "impact": 3, "urgency": 3},
         ("POST", _TICKET + "/escalations/{escalation_id}/acknowledge"): {"note": "walk"},
+        ("POST", _TICKET + "/article"): {"article_id": world.ids["article_shared"], "solved": False},
         ("POST", _TICKET + "/escalations/{escalation_id}/de-escalate"): {"reason": "walk"},
+        ("POST", _T + "/incidents"): {"title": "Walk", "caller_message": "walk"},
+        ("PUT", _T + "/incidents/settings"): {"pileup_count": 5, "pileup_minutes": 15},
+        ("PATCH", _INCIDENT): {"title": "Walk"},
+        ("POST", _INCIDENT + "/resolve"): {"resolution": "walk"},
+        ("POST", _ADMIN + "/mail-addresses"): {"address": "walk@klinikum-nord.example", "tenant": TENANT_A},
         ("POST", _T + "/categories"): {"name": "Walk", "group": "1st_level"},
         ("PATCH", _T + "/categories/{category_id}"): {"default_urgency": 3},
     }
@@ -155,8 +214,8 @@ def expected(route: Route, principal: str, variant: str) -> Expect | set[int]:
         return own
     if route.path == "/status/{token}":
         return 404
-    if route.path == "/tickets/{tenant}/{ticket_id}" and variant == "cross":
-        return own  # the same static page for every ticket of the tenant: its data comes through the API
+    if route.path in ("/tickets/{tenant}/{ticket_id}", "/incidents/{tenant}/{incident_id}") and variant == "cross":
+        return own  # the same static page for every ticket (incident) of the tenant: its data comes through the API
     if own == OK:
         return OK if variant == "foreign" and principal == "admin" else 404
     if own == 403:

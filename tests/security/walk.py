@@ -26,7 +26,9 @@ class Route:
         out = ["own"]
         if names & {"tenant", "token"}:
             out.append("foreign")
-        if names & {"ticket_id", "callback_id", "escalation_id", "category_id", "number", "token"}:
+        crossing = {"ticket_id", "callback_id", "escalation_id", "category_id", "article_id", "incident_id"}
+        crossing |= {"attachment_id"}  # issue #19: a mail's attachment
+        if names & (crossing | {"number", "token"}):
             out.append("cross")
         return out
 
@@ -55,7 +57,11 @@ def fill(route: Route, variant: str, world: World) -> str:
         "ticket_id": lambda: str(world.ids["ticket_a" if own else "ticket_b"]),
         "callback_id": lambda: str(world.ids["callback_a" if own else "callback_b"]),
         "escalation_id": lambda: str(world.ids["escalation_a" if own else "escalation_b"]),
+        "attachment_id": lambda: str(world.ids["attachment_a" if own else "attachment_b"]),
+        "address_id": lambda: str(world.ids["mail_address"]),
         "category_id": lambda: str(world.category_a if own else world.ids["category_b"]),
+        "article_id": lambda: str(world.ids["article_a" if own else "article_b"]),
+        "incident_id": lambda: str(world.ids["incident_a" if own else "incident_b"]),
         "number": lambda: world.numbers["ticket_a" if own else "ticket_b"],
         "account_id": lambda: str(world.ids["victim"]),
         "token_id": lambda: str(world.ids["token_throwaway"]),

@@ -24,7 +24,7 @@ from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
 
 ADMIN = (Role.ADMIN.value,)
-RoleName = Literal["admin", "agent", "manager", "partner"]
+RoleName = Literal["admin", "agent", "manager", "partner", "dpo"]
 LocaleName = Literal["de", "en"]  # uhd_telephony.i18n.LOCALES
 
 
@@ -93,6 +93,8 @@ class AdminAccountOut(BaseModel):
     last_login_at: str | None
     partner_group: str | None
     locale: LocaleName
+    confidentiality_version: int | None = Field(description="the § 203 StGB text it acknowledged last; null: never")
+    confidentiality_at: str | None
 
 
 class AdminAccountResponse(BaseModel):

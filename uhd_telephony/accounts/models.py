@@ -47,6 +47,10 @@ class Account(Base):
     locale: Mapped[str] = mapped_column(String(LOCALE_MAX), default=DEFAULT_LOCALE, server_default=DEFAULT_LOCALE)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_login_at: Mapped[datetime | None]
+    # the version of the §203 StGB confidentiality text the account last acknowledged, and when
+    # (accounts.confidentiality): NULL or an older version, and nothing but the acknowledgement works for it
+    confidentiality_version: Mapped[int | None]
+    confidentiality_at: Mapped[datetime | None]
 
     tenants: Mapped[list[AccountTenant]] = relationship(
         back_populates="account", cascade="all, delete-orphan", lazy="selectin", order_by="AccountTenant.tenant"

@@ -13,9 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from uhd_telephony.accounts import passwords
+from uhd_telephony.accounts import confidentiality, passwords
 from uhd_telephony.accounts.hashing import PasswordHasher
 from uhd_telephony.accounts.models import GROUP_MAX, INTERFACE_MAX, Account, AccountTenant, Role
+from uhd_telephony.audit.log import AuditAction, AuditLog
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
 from uhd_telephony.i18n import DEFAULT_LOCALE, LOCALES, Label, Labels, Msg, Quoted, is_locale
 from uhd_telephony.store.db import Database
@@ -73,6 +74,13 @@ class AccountView:
     last_login_at: datetime | None
     partner_group: str | None = None  # a partner's group (partner:<firm>): the tickets it may see
     locale: str = DEFAULT_LOCALE  # the language of its pages and answers (uhd_telephony.i18n)
+    confidentiality_version: int | None = None  # the § 203 text it last acknowledged (accounts.confidentiality)
+    confidentiality_at: datetime | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether the account has acknowledged the current confidentiality text (else only that works)."""
+        return confidentiality.acknowledged(self.confidentiality_version)
 
     def serves(self, tenant: str) -> bool:
         """Whether this account works for ``tenant`` (an admin works for every tenant)."""
@@ -94,6 +102,8 @@ class AccountView:
             "last_login_at": _iso(self.last_login_at),
             "partner_group": self.partner_group,
             "locale": self.locale,
+            "confidentiality_version": self.confidentiality_version,
+            "confidentiality_at": _iso(self.confidentiality_at),
         }
 
     @classmethod
@@ -112,6 +122,8 @@ class AccountView:
             last_login_at=row.last_login_at,
             partner_group=row.partner_group,
             locale=row.locale or DEFAULT_LOCALE,
+            confidentiality_version=row.confidentiality_version,
+            confidentiality_at=row.confidentiality_at,
         )
 
 
@@ -374,6 +386,29 @@ class AccountService:
             view = AccountView.of(row)
         log.info("account %d speaks %s", account_id, locale)
         return view
+
+    async def acknowledge_confidentiality(self, account_id: int, version: int, *, ip: str | None) -> AccountView:
+        """Record that the account acknowledged the confidentiality text ``version`` (the current one: an older
+        page's form is a Conflict), with its audit entry in the same transaction; again is a no-op."""
+        if version != confidentiality.VERSION:
+            outdated = Msg("the confidentiality text has changed: read the current one and acknowledge it")
+            raise Conflict(outdated, {"version": confidentiality.VERSION})
+        async with self.db.sessionmaker() as session:
+            row = await self._load(session, account_id)
+            if row.confidentiality_version != version:
+                row.confidentiality_version = version
+                row.confidentiality_at = datetime.now(UTC)
+                AuditLog.add(
+                    session,
+                    AuditAction.CONFIDENTIALITY_ACKNOWLEDGED,
+                    actor=row.username,
+                    target=f"account:{row.id}",
+                    ip=ip,
+                    details={"version": version, "digest": confidentiality.digest()},
+                )
+                await session.commit()
+                log.info("account %s (id %d) acknowledged confidentiality text %d", row.username, row.id, version)
+            return AccountView.of(row)
 
     async def deactivate(self, account_id: int) -> AccountView:
         """Stop the account from logging in and from being picked as the agent of a call; history stays."""

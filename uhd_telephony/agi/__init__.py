@@ -1,5 +1,8 @@
-"""The AGI side of the hotline: the caller lookup Asterisk runs for every call before ``Queue()``.
+"""The AGI side of the hotline: the caller lookup Asterisk runs for every call before ``Queue()``, and the major
+incident's subscription (the caller pressed the key during the announcement).
 
 ``session`` wraps pyst2's ``asterisk.agi`` (explicit streams, our own decoding, a deadline, one hang-up outcome);
-``callerdb`` reads the directory tables with the plain drivers (fast to import); ``lookup`` is the script.
+``script`` is what both scripts share (outcomes, the guard, the deadline's backstop); ``callerdb`` and
+``incidentdb`` read the directory and the open incidents with the plain drivers (fast to import); ``lookup`` and
+``subscribe`` are the scripts.
 """

@@ -7,6 +7,9 @@ new process per call with 500 ms to answer, so it reads just the owners of the c
 It talks to PostgreSQL through asyncpg and to SQLite through the standard library's sqlite3, not through
 SQLAlchemy, which takes ~300 ms to import — more than half the budget. The table and column names are those of
 ``directory/models.py``; ``tests/agi`` checks them against the models and the results against DirectoryIndex.
+
+The same connection first reads the tenant's open major incidents (``incidentdb``): every caller hears their
+announcement, a withheld number too (then the directory is not asked).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from uhd_telephony.agi import incidentdb
+from uhd_telephony.agi.incidentdb import IncidentRow
 from uhd_telephony.directory.numbers import NumberingPlan
 from uhd_telephony.directory.records import Phone, Place, TenantDirectory, User
 
@@ -74,11 +79,39 @@ def target_of(url: str) -> Target:
     raise UnsupportedDatabase(f"unsupported database {backend!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class CallerFacts:
+    """What one call's lookup read: the tenant's open incidents (newest first) and, for a caller with a number,
+    the directory's rows of that number (None: not asked)."""
+
+    incidents: tuple[IncidentRow, ...]
+    directory: TenantDirectory | None
+
+
+async def fetch_caller(
+    target: Target, tenant: str, raw_number: str | None, timeout_s: float, *, now: datetime | None = None
+) -> CallerFacts:
+    """The tenant's open incidents, stamped as announced (``now``) where this is their first call, and the
+    numbering plan and active users and places owning the keys of ``raw_number`` (None: no directory read)."""
+    at = now or datetime.now(UTC)
+    if target.kind == "sqlite":
+        facts = _fetch_sqlite(target.location, tenant, raw_number, timeout_s)
+        incidentdb.stamp_sqlite(target.location, tenant, incidentdb.unannounced(facts.incidents), at, timeout_s)
+        return facts
+    return await _fetch_postgres(target.location, tenant, raw_number, timeout_s, at)
+
+
 async def fetch_directory(target: Target, tenant: str, raw_number: str, timeout_s: float) -> TenantDirectory:
     """The tenant's numbering plan and the active users and places owning the keys of ``raw_number``."""
     if target.kind == "sqlite":
-        return _fetch_sqlite(target.location, tenant, raw_number, timeout_s)
-    return await _fetch_postgres(target.location, tenant, raw_number, timeout_s)
+        conn = _open_sqlite(target.location, timeout_s)
+        try:
+            return _directory_sqlite(conn, tenant, raw_number)
+        finally:
+            conn.close()
+    facts = await _fetch_postgres(target.location, tenant, raw_number, timeout_s, None)
+    assert facts.directory is not None
+    return facts.directory
 
 
 def _plan(row: Sequence[Any] | None) -> NumberingPlan:
@@ -87,39 +120,61 @@ def _plan(row: Sequence[Any] | None) -> NumberingPlan:
     return NumberingPlan(row[0], row[1], int(row[2]))
 
 
-def _fetch_sqlite(path: str, tenant: str, raw_number: str, timeout_s: float) -> TenantDirectory:
+def _open_sqlite(path: str, timeout_s: float) -> sqlite3.Connection:
     # read-only: a lookup never creates an empty database where the real one is missing
-    uri = f"file:{quote(path)}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=max(timeout_s, 0.001))
+    return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=max(timeout_s, 0.001))
+
+
+def _fetch_sqlite(path: str, tenant: str, raw_number: str | None, timeout_s: float) -> CallerFacts:
+    conn = _open_sqlite(path, timeout_s)
     try:
-        plan = _plan(conn.execute(PLAN_SQL.format(tenant="?"), (tenant,)).fetchone())
-        keys = plan.keys(raw_number)
-        if not keys:
-            return TenantDirectory(tenant, plan)
-        marks = ", ".join("?" for _ in keys)
-        users = conn.execute(USERS_SQL.format(tenant="?", keys=marks), (tenant, tenant, *keys)).fetchall()
-        places = conn.execute(PLACES_SQL.format(tenant="?", keys=marks), (tenant, tenant, *keys)).fetchall()
+        incidents = incidentdb.read_sqlite(conn, tenant)
+        directory = None if raw_number is None else _directory_sqlite(conn, tenant, raw_number)
     finally:
         conn.close()
+    return CallerFacts(incidents, directory)
+
+
+def _directory_sqlite(conn: sqlite3.Connection, tenant: str, raw_number: str) -> TenantDirectory:
+    plan = _plan(conn.execute(PLAN_SQL.format(tenant="?"), (tenant,)).fetchone())
+    keys = plan.keys(raw_number)
+    if not keys:
+        return TenantDirectory(tenant, plan)
+    marks = ", ".join("?" for _ in keys)
+    users = conn.execute(USERS_SQL.format(tenant="?", keys=marks), (tenant, tenant, *keys)).fetchall()
+    places = conn.execute(PLACES_SQL.format(tenant="?", keys=marks), (tenant, tenant, *keys)).fetchall()
     return _directory(tenant, plan, users, places)
 
 
-async def _fetch_postgres(dsn: str, tenant: str, raw_number: str, timeout_s: float) -> TenantDirectory:
+async def _fetch_postgres(
+    dsn: str, tenant: str, raw_number: str | None, timeout_s: float, incidents_at: datetime | None
+) -> CallerFacts:
+    """Open incidents (read, and stamped as announced at ``incidents_at``; None: not read) and directory rows on
+    one connection."""
     import asyncpg  # only here: a SQLite installation never pays for it
 
     conn = await asyncpg.connect(dsn, timeout=timeout_s, command_timeout=timeout_s)
     try:
-        plan = _plan(await conn.fetchrow(PLAN_SQL.format(tenant="$1"), tenant))
-        keys = plan.keys(raw_number)
-        if not keys:
-            return TenantDirectory(tenant, plan)
-        marks = ", ".join(f"${n}" for n in range(2, len(keys) + 2))
-        users = await conn.fetch(USERS_SQL.format(tenant="$1", keys=marks), tenant, *keys)
-        places = await conn.fetch(PLACES_SQL.format(tenant="$1", keys=marks), tenant, *keys)
+        incidents: tuple[IncidentRow, ...] = ()
+        if incidents_at is not None:
+            incidents = await incidentdb.read_postgres(conn, tenant)
+            await incidentdb.stamp_postgres(conn, tenant, incidentdb.unannounced(incidents), incidents_at)
+        directory = None if raw_number is None else await _directory_postgres(conn, tenant, raw_number)
     except BaseException:
         conn.terminate()  # cancelled by the deadline or failed: no goodbye round trip
         raise
     await conn.close(timeout=timeout_s)
+    return CallerFacts(incidents, directory)
+
+
+async def _directory_postgres(conn: Any, tenant: str, raw_number: str) -> TenantDirectory:
+    plan = _plan(await conn.fetchrow(PLAN_SQL.format(tenant="$1"), tenant))
+    keys = plan.keys(raw_number)
+    if not keys:
+        return TenantDirectory(tenant, plan)
+    marks = ", ".join(f"${n}" for n in range(2, len(keys) + 2))
+    users = await conn.fetch(USERS_SQL.format(tenant="$1", keys=marks), tenant, *keys)
+    places = await conn.fetch(PLACES_SQL.format(tenant="$1", keys=marks), tenant, *keys)
     return _directory(tenant, plan, users, places)
 
 

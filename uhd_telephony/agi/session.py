@@ -133,7 +133,7 @@ class _PystAGI(AGI):
 
 
 class AgiSession:
-    """The AGI conversation: ``env`` (the ``agi_*`` header Asterisk sent) and ``set_variable``.
+    """The AGI conversation: ``env`` (the ``agi_*`` header Asterisk sent), ``set_variable`` and ``get_variable``.
 
     Construction reads the header. From before that until ``close()`` (or the end of a ``with`` block) a SIGHUP
     handler (main thread only) turns Asterisk's hang-up signal into ``CallerHungUp`` at the next command instead
@@ -168,6 +168,15 @@ class AgiSession:
         """``SET VARIABLE name "value"``; a hang-up in any form is ``CallerHungUp``."""
         try:
             self._agi.set_variable(name, agi_quote(value))
+        except AGIHangup as exc:
+            raise CallerHungUp(str(exc) or type(exc).__name__) from None
+
+    def get_variable(self, name: str) -> str:
+        """``GET VARIABLE name``: its value, empty when it is not set; a hang-up in any form is ``CallerHungUp``
+        (pyst2's own ``get_variable`` answers a ``200 result=1 (hangup)`` with the value "hangup")."""
+        try:
+            result = self._agi.execute("GET VARIABLE", self._agi._quote(name))
+            return str(result["result"][1])
         except AGIHangup as exc:
             raise CallerHungUp(str(exc) or type(exc).__name__) from None
 

@@ -16,6 +16,12 @@ VAR_USER_NAME = "UHD_USER_NAME"
 VAR_VIP = "UHD_VIP"
 VAR_CATEGORY = "UHD_CATEGORY"
 VAR_HOTLINE = "UHD_HOTLINE"
+# set by the AGI lookup when the tenant has open major incidents (uhd_telephony/incidents): their ids, comma-separated
+# (newest first), and the announcements to play joined with "&"; unset (empty) when there is none
+VAR_INCIDENT = "UHD_INCIDENT"
+VAR_INCIDENT_PROMPT = "UHD_INCIDENT_PROMPT"
+# set to 1 by the subscription AGI once the caller's subscription is recorded (the dialplan confirms and hangs up)
+VAR_INCIDENT_SUBSCRIBED = "UHD_INCIDENT_SUBSCRIBED"
 UHD_VAR_PREFIX = "UHD_"
 # manager.conf ``channelvars``: Asterisk puts ``ChanVariable: NAME=value`` for each of these into every channel
 # event and every CoreShowChannel, so a call rebuilt after a gap (resync, orphan event) knows its tenant, the
@@ -33,10 +39,17 @@ VAR_QUEUE_PRIO = "QUEUE_PRIO"
 # UserEvent names the dialplan sends
 USEREVENT_CALLBACK = "CallbackRequested"
 USEREVENT_CLOSED = "HotlineClosed"
+# the major incident's announcement: "Stage: announced" before it plays, "Stage: subscribed" once the caller pressed
+# the key and the subscription is recorded. No incident ids in it: app_userevent splits its body at commas, so
+# "Incident: 3,5" would lose the 5; the tracker has them from the channel's UHD_INCIDENT.
+USEREVENT_INCIDENT = "UhdIncident"
+INCIDENT_ANNOUNCED = "announced"
+INCIDENT_SUBSCRIBED = "subscribed"
 # the headers the tracker reads from each UserEvent (``UserEvent(Name,Header: value,...)`` in the dialplan)
 USEREVENT_HEADERS: dict[str, tuple[str, ...]] = {
     USEREVENT_CALLBACK: ("Queue", "Reason"),
     USEREVENT_CLOSED: ("Queue", "Tenant"),
+    USEREVENT_INCIDENT: ("Queue", "Stage"),
 }
 
 # QUEUESTATUS values, by what they mean for the call record

@@ -198,6 +198,29 @@ def _sla_args(sla: argparse.ArgumentParser) -> None:
     _add_db(sla)
 
 
+def _ola_args(p: argparse.ArgumentParser) -> None:
+    from uhd_telephony.sla import cli as sla_cli
+
+    sla_cli.add_import_ola_arguments(p)
+    _add_db(p)
+
+
+def _sla_command_args(p: argparse.ArgumentParser) -> None:
+    from uhd_telephony.sla import cli as sla_cli
+
+    sub = p.add_subparsers(dest="sla_command", required=True, metavar="SUBCOMMAND")
+    text = "send a marked test warning and breach through every escalation path, print each one's delivery result"
+    test = sub.add_parser("test", help=text, description=text)
+    sla_cli.add_test_arguments(test)
+    _add_db(test)
+
+
+def _articles_args(articles: argparse.ArgumentParser) -> None:
+    articles.add_argument("folder", help="Markdown files with a front matter (see uhd_telephony/articles/examples)")
+    articles.add_argument("--tenant", help="the tenant whose own articles these are (default: shared by every tenant)")
+    _add_db(articles)
+
+
 def _report_args(rep: argparse.ArgumentParser) -> None:
     rep.add_argument("--tenant", required=True, help="the tenant (it must exist: uhd-telephony tenant list)")
     rep.add_argument("--month", required=True, help="YYYY-MM, in Europe/Berlin (e.g. 2026-11)")
@@ -222,6 +245,13 @@ def _lookup_args(p: argparse.ArgumentParser) -> None:
     _add_db(p)
 
 
+def _sync_ldap_args(p: argparse.ArgumentParser) -> None:
+    from uhd_telephony.directory import cli as directory_cli
+
+    directory_cli.add_sync_ldap_arguments(p)
+    _add_db(p)
+
+
 def _agi_lookup_args(p: argparse.ArgumentParser) -> None:
     from uhd_telephony.agi import cli as agi_cli
 
@@ -229,10 +259,35 @@ def _agi_lookup_args(p: argparse.ArgumentParser) -> None:
     _add_db(p)
 
 
+def _agi_subscribe_args(p: argparse.ArgumentParser) -> None:
+    from uhd_telephony.agi import cli as agi_cli
+
+    agi_cli.add_subscribe_arguments(p)
+    _add_db(p)
+
+
 def _tenant_args(p: argparse.ArgumentParser) -> None:
     from uhd_telephony.tenants import cli as tenants_cli
 
     tenants_cli.add_arguments(p, _add_db)
+
+
+def _mail_address_args(p: argparse.ArgumentParser) -> None:
+    from uhd_telephony.mailin import cli as mailin_cli
+
+    mailin_cli.add_arguments(p, _add_db)
+
+
+def _retention_args(p: argparse.ArgumentParser) -> None:
+    from uhd_telephony.privacy import cli as privacy_cli
+
+    privacy_cli.add_retention_arguments(p, _add_db)
+
+
+def _erase_person_args(p: argparse.ArgumentParser) -> None:
+    from uhd_telephony.privacy import cli as privacy_cli
+
+    privacy_cli.add_erase_arguments(p, _add_db)
 
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
@@ -260,17 +315,43 @@ PARSERS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], ...] 
     ("import-groups", "import a tenant's support groups (who gets work orders)", _groups_args),
     # a tenant's SLA (calendar, targets per priority, escalation contacts)
     ("import-sla", "import a tenant's SLA: calendar, targets, escalation contacts", _sla_args),
+    # the support groups' own targets for work routed to them (OLAs: partner firms above all)
+    ("import-ola", "import a tenant's OLAs: each support group's targets for work routed to it", _ola_args),
+    # the escalation paths' test run (the test phase of an introduction)
+    ("sla", "SLA checks: sla test sends a test warning and breach through every escalation path", _sla_command_args),
+    # the Sofort-Support's solution articles: the folder is the whole scope (a file gone: its article deactivated)
+    ("import-articles", "import solution articles (Markdown) of a tenant, or shared by every tenant", _articles_args),
     # the monthly report of one tenant
     ("report", "a tenant's monthly KPI report (HTML with charts, CSV or JSON)", _report_args),
     # the KPI history (kpi_daily) behind Grafana's "Hotline history" dashboard
     ("kpi-daily", "compute the per-day KPI history (kpi_daily) of past days", _kpi_daily_args),
     ("lookup", "who is this caller ID? the directory match as JSON (exit 1: unknown)", _lookup_args),
+    # the directory from where hospitals keep it; the service does the same on a schedule (UHD_LDAP_CONFIG)
+    ("sync-ldap", "sync a tenant's users from its LDAP / Active Directory (all or nothing)", _sync_ldap_args),
     (
         "agi-lookup",
         "AGI caller lookup on stdin/stdout, as Asterisk runs dialplan/agi/uhd-lookup.agi (always exit 0)",
         _agi_lookup_args,
     ),
+    (
+        "agi-subscribe",
+        "AGI incident subscription on stdin/stdout, as Asterisk runs dialplan/agi/uhd-subscribe.agi (always exit 0)",
+        _agi_subscribe_args,
+    ),
     ("tenant", "add or list tenants (customer organisations) and their hotline numbers", _tenant_args),
+    # requests by mail: which address is whose helpdesk (the LMTP/SMTP endpoint refuses every other recipient)
+    ("mail-address", "add, remove or list the tenants' helpdesk mail addresses", _mail_address_args),
+    # data protection: each data class's period per tenant, applied by the service every hour
+    (
+        "retention",
+        "what the retention periods remove when (--dry-run), or remove it now; retention set",
+        _retention_args,
+    ),
+    (
+        "erase-person",
+        "erase one person's data in a tenant (Art. 17 GDPR): directory, tickets, calls, mails",
+        _erase_person_args,
+    ),
     ("simulate", "run the AMI simulator (a PBX for demos and tests)", _simulate_args),
 )
 
@@ -418,7 +499,13 @@ def reads_only(args: argparse.Namespace) -> bool:
         from uhd_telephony.tenants import cli as tenants_cli
 
         return not tenants_cli.writes(args)
+    if args.command == "mail-address":
+        from uhd_telephony.mailin import cli as mailin_cli
+
+        return not mailin_cli.writes(args)
     if args.command == "import-users":
+        return bool(args.dry_run)
+    if args.command in ("retention", "erase-person"):
         return bool(args.dry_run)
     return args.command in ("lookup", "report")
 
@@ -676,6 +763,36 @@ def cmd_tenant(args: argparse.Namespace, settings: DatabaseSettings) -> int:
     return asyncio.run(run())
 
 
+def cmd_mail_address(args: argparse.Namespace, settings: DatabaseSettings) -> int:
+    from uhd_telephony.mailin import cli as mailin_cli
+
+    async def run() -> int:
+        async with _database(settings, writes=mailin_cli.writes(args), tenants=mailin_cli.tenants(args)) as db:
+            return await mailin_cli.run(args, db)
+
+    return asyncio.run(run())
+
+
+def cmd_retention(args: argparse.Namespace, settings: DatabaseSettings) -> int:
+    from uhd_telephony.privacy import cli as privacy_cli
+
+    async def run() -> int:
+        async with _database(settings, writes=privacy_cli.writes(args), tenants=privacy_cli.tenants(args)) as db:
+            return await privacy_cli.run_retention(args, db)
+
+    return asyncio.run(run())
+
+
+def cmd_erase_person(args: argparse.Namespace, settings: DatabaseSettings) -> int:
+    from uhd_telephony.privacy import cli as privacy_cli
+
+    async def run() -> int:
+        async with _database(settings, writes=privacy_cli.writes(args), tenants=privacy_cli.tenants(args)) as db:
+            return await privacy_cli.run_erase(args, db)
+
+    return asyncio.run(run())
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from uhd_telephony.calls import service
 
@@ -719,10 +836,32 @@ def cmd_lookup(args: argparse.Namespace, settings: DatabaseSettings) -> int:
     return asyncio.run(run())
 
 
+def cmd_sync_ldap(args: argparse.Namespace, settings: Settings) -> int:
+    """The sources file read first (a broken one is one line, the database untouched), the tenant checked, then one
+    sync: all of it or nothing; ``--dry-run`` only reads (nothing is migrated)."""
+    from uhd_telephony.directory import cli as directory_cli
+    from uhd_telephony.directory.ldap_config import load_sources
+
+    path = directory_cli.ldap_config_path(args, settings.ldap_config)
+    sources = load_sources(path)
+
+    async def run() -> int:
+        async with _database(settings, writes=not args.dry_run, tenants=[args.tenant]) as db:
+            return await directory_cli.sync_ldap(args, db, sources, path)
+
+    return asyncio.run(run())
+
+
 def cmd_agi_lookup(args: argparse.Namespace, settings: Settings) -> int:
     from uhd_telephony.agi import cli as agi_cli
 
     return agi_cli.agi_lookup(args, settings)
+
+
+def cmd_agi_subscribe(args: argparse.Namespace, settings: Settings) -> int:
+    from uhd_telephony.agi import cli as agi_cli
+
+    return agi_cli.agi_subscribe(args, settings)
 
 
 def cmd_import_categories(args: argparse.Namespace, settings: Settings) -> int:
@@ -759,6 +898,46 @@ def cmd_import_sla(args: argparse.Namespace, settings: Settings) -> int:
             result = await import_sla(db, args.tenant, args.file)
         # counts only: a contact's webhook secret never reaches the output or the log
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_import_ola(args: argparse.Namespace, settings: Settings) -> int:
+    """Replace the tenant's OLAs (its groups checked: an unknown one writes nothing) and re-arm the OLA timers."""
+    from uhd_telephony.sla import cli as sla_cli
+
+    async def run() -> int:
+        async with _database(settings, tenants=[args.tenant]) as db:
+            return await sla_cli.import_ola(args, db)
+
+    return asyncio.run(run())
+
+
+def cmd_sla(args: argparse.Namespace, settings: Settings) -> int:
+    """``sla test``: the tenant checked, then the drill; its rows are delivered by the drill's own sender."""
+    from uhd_telephony.sla import cli as sla_cli
+
+    async def run() -> int:
+        async with _database(settings, tenants=[args.tenant]) as db:
+            return await sla_cli.test(args, db, settings)
+
+    return asyncio.run(run())
+
+
+def cmd_import_articles(args: argparse.Namespace, settings: Settings) -> int:
+    """The folder checked first (a bad file is one line, the database untouched), then upserted in one go."""
+    from uhd_telephony.articles.files import read_folder
+    from uhd_telephony.articles.importer import import_articles
+
+    files = read_folder(args.folder)
+
+    async def run() -> int:
+        async with _database(settings, tenants=[args.tenant] if args.tenant is not None else []) as db:
+            result = await import_articles(db, files, args.tenant)
+        for gone in result.deactivated:
+            log.warning("article %s (%s) is no longer in %s: deactivated", gone["slug"], gone["file"], args.folder)
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return 0
 
     return asyncio.run(run())
@@ -812,6 +991,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
     "report": cmd_report,
     "kpi-daily": cmd_kpi_daily,
     "import-sla": cmd_import_sla,
+    "import-ola": cmd_import_ola,
+    "sla": cmd_sla,
+    "import-articles": cmd_import_articles,
     "import-categories": cmd_import_categories,
     "import-groups": cmd_import_groups,
     "replay": cmd_replay,
@@ -823,8 +1005,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
     "simulate": cmd_simulate,
     "import-users": cmd_import_users,
     "lookup": cmd_lookup,
+    "sync-ldap": cmd_sync_ldap,
     "agi-lookup": cmd_agi_lookup,
+    "agi-subscribe": cmd_agi_subscribe,
     "tenant": cmd_tenant,
+    "mail-address": cmd_mail_address,
+    "retention": cmd_retention,
+    "erase-person": cmd_erase_person,
 }
 
 

@@ -7,11 +7,16 @@ in reverse — the SLA scanner and the 10-minute rule stop before the outbox the
 from __future__ import annotations
 
 from uhd_telephony.accounts.plugin import CAPABILITY as accounts
+from uhd_telephony.articles.plugin import CAPABILITY as articles
 from uhd_telephony.audit.plugin import CAPABILITY as audit
 from uhd_telephony.callbacks.plugin import CAPABILITY as callbacks
 from uhd_telephony.directory.plugin import CAPABILITY as directory
+from uhd_telephony.feedback.plugin import CAPABILITY as feedback
+from uhd_telephony.incidents.plugin import CAPABILITY as incidents
+from uhd_telephony.mailin.plugin import CAPABILITY as mailin
 from uhd_telephony.metrics.plugin import CAPABILITY as metrics
 from uhd_telephony.outbox import plugin as outbox
+from uhd_telephony.privacy.plugin import CAPABILITY as privacy
 from uhd_telephony.runtime.plugin import Capability
 from uhd_telephony.screenpop.plugin import CAPABILITY as screenpop
 from uhd_telephony.security.plugin import CAPABILITY as security
@@ -35,6 +40,11 @@ CAPABILITIES: tuple[Capability, ...] = (
     tickets.CAPABILITY,
     callbacks,
     sla.CAPABILITY,
+    incidents,
+    articles,
+    feedback,
+    mailin,
     metrics,
     screenpop,
+    privacy,
 )

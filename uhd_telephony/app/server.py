@@ -5,7 +5,8 @@ Start order: store and bus, then the web app (its services and the pop fan-out),
 then the AMI connection — so no call event arrives before everyone who needs it listens. Shutdown in reverse.
 
 Roles: ``all`` (the default: everything), ``web`` (pages, API, consoles: no AMI, no scanners; pops arrive through
-Redis), ``tracker`` (AMI, pops' composition, scanners; of the web only ``/healthz`` and ``/metrics``). A process
+Redis), ``tracker`` (AMI, pops' composition, scanners; of the web only ``/healthz`` and ``/metrics``). The
+capabilities' listeners (the mail endpoint) run beside the web in ``all`` and ``web``, lease or not. A process
 with a tracker part first takes the PBX's lease (``store.lease``): until it holds it, it stands by (its web part
 serves, ``/healthz`` says ``standby``); once held it restores the calls in progress from the store, starts the
 workers and connects — the resync and the queue_log backfill close the gap the previous holder left. A lease
@@ -88,6 +89,7 @@ class Server:
         self.runner: web.AppRunner | None = None
         self.runtime: Runtime | None = None
         self.running: list[Running] = []
+        self.listening: list[Running] = []  # the capabilities' listeners (the mail endpoint) of a web process
         self.port: int | None = None
         self.lease: Lease | None = None
         self.tracking = asyncio.Event()  # set once this process tracks the PBX (lease held, AMI connecting)
@@ -149,6 +151,8 @@ class Server:
             await site.start()
             self.port = _bound_port(self.runner)
             log.info("web on http://%s:%s (role %s)", self.settings.http_host, self.port, self.role)
+            if self.role != "tracker":  # a process that serves the web serves its listeners too
+                await self._listen(rt)
         if not self.tracks:
             return
         self.lease = make_lease(
@@ -159,6 +163,13 @@ class Server:
         if await self.lease.try_acquire():  # the common case: nobody else tracks this PBX
             await self._track(rt)
         self._lead = asyncio.create_task(self._take_lead(rt), name="tracker lease")
+
+    async def _listen(self, rt: Runtime) -> None:
+        for capability in self.capabilities:
+            if capability.listeners is not None:
+                for running in capability.listeners(rt):
+                    await running.worker.start()
+                    self.listening.append(running)
 
     async def _take_lead(self, rt: Runtime) -> None:
         assert self.lease is not None
@@ -199,7 +210,7 @@ class Server:
             "state": self._tracker_state(),
             "lease": self.lease.describe() if self.lease is not None else None,
         }
-        for running in self.running:
+        for running in (*self.listening, *self.running):
             report = running.health()
             if report is not None and running.health_name is not None:
                 parts[running.health_name] = report
@@ -217,6 +228,8 @@ class Server:
             self._lead.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lead
+        while self.listening:  # no more mail taken in; what is being received is finished or told to retry
+            await self.listening.pop().worker.close()
         await self.calls.disconnect()  # no more events; the bus has handed everything to its subscribers
         while self.running:  # in reverse: the composer before the outbox it writes to, ...
             running = self.running.pop()

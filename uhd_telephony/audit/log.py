@@ -35,6 +35,17 @@ class AuditAction(StrEnum):
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
     TENANT_ADDED = "tenant_added"
+    MAIL_ADDRESS_ADDED = "mail_address_added"  # a tenant's helpdesk address (mailin: admin API, command line)
+    MAIL_ADDRESS_REMOVED = "mail_address_removed"
+    DIRECTORY_SYNCED = "directory_synced"  # a tenant's users synced from its LDAP source (admin API)
+    RETENTION_SET = "retention_set"  # a tenant's retention period of a data class (privacy: API, command line)
+    PERSON_ERASED = "person_erased"  # one person's data erased (Art. 17 GDPR): the selector hashed, the counts
+    PERSON_EXPORTED = "person_exported"  # one person's data read out (Art. 15 GDPR)
+    # issue 20 (works council, § 203 StGB): audit.reads, accounts.confidentiality, tenants.works_agreement
+    CONFIDENTIALITY_ACKNOWLEDGED = "confidentiality_ack"  # an account bound itself to the § 203 text (its version)
+    REQUESTER_READ = "requester_read"  # tickets with their requester's details read (one entry per answer)
+    CALLS_READ = "calls_read"  # call records read (the callback list: callers' numbers, abandoned calls)
+    WORKS_AGREEMENT_CHANGED = "works_agreement"  # a tenant's figures per agent switched on or off (its reference)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +81,13 @@ def _clip(value: str | None, name: str) -> str | None:
 
 
 def _entry(
-    action: AuditAction | str, *, actor: str, target: str | None, ip: str | None, details: dict[str, Any] | None
+    action: AuditAction | str,
+    *,
+    actor: str,
+    target: str | None,
+    ip: str | None,
+    details: dict[str, Any] | None,
+    tenant: str | None = None,
 ) -> AuditEntry:
     return AuditEntry(
         at=datetime.now(UTC),
@@ -79,6 +96,7 @@ def _entry(
         target=_clip(target, "target"),
         ip=_clip(ip, "ip"),
         details=details or {},
+        tenant=tenant,
     )
 
 
@@ -96,10 +114,11 @@ class AuditLog:
         target: str | None = None,
         ip: str | None = None,
         details: dict[str, Any] | None = None,
+        tenant: str | None = None,
     ) -> None:
         try:
             async with self.db.sessionmaker() as session:
-                self.add(session, action, actor=actor, target=target, ip=ip, details=details)
+                self.add(session, action, actor=actor, target=target, ip=ip, details=details, tenant=tenant)
                 await session.commit()
         except Exception:  # the audit row is a record of the change, not a condition for it
             log.exception("audit entry %s by %s could not be written", action, actor)
@@ -113,9 +132,11 @@ class AuditLog:
         target: str | None = None,
         ip: str | None = None,
         details: dict[str, Any] | None = None,
+        tenant: str | None = None,
     ) -> None:
-        """The entry as part of the caller's transaction: written with the change it records, or not at all."""
-        session.add(_entry(action, actor=actor, target=target, ip=ip, details=details))
+        """The entry as part of the caller's transaction: written with the change it records, or not at all.
+        ``tenant``: whose data it concerns, what the tenant's data-protection officer reads (``audit.reads``)."""
+        session.add(_entry(action, actor=actor, target=target, ip=ip, details=details, tenant=tenant))
 
     async def page(self, *, limit: int = 50, before: int | None = None, action: str | None = None) -> AuditPage:
         """Entries newest first; ``before`` (an id) continues an earlier page."""
@@ -126,8 +147,11 @@ class AuditLog:
         if action is not None:
             stmt = stmt.where(AuditEntry.action == action)
         async with self.db.sessionmaker() as session:
-            rows = list(await session.scalars(stmt))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        entries = [AuditView(r.id, r.at, r.actor, r.action, r.target, r.ip, dict(r.details or {})) for r in rows]
-        return AuditPage(entries, entries[-1].id if more and entries else None)
+            return page_of(list(await session.scalars(stmt)), limit)
+
+
+def page_of(rows: list[AuditEntry], limit: int) -> AuditPage:
+    """A page of the ``limit + 1`` rows a query asked for (one more than shown: whether there is a next page)."""
+    more = len(rows) > limit
+    entries = [AuditView(r.id, r.at, r.actor, r.action, r.target, r.ip, dict(r.details or {})) for r in rows[:limit]]
+    return AuditPage(entries, entries[-1].id if more and entries else None)

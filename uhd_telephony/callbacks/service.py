@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from uhd_telephony.accounts.service import AccountView
 from uhd_telephony.ami.client import AmiClient
+from uhd_telephony.ami.events import caller_id
 from uhd_telephony.ami.names import VAR_USER_ID
 from uhd_telephony.callbacks.models import Callback, ClearReason, Status
 from uhd_telephony.callbacks.originate import REPLY_MARGIN_S, dialable, originate_action, originate_failure
@@ -29,6 +31,7 @@ from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.errors import AmiError, Conflict, Forbidden, InvalidInput, NotFound
 from uhd_telephony.i18n import Label, Msg, Quoted
 from uhd_telephony.store.db import Database
+from uhd_telephony.store.models import table_of
 
 log = logging.getLogger(__name__)
 
@@ -458,3 +461,48 @@ class CallbackService:
         if count:
             log.warning("%d callback entries stuck in dialing were reopened", count)
         return count
+
+
+def _insert_once(dialect: str) -> Insert:
+    """An insert into ``callbacks`` that skips an entry whose ``call_id`` is there already."""
+    table = table_of(Callback)
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[table.c.call_id])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[table.c.call_id])
+
+
+async def request_callback(
+    conn: AsyncConnection,
+    *,
+    key: str,
+    tenant: str,
+    number: str,
+    name: str,
+    user_id: int | None,
+    linkedid: str | None,
+    at: datetime,
+    note: str,
+) -> bool:
+    """Put a caller on the tenant's callback list in ``conn``'s transaction, for a reason told in ``note`` (a notice
+    for someone without a mail address: ``incidents.notice``). ``key`` stands where a call's id would and makes it
+    once-only (an entry there already counts as put there). False when the number cannot be dialled."""
+    number = caller_id(number)
+    if dialable(number) is None:
+        return False
+    values = {
+        "tenant": tenant,
+        "call_id": key,
+        "linkedid": linkedid or key,
+        "caller_number": number[:64],
+        "caller_name": caller_id(name)[:200],
+        "user_id": user_id,
+        "queue": "",  # no queue call behind it
+        "abandoned_at": at,
+        "wait_s": None,
+        "status": Status.OPEN.value,
+        "attempts": 0,
+        "note": note[:1000],
+        "created_at": at,
+    }
+    await conn.execute(_insert_once(conn.dialect.name).values(values))
+    return True

@@ -7,8 +7,10 @@ writes the calls it finds in batches, each batch in one transaction with the new
 the store does not have it finished already (same ``call_id`` as live: ``<uniqueid>@<queue>``):
 
 - no row: inserted, ``backfilled`` true;
-- a row still in progress (``outcome`` NULL: seen entering, its end missed) or ended ``unknown`` (the resync could
-  not tell how it ended): completed from the queue_log, ``backfilled`` true; what only the live record knows
+- a row still in progress (``outcome`` NULL: seen entering, its end missed), ended ``unknown`` (the resync could
+  not tell how it ended) or ``incident_left`` by a resync (the caller's channel went while at a major incident's
+  announcement: had it queued, this is that stay): completed from the queue_log, ``backfilled`` true; what only
+  the live record knows
   (tenant from UHD_TENANT, Linkedid, caller name, channel variables, the exact entry time) is kept;
 - a finished row with a real outcome: left alone. The live version of a call always wins: the store's own rule
   (``store.calls.supersedes``) lets a later live write replace a backfilled one, never the other way round here.
@@ -55,6 +57,7 @@ log = logging.getLogger(__name__)
 
 marks = table_of(QueueLogMark)
 _UNKNOWN = Outcome.UNKNOWN.value
+_LEFT_AT_ANNOUNCEMENT = Outcome.INCIDENT_LEFT.value
 # lines read per trip to the worker thread: a batch of calls is written at most every this many lines
 LINES_PER_READ = 20_000
 # the service's first run (no mark yet) reads back this far before the newest call the store holds
@@ -204,7 +207,8 @@ class _Reader:
 
 # ---------------------------------------------------------------------------------------------------- the store
 def _insert_statement(dialect: str) -> Insert:
-    """INSERT the call, or complete a stored one that is in progress or ended unknown; RETURNING what was written."""
+    """INSERT the call, or complete a stored one that is in progress, ended unknown or guessed left at an
+    announcement; RETURNING what was written."""
     if dialect == "postgresql":
         ins: Any = postgresql.insert(calls)
     elif dialect == "sqlite":
@@ -224,7 +228,11 @@ def _insert_statement(dialect: str) -> Insert:
         ins.on_conflict_do_update(
             index_elements=[calls.c.call_id],
             set_=set_,
-            where=or_(old.outcome.is_(None), old.outcome == _UNKNOWN),
+            where=or_(
+                old.outcome.is_(None),
+                old.outcome == _UNKNOWN,
+                and_(old.outcome == _LEFT_AT_ANNOUNCEMENT, old.resynced),  # a resync's guess (tracker)
+            ),
         ).returning(calls.c.call_id),
     )
 

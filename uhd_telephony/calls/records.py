@@ -23,10 +23,15 @@ class Outcome(StrEnum):
     CALLBACK = "callback"  # caller left the queue by key press and asked for a callback
     TRANSFERRED = "transferred"  # answered, then transferred on by the agent
     CLOSED = "closed"  # called outside business hours: never offered to a queue (dialplan UserEvent)
+    # a major incident's announcement before the queue (UserEvent UhdIncident): the caller never entered a queue
+    INCIDENT_SUBSCRIBED = "incident_subscribed"  # pressed the key, is told when it is over, hung up
+    INCIDENT_LEFT = "incident_left"  # hung up during the announcement
     UNKNOWN = "unknown"  # ended while the service could not see it (AMI down): the record says so
 
 
 ANSWERED_OUTCOMES = frozenset({Outcome.ANSWERED, Outcome.TRANSFERRED})
+# left at a major incident's announcement: never offered to a queue, in no service-level figure
+ANNOUNCEMENT_OUTCOMES = frozenset({Outcome.INCIDENT_SUBSCRIBED, Outcome.INCIDENT_LEFT})
 NOT_REACHED_OUTCOMES = frozenset(
     {
         Outcome.ABANDONED,

@@ -10,6 +10,11 @@ hang-up (``record_abandoned()`` in apps/app_queue.c). What follows on the caller
 without it means the caller hung up. So an unanswered call is only finalised at its channel's Hangup, or when
 a short grace period has passed after its outcome became known (the channel may live on in voicemail).
 
+A major incident's announcement comes before the queue (``UserEvent UhdIncident``, ``Stage: announced``, then
+``Stage: subscribed`` when the caller pressed the key). It marks the channel; a channel that hangs up after it
+without ever entering a queue is a record of its own, never offered: ``incident_subscribed`` or ``incident_left``.
+A caller who goes on into the queue is an ordinary call (its UHD_INCIDENT variable says an incident was open).
+
 Times are the frames' ``Timestamp`` headers. The tracker never reads a clock: ``tick(now)`` is given the wall
 time and converts it into Asterisk's time line using the receive time of the last event.
 """
@@ -51,6 +56,12 @@ class _Channel:
     queue_app: str = ""  # queue named by the last Newexten Application=Queue
     queue_app_ts: float = 0.0
     variables: dict[str, str] = field(default_factory=dict)
+    queued: bool = False  # a queue stay of this channel was recorded (entered, refused or rebuilt)
+    announced_at: float | None = None  # a major incident's announcement began (UserEvent UhdIncident)
+    announced_queue: str = ""  # the queue the caller would have entered
+    subscribed: bool = False  # ... and the caller asked to be told when it is over
+    channel: str = ""  # the channel's name and Linkedid, for a record made when the channel is gone (resync)
+    linkedid: str = ""
 
 
 @dataclass(slots=True)
@@ -241,12 +252,14 @@ class CallTracker:
         return [domain.CallOffered(call.snapshot(), e.ts)]
 
     def _on_hangup(self, e: ev.Hangup) -> list[domain.CallEvent]:
-        self._channels.pop(e.uniqueid, None)
+        chan = self._channels.pop(e.uniqueid, None)
         self._hung_up[e.uniqueid] = e.ts
         if len(self._hung_up) > self.max_finished:
             self._hung_up.popitem(last=False)
         call = self._active(e.uniqueid)
         if call is None:
+            if chan is not None and _left_at_announcement(chan):
+                return self._announcement_ended(e, chan, e.ts)
             return []
         ex = self._exits.setdefault(call.call_id, _Exit())
         ex.hangup_at = e.ts
@@ -285,6 +298,8 @@ class CallTracker:
             n += 1
             call_id = f"{base}#{n}"
         variables = dict(chan.variables) if chan is not None else {}
+        if chan is not None:
+            chan.queued = True
         # channelvars (ChanVariable) on the event itself: what a resync or an orphan event knows of the lookup
         for key, value in e.variables.items():
             if value and key.startswith(names.UHD_VAR_PREFIX):
@@ -461,7 +476,39 @@ class CallTracker:
             return [domain.CallbackRequested(call.snapshot(), e.ts, e.headers.get("Reason", ""))]
         if e.user_event == names.USEREVENT_CLOSED:
             return self._closed(e)
+        if e.user_event == names.USEREVENT_INCIDENT:
+            return self._announcement(e)
         return []
+
+    def _announcement(self, e: ev.UserEvent) -> list[domain.CallEvent]:
+        """A major incident's announcement on a channel: ``announced`` as it starts, ``subscribed`` after the key."""
+        stage = e.headers.get("Stage", "")
+        if stage not in (names.INCIDENT_ANNOUNCED, names.INCIDENT_SUBSCRIBED) or not e.uniqueid:
+            self.stats.ignored += 1
+            return []
+        chan = self._channel(e.uniqueid)
+        seen = chan.subscribed if stage == names.INCIDENT_SUBSCRIBED else chan.announced_at is not None
+        if seen:
+            self.stats.duplicates += 1
+            return []
+        if chan.announced_at is None:  # also a "subscribed" whose "announced" was missed (an AMI gap)
+            chan.announced_at = e.ts
+            chan.channel, chan.linkedid = e.channel, e.linkedid
+        chan.announced_queue = chan.announced_queue or e.headers.get("Queue", "")
+        chan.subscribed = chan.subscribed or stage == names.INCIDENT_SUBSCRIBED
+        return []
+
+    def _announcement_ended(
+        self, e: ev.ChannelEvent, chan: _Channel, ended: float, *, resynced: bool = False
+    ) -> list[domain.CallEvent]:
+        """The caller hung up at the announcement, never in a queue: a record of its own, never offered."""
+        assert chan.announced_at is not None
+        call = self._new_call(e, chan.announced_queue, chan.announced_at, chan)
+        call.wait_s = 0.0
+        call.resynced = resynced
+        self.stats.offered -= 1  # not offered to a queue
+        outcome = Outcome.INCIDENT_SUBSCRIBED if chan.subscribed else Outcome.INCIDENT_LEFT
+        return self._finish(call, outcome, ended)
 
     def _closed(self, e: ev.UserEvent) -> list[domain.CallEvent]:
         """The hotline was called outside business hours: a record of its own, never offered to a queue."""
@@ -660,6 +707,7 @@ class CallTracker:
             else:
                 out.extend(self._finish(call, Outcome.UNKNOWN, now))
 
+        out.extend(self._announcements_gone(by_uniqueid, since, now))
         for entry in waiting.values():
             if self._active(entry.uniqueid, entry.queue) is not None or self._ended_since(
                 entry.uniqueid, entry.queue, since
@@ -697,6 +745,26 @@ class CallTracker:
             self.stats.resynced += 1
             out.append(domain.CallOffered(call.snapshot(), now))
             out.extend(self._resync_answer(call, now, peer, members))
+        return out
+
+    def _announcements_gone(
+        self, alive: dict[str, ChannelInfo], since: float | None, now: float
+    ) -> list[domain.CallEvent]:
+        """Callers at a major incident's announcement whose channel the snapshot no longer lists: they hung up
+        while the tracker could not see it. One who pressed the key is ``incident_subscribed``; any other is
+        recorded ``incident_left``, marked ``resynced``: had they gone on into a queue in the gap, the queue_log
+        backfill completes the record with what happened there (calls/backfill.py)."""
+        out: list[domain.CallEvent] = []
+        for uniqueid, chan in list(self._channels.items()):
+            if uniqueid in alive or not _left_at_announcement(chan):
+                continue
+            assert chan.announced_at is not None
+            if since is not None and chan.announced_at > since:
+                continue  # announced after the snapshot was taken: the lists cannot know it yet
+            del self._channels[uniqueid]
+            gone = ev.ChannelEvent(now, chan.channel, uniqueid, chan.linkedid, chan.caller_number, chan.caller_name)
+            self.stats.resynced += 1
+            out.extend(self._announcement_ended(gone, chan, now, resynced=True))
         return out
 
     def _ended_since(self, uniqueid: str, queue: str, since: float | None) -> bool:
@@ -740,6 +808,11 @@ class CallTracker:
 
 def _known(value: str) -> bool:
     return bool(value) and value != "<unknown>"
+
+
+def _left_at_announcement(chan: _Channel) -> bool:
+    """The channel heard a major incident's announcement and never entered a queue."""
+    return chan.announced_at is not None and not chan.queued and not chan.queue_app
 
 
 def _open_attempt(call: CallRecord, dest_channel: str, interface: str) -> RingAttempt | None:

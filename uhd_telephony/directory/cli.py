@@ -1,4 +1,4 @@
-"""``uhd-telephony import-users`` and ``uhd-telephony lookup``: the operator's tools for the caller directory."""
+"""``uhd-telephony import-users``, ``lookup`` and ``sync-ldap``: the operator's tools for the caller directory."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from uhd_telephony.errors import DirectoryError
+from uhd_telephony.errors import ConfigError, DirectoryError
 from uhd_telephony.tenant import check_tenant
 
 if TYPE_CHECKING:
+    from uhd_telephony.directory.ldap_config import LdapSource
     from uhd_telephony.store.db import Database
 
 # the handlers import the directory (pydantic models, phonenumbers, SQLAlchemy) when they run: building the
@@ -49,6 +50,38 @@ def add_lookup_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``lookup``."""
     p.add_argument("number", help="the caller ID as Asterisk shows it, e.g. '0231 9860572', 4711, anonymous")
     p.add_argument("--tenant", required=True, help="the tenant whose directory to search")
+
+
+def add_sync_ldap_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``sync-ldap``."""
+    p.add_argument("--tenant", required=True, help="the tenant whose users to sync (its block in the LDAP file)")
+    p.add_argument("--config", default=None, help="the LDAP sources file (default: env UHD_LDAP_CONFIG)")
+    p.add_argument("--dry-run", action="store_true", help="search and count, write nothing")
+    p.add_argument(
+        "--force", action="store_true", help="sync even when the search finds far fewer users than are active"
+    )
+
+
+def ldap_config_path(args: argparse.Namespace, configured: str | None) -> str:
+    """``--config``, else UHD_LDAP_CONFIG; ConfigError when neither names a file."""
+    path = args.config or configured
+    if not path:
+        raise ConfigError("no LDAP sources file: pass --config FILE or set UHD_LDAP_CONFIG")
+    return str(path)
+
+
+async def sync_ldap(args: argparse.Namespace, db: Database, sources: dict[str, LdapSource], path: str) -> int:
+    """Run ``sync-ldap`` on ``db`` (the CLI has read the file, checked the tenant and the schema): print what it
+    did as JSON; a UhdError (one line) when the source or the size guard stops it, nothing written."""
+    from uhd_telephony.directory.ldap_config import source_of
+    from uhd_telephony.directory.ldap_sync import SyncRequest
+    from uhd_telephony.directory.ldap_sync import sync_ldap as run_sync
+
+    source = source_of(sources, args.tenant, path)
+    request = SyncRequest(trigger="command", dry_run=args.dry_run, force=args.force)
+    result = await run_sync(db, args.tenant, source, request)
+    sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    return 0
 
 
 async def import_users(args: argparse.Namespace, db: Database) -> int:

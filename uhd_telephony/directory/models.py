@@ -1,9 +1,11 @@
-"""SQLAlchemy models of the caller directory: users, places, their phones and each tenant's numbering plan."""
+"""SQLAlchemy models of the caller directory: users, places, their phones, each tenant's numbering plan and the
+state of its LDAP sync."""
 
 from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -90,10 +92,31 @@ class DirectoryPhone(Base):
     )
 
 
+class LdapSyncState(Base):
+    """The last sync of a tenant's directory from its LDAP source: when, by whom, what it did or why it failed.
+
+    One row per tenant, replaced by every sync that was not a dry run: the admin API shows it, the service's
+    schedule reads when the next one is due from it (so a restart does not sync again at once)."""
+
+    __tablename__ = "directory_ldap_syncs"
+
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH), primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule, command, api
+    actor: Mapped[str | None] = mapped_column(String(150))  # the admin who asked (api)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    ok: Mapped[bool]
+    error: Mapped[str | None] = mapped_column(String(1000))
+    # the counts (LdapSyncResult.to_dict) of a sync that ran
+    result: Mapped[dict[str, Any] | None]
+    last_ok_at: Mapped[datetime | None]
+
+
 USERS = table_of(DirectoryUser)
 PLACES = table_of(DirectoryPlace)
 PHONES = table_of(DirectoryPhone)
 NUMBERING = table_of(NumberingPlanRow)
+LDAP_SYNCS = table_of(LdapSyncState)
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 

@@ -1,4 +1,5 @@
-"""The caller directory as the process runs it: its tables, the in-memory index, imports picked up elsewhere."""
+"""The caller directory as the process runs it: its tables, the in-memory index, imports picked up elsewhere, the
+LDAP syncs (the admin API, the schedule)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from uhd_telephony.directory import api
+from uhd_telephony.directory.ldap_schedule import LdapSchedule
 from uhd_telephony.directory.lookup import DirectoryIndex
 from uhd_telephony.directory.repository import DirectoryRepository
 from uhd_telephony.runtime.plugin import Capability, Running, Runtime
@@ -49,7 +52,22 @@ class DirectoryRefresh(PeriodicScanner):
 def workers(rt: Runtime) -> list[Running]:
     refresh = DirectoryRefresh(rt.db, rt.web[keys.DIRECTORY], interval_s=rt.settings.directory_refresh_s)
     rt.provide("directory_refresh", refresh)
-    return [Running(refresh)]
+    running = [Running(refresh)]
+    if rt.settings.ldap_config is not None:
+        schedule = LdapSchedule(
+            rt.db,
+            rt.settings.ldap_config,
+            default_interval_s=rt.settings.ldap_sync_interval_s,
+            index=rt.web[keys.DIRECTORY],
+        )
+        running.append(Running(schedule, "ldap_sync"))
+    return running
 
 
-CAPABILITY = Capability(name="directory", models="uhd_telephony.directory.models", services=services, workers=workers)
+CAPABILITY = Capability(
+    name="directory",
+    models="uhd_telephony.directory.models",
+    routes=api.add_routes,
+    services=services,
+    workers=workers,
+)

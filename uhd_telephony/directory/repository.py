@@ -118,7 +118,7 @@ class DirectoryRepository:
         self,
         tenant: str,
         users: Sequence[User] = (),
-        places: Sequence[Place] = (),
+        places: Sequence[Place] | None = (),
         *,
         plan: NumberingPlan | None = None,
         deactivate_missing: bool = False,
@@ -128,6 +128,7 @@ class DirectoryRepository:
 
         Entries not given are kept, unless ``deactivate_missing`` (a full export from HR): then they are
         deactivated. A changed entry gets a new ``updated_at``; an unchanged one keeps its row untouched.
+        ``places`` None leaves the places alone (a source of users only, such as an LDAP sync).
         ``dry_run`` does all of it and rolls back: the counts say what a real run would do.
         """
         now = datetime.now(UTC)
@@ -139,7 +140,11 @@ class DirectoryRepository:
                     if plan is not None:
                         await save_plan(conn, tenant, plan, now)
                     user_counts = await sync(conn, AS_USER, tenant, users, deactivate_missing, now)
-                    place_counts = await sync(conn, AS_PLACE, tenant, places, deactivate_missing, now)
+                    place_counts = (
+                        UpsertCounts()
+                        if places is None
+                        else await sync(conn, AS_PLACE, tenant, places, deactivate_missing, now)
+                    )
                 except BaseException:
                     await trans.rollback()
                     raise

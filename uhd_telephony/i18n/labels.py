@@ -68,6 +68,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "agent": N_("role.agent"),
         "manager": N_("role.manager"),
         "partner": N_("role.partner"),
+        "dpo": N_("role.dpo"),
     },
     # a directory person's role (the caller's)
     "person_role": {
@@ -92,6 +93,10 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "de-escalated": N_("action.de-escalated"),
         "acknowledged": N_("action.acknowledged"),
         "tenant": N_("action.tenant"),
+        "mail": N_("action.mail"),  # a request by mail: its attachments, the closed ticket it follows (mailin)
+        "article": N_("action.article"),  # a solution article used (articles.service)
+        "incident": N_("action.incident"),  # linked to a major incident, taken off, its parent (incidents.service)
+        "ola": N_("action.ola"),  # a support group's OLA warning or breach (sla.ola_escalation)
     },
     # the ticket fields a history row names
     "field": {
@@ -117,20 +122,26 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         # the fields of the API's bodies and queries, which an invalid request names (web.inputs.problem)
         "action": N_("field.action"),
         "active": N_("field.active"),
+        "address": N_("field.address"),  # a tenant's helpdesk address (mailin)
         "agent_id": N_("field.agent"),
+        "article_id": N_("field.article_id"),
         "before": N_("field.before"),
         "channel": N_("field.channel"),
         "code": N_("field.code"),
         "created_from": N_("field.created_from"),
         "created_to": N_("field.created_to"),
         "cursor": N_("field.cursor"),
+        "data_class": N_("field.data_class"),  # a retention period's class of data (privacy.api)
         "day": N_("field.day"),
+        "days": N_("field.days"),  # a retention period (privacy.api)
         "default_impact": N_("field.default_impact"),
         "default_urgency": N_("field.default_urgency"),
         "display_name": N_("field.display_name"),
+        "dry_run": N_("field.dry_run"),  # an LDAP sync that only counts (directory.api)
         "email": N_("field.email"),
         "exclude_transfers_in": N_("field.exclude_transfers_in"),
         "expires_in_days": N_("field.expires_in_days"),
+        "force": N_("field.force"),  # an LDAP sync past the size guard (directory.api)
         "format": N_("field.format"),
         "from": N_("field.from"),
         "from_": N_("field.from"),
@@ -166,13 +177,30 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "user_id": N_("field.requester_user_id"),
         "role": N_("field.role"),
         "scopes": N_("field.scopes"),
+        "timeout_s": N_("field.timeout_s"),  # how long the escalation test waits (sla.api)
         "service_level_s": N_("field.service_level_s"),
         "sort": N_("field.sort"),
+        "solved": N_("field.solved"),
         "target": N_("field.target"),
         "tenants": N_("field.tenants"),
         "ticket_id": N_("field.ticket_id"),
+        # issue 20: the works agreement, the confidentiality acknowledgement, the tenant's audit log
+        "per_agent_figures": N_("field.per_agent_figures"),
+        "reference": N_("field.reference"),
+        "version": N_("field.version"),
+        "actor": N_("field.actor"),
+        "data_subject": N_("field.data_subject"),
         "time_zone": N_("field.time_zone"),
         "username": N_("field.username"),
+        # the major incidents' bodies (incidents.schemas)
+        "title": N_("field.title"),
+        "caller_message": N_("field.caller_message"),
+        "known_at": N_("field.known_at"),
+        "communicated_at": N_("field.communicated_at"),
+        "parent_ticket_id": N_("field.parent_ticket_id"),
+        "ticket_ids": N_("field.ticket_ids"),
+        "pileup_count": N_("field.pileup_count"),
+        "pileup_minutes": N_("field.pileup_minutes"),
     },
     "outcome": {
         "answered": N_("outcome.answered"),
@@ -185,6 +213,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "callback": N_("outcome.callback"),
         "transferred": N_("outcome.transferred"),
         "closed": N_("outcome.closed"),
+        "incident_subscribed": N_("outcome.incident_subscribed"),
+        "incident_left": N_("outcome.incident_left"),
         "unknown": N_("outcome.unknown"),
     },
     "escalation_kind": {
@@ -218,6 +248,16 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "1st_level": N_("group.1st_level"),
         "2nd_level": N_("group.2nd_level"),
         "3rd_level": N_("group.3rd_level"),
+    },
+    # a major incident (incidents.models.IncidentStatus)
+    "incident_status": {
+        "open": N_("incident_status.open"),
+        "resolved": N_("incident_status.resolved"),
+    },
+    # how a caller was told a major incident is over (incidents.models.NotifiedVia)
+    "notified_via": {
+        "mail": N_("notified_via.mail"),
+        "callback": N_("notified_via.callback"),
     },
 }
 SYSTEM_ACTOR = "system"
@@ -341,7 +381,7 @@ def actor_label(
 ) -> str:
     """Who did it, as people say it: "System", the account's display name instead of ``agent:7`` (``names``:
     actor -> display name, as a mapping or a function), "Kommandozeile" for the CLI, "Schnittstelle (name)" for
-    ``api:<client>``; an account no longer known is "Konto 7"."""
+    ``api:<client>``, "x@y (per E-Mail)" for ``mail:<address>``; an account no longer known is "Konto 7"."""
     t = translator(locale)
     if not actor or actor == SYSTEM_ACTOR:
         return t.gettext("System")
@@ -354,6 +394,8 @@ def actor_label(
     kind, _, rest = actor.partition(":")
     if kind == "api" and rest:
         return t.gettext("Interface (%(client)s)", client=rest)
+    if kind == "mail" and rest:  # who wrote to the helpdesk address (mailin)
+        return t.gettext("%(address)s (by mail)", address=rest)
     if actor == "cli":
         return t.gettext("Command line")
     return actor

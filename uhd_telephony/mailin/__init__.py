@@ -1,1 +1,2 @@
-"""Requests by mail: an LMTP/SMTP endpoint the hospital's mail server delivers to turns mails to a tenant's helpdesk address into tickets and replies into comments."""
+"""Requests by mail: an LMTP/SMTP endpoint the hospital's mail server delivers to turns mails to a tenant's
+helpdesk address into tickets and replies into comments."""

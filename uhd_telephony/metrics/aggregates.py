@@ -86,6 +86,7 @@ from uhd_telephony.metrics.queries import (
 from uhd_telephony.store.db import Database
 
 _ANSWERED = sorted(o.value for o in ANSWERED_OUTCOMES)
+_NOT_OFFERED = sorted(o.value for o in kpi.NOT_OFFERED_OUTCOMES)
 # each statement of the report on PostgreSQL: one scan, no parallel workers (run_all runs the statements side by
 # side: that is the parallelism), enough memory to hash a month without spilling, no JIT (compiling costs more
 # than it saves on a scan of a million narrow rows), and a plan for these very parameters every time: asyncpg
@@ -177,7 +178,7 @@ async def call_kpis(
     c = calls.c
     period = and_(c.tenant == tenant, c.entered_at >= start, c.entered_at < end)
     inside = None if spans is None else _within_spans(dialect, c.entered_at, spans)
-    offered = and_(period, c.outcome.is_not(None), c.outcome != Outcome.CLOSED.value)  # is_offered
+    offered = and_(period, c.outcome.is_not(None), c.outcome.not_in(_NOT_OFFERED))  # is_offered
     if inside is not None:
         offered = and_(offered, inside)
     if dialect == "postgresql":

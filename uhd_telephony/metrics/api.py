@@ -16,19 +16,22 @@ the tenant's SLA calendar (none imported: around the clock); calls outside them 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from uhd_telephony.errors import InvalidInput
-from uhd_telephony.i18n import Label, Msg
+from uhd_telephony.i18n import Msg
+from uhd_telephony.incidents.figures import period_figures
+from uhd_telephony.incidents.figures import section as incident_section
+from uhd_telephony.incidents.schemas import MajorIncidentsOut
 from uhd_telephony.metrics import aggregates, kpi, queries, report
 from uhd_telephony.metrics.live import waiting_callers
+from uhd_telephony.metrics.satisfaction import satisfaction_figures
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import require_in_tenant
-from uhd_telephony.web.inputs import representable
+from uhd_telephony.web.inputs import period
 from uhd_telephony.web.locale import request_locale
 from uhd_telephony.web.openapi import documented, single_query
 
@@ -95,6 +98,12 @@ class CallKpisOut(BaseModel):
     closed: int = Field(description="of which closed by the dialplan (never in a queue)")
     queued_outside_hours: int = Field(description="of which entered a queue outside the calendar's business hours")
     answered_outside_hours: int = Field(description="of which queued and answered outside business hours")
+    left_at_announcement: int = Field(
+        description="calls that ended at a major incident's announcement, never in a queue: not offered"
+    )
+    subscribed_at_announcement: int = Field(
+        description="of which the caller pressed the key to be told when the incident is over"
+    )
     outcomes: dict[str, int]
     transfers_in: int
     transfers_in_excluded: bool
@@ -136,6 +145,23 @@ class TicketKpisOut(BaseModel):
     escalation_time_s: EscalationTimeOut
 
 
+class ScoresOut(BaseModel):
+    """``metrics.satisfaction.Scores.to_dict()``: the callers' ratings given in the period."""
+
+    model_config = _OUT
+    responses: int
+    mean: float | None = Field(description="mean score, 1 (not at all satisfied) to 5 (very satisfied)")
+    distribution: dict[str, int] = Field(description="ratings per score, keys 1 to 5")
+    resolved: int = Field(description="tickets resolved in the period (the base of the response rate)")
+    response_rate: float | None = Field(description="responses ÷ resolved (null without resolved tickets)")
+
+
+class SatisfactionOut(ScoresOut):
+    """``metrics.satisfaction.Satisfaction.figures()``: overall, and per top-level category (code; ``none``)."""
+
+    by_category: dict[str, ScoresOut]
+
+
 class NowOut(BaseModel):
     model_config = _OUT
     waiting: int = Field(description="callers waiting in one of the tenant's queues now")
@@ -154,6 +180,12 @@ class KpiResponse(BaseModel):
     )
     calls: CallKpisOut
     tickets: TicketKpisOut
+    satisfaction: SatisfactionOut = Field(
+        description="the callers' ratings given in the period, per category as when rated (metrics.satisfaction)"
+    )
+    major_incidents: MajorIncidentsOut = Field(
+        description="the major incidents going on in the period, each with its calls (incidents.figures)"
+    )
     now: NowOut | None = Field(
         description="the tenant's callers waiting in a queue at this moment (null: no live call tracking in this "
         "process)"
@@ -163,40 +195,9 @@ class KpiResponse(BaseModel):
 # -- the period -----------------------------------------------------------------------------------------------
 
 
-def _moment(value: str, name: str, *, end: bool) -> datetime:
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            # a day is its local midnight; an end day is included, so the period runs to the next midnight
-            moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), kpi.TIMEZONE)
-        else:
-            moment = datetime.fromisoformat(text)
-    except (ValueError, OverflowError):
-        not_a_date = Msg(
-            "%(field)s is not an ISO date (2026-03-01) or datetime (2026-03-01T08:00:00+01:00)",
-            field=Label("field", name),
-        )
-        raise InvalidInput(not_a_date, {"field": name}) from None
-    try:
-        representable(moment)  # 0001-01-01 parses, but its UTC instant (how the store compares) does not exist
-    except ValueError:
-        out_of_range = Msg(
-            "%(field)s must be between 0001-01-03 and 9999-12-29 (its UTC instant must exist)",
-            field=Label("field", name),
-        )
-        raise InvalidInput(out_of_range, {"field": name}) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=kpi.TIMEZONE)
-
-
 def parse_period(start: str, end: str) -> tuple[datetime, datetime]:
     """``[from, to)`` as aware datetimes from the query's ``from`` and ``to`` (module docstring)."""
-    first, last = _moment(start, "from", end=False), _moment(end, "to", end=True)
-    if last <= first:
-        raise InvalidInput(Msg("to must be after from"), {"from": start, "to": end})
-    if last - first > MAX_PERIOD:
-        raise InvalidInput(Msg("a period of at most %(days)s days", days=MAX_PERIOD.days), {"from": start, "to": end})
-    return first, last
+    return period(start, end, MAX_PERIOD)
 
 
 class ReportQuery(BaseModel):
@@ -249,6 +250,8 @@ async def tenant_kpis(request: web.Request) -> web.Response:
         "business_hours": None if calendar is None else calendar.to_config(),
         "calls": calls.to_dict(),
         "tickets": tickets.to_dict(),
+        "satisfaction": (await satisfaction_figures(db, tenant, start, end)).figures(),
+        "major_incidents": incident_section(await period_figures(db, tenant, start, end)),
         "now": _now(request, tenant),
     }
     return web.json_response(body)

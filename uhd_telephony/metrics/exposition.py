@@ -65,6 +65,16 @@ COUNTERS: tuple[tuple[str, str, str], ...] = (
         "outside_hours",
     ),
     ("uhd_calls_transferred_in", "Offered queue stays that came by an agent's transfer", "transferred_in"),
+    (
+        "uhd_calls_left_at_announcement",
+        "Calls that ended at a major incident's announcement before the queue (never in a queue): not offered",
+        "left_at_announcement",
+    ),
+    (
+        "uhd_calls_subscribed_at_announcement",
+        "Of uhd_calls_left_at_announcement_total: the caller pressed the key to be told when it is over",
+        "subscribed_at_announcement",
+    ),
 )
 WAIT = ("uhd_call_wait_seconds", "Call reaction time: queue entry to answer of answered stays")
 TALK = ("uhd_call_talk_seconds", "Talk time of answered stays")

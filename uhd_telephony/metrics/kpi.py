@@ -21,6 +21,11 @@ Calls:
   service level, abandon rate and reaction time are business-hours figures, as the contract measures them. They
   are reported with their own figures: ``outside_hours`` (all of them), of which ``closed`` (by the dialplan) and
   ``answered_outside_hours`` (queued and answered outside hours, e.g. by an agent who stayed on).
+- left at the announcement: a call that ended at a major incident's announcement before the queue
+  (``incident_subscribed``: the caller pressed the key to be told when it is over; ``incident_left``: hung up
+  during it) never entered a queue: counted apart in ``left_at_announcement`` (of which
+  ``subscribed_at_announcement``), in business hours or not — not offered, not outside hours, in no ratio and no
+  reaction time; the service level is that of the calls that queued.
 - offered: finished stays in business hours; ``refused`` (JOINEMPTY, FULL), ``exit_key``, ``callback`` and
   ``unknown`` (ended while the AMI link was down: not provably answered, so counted as not reached) are offered
   and not answered.
@@ -77,12 +82,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from uhd_telephony.calls.records import ANSWERED_OUTCOMES, Outcome
+from uhd_telephony.calls.records import ANNOUNCEMENT_OUTCOMES, ANSWERED_OUTCOMES, Outcome
 from uhd_telephony.sla.calendar import Calendar, is_business_time
 
 SERVICE_LEVEL_S = 20.0
 TIMEZONE = ZoneInfo("Europe/Berlin")
 TIMED_OUT_OUTCOMES = frozenset({Outcome.TIMEOUT, Outcome.OVERFLOW})
+# never in a queue: the dialplan's closed hotline, a major incident's announcement
+NOT_OFFERED_OUTCOMES = frozenset({Outcome.CLOSED, *ANNOUNCEMENT_OUTCOMES})
 
 # ticket history actions (tickets.history.Action values) and the routing target that is not a forwarding
 ROUTED = "routed"
@@ -168,8 +175,9 @@ class CallFact:
 
 
 def is_offered(outcome: Outcome | None) -> bool:
-    """Offered to a queue: every finished stay but a call outside business hours."""
-    return outcome is not None and outcome != Outcome.CLOSED
+    """Offered to a queue: every finished stay but a call the dialplan kept from the queue (closed, or left at a
+    major incident's announcement). Business hours are decided apart (``is_outside_hours``)."""
+    return outcome is not None and outcome not in NOT_OFFERED_OUTCOMES
 
 
 def is_answered(outcome: Outcome | None) -> bool:
@@ -191,6 +199,11 @@ def is_timed_out(outcome: Outcome | None) -> bool:
 
 def is_closed(outcome: Outcome | None) -> bool:
     return outcome == Outcome.CLOSED
+
+
+def is_at_announcement(outcome: Outcome | None) -> bool:
+    """Ended at a major incident's announcement, never in a queue (``incident_subscribed``, ``incident_left``)."""
+    return outcome in ANNOUNCEMENT_OUTCOMES
 
 
 def in_business_hours(entered_at: float, calendar: Calendar | None) -> bool:
@@ -259,6 +272,8 @@ class CallKpis:
     outside_hours: int
     closed: int
     answered_outside_hours: int
+    left_at_announcement: int
+    subscribed_at_announcement: int
     outcomes: dict[str, int]
     transfers_in: int
     conversations: int
@@ -305,6 +320,8 @@ class CallKpis:
             "closed": self.closed,
             "queued_outside_hours": self.queued_outside_hours,
             "answered_outside_hours": self.answered_outside_hours,
+            "left_at_announcement": self.left_at_announcement,
+            "subscribed_at_announcement": self.subscribed_at_announcement,
             "outcomes": dict(sorted(self.outcomes.items())),
             "transfers_in": self.transfers_in,
             "transfers_in_excluded": self.transfers_in_excluded,
@@ -342,6 +359,8 @@ class CallTally:
     outside_hours: int = 0
     closed: int = 0
     answered_outside_hours: int = 0
+    left_at_announcement: int = 0
+    subscribed_at_announcement: int = 0
     transfers_in: int = 0
     in_progress: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -361,7 +380,7 @@ class CallTally:
         if outcome == Outcome.TRANSFERRED:  # in or outside hours: its next stay is a transfer in
             self._transferred.add(call.linkedid)
         business = not is_outside_hours(outcome, call.entered_at, self.calendar)
-        if business and transfer_in:
+        if business and transfer_in and not is_at_announcement(outcome):
             self.transfers_in += 1
             if self.exclude_transfers_in:
                 return
@@ -385,6 +404,11 @@ class CallTally:
             self.in_progress += n
             return False
         self.outcomes[outcome.value] += n
+        if is_at_announcement(outcome):  # never in a queue: apart, in business hours or not
+            self.left_at_announcement += n
+            if outcome == Outcome.INCIDENT_SUBSCRIBED:
+                self.subscribed_at_announcement += n
+            return False
         day, hour = weekday_hour(entered_at)
         if is_closed(outcome) or not business:  # is_outside_hours
             self.outside_hours += n
@@ -422,6 +446,8 @@ class CallTally:
             outside_hours=self.outside_hours,
             closed=self.closed,
             answered_outside_hours=self.answered_outside_hours,
+            left_at_announcement=self.left_at_announcement,
+            subscribed_at_announcement=self.subscribed_at_announcement,
             outcomes=dict(self.outcomes),
             transfers_in=self.transfers_in,
             conversations=len(self._conversations),

@@ -4,7 +4,9 @@
 the stay's first event (``CallOffered``, or whatever comes first for a stay the tracker rebuilt) whether it is
 *outside business hours*: it entered the queue outside its tenant's SLA calendar (``kpi.in_business_hours``;
 no calendar: around the clock) or the dialplan closed it. Such a stay counts once into ``outside_hours`` (a
-``closed`` one also into ``closed``) and nowhere else; the stay keeps that decision until its ``CallEnded``. Any
+``closed`` one also into ``closed``) and nowhere else; the stay keeps that decision until its ``CallEnded``. A call
+that ended at a major incident's announcement (it comes as its ``CallEnded`` alone) counts into
+``left_at_announcement`` (a subscribed one also into ``subscribed_at_announcement``) and nowhere else. Any
 other stay is offered at its first event, answered with its wait at ``CallAnswered`` (or at ``CallEnded`` when no
 answer event came), and counts its talk and the unanswered outcomes at ``CallEnded``; it is a transfer in when
 an earlier stay of its conversation ended ``transferred``, in business hours or not. Calls restored from the
@@ -55,6 +57,7 @@ UNSHOWN = -1  # the version of a pair's first showing (all zeros): never a real 
 _OFFERED = 1
 _ANSWERED = 2
 _OUTSIDE = 4  # outside business hours: counted there, and nowhere else until it ends
+_ANNOUNCEMENT = 8  # ended at a major incident's announcement: never in a queue, counted apart at its end
 
 
 class Histogram:
@@ -102,6 +105,8 @@ class QueueCalls:
     closed: int = 0
     outside_hours: int = 0
     transferred_in: int = 0
+    left_at_announcement: int = 0
+    subscribed_at_announcement: int = 0
     wait: Histogram = field(default_factory=lambda: Histogram(WAIT_BUCKETS))
     talk: Histogram = field(default_factory=lambda: Histogram(TALK_BUCKETS))
     version: int = 0
@@ -116,6 +121,8 @@ class QueueCalls:
             self.closed,
             self.outside_hours,
             self.transferred_in,
+            self.left_at_announcement,
+            self.subscribed_at_announcement,
             self.wait.copy(),
             self.talk.copy(),
             self.version,
@@ -174,6 +181,8 @@ class CallCounters:
         """A stay's first event: counted outside business hours, or offered."""
         pair = self._pair(call.tenant, call.queue)
         q = self.queues[pair]
+        if kpi.is_at_announcement(call.outcome):
+            return pair, _ANNOUNCEMENT
         if self.outside_hours(call):
             q.outside_hours += 1
             return pair, _OUTSIDE
@@ -194,6 +203,9 @@ class CallCounters:
                 self._transferred.popitem(last=False)
         if kpi.is_closed(outcome):
             q.closed += 1  # a subset of outside_hours (the dialplan's own "closed" announcement)
+        elif flags & _ANNOUNCEMENT:
+            q.left_at_announcement += 1
+            q.subscribed_at_announcement += outcome == Outcome.INCIDENT_SUBSCRIBED
         elif flags & _OUTSIDE:
             pass  # counted at its first event, and in no other counter
         elif kpi.is_answered(outcome):
@@ -359,6 +371,8 @@ METRIC_NAMES: dict[str, tuple[str, ...]] = {
     "uhd_calls_closed_total": ("tenant", "queue"),
     "uhd_calls_outside_hours_total": ("tenant", "queue"),
     "uhd_calls_transferred_in_total": ("tenant", "queue"),
+    "uhd_calls_left_at_announcement_total": ("tenant", "queue"),
+    "uhd_calls_subscribed_at_announcement_total": ("tenant", "queue"),
     "uhd_call_wait_seconds": ("tenant", "queue"),
     "uhd_call_talk_seconds": ("tenant", "queue"),
     "uhd_callers_waiting": ("tenant", "queue"),

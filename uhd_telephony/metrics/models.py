@@ -8,8 +8,9 @@ tickets with an SLA ``escalated`` history entry only (``kpi.TicketKpis.escalated
 
 Ratios are fractions 0..1 and durations seconds; both are NULL where kpi.py has no value (no base, no calls).
 
-Below them, the two partial indexes the monthly report's statements (``metrics.aggregates``) read on the calls'
-and the tickets' tables: declared here, beside what they serve, and created by migration 0015.
+Below them, the partial indexes the monthly report's statements (``metrics.aggregates``) read on the calls'
+and the tickets' tables: declared here, beside what they serve, and created by migration 0015 (the
+resolved tickets' index by 0019).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from uhd_telephony.calls.records import Outcome
 from uhd_telephony.metrics.kpi import TICKET_ACTIONS
 from uhd_telephony.store.models import Base, table_of
 from uhd_telephony.tenant import TENANT_LENGTH
-from uhd_telephony.tickets.models import TicketHistory
+from uhd_telephony.tickets.models import Ticket, TicketHistory
 
 
 class KpiDaily(Base):
@@ -93,4 +94,17 @@ Index(
     postgresql_include=["action", "new_value", "at"],
     postgresql_where=FORWARDING,
     sqlite_where=FORWARDING,
+)
+# the tickets resolved in a period, by tenant (the base of the satisfaction's response rate, metrics.satisfaction):
+# a range of the index, the category read from it too (PostgreSQL: INCLUDE), not every ticket the tenant ever
+# closed; created by migration 0019
+_tickets = table_of(Ticket)
+RESOLVED = text("resolved_at IS NOT NULL")
+Index(
+    "ix_tickets_tenant_resolved_at",
+    _tickets.c.tenant,
+    _tickets.c.resolved_at,
+    postgresql_include=["category_id"],
+    postgresql_where=RESOLVED,
+    sqlite_where=RESOLVED,
 )

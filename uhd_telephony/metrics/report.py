@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -38,7 +39,16 @@ from uhd_telephony.i18n import (
 )
 from uhd_telephony.i18n import label as i18n_label
 from uhd_telephony.i18n.format import month_name, weekday_names
-from uhd_telephony.metrics import aggregates, kpi, queries
+from uhd_telephony.incidents import figures as incident_figures
+from uhd_telephony.incidents.figures import IncidentFigures
+from uhd_telephony.metrics import aggregates, kpi, queries, report_sections
+from uhd_telephony.metrics.articles import ArticleFigures, article_figures
+from uhd_telephony.metrics.ola import OlaFigures, ola_figures
+from uhd_telephony.metrics.ola import write_csv as ola_csv
+from uhd_telephony.metrics.recurring import PARAMS as RECURRING_PARAMS
+from uhd_telephony.metrics.recurring import RecurringProblems, recurring_problems
+from uhd_telephony.metrics.satisfaction import PARAMS as SATISFACTION_PARAMS
+from uhd_telephony.metrics.satisfaction import Satisfaction, satisfaction_figures
 from uhd_telephony.sla.calendar import Calendar, describe_in
 from uhd_telephony.store.db import Database
 from uhd_telephony.tickets.models import Category
@@ -102,6 +112,19 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
         N_("of which answered outside business hours"),
         "calls",
         N_("Entered a queue outside business hours and answered by an agent."),
+    ),
+    "calls_left_at_announcement": (
+        N_("Calls ended at a major incident's announcement"),
+        "calls",
+        N_(
+            "The caller heard the announcement of a major incident before the queue and hung up without entering "
+            "it; not offered, in no ratio and no reaction time."
+        ),
+    ),
+    "calls_subscribed_at_announcement": (
+        N_("of which asked to be told when it is solved"),
+        "calls",
+        N_("Pressed the key during the announcement: told by mail or called back when the incident is resolved."),
     ),
     "transfers_in": (
         N_("Transferred calls (internal)"),
@@ -175,6 +198,33 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
             "of the report's time)."
         ),
     ),
+    # Sofort-Support: the solution articles agents used on the month's tickets (metrics.articles)
+    "article_tickets": (
+        N_("Tickets with a solution article"),
+        "tickets",
+        N_(
+            "Tickets of the month on which an agent recorded a solution article (Sofort-Support), solved with it "
+            "or not."
+        ),
+    ),
+    "article_tickets_solved": (
+        N_("Solved with a solution article"),
+        "tickets",
+        N_("Of those, the tickets an agent marked “solved with this article”."),
+    ),
+    "article_first_contact": (
+        N_("Solved with an article at first contact"),
+        "tickets",
+        N_(
+            "Of those, the tickets resolved or closed (as of the report's time), never routed beyond 1st level and "
+            "never reopened."
+        ),
+    ),
+    "article_first_contact_resolution": (
+        N_("First-contact resolution with solution articles"),
+        "ratio",
+        N_("Solved with an article at first contact ÷ tickets with a solution article; per article the same."),
+    ),
     "sla_compliance_response": (
         N_("SLA compliance, response time"),
         "ratio",
@@ -188,9 +238,137 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
         "ratio",
         N_("As above, for the resolution time."),
     ),
+    # the support groups' own targets (OLAs, metrics.ola): a row per group in a section of its own
+    "ola.routed": (
+        N_("Routed to the group"),
+        "tickets",
+        N_(
+            "Routings of the month (Europe/Berlin) to a support group with its own targets (OLA) for the ticket's "
+            "priority; a ticket routed to the group twice counts twice. The group's clock runs from the routing in "
+            "its business hours and stands still while the ticket waits on the caller."
+        ),
+    ),
+    "ola.response_met": (
+        N_("OLA response met"),
+        "ratio",
+        N_(
+            "Routings the group responded to within its response target (its first comment, status change or "
+            "assignment after the routing; for a partner, by its own accounts) ÷ those decided: responded in time, "
+            "or the clock reached the target first. A routing still short of its target, or routed away before it, "
+            "counts in neither (as of the report's time)."
+        ),
+    ),
+    "ola.resolution_met": (
+        N_("OLA resolution met"),
+        "ratio",
+        N_("As above, for the resolution target: resolved (or closed) while the ticket was with the group."),
+    ),
+    "ola.time_to_resolve_s": (
+        N_("Time to resolve (OLA)"),
+        "s",
+        N_(
+            "Business time of the group's calendar from the routing to the resolution, over the routings the group "
+            "resolved: mean and 90th percentile (nearest rank)."
+        ),
+    ),
+    # the callers' ratings (metrics.satisfaction) and recurring problems (metrics.recurring): sections of their
+    # own, their definitions with parameters (DEFINITION_PARAMS)
+    "satisfaction": (
+        N_("Customer satisfaction"),
+        "ratings",
+        N_(
+            "Ratings the callers gave in the month (Europe/Berlin) with the links of the closure mail: one per "
+            "ticket, from 1 (not at all satisfied) to 5 (very satisfied); their mean and how many gave each score, "
+            "overall and per top-level category (the ticket's category when it was rated). A ticket can be rated "
+            "up to %(rating_days)s days after it was closed: a rating counts in the month it was given, also for a "
+            "ticket of the month before."
+        ),
+    ),
+    "satisfaction.response_rate": (
+        N_("Response rate"),
+        "ratio",
+        N_(
+            "Ratings given in the month ÷ tickets resolved in the month (resolved then and not reopened since); per "
+            "category by the category of the rating and of the resolved tickets."
+        ),
+    ),
+    "recurring_problems.rising_categories": (
+        N_("Rising categories"),
+        "tickets",
+        N_(
+            "Top-level categories with more tickets created in the month than in the month before, listed when the "
+            "month has at least %(min_tickets)s of them (so one ticket after none is no “+100 %%”); ordered by the "
+            "rise in tickets, then in per cent. “new”: none the month before."
+        ),
+    ),
+    "recurring_problems.repeat_callers": (
+        N_("Callers with repeated tickets"),
+        "tickets",
+        N_(
+            "Callers with %(repeat)s or more tickets of one top-level category within %(days)s days (tickets "
+            "exactly %(days)s days apart included), in a window that ends in the month; with the tickets of those "
+            "windows. The caller is the directory's user (name and department), else the shared phone's place, "
+            "else the calling number, shown masked."
+        ),
+    ),
+    "recurring_problems.bursts": (
+        N_("Bursts"),
+        "tickets",
+        N_(
+            "Tickets of one top-level category piling up: %(burst)s or more created within %(minutes)s minutes "
+            "(exactly %(minutes)s minutes apart included), a window sliding over the month's tickets; overlapping "
+            "windows are one burst, from its first ticket to its last (Europe/Berlin), with the tickets in between."
+        ),
+    ),
+    # major incidents (incidents.figures): the month's totals; each incident in a table of its own
+    "major_incidents_count": (
+        N_("Major incidents"),
+        "incidents",
+        N_(
+            "Major incidents (Großstörungen) declared for the tenant that were going on in the month: known before "
+            "its end and not resolved before its start. Each one's times (known, declared, users informed, resolved: "
+            "what NIS2 reporting asks for) are in the table of major incidents."
+        ),
+    ),
+    "major_incidents_duration_s": (
+        N_("Major incidents, total duration"),
+        "s",
+        N_("From when each became known to its resolution, summed over those of the month that are resolved."),
+    ),
+    "major_incidents_calls": (
+        N_("Calls during major incidents"),
+        "calls",
+        N_(
+            "Conversations of the tenant (a transferred call counts once) that came in between an incident's "
+            "declaration and its resolution (or the month's end), within the month; summed over the incidents."
+        ),
+    ),
+    "major_incidents_callers_left": (
+        N_("Callers who left at the announcement"),
+        "calls",
+        N_(
+            "Of those, the calls that ended at the incident's announcement before the queue: the caller pressed the "
+            "key to be told when it is over, or hung up during it. They are no offered, answered or abandoned calls."
+        ),
+    ),
+    "major_incidents_linked_tickets": (
+        N_("Tickets linked to major incidents"),
+        "tickets",
+        N_("Tickets linked to the month's incidents (callers who reported them): resolved and told with them."),
+    ),
+}
+# the parameters a definition's placeholders name (the rules' constants: the text always says the rule in force)
+DEFINITION_PARAMS: dict[str, Mapping[str, Any]] = {
+    "satisfaction": SATISFACTION_PARAMS,
+    **dict.fromkeys(
+        ("recurring_problems.rising_categories", "recurring_problems.repeat_callers", "recurring_problems.bursts"),
+        RECURRING_PARAMS,
+    ),
 }
 UNITS: dict[str, str] = {
     "calls": N_("calls"),
+    "incidents": N_("incidents"),
+    "ratings": N_("ratings"),
     "tickets": N_("tickets"),
     "ratio": N_("ratio (0..1)"),
     "s": N_("seconds"),
@@ -236,6 +414,15 @@ class MonthlyReport:
     locale: str = DEFAULT_LOCALE  # the language of its texts: German unless an English account asked
     # the top-level categories' titles by code (the counts are by code); "none": not classified
     category_names: dict[str, str] = field(default_factory=dict)
+    # first-contact resolution per solution article (metrics.articles)
+    articles: ArticleFigures = field(default_factory=ArticleFigures)
+    # the callers' ratings (metrics.satisfaction) and the recurring problems (metrics.recurring)
+    satisfaction: Satisfaction = field(default_factory=Satisfaction)
+    recurring: RecurringProblems = field(default_factory=RecurringProblems)
+    # the month's major incidents with their calls (incidents.figures)
+    major_incidents: list[IncidentFigures] = field(default_factory=list)
+    # the support groups' own targets, a row per group (metrics.ola)
+    ola: OlaFigures = field(default_factory=OlaFigures)
 
     @property
     def t(self) -> Translator:
@@ -246,6 +433,10 @@ class MonthlyReport:
         if code == "none":
             return self.t.gettext("not classified")
         return self.category_names.get(code) or code
+
+    def definition(self, key: str) -> str:
+        """The definition of ``key`` in the report's language, its parameters filled in."""
+        return definition(key, self.locale)
 
     def weekdays(self) -> tuple[str, ...]:
         return weekday_names(self.locale)
@@ -267,6 +458,8 @@ class MonthlyReport:
             "calls_outside_hours": c.outside_hours,
             "calls_closed": c.closed,
             "calls_answered_outside_hours": c.answered_outside_hours,
+            "calls_left_at_announcement": c.left_at_announcement,
+            "calls_subscribed_at_announcement": c.subscribed_at_announcement,
             "transfers_in": c.transfers_in,
             "reachability": c.reachability,
             "service_level": c.service_level,
@@ -280,8 +473,28 @@ class MonthlyReport:
             "escalation_time_mean_s": t.escalation_time.mean,
             "escalation_time_p90_s": t.escalation_time.p90,
             "first_contact_resolution": self.first_contact.rate,
+            "article_tickets": self.articles.total.used,
+            "article_tickets_solved": self.articles.total.solved,
+            "article_first_contact": self.articles.total.first_contact,
+            "article_first_contact_resolution": self.articles.total.rate,
             "sla_compliance_response": compliance.get("response"),
             "sla_compliance_resolution": compliance.get("resolution"),
+            **self.major_incident_totals(),
+        }
+
+    def major_incident_table(self) -> tuple[list[str], list[list[Any]]]:
+        """The table of the month's major incidents (CSV and HTML): headers and rows in the report's language."""
+        return incident_figures.table(self.major_incidents, self.locale)
+
+    def major_incident_totals(self) -> dict[str, Any]:
+        """The month's major incidents in total, keyed as in ``DEFINITIONS``."""
+        totals = incident_figures.totals(self.major_incidents)
+        return {
+            "major_incidents_count": totals["incidents"],
+            "major_incidents_duration_s": totals["duration_s"],
+            "major_incidents_calls": totals["calls"],
+            "major_incidents_callers_left": totals["callers_left"],
+            "major_incidents_linked_tickets": totals["linked_tickets"],
         }
 
 
@@ -325,14 +538,23 @@ async def build(
     (German by default)."""
     locale = check_locale(locale)
     start, end = month_period(month)
+    at = now or datetime.now(UTC)
     calendar = await queries.tenant_calendar(db, tenant)
     # independent reads: on PostgreSQL they run side by side (aggregates.run_all), on SQLite one after another
-    calls, tickets, (sla_dict, note), name, top = await asyncio.gather(
+    calls, tickets, (sla_dict, note), name, top, (used, rated, recurring, incidents, olas) = await asyncio.gather(
         aggregates.call_kpis(db, tenant, start, end, service_level_s=service_level_s, calendar=calendar),
         aggregates.ticket_kpis(db, tenant, start, end),
         _sla(db, tenant, start, end),
         _tenant_name(db, tenant),
         _top_categories(db, tenant),
+        # the report's later sections, side by side too (asyncio.gather is typed for six at most)
+        asyncio.gather(
+            article_figures(db, tenant, start, end),
+            satisfaction_figures(db, tenant, start, end),
+            recurring_problems(db, tenant, start, end),
+            incident_figures.period_figures(db, tenant, start, end),
+            ola_figures(db, tenant, start, end, at),
+        ),
     )
     return MonthlyReport(
         tenant=tenant,
@@ -340,7 +562,7 @@ async def build(
         month=month,
         start=start,
         end=end,
-        generated_at=(now or datetime.now(UTC)).astimezone(kpi.TIMEZONE),
+        generated_at=at.astimezone(kpi.TIMEZONE),
         calls=calls,
         tickets=tickets.kpis,
         first_contact=tickets.first_contact,
@@ -349,6 +571,11 @@ async def build(
         business_hours=business_hours(calendar, start, end, locale),
         locale=locale,
         category_names=top,
+        articles=used,
+        satisfaction=rated,
+        recurring=recurring,
+        major_incidents=incidents,
+        ola=olas,
     )
 
 
@@ -390,10 +617,15 @@ def to_json(report: MonthlyReport) -> dict[str, Any]:
         "calls": report.calls.to_dict(),
         "tickets": t.to_dict(),
         "first_contact": report.first_contact.to_dict(),
+        "articles": report.articles.to_dict(),
+        "satisfaction": report.satisfaction.to_dict(),
+        "recurring_problems": report.recurring.to_dict(),
+        "major_incidents": incident_figures.section(report.major_incidents),
+        "olas": report.ola.to_dict(),
         "sla": report.sla,
         "sla_note": report.sla_note or None,
         "locale": report.locale,
-        "definitions": {key: report.t.gettext(text) for key, (_, _, text) in DEFINITIONS.items()},
+        "definitions": {key: report.definition(key) for key in DEFINITIONS},
     }
 
 
@@ -445,7 +677,19 @@ def to_csv(report: MonthlyReport) -> str:
         w.writerow([tr.gettext(title), *range(24)])
         for day, row in zip(report.weekdays(), grid, strict=True):
             w.writerow([day, *row])
+    report_sections.write_csv(w, report)  # customer satisfaction, recurring problems
+    ola_csv(w, report)  # the support groups' own targets
+    if report.major_incidents:  # each incident of the month, its times in words
+        headers, rows = report.major_incident_table()
+        w.writerow([])
+        w.writerow([tr.gettext("Major incidents")])
+        w.writerows([headers, *rows])
     return out.getvalue()
+
+
+def definition(key: str, locale: str | None) -> str:
+    """``DEFINITIONS[key]``'s text in ``locale``, with the parameters its rule names (``DEFINITION_PARAMS``)."""
+    return gettext(locale, DEFINITIONS[key][2], **DEFINITION_PARAMS.get(key, {}))
 
 
 def unit_label(unit: str, locale: str | None) -> str:

@@ -63,6 +63,7 @@ def _environment(locale: str = DEFAULT_LOCALE) -> Environment:
         env.filters["num"] = lambda value: number(value, locale)
         env.filters["when"] = lambda value: format_datetime(value, locale)
         env.filters["day"] = lambda value: format_date(value, locale)
+        env.filters["decimal"] = lambda value: decimal(value, locale)  # a mean score: 4,25
         _ENVS[locale] = env
     return env
 
@@ -70,6 +71,11 @@ def _environment(locale: str = DEFAULT_LOCALE) -> Environment:
 def number(value: Any, locale: str | None = DEFAULT_LOCALE) -> str:
     """With the language's thousands separator: 1.234.567 (English 1,234,567)."""
     return DASH if value is None else format_number(int(value), locale)
+
+
+def decimal(value: float | None, locale: str | None = DEFAULT_LOCALE) -> str:
+    """To two decimals in the language's format: 4,25 (English 4.25)."""
+    return DASH if value is None else format_number(value, locale, digits=2)
 
 
 def percent(value: float | None, locale: str | None = DEFAULT_LOCALE) -> str:

@@ -33,10 +33,10 @@ from uhd_telephony.i18n import Msg
 from uhd_telephony.metrics import kpi, queries, today
 from uhd_telephony.metrics.api import KPI_ROLES, CallKpisOut, NowOut
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import principal, require_in_tenant
+from uhd_telephony.web.auth import require_in_tenant
 from uhd_telephony.web.inputs import representable
 from uhd_telephony.web.openapi import documented, single_query
-from uhd_telephony.web.pages import STATIC, to_login
+from uhd_telephony.web.pages import STATIC, page_principal
 from uhd_telephony.web.permissions import KPI_PAGE_ROLES
 
 _OUT = ConfigDict(extra="forbid")
@@ -98,9 +98,7 @@ class WallboardResponse(BaseModel):
 
 
 async def kpi_page(request: web.Request) -> web.StreamResponse:
-    who = await principal(request)
-    if who is None:
-        raise to_login(request)
+    who = await page_principal(request)
     if who.role not in KPI_PAGE_ROLES:
         raise Forbidden(Msg("the KPI page is for the helpdesk and its customers' management"))
     return web.FileResponse(STATIC / "kpis.html")

@@ -25,7 +25,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -325,9 +325,10 @@ class OutboxWorker:
 
     # -- one round ----------------------------------------------------------------------------------------------
 
-    async def run_once(self) -> int:
-        """Claim a batch of due messages, send them concurrently, record each outcome; the number handled."""
-        rows = await self._claim()
+    async def run_once(self, ids: Collection[int] | None = None) -> int:
+        """Claim a batch of due messages, send them concurrently, record each outcome; the number handled.
+        ``ids``: only these rows (a sender run for its own messages: the SLA's escalation test)."""
+        rows = await self._claim(ids)
         if rows:
             # _deliver records every outcome itself and raises nothing but cancellation
             await asyncio.gather(*(self._deliver(row) for row in rows))
@@ -346,7 +347,7 @@ class OutboxWorker:
         self.stats.sending = counts.get(_SENDING, 0)
         self.stats.failed_total = counts.get(OutboxStatus.FAILED.value, 0)
 
-    async def _claim(self) -> list[dict[str, Any]]:
+    async def _claim(self, ids: Collection[int] | None = None) -> list[dict[str, Any]]:
         now = self.clock()
         until = now + timedelta(seconds=self.settings.outbox_lease_s)
         async with self.db.engine.begin() as conn:
@@ -356,6 +357,8 @@ class OutboxWorker:
                 .order_by(outbox.c.next_attempt_at, outbox.c.id)
                 .limit(self.settings.outbox_batch_size)
             )
+            if ids is not None:
+                due = due.where(outbox.c.id.in_(sorted(ids)))
             if conn.dialect.name == "postgresql":
                 # rows another worker is claiming right now are skipped, not waited for (and never shared).
                 # A MATERIALIZED CTE runs the LIMITed SELECT exactly once: as "id IN (subquery)" the planner may

@@ -80,3 +80,6 @@ class Capability:
     prepare: Callable[[Runtime], Awaitable[None]] | None = None
     # its background workers, made once the web app's services exist; started in order, closed in reverse
     workers: Callable[[Runtime], list[Running]] | None = None
+    # its servers beside the web (the mail endpoint), made once the web app's services exist: they run in every
+    # process that serves the web (roles all and web), lease or not — any of them may take a request; closed first
+    listeners: Callable[[Runtime], list[Running]] | None = None

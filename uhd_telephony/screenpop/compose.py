@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from uhd_telephony.calls.domain import CallAnswered, CallEnded, CallEvent, CallOffered
 from uhd_telephony.calls.records import CallRecord, iso
+from uhd_telephony.incidents.board import open_incidents
 from uhd_telephony.screenpop.ports import Accounts, Agent, Callbacks, CallTickets, Directory, PopFanout
 from uhd_telephony.sla.view import open_ticket
 from uhd_telephony.sla.view import states as sla_states
@@ -294,6 +295,8 @@ class ScreenPop:
             "ticket_created": opened.created,
             "recent_tickets": recent,
             "categories": await self._category_tree(call.tenant),
+            # the tenant's open major incidents (kept in memory until one changes: no query per pop)
+            "incidents": await open_incidents(self.db, call.tenant),
         }
 
     async def ended(self, event: CallEnded) -> None:

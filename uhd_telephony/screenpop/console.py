@@ -8,15 +8,18 @@ import logging
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field
 
+from uhd_telephony.audit import reads
+from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.errors import Forbidden, NotFound
 from uhd_telephony.i18n import Msg
 from uhd_telephony.screenpop.fanout import encode
 from uhd_telephony.screenpop.hub import Console
+from uhd_telephony.tickets.api import audit_requester_read
 from uhd_telephony.tickets.categories import category_tree
 from uhd_telephony.tickets.extras import extra_fields
 from uhd_telephony.tickets.schemas import TicketResponse
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import principal, require, require_in_tenant
+from uhd_telephony.web.auth import client_ip, require, require_in_tenant
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.middleware import same_origin
 from uhd_telephony.web.openapi import (
@@ -27,7 +30,7 @@ from uhd_telephony.web.openapi import (
     DirectoryUsersResponse,
     documented,
 )
-from uhd_telephony.web.pages import STATIC, to_login
+from uhd_telephony.web.pages import STATIC, page_principal
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +39,7 @@ WS_MAX_MESSAGE = 4096  # the console sends nothing but small control messages
 
 
 async def console_page(request: web.Request) -> web.StreamResponse:
-    who = await principal(request)
-    if who is None:
-        raise to_login(request)
+    who = await page_principal(request)
     if who.role not in CONSOLE_ROLES:
         raise Forbidden(Msg("the console is for agents"))
     return web.FileResponse(STATIC / "console.html")
@@ -83,6 +84,7 @@ async def ticket(request: web.Request) -> web.Response:
     if not who.sees_group(view.support_group):
         raise NotFound(Msg("no ticket %(id)s", id=ticket_id), {"ticket_id": ticket_id})
     extras = await extra_fields(request.app[keys.DB], tenant, [view])  # the SLA state (tickets.extras)
+    await audit_requester_read(request, who, tenant, [view])
     return web.json_response({"ticket": {**view.to_dict(), **extras.get(view.id, {})}})
 
 
@@ -127,8 +129,14 @@ async def categories(request: web.Request) -> web.Response:
 
 @documented("Open callbacks of the tenant", response=CallbacksResponse)
 async def callback_list(request: web.Request) -> web.Response:
-    _, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
+    who, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
     entries = await request.app[keys.CALLBACKS].list_open(tenant)
+    # the callers' numbers of abandoned calls: a read of call records (audit.reads)
+    shown = reads.subjects((("call", e.linkedid) for e in entries), (("person", e.user_id) for e in entries))
+    await reads.record_read(
+        request.app[keys.AUDIT], AuditAction.CALLS_READ, actor=who.username, tenant=tenant, subjects=shown,
+        ip=client_ip(request),
+    )  # fmt: skip
     return web.json_response({"callbacks": [e.to_dict() for e in entries]})
 
 

@@ -123,10 +123,10 @@ async def me(request: web.Request) -> web.Response:
     who = await require(request)
     # what the pages may use beyond the routes every server has (the demo's softphone), so none probes for it
     features: frozenset[str] = request.app.get(keys.FEATURES, frozenset())
-    return web.json_response({"account": await _account(request, who), "features": sorted(features)})
+    return web.json_response({"account": await account_json(request, who), "features": sorted(features)})
 
 
-async def _account(request: web.Request, who: Principal) -> dict[str, Any]:
+async def account_json(request: web.Request, who: Principal) -> dict[str, Any]:
     """The account as /api/me shows it: with its tenants' display names (pages name a tenant, never its slug)."""
     out = who.to_dict()
     tenants = request.app.get(keys.TENANTS)
@@ -149,7 +149,7 @@ async def set_locale(request: web.Request) -> web.Response:
     changed = replace(who, locale=body.locale)
     request[PRINCIPAL] = changed  # this answer (and its error texts) in the new language already
     features: frozenset[str] = request.app.get(keys.FEATURES, frozenset())
-    return web.json_response({"account": await _account(request, changed), "features": sorted(features)})
+    return web.json_response({"account": await account_json(request, changed), "features": sorted(features)})
 
 
 def add_routes(app: web.Application) -> None:

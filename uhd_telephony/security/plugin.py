@@ -9,7 +9,7 @@ from aiohttp import web
 
 from uhd_telephony.audit.log import AuditLog
 from uhd_telephony.runtime.plugin import Capability
-from uhd_telephony.security import api, login
+from uhd_telephony.security import api, confidentiality, login
 from uhd_telephony.security.ratelimit import LoginGuard, LoginLimits
 from uhd_telephony.security.sessions import SessionService
 from uhd_telephony.security.tokens import TokenService
@@ -36,6 +36,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
 def routes(app: web.Application) -> None:
     login.add_routes(app)  # POST /api/login, POST /api/logout, GET /api/me
     api.add_routes(app)  # the admin API: tokens, the audit log
+    confidentiality.add_routes(app)  # the § 203 StGB acknowledgement: /confidentiality, /api/me/confidentiality
 
 
 CAPABILITY = Capability(name="security", models="uhd_telephony.security.models", routes=routes, services=services)

@@ -11,7 +11,8 @@ The order of the queue events is the one of the recorded traces (``tests/data/am
   lives on: VarSet QUEUESTATUS, then the dialplan's overflow branch with ``UserEvent CallbackRequested``;
 - JOINEMPTY: no QueueCallerJoin/Leave/Abandon at all, only Newexten Queue and VarSet QUEUESTATUS;
 - blind transfer into a second queue: BlindTransfer, AgentComplete Reason=transfer, and the same caller channel
-  (same Uniqueid) joins the second queue.
+  (same Uniqueid) joins the second queue;
+- a major incident of the tenant: its announcement before the queue (``announcement.py``).
 Channels are production-shaped (``PJSIP/trunk-…`` caller, ``PJSIP/101-…`` agent legs): one channel per leg, no
 Local ``;2`` halves, so the dialplan of the agents' phones (the test PBX's ``[agents]``) is not played.
 """
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from uhd_telephony.ami import names
-from uhd_telephony.simulator import dialplan, ringing, talk
+from uhd_telephony.simulator import announcement, dialplan, ringing, talk
 from uhd_telephony.simulator.channels import RING, UP, Bridge, shown
 from uhd_telephony.simulator.clock import Timer
 from uhd_telephony.simulator.config import HotlineConfig
@@ -41,8 +42,10 @@ class QueueCall:
     is how long the caller waits before hanging up (None: forever); ``max_wait_s`` overrides the queue's
     Queue() timeout; ``talk_s`` is the conversation once answered, ended by ``ended_by`` ("agent" or "caller")
     unless ``transfer_to`` names a queue the agent blind-transfers to after ``transfer_after_s``; ``lookup`` are
-    the UHD_* variables the AGI caller lookup sets (the AGI step runs when given or when the hotline has
-    ``agi_lookup``).
+    the UHD_* variables the AGI caller lookup sets (the AGI step runs when given, when the hotline has
+    ``agi_lookup`` or when its tenant has an open major incident). ``at_announcement`` is what the caller does at
+    a major incident's announcement: "queue" (no key: on to the queue), "subscribe" (key 1 after ``listen_s``)
+    or "hangup" (after ``listen_s``).
     """
 
     def __init__(
@@ -61,7 +64,11 @@ class QueueCall:
         lookup: dict[str, str] | None = None,
         max_wait_s: float | type[dialplan.Default] | None = dialplan.Default,
         withheld: bool = False,
+        at_announcement: str = announcement.QUEUE,
+        listen_s: float = 8.0,
     ) -> None:
+        if at_announcement not in announcement.CHOICES:
+            raise ValueError(f"at_announcement must be one of {', '.join(announcement.CHOICES)}")
         self.pbx = pbx
         if dialled is None:
             hotline = pbx.config.hotlines[0]
@@ -85,6 +92,12 @@ class QueueCall:
         self.transfer_after_s = transfer_after_s
         self.lookup = lookup
         self.withheld = withheld
+        self.at_announcement = at_announcement
+        self.listen_s = listen_s
+        self.incident_ids = ""  # UHD_INCIDENT of the announcement heard
+        self.announced_at = 0.0
+        self.subscribed = False
+        self.return_to = ("", "", 0)  # where the announcement's Return() goes
         self.max_wait_s = hotline_max_wait(pbx, self.queue_name, max_wait_s)
         self.queue: Queue | None = None
         self.state = "dialplan"
@@ -177,16 +190,19 @@ class QueueCall:
         pbx.em.newstate(ch, UP)
         self.answered_at_channel = pbx.clock.now()
         self._app("Set", "CDR(userfield)=hotline")
-        if self.hotline.agi_lookup or self.lookup is not None:
+        if self.hotline.agi_lookup or self.lookup is not None or self.hotline.tenant in pbx.incidents:
             self._app("AGI", f"{dialplan.AGI_SCRIPT},{self.hotline.tenant}")
             # the lookup script asks the database: its SET VARIABLEs come some tens of milliseconds later
             self.later(0.02 + 0.04 * pbx.rng.random(), self._agi_lookup)
         else:
-            self._to_queue()
+            self.continue_to_queue()
 
     def _agi_lookup(self) -> None:
         pbx, ch = self.pbx, self.ch
         values = {names.VAR_TENANT: self.hotline.tenant, names.VAR_VIP: "0"}
+        incident = pbx.incidents.get(self.hotline.tenant)
+        if incident is not None:
+            values[names.VAR_INCIDENT], values[names.VAR_INCIDENT_PROMPT] = incident
         values.update(self.lookup or {})
         command_id = pbx.rng.randrange(10_000_000, 99_999_999)
         for variable, value in values.items():
@@ -196,9 +212,13 @@ class QueueCall:
             pbx.em.agi_exec(ch, command_id, command, "Success")
             command_id += 1
         pbx.em.varset(ch, "AGISTATUS", "SUCCESS")
-        self._to_queue()
+        if incident is not None:
+            announcement.announce(self)
+        else:
+            self.continue_to_queue()
 
-    def _to_queue(self) -> None:
+    def continue_to_queue(self) -> None:
+        """The hotline dialplan from after the lookup (or the announcement) on: MAXWAIT, then Queue()."""
         wait = "" if self.max_wait_s is None else str(int(self.max_wait_s))
         self._set("MAXWAIT", wait)
         self.enter_queue(self.pbx.queue(self.queue_name), f"{self.queue_name},r,,,{wait}")
@@ -392,6 +412,8 @@ class QueueCall:
             elif self.talking:
                 self.cancel_talk()
                 self.complete("caller")
+            elif self.state == "announcement":
+                announcement.leave(self)
             elif self.state == "dialplan":  # still before Queue(), e.g. during the AGI lookup
                 self.pbx.em.hangup_request(self.ch)
                 self.hangup_caller()

@@ -59,6 +59,12 @@ class Pbx:
         # was, False when the last one is idle again: the live server then runs the clock in real time
         self.on_people_busy: Callable[[bool], None] | None = None
         self.people_busy = False
+        # tenant -> (UHD_INCIDENT, UHD_INCIDENT_PROMPT) while it has open major incidents (``set_incidents``)
+        self.incidents: dict[str, tuple[str, str]] = {}
+        # told (tenant, UHD_INCIDENT) when a caller hears the announcement, and (tenant, UHD_INCIDENT, number,
+        # name, linkedid) when one pressed the key: what the AGI scripts write for a real Asterisk
+        self.on_announced: list[Callable[[str, str], None]] = []
+        self.on_subscribed: list[Callable[[str, str, str, str, str], None]] = []
         for qcfg in self.config.queues:
             queue = Queue(qcfg)
             self.queues[qcfg.name] = queue
@@ -259,6 +265,14 @@ class Pbx:
             # released when it ends, see QueueCall._retry
             if call.waiting and not call.rings:
                 call.leave_queue("LEAVEEMPTY")
+
+    def set_incidents(self, tenant: str, incident: str, prompts: str) -> None:
+        """The tenant's open major incidents as the AGI lookup would set them (ids comma-separated, prompts joined
+        with "&"); an empty ``incident``: none (its callers go straight on to the queue again)."""
+        if incident:
+            self.incidents[tenant] = (incident, prompts)
+        else:
+            self.incidents.pop(tenant, None)
 
     # calls ----------------------------------------------------------------------------------------------------
     def place_call(self, number: str | None, name: str | None = None, **kwargs: Any) -> QueueCall:

@@ -85,12 +85,14 @@ def render_calls(
     config: PbxConfig | None = None,
     latin1: bool = False,
     preamble: bool = True,
+    incidents: dict[str, tuple[str, str]] | None = None,
 ) -> Rendered:
     """Render ``n_calls`` hotline calls (mixed outcomes) to AMI bytes plus their ground truth, without sleeping.
 
     ``scenario`` overrides the traffic (its ``max_calls`` is set to ``n_calls``); ``config`` the PBX (default:
     the scenario's). ``latin1=True`` encodes the stream in Latin-1 like a misconfigured system (characters
-    Latin-1 lacks become ``?``).
+    Latin-1 lacks become ``?``). ``incidents``: tenant -> (UHD_INCIDENT, UHD_INCIDENT_PROMPT) of its open major
+    incidents, announced to its callers throughout (``Pbx.set_incidents``).
     """
     if scenario is None:
         scenario = default_scenario(n_calls, concurrency, agents, tenants)
@@ -100,6 +102,8 @@ def render_calls(
     frames: list[str] = []
     append = frames.append
     pbx = Pbx(config or scenario.pbx_config(), clock, lambda frame, _privilege: append(frame), seed=seed)
+    for tenant, (incident, prompts) in (incidents or {}).items():
+        pbx.set_incidents(tenant, incident, prompts)
     generator = LoadGenerator(pbx, scenario, seed=seed)
     generator.start()
     # one timer at a time: the agents' pause cycles never end by themselves, the last call does

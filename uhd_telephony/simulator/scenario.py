@@ -3,7 +3,9 @@
 Everything is drawn from one seeded ``random.Random``, and scheduled on the PBX's clock, so the same seed gives
 the same calls whether they run live (paced by ``speed``) or offline (``render_calls``). Callers come from a
 per-tenant directory with German and other non-ASCII names ("Jürgen Müller", "Zoë Weiß"); some withhold their
-number; with ``agi_lookup`` the known ones get the UHD_* variables the AGI caller lookup sets.
+number; with ``agi_lookup`` the known ones get the UHD_* variables the AGI caller lookup sets. While a tenant has
+an open major incident (``Pbx.set_incidents``), its callers hear the announcement: ``incident_subscribe_share``
+of them press the key and hang up, ``incident_hangup_share`` hang up during it, the rest queue as ever.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from uhd_telephony.ami import names
+from uhd_telephony.simulator import announcement
 from uhd_telephony.simulator.clock import Timer
 from uhd_telephony.simulator.config import PbxConfig, default_config
 from uhd_telephony.simulator.pbx import Pbx, PbxError
@@ -67,6 +70,10 @@ class Scenario:
     max_calls: int | None = None
     directory_size: int = 200  # callers per tenant
     queue_per_tenant: bool = False  # each tenant's hotline its own queue (same agents) instead of one shared
+    # callers of a tenant with an open major incident: who presses the key, who hangs up during the announcement
+    incident_subscribe_share: float = 0.25
+    incident_hangup_share: float = 0.25
+    announcement_s: float = 12.0  # the announcement's length: the key is pressed, or the caller hangs up, within it
 
     @classmethod
     def per_second(cls, rate: float, **kwargs: Any) -> Scenario:
@@ -196,6 +203,7 @@ class LoadGenerator:
                 lookup[names.VAR_USER_ID] = caller.user_id
                 lookup[names.VAR_USER_NAME] = caller.name
         transfer = sc.transfer_queue if sc.transfer_queue in pbx.queues and rng.random() < sc.transfer_share else None
+        at_announcement, listen = self._at_announcement(hotline.tenant)
         talk = max(draw(rng, sc.talk_dist, sc.talk_mean_s, sc.talk_sigma), 1.0)
         pbx.place_call(
             caller.number,
@@ -208,8 +216,24 @@ class LoadGenerator:
             transfer_after_s=talk * rng.uniform(0.2, 0.6) if transfer else None,
             lookup=lookup,
             withheld=withheld,
+            at_announcement=at_announcement,
+            listen_s=listen,
         )
         self.placed += 1
+
+    def _at_announcement(self, tenant: str) -> tuple[str, float]:
+        """What a caller does at the tenant's incident announcement, and after how many seconds (drawn only while
+        the tenant has one: a scenario without incidents draws the same numbers as before)."""
+        if tenant not in self.pbx.incidents:
+            return announcement.QUEUE, 0.0
+        sc, rng = self.scenario, self.rng
+        choice = rng.random()
+        listen = rng.uniform(0.3, 1.0) * sc.announcement_s
+        if choice < sc.incident_subscribe_share:
+            return announcement.SUBSCRIBE, listen
+        if choice < sc.incident_subscribe_share + sc.incident_hangup_share:
+            return announcement.HANGUP, listen
+        return announcement.QUEUE, sc.announcement_s
 
     def _schedule_pause(self, interface: str) -> None:
         now = self.pbx.clock.now()

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from uhd_telephony.incidents.announcement import playlist
 from uhd_telephony.simulator import actions, softphone
 from uhd_telephony.simulator.callflow import QueueCall
 from uhd_telephony.simulator.clock import LiveClock
@@ -248,6 +249,11 @@ class AmiSimulator:
             transfer_to=transfer_to, transfer_after_s=transfer_after_s, lookup=lookup, withheld=withheld, **kwargs,
         )  # fmt: skip
         return PlacedCall.of(call)
+
+    def set_incidents(self, tenant: str, incident: str, prompts: str = "") -> None:
+        """The tenant's open major incidents as the AGI lookup sets them (``UHD_INCIDENT``, ``UHD_INCIDENT_PROMPT``;
+        an empty ``incident``: none). ``simulator.incidents.IncidentDesk`` keeps them from the database."""
+        self.pbx.set_incidents(tenant, incident, prompts or playlist([None]))
 
     def set_member(self, interface: str, **behaviour: Any) -> PhoneBehaviour:
         """How a phone answers from now on: ``ring_s``, ``never_answer``, ``busy``, ``no_answer_share``, ``talk_s``."""

@@ -1,4 +1,5 @@
-"""The SLA API: a tenant's escalations for its managers, acknowledging and taking them back, a ticket's SLA state.
+"""The SLA API: a tenant's escalations for its managers, acknowledging and taking them back, a ticket's SLA state;
+for admins, the test of a tenant's escalation paths (``sla.drill``).
 
 Acknowledge and de-escalate are for managers and admins of the tenant; another tenant's ticket or escalation is
 404 exactly like a missing one. Bodies and answers are the models of ``sla.schemas``, documented by
@@ -13,19 +14,23 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from uhd_telephony.sla.drill import EscalationDrill
 from uhd_telephony.sla.schemas import (
     AcknowledgeBody,
     DeEscalateBody,
     EscalationListQuery,
     EscalationPageResponse,
     EscalationResponse,
+    SlaTestBody,
+    SlaTestResponse,
     TicketSlaResponse,
 )
 from uhd_telephony.sla.service import EscalationFilter, SlaService
 from uhd_telephony.tickets.history import agent_actor
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import require_in_tenant
+from uhd_telephony.web.auth import require, require_in_tenant, require_tenant
 from uhd_telephony.web.inputs import read_json
+from uhd_telephony.web.locale import request_locale
 from uhd_telephony.web.openapi import documented, single_query
 
 MANAGERS = ("manager", "admin")
@@ -112,8 +117,32 @@ async def ticket_sla(request: web.Request) -> web.Response:
     return web.json_response({"sla": await _service(request).ticket_sla(tenant, ticket_id)})
 
 
+@documented(
+    "Test the tenant's escalation paths: a marked test warning and breach to every contact",
+    body=SlaTestBody,
+    response=SlaTestResponse,
+    errors=(409,),
+    tag="escalations",
+    description=(
+        "Admins. Every SLA contact and every support group with an OLA (with category: those its tickets reach) "
+        'gets a test warning and breach on each channel — mail subject "[TEST] …" in its language, webhook JSON '
+        'with "test": true — delivered by the outbox\'s sender for exactly these messages; the answer, after at '
+        "most timeout_s, has one line per contact and channel. Nothing goes into tickets, their history, the "
+        "escalations or any figure. 409: the tenant has no escalation path; 400: unknown category."
+    ),
+)
+async def sla_test(request: web.Request) -> web.Response:
+    who = await require(request, "admin")
+    tenant = require_tenant(who, request.match_info["tenant"])
+    body = SlaTestBody.model_validate(await read_json(request))
+    await request.app[keys.TENANTS].get(tenant)  # a tenant that does not exist: 404
+    drill = EscalationDrill(request.app[keys.DB], request.app[keys.SETTINGS])
+    result = await drill.run(tenant, body.category, actor=who.actor, timeout_s=body.timeout_s)
+    return web.json_response(result.to_dict(request_locale(request)))
+
+
 def add_routes(app: web.Application) -> None:
-    """The SLA routes under ``/api/tenants/{tenant}``."""
+    """The SLA routes under ``/api/tenants/{tenant}``, and the escalation test under ``/api/admin``."""
     base = "/api/tenants/{tenant}"
     one = base + "/tickets/{ticket_id:\\d{1,18}}"
     escalation = one + "/escalations/{escalation_id:\\d{1,18}}"
@@ -121,3 +150,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(one + "/sla", ticket_sla)
     app.router.add_post(escalation + "/acknowledge", acknowledge)
     app.router.add_post(escalation + "/de-escalate", de_escalate)
+    app.router.add_post("/api/admin/tenants/{tenant}/sla-test", sla_test)

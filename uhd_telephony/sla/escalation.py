@@ -2,7 +2,7 @@
 
 ``SlaScanner`` looks for due timers every ~15 s with an indexed query (``sla_timers.next_due_at``), a page of 100
 at a time until none is left, and fires each page in one transaction (``fire_due``), in a fixed number of
-statements however many tickets:
+statements however many tickets — the machinery of ``sla.timer_scan``, which the support groups' OLAs use too:
 
 1. the claim: ``UPDATE sla_timers SET next_due_at = NULL WHERE ticket_id IN (…page…) AND next_due_at <= now`` —
    of two service instances exactly one changes each row (PostgreSQL: the other waits for the row lock, then
@@ -33,13 +33,14 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import func, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.i18n import (
     DEFAULT_LOCALE,
     LOCALES,
+    Translator,
     actor_label,
     check_locale,
     format_datetime,
@@ -50,14 +51,12 @@ from uhd_telephony.i18n import (
 )
 from uhd_telephony.i18n import label as i18n_label
 from uhd_telephony.outbox.service import PUBLIC_URL, Message, enqueue_many
-from uhd_telephony.runtime.scanner import PeriodicScanner
 from uhd_telephony.sla.calendar import Calendar, describe, describe_in
-from uhd_telephony.sla.clock import DONE, Deadline, Kind, pending
-from uhd_telephony.sla.clock import due as due_now
+from uhd_telephony.sla.clock import DONE, Deadline, Kind
 from uhd_telephony.sla.models import escalations, sla_timers
 from uhd_telephony.sla.policy import Contact, LoadedSlas, TenantSla, contacts_for, load_sla
-from uhd_telephony.sla.timers import Plan, claim, plans, schedule, store_many
-from uhd_telephony.store.db import Database, is_unavailable
+from uhd_telephony.sla.timer_scan import TimerScanner
+from uhd_telephony.sla.timers import Plan, plans, schedule
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets import history_text
 from uhd_telephony.tickets.history import SYSTEM, Action, Change, iso
@@ -111,6 +110,16 @@ def _seconds(hm: str) -> int | None:
 # -- the history in words (tickets.history_text: the SLA's own actions) -----------------------------------------
 
 
+def notified_words(stored: str, ctx: history_text.Context) -> str:
+    """Who an escalation told, as its history note stores it ("Teamleitung (mail+webhook)"), in words."""
+    if stored == "nobody configured":
+        return ctx.t.gettext("nobody (no contact configured)")
+    return _CHANNELS.sub(
+        lambda m: "(" + ", ".join(i18n_label("notify_channel", c, ctx.locale) for c in m.group(1).split("+")) + ")",
+        stored,
+    )
+
+
 @history_text.describes(Action.ESCALATED.value)
 def _describe_escalated(entry: Mapping[str, Any], ctx: history_text.Context) -> str:
     what = in_words(entry.get("new_value"), ctx.locale)
@@ -118,14 +127,7 @@ def _describe_escalated(entry: Mapping[str, Any], ctx: history_text.Context) -> 
     if found is None:
         return history_text.with_note(what, entry.get("note"), ctx)
     limit = _seconds(found.group(3))
-    notified = found.group(7)
-    if notified == "nobody configured":
-        notified = ctx.t.gettext("nobody (no contact configured)")
-    else:
-        notified = _CHANNELS.sub(
-            lambda m: "(" + ", ".join(i18n_label("notify_channel", c, ctx.locale) for c in m.group(1).split("+")) + ")",
-            notified,
-        )
+    notified = notified_words(found.group(7), ctx)
     return ctx.t.gettext(
         "%(what)s: due %(due)s, target %(limit)s; level %(level)s notified: %(who)s",
         what=what,
@@ -288,7 +290,7 @@ def _messages(
     *, tenant: str, ticket_id: int, key: str,
 ) -> list[Message]:  # fmt: skip
     """``body`` to each contact on each of its channels: the webhook gets ``body``, the mail ``mail(body,
-    contact)``'s (subject, text); deduplicated by ``<key>:<contact id>:<channel>``."""
+    contact)``'s (subject, text); deduplicated by ``<key>:<contact key>:<channel>``."""
     out = []
     for contact in contacts:
         subject, text = mail(body, contact)
@@ -300,7 +302,7 @@ def _messages(
                     target=", ".join(contact.mail) if channel == "mail" else str(contact.webhook_url),
                     subject=subject if channel == "mail" else None,
                     body={"text": text} if channel == "mail" else body,
-                    dedupe_key=f"{key}:{contact.id}:{channel}",
+                    dedupe_key=f"{key}:{contact.key}:{channel}",
                     ticket_id=ticket_id,
                 )
             )
@@ -334,8 +336,7 @@ def de_escalation_text(
         "",
         tr.gettext("Ticket: %(url)s", url=f"{PUBLIC_URL}/tickets/{t['tenant']}/{t['id']}"),
         "",
-        tr.gettext("Times in German local time (Europe/Berlin)."),
-        tr.gettext("This message was generated automatically."),
+        *closing_lines(tr),
     ]
     return f"[{t['number']}] {head}", "\n".join(lines) + "\n"
 
@@ -371,6 +372,22 @@ def _insert_escalations(dialect: str) -> Any:
     return stmt.returning(escalations.c.id, escalations.c.ticket_id, escalations.c.kind, escalations.c.target)
 
 
+def ticket_part(ticket: Mapping[str, Any]) -> dict[str, Any]:
+    """The ticket as an escalation's webhook carries it (``tickets.view.view_select()``'s row)."""
+    return {
+        "id": ticket["id"],
+        "number": ticket["number"],
+        "tenant": ticket["tenant"],
+        "status": ticket["status"],
+        "priority": ticket["priority"],
+        "priority_name": None if ticket["priority"] is None else PRIORITY_NAMES[ticket["priority"]],
+        "category": None if ticket["category_id"] is None else ticket["category_path"],
+        "subject": ticket["subject"],
+        "support_group": ticket["support_group"],
+        "created_at": iso(ticket["created_at"]),
+    }
+
+
 def escalation_body(
     ticket: Mapping[str, Any], sla: TenantSla, current: Plan, deadline: Deadline, escalation_id: int, level: int,
     at: datetime,
@@ -382,18 +399,7 @@ def escalation_body(
         "type": "ticket.escalated",
         "timestamp": iso(at),
         "data": {
-            "ticket": {
-                "id": ticket["id"],
-                "number": ticket["number"],
-                "tenant": ticket["tenant"],
-                "status": ticket["status"],
-                "priority": ticket["priority"],
-                "priority_name": None if ticket["priority"] is None else PRIORITY_NAMES[ticket["priority"]],
-                "category": None if ticket["category_id"] is None else ticket["category_path"],
-                "subject": ticket["subject"],
-                "support_group": ticket["support_group"],
-                "created_at": iso(ticket["created_at"]),
-            },
+            "ticket": ticket_part(ticket),
             "escalation": {
                 "id": escalation_id,
                 "kind": deadline.kind.value,
@@ -407,6 +413,32 @@ def escalation_body(
             },
         },
     }
+
+
+def closing_lines(tr: Translator) -> list[str]:
+    """The last lines of every escalation mail: what its times are, and that a machine wrote it."""
+    return [
+        tr.gettext("Times in German local time (Europe/Berlin)."),
+        tr.gettext("This message was generated automatically."),
+    ]
+
+
+def ticket_lines(t: Mapping[str, Any], names: history_text.Names, locale: str | None) -> list[str]:
+    """The ticket as an escalation's mail names it (``ticket_part``'s dict): number and subject, tenant, priority,
+    category, status and group, in words of ``locale``."""
+    tr = translator(locale)
+    category = names.category(t["category"]) if t["category"] else tr.gettext("not classified")
+    return [
+        tr.gettext("Ticket: %(number)s — %(subject)s", number=t["number"], subject=t["subject"] or "\u2013"),
+        tr.gettext("Tenant: %(tenant)s", tenant=names.tenant(t["tenant"])),
+        tr.gettext("Priority: %(priority)s", priority=priority_label(t["priority"], locale)),
+        tr.gettext("Category: %(category)s", category=category),
+        tr.gettext(
+            "Status: %(status)s, group: %(group)s",
+            status=i18n_label("status", t["status"], locale),
+            group=names.group(t["support_group"], tr),
+        ),
+    ]
 
 
 def escalation_text(
@@ -428,19 +460,10 @@ def escalation_text(
         )  # fmt: skip
     else:
         head = tr.gettext("SLA breached: %(target)s exceeded", target=target)
-    category = names.category(t["category"]) if t["category"] else tr.gettext("not classified")
     lines = [
         head,
         "",
-        tr.gettext("Ticket: %(number)s — %(subject)s", number=t["number"], subject=t["subject"] or "\u2013"),
-        tr.gettext("Tenant: %(tenant)s", tenant=names.tenant(t["tenant"])),
-        tr.gettext("Priority: %(priority)s", priority=priority_label(t["priority"], locale)),
-        tr.gettext("Category: %(category)s", category=category),
-        tr.gettext(
-            "Status: %(status)s, group: %(group)s",
-            status=i18n_label("status", t["status"], locale),
-            group=names.group(t["support_group"], tr),
-        ),
+        *ticket_lines(t, names, locale),
         tr.gettext(
             "Target: %(limit)s (%(hours)s)",
             limit=format_duration(e["target_s"], locale),
@@ -456,8 +479,7 @@ def escalation_text(
             path=f"/api/tenants/{t['tenant']}/tickets/{t['id']}/escalations/{e['id']}",
         ),
         "",
-        tr.gettext("Times in German local time (Europe/Berlin)."),
-        tr.gettext("This message was generated automatically."),
+        *closing_lines(tr),
     ]
     return f"[{t['number']}] {head}", "\n".join(lines) + "\n"
 
@@ -555,101 +577,23 @@ async def fire_many(conn: AsyncConnection, firings: Sequence[Firing], at: dateti
 # -- the scanner ----------------------------------------------------------------------------------------------
 
 
-class SlaScanner(PeriodicScanner):
-    """Fires due escalations; one owned task, ``start``/``close``; ``clock`` is injectable.
-
-    A scan pages through the due timers (``batch_size`` at a time, in the index's order) until none is left, and
-    fires each page in one transaction (``fire_due``). A page that fails for a reason other than the database
-    being away is fired again ticket by ticket, so one ticket's bad data holds up no other; such a ticket is
-    tried alone in the following scans (and stays due until it fires). The database away: the scan fails, and
-    the next one (``retry_s`` later) finds the timers still due."""
+class SlaScanner(TimerScanner[TenantSla]):
+    """Fires due SLA escalations (``sla.timer_scan``: a page of due ``sla_timers`` per transaction)."""
 
     label = "SLA scan"
+    table = sla_timers
 
-    def __init__(self, db: Database, **options: Any) -> None:
-        super().__init__(db, **options)
-        self.fired = 0
-        self.scans = 0
-        self.failing: set[int] = set()  # tickets whose firing failed on its own: tried alone, outside the pages
+    def loaded(self) -> LoadedSlas:
+        return LoadedSlas()
 
-    def closing_summary(self) -> str:
-        return f"SLA scanner shutdown: {self.fired} escalations fired in {self.scans} scans"
+    async def plans(
+        self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]], setups: Mapping[str, TenantSla]
+    ) -> list[Plan]:
+        return await plans(conn, rows, setups)
 
-    def health(self) -> dict[str, Any]:
-        return {"fired": self.fired, "last_error": self.last_error}
+    def firing(self, row: Mapping[Any, Any], plan: Plan, deadline: Deadline, setups: Mapping[str, TenantSla]) -> Firing:
+        assert plan.sla is not None  # a plan with deadlines has its SLA
+        return Firing(row, plan, deadline, plan.sla)
 
-    def due_query(self, now: datetime, after: tuple[datetime, int] | None = None) -> Any:
-        """The indexed scan: (ticket, due instant) of the timers due at ``now``, earliest first, the page after
-        ``after`` (the last row of the page before) — ``ix_sla_timers_next_due_at`` in its own order."""
-        due, ticket = sla_timers.c.next_due_at, sla_timers.c.ticket_id
-        stmt = select(ticket, due).where(due.is_not(None), due <= now)
-        if after is not None:
-            stmt = stmt.where(due >= after[0], or_(due > after[0], ticket > after[1]))
-        return stmt.order_by(due, ticket).limit(self.batch_size)
-
-    async def scan_once(self) -> int:
-        """Fire every escalation due now; the number this instance fired."""
-        now = self.clock()
-        slas = LoadedSlas()
-        failing, self.failing = self.failing, set()
-        count = 0
-        after: tuple[datetime, int] | None = None
-        while True:
-            async with self.db.engine.connect() as conn:
-                page = (await conn.execute(self.due_query(now, after))).all()
-            if page:
-                last_ticket, last_due = page[-1]
-                after = (last_due, last_ticket)
-                ids = [ticket_id for ticket_id, _ in page]
-                count += await self._fire_page([t for t in ids if t not in failing], now, slas)
-                for ticket_id in (t for t in ids if t in failing):
-                    count += await self._fire_page([ticket_id], now, slas)
-            if len(page) < self.batch_size:
-                break
-        self.scans += 1
-        return count
-
-    async def _fire_page(self, ticket_ids: Sequence[int], now: datetime, slas: LoadedSlas) -> int:
-        """``fire_due`` of a page; if it fails (not for the database being away), each ticket on its own."""
-        if not ticket_ids:
-            return 0
-        try:
-            return await self.fire_due(ticket_ids, now, slas)
-        except Exception as exc:  # one broken ticket must not stop escalation for every other one
-            if is_unavailable(exc):
-                raise  # the scan fails; the next one finds the timers still due
-            if len(ticket_ids) == 1:
-                self.failing.add(ticket_ids[0])
-                log.exception("SLA: ticket %d failed; it stays due and is tried at the next scan", ticket_ids[0])
-                return 0
-            log.warning("SLA: firing %d tickets together failed (%r); each on its own", len(ticket_ids), exc)
-        return sum([await self._fire_page([ticket_id], now, slas) for ticket_id in ticket_ids])
-
-    async def handle(self, ticket_id: int, now: datetime) -> int:
-        """Claim the ticket's due timer, fire what is due, store the next instant: one transaction."""
-        return await self.fire_due([ticket_id], now)
-
-    async def fire_due(self, ticket_ids: Sequence[int], now: datetime, slas: LoadedSlas | None = None) -> int:
-        """Claim the due timers among ``ticket_ids``, fire what is due, store each next instant: one transaction,
-        a fixed number of statements however many tickets. The number of escalations fired."""
-        async with self.db.engine.begin() as conn:
-            claimed = await claim(conn, ticket_ids, now)
-            if not claimed:
-                return 0  # other instances have them, or ticket changes moved them since the due query
-            stmt = view_select().where(tickets.c.id.in_(claimed)).order_by(tickets.c.id)
-            rows = (await conn.execute(stmt)).mappings().all()  # a ticket gone: its timer stays cleared
-            current_slas = await (slas or LoadedSlas()).of(conn, {r["tenant"] for r in rows})
-            firings: list[Firing] = []
-            timers: list[tuple[int, str, datetime | None]] = []
-            for row, current in zip(rows, await plans(conn, rows, current_slas), strict=True):
-                if current.sla is None:
-                    continue  # the tenant's SLA is gone: the timer stays cleared
-                firing = due_now(current.deadlines, now)
-                firings += [Firing(row, current, deadline, current.sla) for deadline in firing]
-                done = set(current.fired) | {(d.kind.value, d.target.value) for d in firing}
-                ahead = [d.at for d in pending(current.deadlines, done) if d.at > now]
-                timers.append((current.ticket_id, current.tenant, min(ahead, default=None)))
-            fired_now = sum(1 for escalation_id in await fire_many(conn, firings, now) if escalation_id is not None)
-            await store_many(conn, timers, now)
-        self.fired += fired_now
-        return fired_now
+    async def fire_many(self, conn: AsyncConnection, firings: Sequence[Firing], at: datetime) -> list[int | None]:
+        return await fire_many(conn, firings, at)

@@ -1,5 +1,6 @@
 """SQLAlchemy models of the SLA: each tenant's calendar and policies, its escalation contacts, each ticket's
-next due instant, and the escalations that fired (what the reports read)."""
+next due instant, and the escalations that fired (what the reports read); the support groups' own targets for work
+routed to them (OLAs) in the same shape, their timers and their escalations apart."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     SmallInteger,
@@ -157,8 +159,123 @@ class Escalation(Base):
     )
 
 
+class OlaTenant(Base):
+    """A tenant's OLA setup (``sla.ola_policy``): which of its SLA contacts — the helpdesk's lead — hear of a
+    group's warning and breach besides the group itself (1 team lead, 2 management), and when it was imported."""
+
+    __tablename__ = "ola_tenants"
+
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH), primary_key=True)
+    warning_level: Mapped[int] = mapped_column(SmallInteger)
+    breach_level: Mapped[int] = mapped_column(SmallInteger)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("warning_level BETWEEN 1 AND 3 AND breach_level BETWEEN 1 AND 3", name="levels"),)
+
+
+class OlaGroup(Base):
+    """One support group's OLA: its business calendar (``Calendar.to_config()``) and the priority an unclassified
+    ticket is measured by; its targets are ``ola_policies``."""
+
+    __tablename__ = "ola_groups"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
+    support_group: Mapped[str] = mapped_column(String(64))  # support_groups.code
+    calendar: Mapped[dict[str, Any]]
+    unclassified_priority: Mapped[int] = mapped_column(SmallInteger)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "support_group"),
+        # a group the tenant has (tickets.groups): an OLA of another tenant's or of no group is refused here too
+        ForeignKeyConstraint(["tenant", "support_group"], ["support_groups.tenant", "support_groups.code"]),
+        CheckConstraint("unclassified_priority BETWEEN 1 AND 5", name="unclassified_priority"),
+    )
+
+
+class OlaPolicy(Base):
+    """A group's targets for one priority: seconds of business time from the routing to the group's response and
+    to the resolution (or 24/7 with ``around_the_clock``)."""
+
+    __tablename__ = "ola_policies"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
+    support_group: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    response_s: Mapped[int] = mapped_column(Integer)
+    resolution_s: Mapped[int] = mapped_column(Integer)
+    warn_share: Mapped[float] = mapped_column(Float)
+    around_the_clock: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "support_group", "priority"),
+        ForeignKeyConstraint(["tenant", "support_group"], ["ola_groups.tenant", "ola_groups.support_group"]),
+        CheckConstraint("priority BETWEEN 1 AND 5", name="priority"),
+        CheckConstraint("response_s > 0 AND resolution_s > 0", name="targets"),
+        CheckConstraint("warn_share > 0 AND warn_share <= 1", name="warn_share"),
+    )
+
+
+class OlaTimer(Base):
+    """A ticket's next OLA due instant (the group it is routed to: the earliest warning or breach not fired yet);
+    NULL when none is ahead. Kept like ``sla_timers`` (``sla.ola_timers``), fired by the OLA scanner."""
+
+    __tablename__ = "ola_timers"
+
+    ticket_id: Mapped[int] = mapped_column(IdType, ForeignKey("tickets.id"), primary_key=True, autoincrement=False)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
+    next_due_at: Mapped[datetime | None]
+    computed_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index(
+            "ix_ola_timers_next_due_at",
+            "next_due_at",
+            "ticket_id",
+            sqlite_where=text("next_due_at IS NOT NULL"),
+            postgresql_where=text("next_due_at IS NOT NULL"),
+        ),
+    )
+
+
+class OlaEscalation(Base):
+    """One warning or breach of a group's OLA target for one routing of a ticket (``routed_id``: the ``routed``
+    history row that started the group's clock), kept apart from the ticket's SLA escalations: no SLA figure
+    reads it. UNIQUE (ticket_id, routed_id, kind, target): fired once, whatever the instances or retries."""
+
+    __tablename__ = "ola_escalations"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(IdType, ForeignKey("tickets.id"))
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
+    support_group: Mapped[str] = mapped_column(String(64))
+    routed_id: Mapped[int] = mapped_column(IdType)
+    routed_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(SmallInteger)  # the level of the lead's contacts told
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime]
+    priority: Mapped[int | None] = mapped_column(SmallInteger)
+    notified: Mapped[list[dict[str, Any]]]  # [{"name", "channels"}] of the group and the contacts told
+
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "routed_id", "kind", "target"),
+        CheckConstraint("kind IN ('warning', 'breach')", name="kind"),
+        CheckConstraint("target IN ('response', 'resolution')", name="target"),
+        CheckConstraint("level BETWEEN 1 AND 3", name="level"),
+        Index("ix_ola_escalations_tenant_fired_at", "tenant", "fired_at"),
+    )
+
+
 sla_tenants = table_of(SlaTenant)
 sla_policies = table_of(SlaPolicy)
 sla_contacts = table_of(SlaContact)
 sla_timers = table_of(SlaTimer)
 escalations = table_of(Escalation)
+ola_tenants = table_of(OlaTenant)
+ola_groups = table_of(OlaGroup)
+ola_policies = table_of(OlaPolicy)
+ola_timers = table_of(OlaTimer)
+ola_escalations = table_of(OlaEscalation)

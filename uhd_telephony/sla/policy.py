@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import Table, delete, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,13 +57,14 @@ AROUND_THE_CLOCK = ("24/7", "always")
 _TOP_KEYS = {"calendar", "unclassified_priority", "warning_at", "levels", "policies", "contacts"}
 _POLICY_KEYS = {"response", "resolution", "warning_at", "calendar"}
 _CONTACT_KEYS = {"name", "level", "category", "mail", "webhook", "locale"}
+T = TypeVar("T")
 _CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)*$")
 
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """Someone told of an escalation; ``webhook_secret`` stays out of ``repr``; ``locale``: the language of its
-    mails (one of ``i18n.LOCALES``; None: German)."""
+    """Someone told of an escalation (an SLA contact, or a support group of its OLA); ``webhook_secret`` stays out
+    of ``repr``; ``locale``: the language of its mails (one of ``i18n.LOCALES``; None: German)."""
 
     name: str
     level: int
@@ -72,13 +74,35 @@ class Contact:
     webhook_secret: str | None = field(default=None, repr=False)
     id: int | None = None
     locale: str | None = None
+    ref: str | None = None  # how a message's dedupe key names it (default: its id; a support group: group-<id>)
 
     def channels(self) -> tuple[str, ...]:
         return tuple(c for c, on in (("mail", bool(self.mail)), ("webhook", self.webhook_url is not None)) if on)
 
+    @property
+    def key(self) -> str:
+        return self.ref if self.ref is not None else str(self.id)
+
+
+class Targets:
+    """What a tenant's SLA and a group's OLA (``sla.ola.GroupOla``) have in common: targets per priority in a
+    business calendar, and the priority an unclassified ticket is measured by."""
+
+    __slots__ = ()
+    calendar: Calendar
+    policies: Mapping[int, Policy]
+    unclassified_priority: int
+
+    def policy_for(self, priority: int | None) -> Policy | None:
+        """The policy a ticket of ``priority`` is measured by (an unclassified one: ``unclassified_priority``)."""
+        return self.policies.get(priority if priority is not None else self.unclassified_priority)
+
+    def calendar_of(self, policy: Policy) -> Calendar:
+        return Calendar.around_the_clock(self.calendar.timezone) if policy.around_the_clock else self.calendar
+
 
 @dataclass(frozen=True, slots=True)
-class TenantSla:
+class TenantSla(Targets):
     """Everything the SLA of one tenant says."""
 
     tenant: str
@@ -88,13 +112,6 @@ class TenantSla:
     warning_level: int = WARNING_LEVEL
     breach_level: int = BREACH_LEVEL
     contacts: tuple[Contact, ...] = ()
-
-    def policy_for(self, priority: int | None) -> Policy | None:
-        """The policy a ticket of ``priority`` is measured by (an unclassified one: ``unclassified_priority``)."""
-        return self.policies.get(priority if priority is not None else self.unclassified_priority)
-
-    def calendar_of(self, policy: Policy) -> Calendar:
-        return Calendar.around_the_clock(self.calendar.timezone) if policy.around_the_clock else self.calendar
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -230,18 +247,9 @@ def _contact(index: int, raw: Any, env: Mapping[str, str]) -> Contact:
     return Contact(name.strip(), level, category, addresses, url, secret, locale=locale)
 
 
-def parse_sla(tenant: str, data: Any, env: Mapping[str, str] | None = None) -> TenantSla:
-    """A tenant's SLA from file data; SlaError names the first thing wrong."""
-    env = os.environ if env is None else env
-    if not isinstance(data, Mapping):
-        raise SlaError("an SLA file is a mapping with calendar, policies and contacts")
-    unknown = set(map(str, data)) - _TOP_KEYS
-    if unknown:
-        raise SlaError(f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_TOP_KEYS))}")
-    if "calendar" not in data or "policies" not in data:
-        raise SlaError("an SLA file needs 'calendar' and 'policies'")
-    calendar = Calendar.from_config(data["calendar"])
-    share = _share(data.get("warning_at", DEFAULT_WARN_SHARE), "warning_at")
+def parse_policies(data: Mapping[str, Any], share: float) -> tuple[dict[int, Policy], int]:
+    """``data``'s ``policies`` by priority (each warning at ``share`` unless it says otherwise) and its
+    ``unclassified_priority``, which must have one (an SLA file's, a group's of an OLA file)."""
     raw_policies = data["policies"]
     if not isinstance(raw_policies, Mapping) or not raw_policies:
         raise SlaError("'policies' maps priorities (1..5) to {response, resolution}")
@@ -254,6 +262,22 @@ def parse_sla(tenant: str, data: Any, env: Mapping[str, str] | None = None) -> T
     unclassified = _priority(data.get("unclassified_priority", 3), "unclassified_priority")
     if unclassified not in policies:
         raise SlaError(f"unclassified_priority {unclassified} has no policy")
+    return policies, unclassified
+
+
+def parse_sla(tenant: str, data: Any, env: Mapping[str, str] | None = None) -> TenantSla:
+    """A tenant's SLA from file data; SlaError names the first thing wrong."""
+    env = os.environ if env is None else env
+    if not isinstance(data, Mapping):
+        raise SlaError("an SLA file is a mapping with calendar, policies and contacts")
+    unknown = set(map(str, data)) - _TOP_KEYS
+    if unknown:
+        raise SlaError(f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_TOP_KEYS))}")
+    if "calendar" not in data or "policies" not in data:
+        raise SlaError("an SLA file needs 'calendar' and 'policies'")
+    calendar = Calendar.from_config(data["calendar"])
+    share = _share(data.get("warning_at", DEFAULT_WARN_SHARE), "warning_at")
+    policies, unclassified = parse_policies(data, share)
     levels = data.get("levels") or {}
     if not isinstance(levels, Mapping) or set(levels) - {"warning", "breach"}:
         raise SlaError("'levels' is a mapping {warning: 1, breach: 2}")
@@ -269,7 +293,8 @@ def parse_sla(tenant: str, data: Any, env: Mapping[str, str] | None = None) -> T
 # -- the database ---------------------------------------------------------------------------------------------
 
 
-def _policy_row(row: Mapping[Any, Any]) -> Policy:
+def policy_row(row: Mapping[Any, Any]) -> Policy:
+    """A policy as ``sla_policies`` (and ``ola_policies``) store it."""
     return Policy(
         row["priority"],
         timedelta(seconds=row["response_s"]),
@@ -312,7 +337,7 @@ async def load_slas(
     found = [h["tenant"] for h in heads]
     policies: dict[str, dict[int, Policy]] = {t: {} for t in found}
     for row in (await conn.execute(select(sla_policies).where(sla_policies.c.tenant.in_(found)))).mappings():
-        policies[row["tenant"]][row["priority"]] = _policy_row(row)
+        policies[row["tenant"]][row["priority"]] = policy_row(row)
     contacts: dict[str, list[Contact]] = {t: [] for t in found}
     if with_contacts:
         stmt = select(sla_contacts).where(sla_contacts.c.tenant.in_(found)).order_by(sla_contacts.c.id)
@@ -343,26 +368,36 @@ async def load_slas(
     }
 
 
-class LoadedSlas:
-    """The tenants' SLAs (with contacts) as one scan needs them: each loaded once, and again only when an import
-    replaced it meanwhile (``import_sla`` stamps ``sla_tenants.updated_at`` and re-arms the open tickets in the
-    same transaction; a transaction that fired with the SLA it replaced would store the old deadlines over the
-    re-armed timers)."""
+class Loaded(Generic[T]):
+    """The tenants' setups as one scan needs them (``LoadedSlas``, ``sla.ola_policy.LoadedOlas``): each loaded once,
+    and again only when an import replaced it meanwhile — an import stamps its tenant's row of ``stamps``
+    (``updated_at``) and re-arms the open tickets in the same transaction; a transaction that fired with the setup
+    it replaced would store the old deadlines over the re-armed timers."""
 
-    def __init__(self) -> None:
-        self._loaded: dict[str, tuple[datetime, TenantSla]] = {}
+    def __init__(self, stamps: Table, load: Callable[[AsyncConnection, list[str]], Awaitable[Mapping[str, T]]]):
+        self._stamps = stamps
+        self._load = load
+        self._loaded: dict[str, tuple[datetime, T]] = {}
 
-    async def of(self, conn: AsyncConnection, tenants: Collection[str]) -> dict[str, TenantSla]:
-        """The current SLA of each of ``tenants`` that has one, in the caller's transaction: one statement when
+    async def of(self, conn: AsyncConnection, tenants: Collection[str]) -> dict[str, T]:
+        """The current setup of each of ``tenants`` that has one, in the caller's transaction: one statement when
         none changed."""
         if not tenants:
             return {}
-        stmt = select(sla_tenants.c.tenant, sla_tenants.c.updated_at).where(sla_tenants.c.tenant.in_(set(tenants)))
+        table = self._stamps
+        stmt = select(table.c.tenant, table.c.updated_at).where(table.c.tenant.in_(set(tenants)))
         stamps: dict[str, datetime] = dict((await conn.execute(stmt)).all())
         stale = [t for t, at in stamps.items() if t not in self._loaded or self._loaded[t][0] != at]
-        for tenant, sla in (await load_slas(conn, stale, with_contacts=True)).items():
-            self._loaded[tenant] = (stamps[tenant], sla)
-        return {t: sla for t, (at, sla) in self._loaded.items() if stamps.get(t) == at}
+        for tenant, found in (await self._load(conn, stale)).items():
+            self._loaded[tenant] = (stamps[tenant], found)
+        return {t: found for t, (at, found) in self._loaded.items() if stamps.get(t) == at}
+
+
+class LoadedSlas(Loaded[TenantSla]):
+    """The tenants' SLAs with their contacts, as one scan needs them (``Loaded``)."""
+
+    def __init__(self) -> None:
+        super().__init__(sla_tenants, partial(load_slas, with_contacts=True))
 
 
 async def contact_secret(conn: AsyncConnection, tenant: str, url: str) -> str | None:
@@ -375,29 +410,49 @@ async def contact_secret(conn: AsyncConnection, tenant: str, url: str) -> str | 
     return (await conn.execute(stmt)).scalars().first()
 
 
-def _upsert_tenant(dialect: str, values: dict[str, Any]) -> Any:
+def upsert_tenant(dialect: str, values: dict[str, Any], table: Table = sla_tenants) -> Any:
+    """Insert or update the tenant's row of ``table`` (``sla_tenants``, or the OLA's ``ola_tenants``)."""
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(sla_tenants).values(values)
+    stmt = module.insert(table).values(values)
     return stmt.on_conflict_do_update(
-        index_elements=[sla_tenants.c.tenant], set_={k: stmt.excluded[k] for k in values if k != "tenant"}
+        index_elements=[table.c.tenant], set_={k: stmt.excluded[k] for k in values if k != "tenant"}
     )
 
 
-async def arm_open_tickets(conn: AsyncConnection, tenant: str, now: datetime) -> int:
-    """Make every open ticket of the tenant due for recomputation now (the scanner does it within one scan)."""
+def file_data(
+    path_or_data: str | os.PathLike[str] | Mapping[str, Any], kind: str = "SLA file", error: type[SlaError] = SlaError
+) -> Any:
+    """The data of a YAML or JSON file (the category loader's strict rules), or the data given; ``error`` names
+    the file as ``kind`` when it cannot be read."""
+    if not isinstance(path_or_data, str | os.PathLike):
+        return path_or_data
+    try:
+        return load_file(path_or_data)
+    except InvalidInput as exc:  # the category loader's errors name a "category file"
+        raise error(exc.message.replace("category file", kind), exc.details) from None
+
+
+async def arm_open_tickets(
+    conn: AsyncConnection, tenant: str, now: datetime, *, table: Table = sla_timers, only: Any = None
+) -> int:
+    """Make every open ticket of the tenant due for recomputation now (the scanner does it within one scan);
+    ``table``: the SLA's timers, or the OLA's (``ola_timers``, an OLA import); ``only``: a further condition on
+    ``tickets`` (the OLA's: those with one of its groups, or with an instant stored)."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     # (ticket_id, tenant, next_due_at = now, computed_at = now) for each open ticket of the tenant
     source = select(
         tickets.c.id,
         tickets.c.tenant,
-        literal(now, sla_timers.c.next_due_at.type),
-        literal(now, sla_timers.c.computed_at.type),
+        literal(now, table.c.next_due_at.type),
+        literal(now, table.c.computed_at.type),
     ).where(tickets.c.tenant == tenant, tickets.c.status.not_in(DONE))
+    if only is not None:
+        source = source.where(only)
     # in ticket order, as the scanner claims timers: the two lock rows in one order and never wait in a circle
     source = source.order_by(tickets.c.id)
-    stmt = module.insert(sla_timers).from_select(["ticket_id", "tenant", "next_due_at", "computed_at"], source)
+    stmt = module.insert(table).from_select(["ticket_id", "tenant", "next_due_at", "computed_at"], source)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[sla_timers.c.ticket_id],
+        index_elements=[table.c.ticket_id],
         set_={"next_due_at": stmt.excluded.next_due_at, "computed_at": stmt.excluded.computed_at},
     )
     return int((await conn.execute(stmt)).rowcount or 0)
@@ -424,18 +479,11 @@ async def import_sla(
 ) -> SlaImportResult:
     """Replace the tenant's SLA (calendar, policies, contacts) in one transaction and re-arm its open tickets."""
     check_tenant(tenant)
-    if isinstance(path_or_data, str | os.PathLike):
-        try:
-            data = load_file(path_or_data)
-        except InvalidInput as exc:  # the category loader's errors name a "category file"
-            raise SlaError(exc.message.replace("category file", "SLA file"), exc.details) from None
-    else:
-        data = path_or_data
-    sla = parse_sla(tenant, data, env)
+    sla = parse_sla(tenant, file_data(path_or_data), env)
     at = now or datetime.now(UTC)
     async with db.engine.begin() as conn:
         await conn.execute(
-            _upsert_tenant(
+            upsert_tenant(
                 conn.dialect.name,
                 {
                     "tenant": tenant,

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from uhd_telephony.tickets.schemas import Body, Id, Line, Text
 
 MAX_NOTE = 1000
+MAX_TEST_TIMEOUT_S = 600
 MAX_OFFSET = 100_000
 
 Kind = Literal["warning", "breach"]
@@ -100,3 +101,38 @@ class TicketSlaOut(BaseModel):
 
 class TicketSlaResponse(BaseModel):
     sla: TicketSlaOut
+
+
+class SlaTestBody(Body):
+    """The escalation test of a tenant (``sla.drill``)."""
+
+    category: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[a-z0-9][a-z0-9_./-]*$")] | None = Field(
+        default=None, description="a category path (kis/login): only the contacts its tickets reach"
+    )
+    timeout_s: float = Field(
+        default=60, gt=0, le=MAX_TEST_TIMEOUT_S, description="seconds to wait for the delivery results"
+    )
+
+
+class SlaTestLineOut(BaseModel):
+    """One contact on one channel: its test warning and breach delivered, failed (and why), or no result in time."""
+
+    contact: str
+    path: Literal["sla", "ola"] = Field(description="an SLA contact, or a support group with an OLA")
+    level: int | None = Field(description="the SLA contact's level (1 team lead, 2 management)")
+    category: str | None = Field(description="the SLA contact's category branch (null: tenant-wide)")
+    group: str | None = Field(description="the support group (OLA)")
+    channel: Literal["mail", "webhook"]
+    target: str = Field(description="the addresses or the webhook URL")
+    status: Literal["delivered", "failed", "timed_out"]
+    reason: str | None = Field(description="why it failed (the outbox's last error)")
+    seconds: float | None = Field(description="from the start of the test to the (last) result")
+    text: str = Field(description="the line in words, in the reader's language")
+
+
+class SlaTestResponse(BaseModel):
+    tenant: str
+    category: str | None
+    run: str = Field(description="the test run's id (in its outbox rows' dedupe keys: sla-test:<run>:…)")
+    ok: bool = Field(description="every path delivered")
+    results: list[SlaTestLineOut]

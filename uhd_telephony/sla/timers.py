@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -180,12 +180,15 @@ async def plans(conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]], slas: 
     ]
 
 
-async def lock_timer(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
-    """Take the ticket's timer row (if it has one) before reading its escalations: see the module's lock order."""
-    await conn.execute(update(sla_timers).where(sla_timers.c.ticket_id == ticket_id).values(computed_at=now))
+async def lock_timer(conn: AsyncConnection, ticket_id: int, now: datetime, *, table: Table = sla_timers) -> None:
+    """Take the ticket's timer row (if it has one) before reading its escalations: see the module's lock order.
+    ``table``: ``sla_timers``, or ``ola_timers`` (the OLA's, kept the same way: ``sla.ola_timers``)."""
+    await conn.execute(update(table).where(table.c.ticket_id == ticket_id).values(computed_at=now))
 
 
-async def claim(conn: AsyncConnection, ticket_ids: Collection[int], now: datetime) -> list[int]:
+async def claim(
+    conn: AsyncConnection, ticket_ids: Collection[int], now: datetime, *, table: Table = sla_timers
+) -> list[int]:
     """Claim the timers of ``ticket_ids`` that are due at ``now`` (``next_due_at`` cleared) in the caller's
     transaction; the tickets this transaction won, in order. A timer another instance claimed, or a ticket change
     moved, since the caller's due query is not claimed: the condition is checked again on the row as it is once
@@ -193,33 +196,29 @@ async def claim(conn: AsyncConnection, ticket_ids: Collection[int], now: datetim
 
     PostgreSQL locks the rows in ticket order (``FOR UPDATE`` in the subquery): two scanners claiming overlapping
     batches, and an import re-arming a tenant's timers (``policy.arm_open_tickets``, also in ticket order), never
-    wait on each other in a circle."""
+    wait on each other in a circle. ``table``: as ``lock_timer``'s."""
     ids = sorted(set(ticket_ids))
     if not ids:
         return []
-    due = (sla_timers.c.next_due_at.is_not(None), sla_timers.c.next_due_at <= now)
+    due = (table.c.next_due_at.is_not(None), table.c.next_due_at <= now)
     chosen: Any = ids
     if conn.dialect.name == "postgresql":
-        chosen = (
-            select(sla_timers.c.ticket_id)
-            .where(sla_timers.c.ticket_id.in_(ids), *due)
-            .order_by(sla_timers.c.ticket_id)
-            .with_for_update()
-        )
+        chosen = select(table.c.ticket_id).where(table.c.ticket_id.in_(ids), *due).order_by(table.c.ticket_id)
+        chosen = chosen.with_for_update()
     stmt = (
-        update(sla_timers)
-        .where(sla_timers.c.ticket_id.in_(chosen), *due)
+        update(table)
+        .where(table.c.ticket_id.in_(chosen), *due)
         .values(next_due_at=None, computed_at=now)
-        .returning(sla_timers.c.ticket_id)
+        .returning(table.c.ticket_id)
     )
     return sorted((await conn.execute(stmt)).scalars())
 
 
-def _upsert(dialect: str) -> Any:
+def _upsert(dialect: str, table: Table) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(sla_timers)
+    stmt = module.insert(table)
     return stmt.on_conflict_do_update(
-        index_elements=[sla_timers.c.ticket_id],
+        index_elements=[table.c.ticket_id],
         set_={"next_due_at": stmt.excluded.next_due_at, "computed_at": stmt.excluded.computed_at},
     )
 
@@ -229,11 +228,14 @@ async def store(conn: AsyncConnection, ticket_id: int, tenant: str, next_due: da
     await store_many(conn, [(ticket_id, tenant, next_due)], now)
 
 
-async def store_many(conn: AsyncConnection, timers: Sequence[tuple[int, str, datetime | None]], now: datetime) -> None:
-    """``store`` of many (ticket id, tenant, next due instant) in one executemany."""
+async def store_many(
+    conn: AsyncConnection, timers: Sequence[tuple[int, str, datetime | None]], now: datetime, *,
+    table: Table = sla_timers,
+) -> None:  # fmt: skip
+    """``store`` of many (ticket id, tenant, next due instant) in one executemany (``table``: as ``lock_timer``'s)."""
     rows = [{"ticket_id": t, "tenant": tenant, "next_due_at": due, "computed_at": now} for t, tenant, due in timers]
     if rows:
-        await conn.execute(_upsert(conn.dialect.name), rows)
+        await conn.execute(_upsert(conn.dialect.name, table), rows)
 
 
 async def schedule(

@@ -1,7 +1,8 @@
 """A ticket's SLA as people see it where they work: when each target is due, how much is left, whether the clock
 stands still, and one word for it (ok, warning, breached, met, none).
 
-The ticket API shows it under ``sla`` in every ticket it reads, and the ticket list sorts by it (``sort=sla``):
+The ticket API shows it under ``sla`` in every ticket it reads, and the ticket list sorts by it (``sort=sla``);
+the support group's own targets (OLA, ``sla.ola``) for the routing it is in show under ``ola``, the same way:
 both through the port ``tickets.extras`` (tickets know nothing of the SLA), registered when this module is
 imported (``sla.plugin`` does; so does the screen-pop, which shows the caller's open tickets with it).
 
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from uhd_telephony.sla.calendar import Calendar
 from uhd_telephony.sla.clock import DONE, PAUSED, Facts, Kind, Policy, Target, crossing, met, running_spans, used
 from uhd_telephony.sla.models import escalations, sla_timers
+from uhd_telephony.sla.ola_policy import load_olas
+from uhd_telephony.sla.ola_timers import plans as ola_plans
 from uhd_telephony.sla.policy import load_sla
 from uhd_telephony.tickets import extras
 from uhd_telephony.tickets.history import Action, history, iso
@@ -29,6 +32,7 @@ from uhd_telephony.tickets.view import TicketView, tickets
 
 OK, WARNING, BREACHED, MET, NONE = "ok", "warning", "breached", "met", "none"
 FIELD = "sla"  # the name of the ticket JSON's field and of the list's sort
+OLA_FIELD = "ola"  # the ticket JSON's field of the group's own targets (OLA)
 
 
 def no_sla() -> dict[str, Any]:
@@ -136,5 +140,31 @@ def order(now: datetime) -> Sequence[ColumnElement[Any]]:
     return [rank, due.is_(None), due]
 
 
+async def ola_states(
+    conn: AsyncConnection, tenant: str, views: Sequence[TicketView], now: datetime
+) -> dict[int, dict[str, Any] | None]:
+    """The OLA state of each of ``views`` at ``now``: the group it is routed to (the partner API shows a partner its
+    due times), when it was routed there, and per target what ``state_of`` says of the SLA — on the group's clock
+    since the routing (``sla.ola``). None: not routed to a group with an OLA for its priority. One statement for a
+    tenant without OLAs; a fixed handful for the whole batch otherwise."""
+    olas = await load_olas(conn, [tenant])
+    if not olas:
+        return dict.fromkeys((v.id for v in views), None)
+    rows = [
+        {"id": v.id, "tenant": tenant, "status": v.status, "priority": v.priority, "support_group": v.support_group}
+        for v in views
+    ]
+    out: dict[int, dict[str, Any] | None] = {}
+    for view, plan in zip(views, await ola_plans(conn, rows, olas), strict=True):
+        stint, calendar = plan.stint, plan.calendar
+        if stint is None or plan.policy is None or calendar is None:
+            out[view.id] = None
+            continue
+        state = state_of(stint.facts(), plan.policy, calendar, plan.fired, now)
+        out[view.id] = {"group": stint.group, "routed_at": iso(stint.start), **state}
+    return out
+
+
 extras.add_field(FIELD, states)
+extras.add_field(OLA_FIELD, ola_states)
 extras.add_sort(FIELD, order)

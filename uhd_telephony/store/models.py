@@ -59,6 +59,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType, list[dict[str, Any]]: JsonType}
 
 
+# the metadata's info key naming what a migration makes that no model describes (``unmanaged``)
+UNMANAGED = "uhd_unmanaged"
+
+
+def unmanaged(*names: str) -> None:
+    """Name tables and indexes a migration makes that no model can describe — made by the database itself or on
+    one dialect only (SQLite's FTS5 table and its shadow tables, a PostgreSQL expression index): Alembic's
+    comparison (``include_object``, env.py and tests/store/test_migrate.py) leaves them alone."""
+    Base.metadata.info.setdefault(UNMANAGED, set()).update(names)
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object``: everything but an ``unmanaged`` object found in the database."""
+    return not (reflected and compare_to is None and name in Base.metadata.info.get(UNMANAGED, ()))
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core ``Table`` of a mapped model, for the modules that query with Core (``select(table_of(Call))``).
 

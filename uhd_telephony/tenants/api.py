@@ -1,18 +1,21 @@
-"""The admin API for tenants (``/api/admin/tenants``): list them, add one with its hotline numbers."""
+"""The admin API for tenants (``/api/admin/tenants``): list them, add one with its hotline numbers, switch its
+figures per agent under its works agreement (``tenants.works_agreement``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from uhd_telephony.accounts.models import Role
 from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.tenant import SLUG_RULE, TENANT_LENGTH
+from uhd_telephony.tenants.models import REFERENCE_MAX
 from uhd_telephony.tenants.service import DEFAULT_REGION, DEFAULT_TIME_ZONE
+from uhd_telephony.tenants.works_agreement import set_per_agent_figures, works_agreement
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import client_ip, require
+from uhd_telephony.web.auth import client_ip, require, require_tenant
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.openapi import documented
 
@@ -89,6 +92,51 @@ async def add_tenant(request: web.Request) -> web.Response:
     return web.json_response({"tenant": view.to_dict()}, status=201)
 
 
+class WorksAgreementBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_agent_figures: StrictBool = Field(description="true: the works agreement allows figures per agent")
+    reference: Annotated[Printable | None, Field(max_length=REFERENCE_MAX)] = Field(
+        default=None, description='the agreement\'s reference, e.g. "BV 2026-03 IT-Helpdesk": required to enable'
+    )
+
+
+class ChangeOut(BaseModel):
+    per_agent_figures: bool
+    reference: str | None
+    changed_by: str
+    changed_at: str
+
+
+class WorksAgreementResponse(BaseModel):
+    tenant: str
+    per_agent_figures: bool
+    current: ChangeOut | None = Field(description="the change in force: who, when, which agreement; null: never on")
+    history: list[ChangeOut] = Field(description="newest first, the last 50")
+
+
+@documented("A tenant's figures per agent and the works agreement's record (admin)", response=WorksAgreementResponse,
+            tag="admin")  # fmt: skip
+async def get_works_agreement(request: web.Request) -> web.Response:
+    who = await require(request, *ADMIN)
+    tenant = require_tenant(who, request.match_info["tenant"])
+    return web.json_response((await works_agreement(request.app[keys.DB], tenant)).to_dict())
+
+
+@documented("Switch a tenant's figures per agent on (with the works agreement's reference) or off (admin)",
+            body=WorksAgreementBody, response=WorksAgreementResponse, tag="admin")  # fmt: skip
+async def put_works_agreement(request: web.Request) -> web.Response:
+    who = await require(request, *ADMIN)
+    tenant = require_tenant(who, request.match_info["tenant"])
+    body = WorksAgreementBody.model_validate(await read_json(request))
+    done = await set_per_agent_figures(
+        request.app[keys.DB], tenant, body.per_agent_figures, reference=body.reference, actor=who.username,
+        ip=client_ip(request),
+    )  # fmt: skip
+    return web.json_response(done.to_dict())
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/admin/tenants", list_tenants)
     app.router.add_post("/api/admin/tenants", add_tenant)
+    app.router.add_get("/api/admin/tenants/{tenant}/works-agreement", get_works_agreement)
+    app.router.add_put("/api/admin/tenants/{tenant}/works-agreement", put_works_agreement)

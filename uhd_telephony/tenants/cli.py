@@ -1,4 +1,6 @@
-"""``uhd-telephony tenant add SLUG --name … [--hotline NUMBER=QUEUE …]`` and ``uhd-telephony tenant list``."""
+"""``uhd-telephony tenant add SLUG --name … [--hotline NUMBER=QUEUE …]``, ``uhd-telephony tenant list`` and
+``uhd-telephony tenant figures SLUG --on --reference "BV 2026-03 IT-Helpdesk" | --off [--reference …] | --show``
+(figures per agent under the works agreement: ``tenants.works_agreement``)."""
 
 from __future__ import annotations
 
@@ -31,13 +33,20 @@ def add_arguments(p: argparse.ArgumentParser, add_db: Callable[[argparse.Argumen
         help="a hotline number and the Asterisk queue it rings (repeatable)",
     )
     listing = sub.add_parser("list", help="the tenants with their hotline numbers, as JSON lines")
-    for parser in (add, listing):
+    figures = sub.add_parser("figures", help="figures per agent: on under a works agreement, off, or show the record")
+    figures.add_argument("tenant", metavar="SLUG")
+    switch = figures.add_mutually_exclusive_group(required=True)
+    switch.add_argument("--on", dest="figures", action="store_const", const=True, help="allow figures per agent")
+    switch.add_argument("--off", dest="figures", action="store_const", const=False, help="team figures only")
+    switch.add_argument("--show", dest="figures", action="store_const", const=None, help="the record, as JSON")
+    figures.add_argument("--reference", help='the works agreement, e.g. "BV 2026-03 IT-Helpdesk" (required with --on)')
+    for parser in (add, listing, figures):
         add_db(parser)
 
 
 def writes(args: argparse.Namespace) -> bool:
-    """Whether the subcommand writes (``add``; the CLI may migrate first) or only reads (``list``)."""
-    return bool(args.tenant_command == "add")
+    """Whether the subcommand writes (``add``, ``figures --on/--off``; the CLI may migrate first) or only reads."""
+    return args.tenant_command == "add" or (args.tenant_command == "figures" and args.figures is not None)
 
 
 async def run(args: argparse.Namespace, db: Database) -> int:
@@ -62,6 +71,15 @@ async def run(args: argparse.Namespace, db: Database) -> int:
             details={"hotlines": [h.to_dict() for h in view.hotlines]},
         )
         sys.stdout.write(json.dumps(view.to_dict(), ensure_ascii=False) + "\n")
+    elif args.tenant_command == "figures":
+        from uhd_telephony.tenants.works_agreement import set_per_agent_figures, works_agreement
+
+        if args.figures is None:
+            record = await works_agreement(db, args.tenant)
+        else:
+            switched = bool(args.figures)
+            record = await set_per_agent_figures(db, args.tenant, switched, reference=args.reference, actor=CLI_ACTOR)
+        sys.stdout.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
     else:
         for tenant in await service.list_all():
             sys.stdout.write(json.dumps(tenant.to_dict(), ensure_ascii=False) + "\n")

@@ -1,4 +1,5 @@
-"""SQLAlchemy models of tenants: ``tenants`` (one per customer organisation) and ``tenant_hotlines``."""
+"""SQLAlchemy models of tenants: ``tenants`` (one per customer organisation), ``tenant_hotlines`` and
+``works_agreement_changes`` (who switched figures per agent on or off, when, under which works agreement)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from uhd_telephony.store.models import Base
+from uhd_telephony.store.models import Base, IdType
 from uhd_telephony.tenant import TENANT_LENGTH
 
 NUMBER_MAX = 32  # E.164 is at most 15 digits and a "+"
@@ -51,3 +52,26 @@ class TenantHotline(Base):
     owner: Mapped[Tenant] = relationship(back_populates="hotlines")
 
     __table_args__ = (Index("ix_tenant_hotlines_tenant", "tenant"),)
+
+
+REFERENCE_MAX = 200  # a works agreement's reference, e.g. "BV 2026-03 IT-Helpdesk"
+ACTOR_MAX = 100  # audit_log.actor: a username or "cli"
+
+
+class WorksAgreementChange(Base):
+    """One switch of a tenant's figures per agent (§87(1) Nr. 6 BetrVG): append-only, the newest is in force.
+
+    Enabling names the works agreement that allows it (``reference``); disabling may name the one that ended.
+    ``tenants.per_agent_figures`` stays the flag every figure reads; this is its record.
+    """
+
+    __tablename__ = "works_agreement_changes"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
+    per_agent_figures: Mapped[bool]
+    reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX))
+    changed_by: Mapped[str] = mapped_column(String(ACTOR_MAX))
+    changed_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_works_agreement_changes_tenant_id", "tenant", "id"),)

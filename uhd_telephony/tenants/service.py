@@ -195,20 +195,11 @@ class TenantService:
             return TenantView.of(await self._load(session, tenant))
 
     async def per_agent_figures(self, tenant: str) -> bool:
-        """Whether the tenant's works agreement allows figures per agent; False for a tenant not in the table."""
+        """Whether the tenant's works agreement allows figures per agent; False for a tenant not in the table.
+        (Switched, with its record, by ``tenants.works_agreement.set_per_agent_figures`` only.)"""
         async with self.db.sessionmaker() as session:
             found = await session.scalar(select(Tenant.per_agent_figures).where(Tenant.tenant == tenant))
         return bool(found)
-
-    async def allow_per_agent_figures(self, tenant: str, allowed: bool) -> TenantView:
-        """Switch figures per agent on or off for the tenant (its works agreement); NotFound for no such tenant."""
-        async with self.db.sessionmaker() as session:
-            row = await self._load(session, tenant)
-            row.per_agent_figures = bool(allowed)
-            await session.commit()
-            view = TenantView.of(await self._load(session, tenant))
-        log.info("tenant %s: figures per agent %s", tenant, "allowed" if allowed else "off")
-        return view
 
     async def list_all(self) -> list[TenantView]:
         async with self.db.sessionmaker() as session:

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel
 
+from uhd_telephony.audit import reads
+from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.errors import NotFound, TicketError
 from uhd_telephony.i18n import Labels, Msg, Quoted
 from uhd_telephony.tickets import history_text
@@ -48,11 +50,11 @@ from uhd_telephony.tickets.service import NUMBER_TZ
 from uhd_telephony.tickets.view import TicketView
 from uhd_telephony.tickets.workflow import TicketWorkflow, next_statuses, not_an_agent
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import Forbidden, Principal, principal, require_in_tenant, require_tenant
+from uhd_telephony.web.auth import Forbidden, Principal, client_ip, require_in_tenant, require_tenant
 from uhd_telephony.web.inputs import read_json
 from uhd_telephony.web.locale import request_locale
 from uhd_telephony.web.openapi import documented
-from uhd_telephony.web.pages import STATIC, to_login
+from uhd_telephony.web.pages import STATIC, page_principal
 from uhd_telephony.web.permissions import PARTNER_STATUSES
 
 READ_ROLES = ("agent", "admin", "manager")
@@ -78,6 +80,17 @@ def ticket_json(view: TicketView, extra: dict[str, Any] | None = None) -> dict[s
 
 async def _extras(request: web.Request, tenant: str, views: list[TicketView]) -> dict[int, dict[str, Any]]:
     return await extra_fields(request.app[keys.DB], tenant, views)
+
+
+async def audit_requester_read(request: web.Request, who: Principal, tenant: str, views: list[TicketView]) -> None:
+    """One audit entry for an answer that shows these tickets' requester details (``audit.reads``): the tickets
+    and their requesters' directory ids, never a name or number."""
+    shown = reads.subjects((("ticket", v.id) for v in views), (("person", v.requester_user_id) for v in views))
+    one = f"ticket:{views[0].id}" if len(views) == 1 else None
+    await reads.record_read(
+        request.app[keys.AUDIT], AuditAction.REQUESTER_READ, actor=who.username, tenant=tenant, subjects=shown,
+        ip=client_ip(request), target=one,
+    )  # fmt: skip
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -203,6 +216,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         ),
     )
     extras = await _extras(request, tenant, page.tickets)
+    await audit_requester_read(request, who, tenant, page.tickets)
     return web.json_response(
         {
             "tickets": [ticket_json(t, extras.get(t.id)) for t in page.tickets],
@@ -229,6 +243,7 @@ async def ticket_by_number(request: web.Request) -> web.Response:
     if not who.sees_group(view.support_group):
         raise NotFound(Msg("no ticket %(number)s", number=Quoted(number)), {"number": number})
     extras = await _extras(request, tenant, [view])
+    await audit_requester_read(request, who, tenant, [view])
     return web.json_response({"ticket": ticket_json(view, extras.get(view.id))})
 
 
@@ -242,6 +257,7 @@ async def ticket_history(request: web.Request) -> web.Response:
         # internal notes never leave the helpdesk: a partner reads the public comments and its own
         entries = for_partner(entries, own={who.actor})
     extras = await _extras(request, tenant, [view])
+    await audit_requester_read(request, who, tenant, [view])
     ticket = ticket_json(view, extras.get(view.id))
     async with request.app[keys.DB].engine.connect() as conn:
         # in words, in the reader's language: names for agent:7, categories and groups by their titles
@@ -355,9 +371,7 @@ async def agents(request: web.Request) -> web.Response:
 
 async def tickets_page(request: web.Request) -> web.StreamResponse:
     """The ticket list and detail pages (one HTML, the script picks the view by its path)."""
-    who = await principal(request)
-    if who is None:
-        raise to_login(request)  # back to this very page (a ticket's too) after the login
+    who = await page_principal(request)  # to the login, and back to this very page (a ticket's too) after
     if who.role not in PAGE_ROLES:
         raise Forbidden(Msg("the ticket pages are for agents and managers"))
     if "tenant" in request.match_info:

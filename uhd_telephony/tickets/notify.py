@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -34,6 +34,18 @@ log = logging.getLogger(__name__)
 
 Event = Literal["created", "closed"]
 TOKEN_BYTES = 32
+# What a capability above tickets adds to the closure mail, in one language: ``(locale, status link) -> lines``
+# (feedback: the rating links under the status link). A port filled from above, as ``tickets.extras``: tickets
+# import nothing of it; what is not registered adds nothing.
+ClosureLines = Callable[[str, str], Sequence[str]]
+_closure_lines: list[ClosureLines] = []
+
+
+def add_closure_lines(provider: ClosureLines) -> ClosureLines:
+    """Have every closure mail carry ``provider(locale, link)``'s lines after the status link (once per provider)."""
+    if provider not in _closure_lines:
+        _closure_lines.append(provider)
+    return provider
 
 
 def token_hash(token: str) -> str:
@@ -69,6 +81,8 @@ def _part(locale: str, event: Event, ticket: Mapping[str, Any], name: str, link:
         lines.append(t.gettext("Please quote the ticket number in any reply."))
     else:
         lines += [t.gettext("You can see its history without logging in here:"), link, ""]
+        for provider in _closure_lines:
+            lines += [*provider(locale, link), ""]
         lines.append(t.gettext("If the problem persists, please call us and quote the ticket number."))
     return "\n".join(lines)
 
@@ -109,8 +123,9 @@ async def _closure_key(conn: AsyncConnection, ticket_id: int) -> str:
     return f"caller:{ticket_id}:closed:n{closures}"
 
 
-async def _recipient(conn: AsyncConnection, ticket: Mapping[str, Any]) -> tuple[str | None, str]:
-    """The caller's address and name: the one given with the ticket, else the directory user's."""
+async def recipient(conn: AsyncConnection, ticket: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The caller's address and name: the one given with the ticket, else the directory user's (also the major
+    incidents' notice, incidents.notice)."""
     given = (ticket.get("requester_email") or "").strip()
     if given:
         return given, ticket["requester_name"] or ""
@@ -123,6 +138,14 @@ async def _recipient(conn: AsyncConnection, ticket: Mapping[str, Any]) -> tuple[
     if user is None or not (user["email"] or "").strip():
         return None, ""
     return user["email"].strip(), user["name"] or ticket["requester_name"] or ""
+
+
+async def new_status_link(conn: AsyncConnection, ticket_id: int) -> tuple[str, str]:
+    """A fresh status link for the ticket's caller, in ``conn``'s transaction: (the link as a mail text writes it,
+    its token for the mail body's ``redact``). It replaces the link before: only the newest mail's link works."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(status_token_hash=token_hash(token)))
+    return PUBLIC_URL + status_path(token), token
 
 
 async def notify_caller(
@@ -150,7 +173,7 @@ async def notify_caller(
             return
         ticket = dict(found)
     number = ticket["number"]
-    address, name = await _recipient(conn, ticket)
+    address, name = await recipient(conn, ticket)
     if not address:
         return
     if not valid_address(address):
@@ -159,9 +182,8 @@ async def notify_caller(
     key = f"caller:{ticket_id}:created" if event == "created" else await _closure_key(conn, ticket_id)
     if not new and (await conn.execute(select(outbox.c.id).where(outbox.c.dedupe_key == key))).first() is not None:
         return  # queued already: a new token now would break that mail's link
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(status_token_hash=token_hash(token)))
-    subject, text = _texts(event, ticket, str(name), PUBLIC_URL + status_path(token))
+    link, token = await new_status_link(conn, int(ticket_id))
+    subject, text = _texts(event, ticket, str(name), link)
     await enqueue(
         conn,
         tenant=ticket["tenant"],

@@ -227,6 +227,37 @@ class TicketSlaStateOut(BaseModel):
     resolution_state: SlaState
 
 
+class TicketOlaStateOut(TicketSlaStateOut):
+    """The support group's own targets (OLA) for the routing the ticket is in (``sla.view``; ``tickets.extras`` is
+    the port): the same fields as ``sla``, on the group's clock — from the routing to the group's first action
+    (response) and to the resolution, paused while the ticket waits on the caller, in the group's business hours."""
+
+    group: str = Field(description="the support group it is routed to")
+    routed_at: str = Field(description="when it was routed there: the group's clock starts")
+
+
+class TicketArticleOut(BaseModel):
+    """A solution article used on the ticket, as the articles capability records it (``articles.view``;
+    ``tickets.extras`` is the port): ``solved`` the agent's last word on it."""
+
+    article_id: int
+    title: str
+    solved: bool
+    actor: str = Field(description="who said so last (agent:<id>)")
+    used_at: str
+    updated_at: str
+
+
+class TicketIncidentOut(BaseModel):
+    """The major incident a ticket belongs to (``incidents.extras``; ``tickets.extras`` is the port)."""
+
+    id: int
+    title: str
+    status: Literal["open", "resolved"]
+    role: Literal["parent", "linked"] = Field(description="the incident's parent ticket, or a caller's linked to it")
+    declared_at: str
+
+
 class TicketOut(BaseModel):
     """A ticket; times are ISO 8601 UTC; ``next_statuses`` lists the legal status changes."""
 
@@ -254,6 +285,15 @@ class TicketOut(BaseModel):
     next_statuses: list[TicketStatus] = Field(default_factory=list)
     sla: TicketSlaStateOut | None = Field(
         default=None, description="the SLA now (reads of tickets; null: no SLA capability in this process)"
+    )
+    ola: TicketOlaStateOut | None = Field(
+        default=None, description="reads of tickets: the routed-to group's OLA now (null: none for this ticket)"
+    )
+    articles: list[TicketArticleOut] | None = Field(
+        default=None, description="reads of tickets: the solution articles used on it (null: none)"
+    )
+    incident: TicketIncidentOut | None = Field(
+        default=None, description="reads of tickets: the major incident it belongs to (null: none)"
     )
 
 

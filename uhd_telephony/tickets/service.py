@@ -239,12 +239,14 @@ class TicketService:
         category_id: int | None = None,
         impact: int | str | None = None,
         urgency: int | str | None = None,
+        then: AfterInsert | None = None,
     ) -> TicketView:
         """A ticket that did not come from a call (web form, mail, typed in); status new, numbered like any other.
 
         Classified in the same transaction when a category is given (impact and urgency default to the
         category's). A phone ticket an agent types in is responded to at once (the caller is on the line); a web
-        or mail ticket waits for its first agent action.
+        or mail ticket waits for its first agent action. ``then`` writes in the same transaction, last (a mail's
+        own record and attachments: the ticket exists with them or not at all).
         """
         if not is_tenant(tenant):
             invalid = Msg(
@@ -278,15 +280,15 @@ class TicketService:
             "vip": requester.vip,
             "first_response_at": now if kind == Channel.PHONE and is_staff(actor) else None,
         }
-        classify: AfterInsert | None = None
-        if category_id is not None:
 
-            async def classify(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
-                assert category_id is not None
+        async def after(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
+            if category_id is not None:
                 changes = await self._classify(conn, tenant, ticket_id, now, category_id, *levels, None, None)
                 await hist.append(conn, ticket_id, now, actor, changes)
+            if then is not None:
+                await then(conn, ticket_id, now)
 
-        inserted = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor), then=classify)
+        inserted = await self._insert(values, now, f"{kind.value} ticket", actor=_check_actor(actor), then=after)
         assert inserted is not None  # no conflict target: a failed insert raises
         return await self.get(tenant, int(inserted["id"]))  # read again: the classification changed it
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.i18n import N_, format_datetime, gettext, label
 from uhd_telephony.tickets.groups import public_label
@@ -40,14 +41,14 @@ def _status(value: str | None) -> tuple[str, str]:
     return de, en
 
 
-def _both(msgid: str, **params: Any) -> tuple[str, str]:
+def both(msgid: str, **params: Any) -> tuple[str, str]:
     de, en = (gettext(locale, msgid, **params) for locale in LANGUAGES)
     return de, en
 
 
 def pair(msgid: str) -> str:
     """A heading in both languages: "Verlauf / History"."""
-    return " / ".join(_both(msgid))
+    return " / ".join(both(msgid))
 
 
 def _when(at: datetime | None) -> str:
@@ -59,7 +60,7 @@ def public_history(entries: Sequence[Mapping[str, Any]]) -> list[tuple[datetime,
     out: list[tuple[datetime, str, str]] = []
     for e in entries:
         if e["action"] == Action.CREATED.value:
-            out.append((e["at"], *_both(N_("Request recorded"))))
+            out.append((e["at"], *both(N_("Request recorded"))))
         elif e["action"] == Action.STATUS.value and e["field"] == "status":
             de, en = _status(e["new_value"])
             out.append(
@@ -85,20 +86,23 @@ def public_history(entries: Sequence[Mapping[str, Any]]) -> list[tuple[datetime,
     return out
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str, *, script: str | None = None) -> str:
+    """A public page of a ticket's link (the status page, feedback's rating page): its stylesheet, ``script`` a
+    static file of ours (the CSP allows no inline script)."""
+    tag = f'<script src="{html.escape(script)}"></script>' if script else ""
     return (
         '<!doctype html>\n<html lang="de"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex, nofollow">'
         f'<link rel="stylesheet" href="/static/status.css"><title>{html.escape(title)}</title></head>'
-        f"<body><main>{body}</main></body></html>\n"
+        f"<body><main>{body}</main>{tag}</body></html>\n"
     )
 
 
 def not_found() -> web.Response:
     e = html.escape
-    title_de, title_en = _both(N_("Link not valid"))
-    text_de, text_en = _both(
+    title_de, title_en = both(N_("Link not valid"))
+    text_de, text_en = both(
         N_(
             "This status link is unknown or no longer valid. Please use the link in the most recent mail about your "
             "request, or call the IT helpdesk."
@@ -106,19 +110,19 @@ def not_found() -> web.Response:
     )
     title = f"{title_de} / {title_en}"
     body = f'<h1>{e(title)}</h1><p>{e(text_de)}</p><p lang="en">{e(text_en)}</p>'
-    return web.Response(text=_page(title, body), status=404, content_type="text/html", headers=PAGE_HEADERS)
+    return web.Response(text=page(title, body), status=404, content_type="text/html", headers=PAGE_HEADERS)
 
 
 def render(row: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> str:
     """The page of one ticket: number, status, category, public history."""
     e = html.escape
     de, en = _status(row["status"])
-    category = row["category_name"] or " / ".join(_both(N_("not yet classified")))
+    category = row["category_name"] or " / ".join(both(N_("not yet classified")))
     items = "".join(
         f'<tr><td>{e(_when(at))}</td><td>{e(de_text)}<br><span lang="en">{e(en_text)}</span></td></tr>'
         for at, de_text, en_text in public_history(entries)
     )
-    heading = " / ".join(_both(N_("Your request %(number)s"), number=row["number"]))
+    heading = " / ".join(both(N_("Your request %(number)s"), number=row["number"]))
     body = (
         f"<h1>{e(heading)}</h1>"
         "<dl>"
@@ -131,17 +135,23 @@ def render(row: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> str:
         f"<tbody>{items}</tbody></table>"
         f"<p><small>{e(pair(N_('Times in German local time (Europe/Berlin).')))}</small></p>"
     )
-    return _page(f"{row['number']} - Status", body)
+    return page(f"{row['number']} - Status", body)
+
+
+async def ticket_of(conn: AsyncConnection, token: str) -> Mapping[str, Any] | None:
+    """The ticket (``view_select`` row) whose current status link is ``token``; None for a malformed token, one
+    replaced by a later mail's, or one that was never ours."""
+    if not _TOKEN_RE.match(token):
+        return None
+    stmt = view_select().where(tickets.c.status_token_hash == token_hash(token))
+    return (await conn.execute(stmt)).mappings().first()
 
 
 async def status_page(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
-    if not _TOKEN_RE.match(token):
-        return not_found()
     db = request.app[keys.DB]
     async with db.engine.connect() as conn:
-        stmt = view_select().where(tickets.c.status_token_hash == token_hash(token))
-        row = (await conn.execute(stmt)).mappings().first()
+        row = await ticket_of(conn, token)
         if row is None:
             return not_found()
         entries = [

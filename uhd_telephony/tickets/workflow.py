@@ -242,6 +242,11 @@ class TicketWorkflow:
 
     async def transition(self, tenant: str, ticket_id: int, to: str, *, note: str | None, actor: str) -> TicketView:
         """Move the ticket to status ``to`` (see ``TRANSITIONS``), with its side effects and one history row."""
+        return await self._write(tenant, ticket_id, actor, self.status_change(to, note))
+
+    def status_change(self, to: str, note: str | None) -> ChangeFn:
+        """The change of ``transition`` (``to`` and ``note`` checked now): for a capability above tickets that
+        moves the status within a change of its own (``record``: the article a ticket is solved with)."""
         target = _status(to)
         if target is None:
             raise TicketError(Msg("unknown status %(status)s", status=Quoted(to, 40)), {"field": "status"})
@@ -249,7 +254,7 @@ class TicketWorkflow:
         text = clean_text(note, what or "note", required=what is not None)
 
         async def change(conn: AsyncConnection, row: Mapping[str, Any], now: datetime) -> list[Change]:
-            old = row["status"]
+            old, ticket_id = row["status"], row["id"]
             check_transition(row["number"], old, target.value)
             values: dict[str, Any] = {"status": target.value}
             notes = [text] if text else []
@@ -270,6 +275,12 @@ class TicketWorkflow:
                 await notify_caller(conn, await _view(conn, ticket_id), "closed")
             return [Change(Action.STATUS, "status", old, target.value, ": ".join(notes) or None)]
 
+        return change
+
+    async def record(self, tenant: str, ticket_id: int, change: ChangeFn, *, actor: str) -> TicketView:
+        """A change of a capability above tickets through the one write path (the ticket locked, its history
+        rows appended with their hooks, the first response set, one transaction): ``change(conn, row, now)``
+        returns its rows; none: nothing is written."""
         return await self._write(tenant, ticket_id, actor, change)
 
     # -- the one write path ---------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from uhd_telephony.tenant import is_tenant
 from uhd_telephony.web import keys
 from uhd_telephony.web.locale import PRINCIPAL
 from uhd_telephony.web.middleware import csrf_ok, same_origin
-from uhd_telephony.web.permissions import token_scope
+from uhd_telephony.web.permissions import before_acknowledgement, token_scope
 from uhd_telephony.web.roles import Role
 
 if TYPE_CHECKING:
@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class NotAcknowledged(Forbidden):
+    """A session of an account that has not acknowledged the current confidentiality text (§ 203 StGB): nothing
+    but the acknowledgement itself, who am I, the language and the logout (``BEFORE_ACKNOWLEDGEMENT``)."""
+
+    error_id = "confidentiality-not-acknowledged"
 
 
 class InvalidToken(NotAuthenticated):
@@ -60,6 +67,9 @@ class Principal:
     token_id: int | None = None  # set when the request came with a bearer token
     scopes: frozenset[str] = field(default_factory=frozenset)
     locale: str = DEFAULT_LOCALE  # the language of the account's pages and answers (uhd_telephony.i18n)
+    # the § 203 StGB text acknowledged (accounts.confidentiality); a token's program is not asked (it cannot read:
+    # the admin who made the token has acknowledged, and the gate holds every admin route until then)
+    acknowledged: bool = True
 
     @property
     def via_token(self) -> bool:
@@ -89,6 +99,7 @@ class Principal:
             "csrf_token": self.csrf,
             "partner_group": self.partner_group,
             "locale": self.locale,
+            "confidentiality_acknowledged": self.acknowledged,
         }
         if self.token_id is not None:
             out["token"] = {"id": self.token_id, "scopes": sorted(self.scopes)}
@@ -188,6 +199,7 @@ def session_principal(account: AccountView, csrf: str) -> Principal:
         csrf=csrf,
         partner_group=account.partner_group,
         locale=account.locale,
+        acknowledged=account.acknowledged,
     )
 
 
@@ -239,6 +251,8 @@ async def require(request: web.Request, *roles: str) -> Principal:
         if scope and scope not in who.scopes:
             lacks = Msg("the API token lacks the scope %(scope)s", scope=Label("scope", scope))
             raise Forbidden(lacks, {"scope": scope})
+    if not who.acknowledged and not before_acknowledgement(request.method, _route_path(request)):
+        raise NotAcknowledged(Msg("acknowledge your confidentiality obligation (§ 203 StGB) first"))
     if roles and who.role not in roles:
         raise Forbidden(Msg("not allowed for your role"))
     # a browser sends the cookie by itself, never an Authorization header: only cookie requests need CSRF proof

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AfterValidator
 from pydantic_core import ErrorDetails
 
-from uhd_telephony.errors import InvalidJson
-from uhd_telephony.i18n import N_, Label, Msg, Quoted
+from uhd_telephony.errors import InvalidInput, InvalidJson
+from uhd_telephony.i18n import LOCAL_TZ, N_, Label, Msg, Quoted
 from uhd_telephony.i18n.labels import LABELS
 
 # a naive instant is read in a local zone (Europe/Berlin) and may have a day added (an end date's next
@@ -53,6 +53,45 @@ def representable(moment: datetime) -> datetime:
 
 
 Instant = Annotated[datetime, AfterValidator(representable)]
+
+
+def _moment(value: str, name: str, *, end: bool) -> datetime:
+    """A period's bound: a day (its local midnight; an end day is included: the next midnight) or an instant (one
+    without an offset in local time)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), LOCAL_TZ)
+        else:
+            moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        not_a_date = Msg(
+            "%(field)s is not an ISO date (2026-03-01) or datetime (2026-03-01T08:00:00+01:00)",
+            field=Label("field", name),
+        )
+        raise InvalidInput(not_a_date, {"field": name}) from None
+    try:
+        representable(moment)  # 0001-01-01 parses, but its UTC instant (how the store compares) does not exist
+    except ValueError:
+        out_of_range = Msg(
+            "%(field)s must be between 0001-01-03 and 9999-12-29 (its UTC instant must exist)",
+            field=Label("field", name),
+        )
+        raise InvalidInput(out_of_range, {"field": name}) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TZ)
+
+
+def period(start: str, end: str, longest: timedelta) -> tuple[datetime, datetime]:
+    """``[from, to)`` as aware datetimes from a query's ``from`` and ``to``: ISO days in Europe/Berlin (``to``
+    included: 2026-03-01 to 2026-03-31 is March) or ISO instants (``to`` excluded; without an offset: Berlin
+    time); at most ``longest``. The KPI API's and the incidents export's periods."""
+    first, last = _moment(start, "from", end=False), _moment(end, "to", end=True)
+    if last <= first:
+        raise InvalidInput(Msg("to must be after from"), {"from": start, "to": end})
+    if last - first > longest:
+        raise InvalidInput(Msg("a period of at most %(days)s days", days=longest.days), {"from": start, "to": end})
+    return first, last
 
 
 # what a Pydantic error type says about its field (``%(field)s``: the field's label)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from uhd_telephony.callbacks.service import CallbackService
     from uhd_telephony.directory.lookup import DirectoryIndex
     from uhd_telephony.directory.repository import DirectoryRepository
+    from uhd_telephony.incidents.service import IncidentService
     from uhd_telephony.metrics.service import MetricsService
     from uhd_telephony.screenpop.fanout import Fanout
     from uhd_telephony.screenpop.hub import PopHub
@@ -45,5 +46,7 @@ LOGIN_GUARD: web.AppKey[LoginGuard] = web.AppKey("login_guard")
 # the server-side record of each login (web.auth checks the cookie's session id against it on every request)
 SESSIONS: web.AppKey[SessionService] = web.AppKey("sessions")
 TENANTS: web.AppKey[TenantService] = web.AppKey("tenants")
+# major incidents (incidents.service)
+INCIDENTS: web.AppKey[IncidentService] = web.AppKey("incidents")
 # optional parts this server runs, named in GET /api/me ("demo": the embedded demo's softphone)
 FEATURES: web.AppKey[frozenset[str]] = web.AppKey("features")

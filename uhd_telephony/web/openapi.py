@@ -42,7 +42,7 @@ ERRORS: Mapping[int, tuple[str, str]] = {
     409: ("Conflict", "the object's state does not allow this (e.g. an illegal status transition: details.from/to)"),
     413: ("PayloadTooLarge", "the request body is larger than 1 MiB"),
     429: ("TooManyAttempts", "too many failed logins: locked out for details.retry_after_s (also Retry-After)"),
-    502: ("BadGateway", "Asterisk refused or failed the action"),
+    502: ("BadGateway", "Asterisk refused or failed the action, or a tenant's LDAP directory could not be read"),
     503: ("Unavailable", "no connection to Asterisk, or a component is down"),
 }
 
@@ -62,6 +62,8 @@ class Operation:
     tag: str | None = None
     # more statuses that answer with the response model (the health check's 503)
     also: Mapping[int, str] = field(default_factory=dict)
+    # other media types the success answer may have besides JSON (an export's ``format=csv``), as text
+    media: tuple[str, ...] = ()
 
 
 _OPERATIONS: dict[Handler, Operation] = {}
@@ -116,8 +118,11 @@ class AccountOut(BaseModel):
     id: int
     username: str
     display_name: str
-    role: Literal["admin", "agent", "manager", "partner"]
+    role: Literal["admin", "agent", "manager", "partner", "dpo"]
     tenants: list[str]
+    confidentiality_acknowledged: bool = Field(
+        default=True, description="false: the account must acknowledge the § 203 text first (/confidentiality)"
+    )
     csrf_token: str = Field(description="send as X-CSRF-Token with every POST, PATCH, PUT and DELETE")
     partner_group: str | None = Field(description="a partner's support group, partner:<firm>")
     locale: Literal["de", "en"] = Field(description="the language of the account's pages and answers")
@@ -360,9 +365,8 @@ def build(app: web.Application) -> dict[str, Any]:
             schema = ref(op.response, "serialization")
         else:
             schema = op.response or {"type": "object"}
-        responses: dict[str, Any] = {
-            str(op.status): {"description": op.summary, "content": {"application/json": {"schema": schema}}}
-        }
+        content = {"application/json": {"schema": schema}, **{m: {"schema": {"type": "string"}} for m in op.media}}
+        responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": content}}
         for status, text in op.also.items():
             responses[str(status)] = {"description": text, "content": {"application/json": {"schema": schema}}}
         for status in _error_statuses(op, method, bool(params)):

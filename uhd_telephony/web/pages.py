@@ -9,12 +9,19 @@ the site.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
 
 from aiohttp import web
 
+from uhd_telephony.errors import Forbidden
+from uhd_telephony.i18n import Msg
+from uhd_telephony.web.auth import Principal, principal, require_tenant
+from uhd_telephony.web.middleware import Handler
+
 STATIC = Path(__file__).resolve().parent / "static"
+CONFIDENTIALITY_PAGE = "/confidentiality"  # security.confidentiality: the § 203 StGB acknowledgement
 
 MAX_NEXT = 2048
 # C0 controls and space (a URL parser strips or drops them), DEL, C1 controls, the backslash (read as "/")
@@ -59,6 +66,44 @@ def to_login(request: web.Request) -> web.HTTPFound:
     found = web.HTTPFound(url)
     found.headers["Location"] = url  # as encoded (aiohttp's URL would write next=/console, "/console" at its end)
     return found
+
+
+def to_confidentiality(request: web.Request) -> web.HTTPFound:
+    """The redirect of an account that has not acknowledged the confidentiality text (§ 203 StGB) to it, and back
+    to this page afterwards."""
+    target = safe_next(request.raw_path)
+    url = CONFIDENTIALITY_PAGE + ("?" + urlencode({"next": target}) if target else "")
+    found = web.HTTPFound(url)
+    found.headers["Location"] = url
+    return found
+
+
+async def page_principal(request: web.Request) -> Principal:
+    """Who is looking at a page: an anonymous visitor goes to the login (``to_login``), an account that has not
+    acknowledged the confidentiality text to it first (``to_confidentiality``), and back to this page after."""
+    who = await principal(request)
+    if who is None:
+        raise to_login(request)
+    if not who.acknowledged:
+        raise to_confidentiality(request)
+    return who
+
+
+def protected_page(filename: str, roles: Collection[str], refusal: Msg) -> Handler:
+    """The handler of a page for logged-in people: ``filename`` of ``static/`` (a shell: its script reads the data
+    through the API) for an account of ``roles``; an anonymous visitor goes to the login and back (``to_login``),
+    another role gets ``refusal`` (403), and a ``{tenant}`` in the page's path must be one the account works for
+    (else 404, as for a tenant that does not exist: the API refuses the data itself too)."""
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        who = await page_principal(request)
+        if who.role not in roles:
+            raise Forbidden(refusal)
+        if "tenant" in request.match_info:
+            require_tenant(who, request.match_info["tenant"])
+        return web.FileResponse(STATIC / filename)
+
+    return page
 
 
 async def root(request: web.Request) -> web.StreamResponse:

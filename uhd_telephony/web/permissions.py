@@ -5,7 +5,10 @@ tenant by ``web.auth.require_tenant`` (another tenant's data is 404, never 403):
 
 - ``admin``: the operator. Every tenant; the admin API (accounts, roles, tenants, tokens, audit log).
 - ``agent``: works the tickets, calls and callbacks of its tenants; the console and its WebSocket.
-- ``manager``: reads its tenants' tickets, KPIs and reports; acknowledges escalations. Changes nothing else.
+- ``manager``: reads its tenants' tickets, KPIs and reports; acknowledges escalations; as a team lead declares,
+  links and resolves major incidents and sets their pile-up threshold (``incidents.api``). Changes nothing else.
+- ``dpo``: the tenant's data-protection officer (Datenschutzbeauftragte/r): reads its tenants' audit log (who read
+  whose data: ``audit.api``) and a person's data for an Art. 15 request (``privacy.api``); nothing else.
 - ``partner``: by API token only, the tickets routed to its group (``partner:<firm>``): read them, comment,
   move them to in_progress, waiting or resolved. Nothing else exists for it.
 
@@ -57,6 +60,9 @@ TOKEN_ROUTES: Mapping[str, Mapping[str, str]] = {
     _TICKET + "/close": {"POST": TICKETS_WRITE},
     _TICKET + "/reopen": {"POST": TICKETS_WRITE},
     _TICKET + "/classify": {"POST": TICKETS_WRITE},
+    # the attachments of a ticket's mails (mailin), read like the ticket
+    _TICKET + "/attachments": {"GET": TICKETS_READ},
+    _TICKET + "/attachments/{attachment_id}": {"GET": TICKETS_READ},
     _T + "/categories": {"GET": TICKETS_READ},
     _T + "/groups": {"GET": TICKETS_READ},
     _T + "/agents": {"GET": TICKETS_READ},
@@ -66,6 +72,22 @@ TOKEN_ROUTES: Mapping[str, Mapping[str, str]] = {
     # the monthly report for a reporting job: a manager's token with kpis:read (agents stay refused by role)
     _T + "/reports/{month}": {"GET": KPIS_READ},
 }
+
+
+# what a session may do before it acknowledged the confidentiality text (§ 203 StGB, accounts.confidentiality):
+# read who it is, read and acknowledge the text, choose its language, log out — every other route is 403
+# (web.auth.NotAcknowledged) and every page sends it to /confidentiality first (web.pages.page_principal)
+BEFORE_ACKNOWLEDGEMENT: Mapping[str, frozenset[str]] = {
+    "/api/me": frozenset({"GET"}),
+    "/api/me/locale": frozenset({"PUT"}),
+    "/api/me/confidentiality": frozenset({"GET", "POST"}),
+    "/api/logout": frozenset({"POST"}),
+}
+
+
+def before_acknowledgement(method: str, path: str) -> bool:
+    """Whether ``method path`` is open to a session that has not acknowledged the confidentiality text yet."""
+    return ("GET" if method == "HEAD" else method) in BEFORE_ACKNOWLEDGEMENT.get(path, frozenset())
 
 
 def token_scope(method: str, path: str) -> str | None:

@@ -13,3 +13,6 @@ class Role(StrEnum):
     AGENT = "agent"  # answers queue calls, works tickets, calls back
     MANAGER = "manager"  # helpdesk lead or customer IT management: KPIs, reports, escalations
     PARTNER = "partner"  # an external firm: only the tickets routed to its group, by API token
+    # the tenant's data-protection officer (Datenschutzbeauftragte/r): reads its tenants' audit log (who read whose
+    # data) and answers a person's request for their data (Art. 15 GDPR); nothing of the helpdesk's work
+    DPO = "dpo"

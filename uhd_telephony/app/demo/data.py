@@ -11,7 +11,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from uhd_telephony.accounts.service import AccountService
+from uhd_telephony.accounts import confidentiality
+from uhd_telephony.accounts.service import AccountService, AccountView
+from uhd_telephony.articles.files import EXAMPLES as EXAMPLE_ARTICLES
+from uhd_telephony.articles.importer import import_articles
 from uhd_telephony.directory.models import DirectoryUser
 from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.directory.records import Phone, PhoneKind, User
@@ -110,6 +113,12 @@ class Login:
     person: bool = False  # a person answers this agent's phone in the browser (not the simulator)
 
 
+async def _acknowledged(accounts: AccountService, view: AccountView) -> None:
+    """A demo account, its confidentiality text (§ 203 StGB) acknowledged in the seed: the demo starts usable
+    (a real installation's accounts acknowledge it at their first login: security.confidentiality)."""
+    await accounts.acknowledge_confidentiality(view.id, confidentiality.VERSION, ip=None)
+
+
 async def seed_demo(
     db: Database,
     config: PbxConfig,
@@ -118,7 +127,8 @@ async def seed_demo(
     people: Mapping[str, str] | None = None,
     sla: str | os.PathLike[str] | Mapping[str, Any] | None = None,
 ) -> list[Login]:
-    """Tenants, accounts, directory, categories, groups and SLA for the simulator's tenants; the logins.
+    """Tenants, accounts, directory, categories, groups and SLA for the simulator's tenants, the example solution
+    articles; the logins.
 
     ``people`` maps the interfaces a person works (``PhoneBehaviour.manual``) to their usernames; ``sla`` is an
     SLA file (or its data) to import for every tenant instead of the demo's (``demo_sla``).
@@ -132,14 +142,15 @@ async def seed_demo(
     for interface, name in sorted(members.items()):
         username = people.get(interface) or "agent" + interface.rsplit("/", 1)[-1]
         if await accounts.by_username(username) is None:
-            await accounts.create(
+            await _acknowledged(accounts, await accounts.create(
                 username, DEMO_PASSWORD, display_name=name, role="agent", tenants=tenants,
                 interface=interface, member_name=name,
-            )  # fmt: skip
+            ))  # fmt: skip
         logins.append(Login(username, name, "agent", person=interface in people))
     username, name = MANAGER
     if await accounts.by_username(username) is None:
-        await accounts.create(username, DEMO_PASSWORD, display_name=name, role="manager", tenants=tenants)
+        made = await accounts.create(username, DEMO_PASSWORD, display_name=name, role="manager", tenants=tenants)
+        await _acknowledged(accounts, made)
     logins.append(Login(username, name, "manager"))
     repo = DirectoryRepository(db)
     for tenant, callers in directories.items():
@@ -162,6 +173,7 @@ async def seed_demo(
         await import_categories(db, tenant, DEFAULT_CATEGORIES)
         await import_groups(db, tenant, demo_groups(tenant))
         await import_sla(db, tenant, sla if sla is not None else demo_sla(tenant))
+    await import_articles(db, EXAMPLE_ARTICLES)  # the Sofort-Support's example articles, shared by both tenants
     return logins
 
 

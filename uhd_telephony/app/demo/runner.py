@@ -36,6 +36,7 @@ from uhd_telephony.errors import AmiNotConnected
 from uhd_telephony.settings import Settings
 from uhd_telephony.simulator.cli import until_stopped
 from uhd_telephony.simulator.config import MemberConfig, PhoneBehaviour
+from uhd_telephony.simulator.incidents import IncidentDesk
 from uhd_telephony.simulator.scenario import Scenario
 from uhd_telephony.simulator.server import AmiSimulator
 from uhd_telephony.store.db import Database
@@ -127,6 +128,7 @@ class Demo:
         self.sim: AmiSimulator | None = None
         self.server: Server | None = None
         self.desk: SimulatedDesk | None = None
+        self.incidents: IncidentDesk | None = None
         self.sink: MailSink | None = None
         self.printer = CallPrinter(out)
         self.logins: list[Login] = []
@@ -201,9 +203,14 @@ class Demo:
         )
         await self.desk.start()
         server.calls.bus.subscribe(self.desk, CallEnded, name="demo-desk")
+        # a major incident declared in the console is announced to the simulated callers (the AGI's part)
+        self.incidents = IncidentDesk(sim.pbx, server.calls.db)
+        await self.incidents.start()
         sim.generator.start()
 
     async def close(self) -> None:
+        if self.incidents is not None:
+            await self.incidents.close()
         if self.desk is not None:
             await self.desk.close()
         if self.server is not None:

@@ -13,7 +13,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from uhd_telephony.store.db import create_engine
-from uhd_telephony.store.models import Base, UtcDateTime
+from uhd_telephony.store.models import Base, UtcDateTime, include_object
 
 config = context.config
 # Autogenerate compares the migrations with every capability's tables. The store imports no capability: the
@@ -38,6 +38,7 @@ def _configure(**kwargs: Any) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_item=_render_item,
+        include_object=include_object,  # not what a migration makes that no model describes (FTS5, ...)
         **kwargs,
     )
 

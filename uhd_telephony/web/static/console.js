@@ -73,6 +73,7 @@ function showPop(pop) {
     return li;
   }));
   refreshCallbacks();
+  document.dispatchEvent(new CustomEvent("uhd:pop", { detail: pop }));  // the pop's add-ons (articles.js)
 }
 
 function callEnded(message) {
@@ -160,6 +161,7 @@ function connect() {
     const message = JSON.parse(event.data);
     if (message.type === "pop") showPop(message);
     else if (message.type === "call_ended") callEnded(message);
+    document.dispatchEvent(new CustomEvent("uhd:message", { detail: message }));  // the add-ons' (incidents.js)
   });
   socket.addEventListener("close", () => {
     $("connection").className = "badge offline";

@@ -35,7 +35,13 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
     const body = await response.json().catch(() => ({}));
     const next = new URLSearchParams(window.location.search).get("next") || "";
     const home = ((body.account || {}).role === "manager") ? "/kpis" : "/console";
-    window.location.assign(safeNext(next) || home);
+    const target = safeNext(next) || home;
+    if ((body.account || {}).confidentiality_acknowledged === false) {
+      // the § 203 StGB obligation first (security/confidentiality.py), then where the login was going
+      window.location.assign("/confidentiality?next=" + encodeURIComponent(target));
+    } else {
+      window.location.assign(target);
+    }
   } else {
     const body = await response.json().catch(() => ({}));
     await i18n.ready;

@@ -207,6 +207,7 @@ function showTicket(ticket, history) {
     ticket.agent ? t("Agent: %(name)s", { name: ticket.agent.name }) : t("not assigned"),
     t("created %(when)s", { when: when(ticket.created_at) }),
   ].join(" · "));
+  showIncident(ticket);
   text($("d-status"), label("status", ticket.status));
   $("d-status").className = "badge status-" + ticket.status;
   text($("d-priority"), ticket.priority ? t("Priority %(priority)s", { priority: i18n.priority(ticket.priority) }) : label("priority", "none"));
@@ -238,6 +239,20 @@ function showTicket(ticket, history) {
   $("edit-subject").value = ticket.subject;
   $("edit-description").value = ticket.description;
   showSla(ticket.sla);
+}
+
+// the major incident the ticket belongs to (``ticket.incident``: its parent ticket, or a caller's linked to it)
+function showIncident(ticket) {
+  const incident = ticket.incident;
+  const line = $("d-incident");
+  line.hidden = !incident;
+  line.replaceChildren();
+  if (!incident) return;
+  const link = document.createElement("a");
+  link.href = `/incidents/${encodeURIComponent(ticket.tenant)}/${incident.id}`;
+  text(link, incident.title);
+  const part = incident.role === "parent" ? t("Parent ticket of the major incident") : t("Part of the major incident");
+  line.append(`${part} `, link, incident.status === "resolved" ? ` (${label("incident_status", incident.status)})` : "");
 }
 
 // -- the ticket's SLA: due times, time left, paused; its escalations, acknowledged and taken back here -------

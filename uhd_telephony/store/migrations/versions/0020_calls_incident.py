@@ -1,4 +1,9 @@
-"""reserved for the major incidents' phone side (issue 18): the calls' columns if they need any
+"""the major incidents' phone side (issue 18): no change to the calls table
+
+The calls that ended at an incident's announcement are rows like any other: their outcomes (``incident_subscribed``,
+``incident_left``) fit ``calls.outcome`` (VARCHAR(32), no CHECK), the incidents they heard are in ``calls.variables``
+(``UHD_INCIDENT``), and the report finds them per incident by tenant and entry time (``ix_calls_tenant_entered_at``).
+The revision stays in the chain as a no-op.
 
 Revision ID: 0020
 Revises: 0019
