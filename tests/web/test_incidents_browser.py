@@ -110,6 +110,10 @@ async def chromium(server: Server) -> AsyncIterator[Browsing]:
             await browser.close()
 
 
+async def _offered(scanner: Any) -> bool:
+    return bool(scanner.offered)
+
+
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 10.0) -> None:
     for _ in range(int(timeout_s / 0.1)):
         if await check():
@@ -297,6 +301,8 @@ async def test_a_pile_up_is_offered_on_the_console_and_declared_with_its_tickets
                 ))  # fmt: skip
             orbis = "KIS (Krankenhausinformationssystem) › ORBIS"
             notice = f".incident-notice:has-text('Auffällig viele Tickets zu {orbis}: 2 in ')"
+            scanner = server.part("incidents")
+            await until(lambda: _offered(scanner), "the scanner offered the pile-up", timeout_s=15)
             await anna.wait_for_selector(notice, timeout=15_000)
             assert "Großstörung ausrufen?" in await anna.inner_text("#incident-notices")
             await anna.screenshot(path=str(tmp_path / "console-notice.png"))
