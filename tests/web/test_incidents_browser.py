@@ -35,8 +35,6 @@ from uhd_telephony.store.db import Database
 from uhd_telephony.store.models import table_of
 from uhd_telephony.tenants.service import TenantService
 from uhd_telephony.tickets.history import history
-from uhd_telephony.tickets.requester import Requester
-from uhd_telephony.tickets.view import categories
 from uhd_telephony.web import keys
 
 pytestmark = needs_chromium
@@ -108,10 +106,6 @@ async def chromium(server: Server) -> AsyncIterator[Browsing]:
             assert not browsing.problems, browsing.problems
         finally:
             await browser.close()
-
-
-async def _offered(scanner: Any) -> bool:
-    return bool(scanner.offered)
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 10.0) -> None:
@@ -271,66 +265,6 @@ async def _known(sim: AmiSimulator) -> bool:
 
 async def _settled(desk: IncidentDesk) -> bool:
     return desk.pending == 0 and desk.subscribed == 1
-
-
-async def test_a_pile_up_is_offered_on_the_console_and_declared_with_its_tickets(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'pileup.db'}"
-    async with running(url, tmp_path, incident_scan_s=0.3) as (server, _sim):
-        assert server.app is not None
-        app = server.app
-        await lead_account(server)
-        async with chromium(server) as browsing:
-            # the lead lowers the threshold: 2 tickets of one category within 15 minutes
-            lead = await browsing.open("maria", "/incidents")
-            await lead.wait_for_selector("#pileup-count:enabled")
-            await lead.fill("#pileup-count", "2")
-            await lead.fill("#pileup-minutes", "15")
-            await lead.click("#settings-save")
-            await lead.wait_for_selector("#settings-state:has-text('Gespeichert')")
-            anna = await browsing.open("anna", "/console")
-            await anna.wait_for_selector("#connection.online")
-            assert await anna.is_hidden("#incident-notices")
-
-            found = await rows(server, select(categories.c.id).where(
-                categories.c.tenant == TENANT_A, categories.c.path == "kis/orbis"))  # fmt: skip
-            made = []
-            for n in (1, 2):
-                made.append(await app[keys.TICKETS].create(
-                    TENANT_A, channel="phone", subject=f"ORBIS hängt ({n})", requester=Requester(name=f"Station {n}"),
-                    actor="api:test", category_id=found[0]["id"], impact=3, urgency=3,
-                ))  # fmt: skip
-            orbis = "KIS (Krankenhausinformationssystem) › ORBIS"
-            notice = f".incident-notice:has-text('Auffällig viele Tickets zu {orbis}: 2 in ')"
-            scanner = server.part("incidents")
-            await until(lambda: _offered(scanner), "the scanner offered the pile-up", timeout_s=15)
-            await anna.wait_for_selector(notice, timeout=15_000)
-            assert "Großstörung ausrufen?" in await anna.inner_text("#incident-notices")
-            await anna.screenshot(path=str(tmp_path / "console-notice.png"))
-            await shows_no_codes(anna)
-            # the lead's page offers it too
-            await lead.reload()
-            await lead.wait_for_selector("#suggestions li:has-text('2 in ')")
-
-            # the offer opens the declare dialog in a new tab with the category and both tickets
-            async with anna.context.expect_page() as opened:
-                await anna.click(f"{notice} a:has-text('Großstörung ausrufen')")
-            dialog = await opened.value
-            await dialog.wait_for_selector("#declare-dialog[open]")
-            assert await anna.is_hidden(".incident-notice")  # taken: gone from the console
-            assert await dialog.input_value("#declare-category") == "kis/orbis"
-            assert await dialog.input_value("#declare-title") == "Störung: KIS (Krankenhausinformationssystem) › ORBIS"
-            await dialog.screenshot(path=str(tmp_path / "declare-dialog.png"))
-            assert await dialog.text_content("#declare-tickets") == "2 Tickets der Häufung werden gleich mit verknüpft."
-            await dialog.fill("#declare-message", "ORBIS ist gestört.")
-            await dialog.click("#declare-submit")
-            await dialog.wait_for_url(re.compile(r".*/incidents/[^/]+/\d+$"))
-            for ticket in made:
-                await dialog.wait_for_selector(f"#d-tickets a:has-text('{ticket.number}')")
-            await shows_no_codes(dialog)
-            await lead.reload()
-            await lead.wait_for_selector("#open-rows a:has-text('Störung: KIS')")
-            await lead.screenshot(path=str(tmp_path / "incidents.png"), full_page=True)
-            assert await lead.is_hidden("#suggestions-card")  # covered now
 
 
 async def test_an_english_account_gets_the_pages_in_english(tmp_path: Path) -> None:
