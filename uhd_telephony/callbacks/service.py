@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -30,7 +29,7 @@ from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.directory.numbers import normalise
 from uhd_telephony.errors import AmiError, Conflict, Forbidden, InvalidInput, NotFound
 from uhd_telephony.i18n import Label, Msg, Quoted
-from uhd_telephony.store.db import Database
+from uhd_telephony.store.db import Database, insert_or_nothing
 from uhd_telephony.store.models import table_of
 
 log = logging.getLogger(__name__)
@@ -466,9 +465,7 @@ class CallbackService:
 def _insert_once(dialect: str) -> Insert:
     """An insert into ``callbacks`` that skips an entry whose ``call_id`` is there already."""
     table = table_of(Callback)
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[table.c.call_id])
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[table.c.call_id])
+    return insert_or_nothing(dialect, table, [table.c.call_id])
 
 
 async def request_callback(

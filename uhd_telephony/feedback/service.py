@@ -23,13 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.errors import Conflict, InvalidInput, NotFound
 from uhd_telephony.feedback.models import COMMENT_LENGTH, SCORES, ratings
 from uhd_telephony.i18n import N_, Msg
-from uhd_telephony.store.db import Database
+from uhd_telephony.store.db import Database, insert_or_nothing
 from uhd_telephony.tickets.models import TicketStatus
 from uhd_telephony.tickets.status_page import ticket_of
 
@@ -164,10 +163,7 @@ async def find(conn: AsyncConnection, token: str, now: datetime) -> Rateable:
 
 def _insert(dialect: str) -> Any:
     # a second rating racing the first (two clicks, two tabs) inserts nothing: the unique ticket_id decides
-    dialects = {"postgresql": postgresql, "sqlite": sqlite}
-    if dialect not in dialects:
-        raise NotImplementedError(f"no insert-or-nothing for database dialect {dialect!r}")
-    return dialects[dialect].insert(ratings).on_conflict_do_nothing(index_elements=[ratings.c.ticket_id])
+    return insert_or_nothing(dialect, ratings, [ratings.c.ticket_id])
 
 
 async def rate(db: Database, token: str, score: int, comment: str | None, now: datetime) -> RatingView:

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Insert, and_, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from uhd_telephony.ami.events import clean_text
 from uhd_telephony.directory.lookup import LookupResult
 from uhd_telephony.incidents.announcement import announcement
 from uhd_telephony.incidents.models import IncidentStatus, IncidentSubscription, MajorIncident
-from uhd_telephony.store.db import Database
+from uhd_telephony.store.db import Database, insert_or_nothing
 from uhd_telephony.store.models import table_of
 
 incidents = table_of(MajorIncident)
@@ -152,7 +151,4 @@ def _fit(column: str, value: str | None) -> str | None:
 
 def _insert_once(dialect: str) -> Insert:
     """An insert into ``incident_subscriptions`` that skips an (incident, number) pair already there."""
-    keys = [subscriptions.c.incident_id, subscriptions.c.number]
-    if dialect == "postgresql":
-        return postgresql.insert(subscriptions).on_conflict_do_nothing(index_elements=keys)
-    return sqlite.insert(subscriptions).on_conflict_do_nothing(index_elements=keys)
+    return insert_or_nothing(dialect, subscriptions, [subscriptions.c.incident_id, subscriptions.c.number])

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Insert, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,7 +42,7 @@ from uhd_telephony.incidents.view import (
     read,
     view_select,
 )
-from uhd_telephony.store.db import Database
+from uhd_telephony.store.db import Database, insert_or_nothing
 from uhd_telephony.tickets import history as hist
 from uhd_telephony.tickets.history import Change
 from uhd_telephony.tickets.models import Channel, TicketStatus
@@ -126,9 +125,7 @@ def no_incident(incident_id: int) -> NotFound:
 
 def _insert_link(dialect: str) -> Insert:
     """An insert into ``incident_tickets`` that skips a ticket linked already (to this incident or another)."""
-    if dialect == "postgresql":
-        return postgresql.insert(links).on_conflict_do_nothing(index_elements=[links.c.ticket_id])
-    return sqlite.insert(links).on_conflict_do_nothing(index_elements=[links.c.ticket_id])
+    return insert_or_nothing(dialect, links, [links.c.ticket_id])
 
 
 class IncidentService:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Column, Table, event, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import Insert
 
 from uhd_telephony.errors import ConfigError
 
@@ -154,3 +157,13 @@ class Database:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def insert_or_nothing(dialect: str, table: Table, keys: Sequence[Column[Any]]) -> Insert:
+    """An insert into ``table`` that skips a row whose ``keys`` (a unique index) are there already: the database
+    decides a race (two clicks, two replicas), not a read before the write."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    raise NotImplementedError(f"no insert-or-nothing for database dialect {dialect!r}")
