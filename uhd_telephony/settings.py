@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     catchup_retry_s: float = Field(default=2.0, gt=0)  # after a failure, until a scan succeeds
     catchup_window_s: float = Field(default=86400.0, gt=0)  # calls that ended this long ago at most
 
+    # callers reached back (uhd_telephony/reachback): how often the matcher looks, how far back (a downtime shorter
+    # than that is caught up from the store)
+    reachback_scan_s: float = Field(default=30.0, gt=0)
+    reachback_lookback_s: float = Field(default=8 * 86400.0, gt=0)
+
     # major incidents: where their spoken announcements go (Asterisk plays them from its sounds/uhd-incidents), how
     # often resolved incidents' notices are completed and the pile-ups offered to the consoles
     incident_sounds_dir: str = "incident-sounds"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -30,7 +30,7 @@ from uhd_telephony.sla import policy
 from uhd_telephony.sla.policy import import_sla
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.migrate import migrate
-from uhd_telephony.tenants.models import Tenant
+from uhd_telephony.tenants.models import KpiContract, Tenant
 
 ALLOWED_LABELS = {"tenant", "queue", "category", "le", "source"}
 
@@ -55,7 +55,19 @@ class Live:
 async def live(sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[tuple[TestClient, Live]]:
     await migrate(sqlite_url)
     db = Database(sqlite_url)
+    # the tenant's contract: threshold 0, so the captured abandon is a plain abandon in the figures too (they
+    # reclassify abandons by the contract's threshold, whatever the tracker's was)
+    async with db.sessionmaker() as session:
+        session.add(
+            KpiContract(
+                tenant=TENANT_A, valid_from=date(2000, 1, 1), service_level_s=20.0, short_abandon_s=0.0,
+                abandons_in_service_level=True, short_abandons_in_base=False, outside_hours_count=False,
+                queues=None, callback_window_s=7200.0, changed_by="test", changed_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        await session.commit()
     live = Live(db)
+    await live.metrics.refresh_contracts()
     client = await aiohttp_client(init_app(web_settings(sqlite_url), db=db, metrics=live.metrics))
     try:
         yield client, live

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -46,6 +47,7 @@ from uhd_telephony.metrics.live import (
     TicketTotals,
 )
 from uhd_telephony.metrics.members import QueueAgents
+from uhd_telephony.tenants.contract import berlin_day, rules_at
 
 # label values a tenant, queue or category file may hold: quotes, backslashes, newlines, braces, commas, umlauts
 HOSTILE = ['klinikum-"nord"', "c:\\queues\\", "zeile 1\nzeile 2", 'a},b="{', "Müller-Warteschlange", "\\n"]
@@ -84,7 +86,27 @@ def info_reference(s: Sample, names: DisplayNames | None) -> list[Metric]:
     for tenant, category in sorted(categories):
         title = names.categories.get((tenant, category)) or ("nicht klassifiziert" if category == "none" else category)
         category_info.add_metric([tenant, category], {"title": title})
-    return [tenant_info, category_info]
+    contract_info = InfoMetricFamily(
+        exposition.CONTRACT_INFO[0].removesuffix("_info"), exposition.CONTRACT_INFO[1], labels=["tenant"]
+    )
+    with_series = {pair[0] for pair in s.pairs} | {pair[0] for pair in s.waiting}
+    if (t := s.tickets) is not None:
+        with_series |= {tenant for tenant, _ in t.created} | set(t.escalation)
+    for tenant in sorted(with_series | set(s.schedules)):
+        r = rules_at(s.schedules.get(tenant, ()), s.day or berlin_day(datetime.now(UTC)))
+        contract_info.add_metric(
+            [tenant],
+            {
+                "abandons_in_service_level": "true" if r.abandons_in_service_level else "false",
+                "outside_hours_count": "true" if r.outside_hours_count else "false",
+                "queues": ",".join(sorted(r.queues or ())),
+                "service_level_s": floatToGoString(r.service_level_s),
+                "short_abandon_s": floatToGoString(r.short_abandon_s),
+                "short_abandons_in_base": "true" if r.short_abandons_in_base else "false",
+                "valid_from": "" if r.valid_from is None else r.valid_from.isoformat(),
+            },
+        )
+    return [tenant_info, category_info, contract_info]
 
 
 def reference(calls: dict[Pair, QueueCalls], s: Sample, names: DisplayNames | None = None) -> bytes:

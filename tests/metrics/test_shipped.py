@@ -228,6 +228,7 @@ def test_promtool_evaluates_the_dashboards_joins_to_the_names(tmp_path: Path) ->
         add("uhd_calls_offered_total", offered, tenant=tenant, queue="hotline", **me)
         add("uhd_calls_answered_total", answered, tenant=tenant, queue="hotline", **me)
         add("uhd_calls_short_abandoned_total", "0x120", tenant=tenant, queue="hotline", **me)
+        add("uhd_calls_excluded_from_base_total", "0x120", tenant=tenant, queue="hotline", **me)
         add("uhd_callers_waiting", "3x120", tenant=tenant, queue="hotline", **me)
     for proc in procs:
         add("uhd_tenant_info", "1x120", tenant=nord, name=HOSTILE_NAME, **proc)

@@ -107,6 +107,11 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("GET", _T + "/audit"): ADMIN_ONLY,
     ("POST", _T + "/privacy/erasures"): ADMIN_ONLY,
     ("POST", _T + "/privacy/exports"): ADMIN_ONLY,
+    # issue 20 item 5: the data-protection officer's page and what it reads (a person search, the log in words):
+    # its DPO (not among the walk's principals: tests/privacy/test_officer.py) and admins; no tokens
+    ("GET", "/privacy"): row(302, 403, 403, 302, OK, 302, 302),
+    ("POST", _T + "/privacy/persons"): ADMIN_ONLY,
+    ("POST", _T + "/privacy/log"): ADMIN_ONLY,
     ("POST", _TICKET + "/classify"): row(401, OK, 403, 403, OK, OK, 403),
     ("GET", _T + "/categories"): TENANT_READ,
     ("GET", _T + "/groups"): TENANT_READ,
@@ -177,6 +182,8 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("POST", _ADMIN + "/tenants"): ADMIN_ONLY,
     ("GET", _ADMIN + "/tenants/{tenant}/works-agreement"): ADMIN_ONLY,  # issue 20: figures per agent
     ("PUT", _ADMIN + "/tenants/{tenant}/works-agreement"): ADMIN_ONLY,
+    ("GET", _ADMIN + "/tenants/{tenant}/kpi-contract"): ADMIN_ONLY,  # issue 20 item 1: the KPI contract
+    ("PUT", _ADMIN + "/tenants/{tenant}/kpi-contract"): ADMIN_ONLY,
     # issue #19: the test of a tenant's escalation paths (sla.drill): operator admins only, no tokens
     ("POST", _ADMIN + "/tenants/{tenant}/sla-test"): ADMIN_ONLY,
 }

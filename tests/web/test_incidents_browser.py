@@ -21,13 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, Route, async_playwright
 from sqlalchemy import select
 
 from tests.support.browser import CHROMIUM, FLAGS, needs_chromium
 from tests.support.webapp import PASSWORD, TENANT_A, TENANT_B, seed, web_settings
 from uhd_telephony.app.server import Server
 from uhd_telephony.callbacks.models import Callback
+from uhd_telephony.incidents.pileup import Threshold, threshold_of
 from uhd_telephony.outbox.models import outbox
 from uhd_telephony.simulator import AmiSimulator, default_config
 from uhd_telephony.simulator.incidents import IncidentDesk
@@ -35,6 +36,8 @@ from uhd_telephony.store.db import Database
 from uhd_telephony.store.models import table_of
 from uhd_telephony.tenants.service import TenantService
 from uhd_telephony.tickets.history import history
+from uhd_telephony.tickets.requester import Requester
+from uhd_telephony.tickets.view import categories
 from uhd_telephony.web import keys
 
 pytestmark = needs_chromium
@@ -49,6 +52,7 @@ RAW = re.compile(
     r"|(?<![@\w.])klinikum-(nord|sued)\b(?!\.)|\bkis\b"  # the tenants' codes (not a mail's domain), a category's
 )
 callbacks = table_of(Callback)
+HOLD_S = 1.0  # how late ``Browsing.open(hold=…)`` lets a page's reads come back
 
 
 @asynccontextmanager
@@ -80,10 +84,19 @@ class Browsing:
         self.browser, self.base = browser, base
         self.problems: list[str] = []
 
-    async def open(self, username: str, path: str, locale: str = "de-DE") -> Page:
+    async def open(self, username: str, path: str, locale: str = "de-DE", hold: str | None = None) -> Page:
+        """``hold``: a URL pattern whose GETs come back ``HOLD_S`` late (a slow server, every time)."""
         context = await self.browser.new_context(
             viewport={"width": 1280, "height": 900}, locale=locale, timezone_id="America/New_York"
         )
+        if hold is not None:
+
+            async def late(route: Route) -> None:
+                if route.request.method == "GET":
+                    await asyncio.sleep(HOLD_S)
+                await route.continue_()
+
+            await context.route(hold, late)
         page = await context.new_page()
         page.on("pageerror", lambda error: self.problems.append(f"{username}: {error}"))
         page.on("console", lambda m: self.problems.append(f"{username}: {m.text}") if m.type == "error" else None)
@@ -106,6 +119,10 @@ async def chromium(server: Server) -> AsyncIterator[Browsing]:
             assert not browsing.problems, browsing.problems
         finally:
             await browser.close()
+
+
+async def _offered(scanner: Any) -> bool:
+    return bool(scanner.offered)
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 10.0) -> None:
@@ -265,6 +282,73 @@ async def _known(sim: AmiSimulator) -> bool:
 
 async def _settled(desk: IncidentDesk) -> bool:
     return desk.pending == 0 and desk.subscribed == 1
+
+
+async def test_a_pile_up_is_offered_on_the_console_and_declared_with_its_tickets(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pileup.db'}"
+    async with running(url, tmp_path, incident_scan_s=0.3) as (server, _sim):
+        assert server.app is not None
+        app = server.app
+        await lead_account(server)
+        async with chromium(server) as browsing:
+            # the lead lowers the threshold: 2 tickets of one category within 15 minutes. The fields take input
+            # once they show the stored threshold: typed into them before it came back, a value was overwritten
+            # by it and the default saved instead (the pile-up never offered; the slower the server, the likelier)
+            lead = await browsing.open("maria", "/incidents", hold="**/incidents/settings")
+            assert await lead.is_disabled("#pileup-count") and await lead.is_disabled("#settings-save")
+            await lead.wait_for_selector("#pileup-count:enabled")
+            assert (await lead.input_value("#pileup-count"), await lead.input_value("#pileup-minutes")) == ("5", "15")
+            await lead.fill("#pileup-count", "2")
+            await lead.fill("#pileup-minutes", "15")
+            await lead.click("#settings-save")
+            await lead.wait_for_selector("#settings-state:has-text('Gespeichert')")
+            async with app[keys.DB].engine.connect() as conn:
+                assert await threshold_of(conn, TENANT_A) == Threshold(2, 15, default=False)
+            assert await lead.input_value("#pileup-count") == "2"
+            anna = await browsing.open("anna", "/console")
+            await anna.wait_for_selector("#connection.online")
+            assert await anna.is_hidden("#incident-notices")
+
+            found = await rows(server, select(categories.c.id).where(
+                categories.c.tenant == TENANT_A, categories.c.path == "kis/orbis"))  # fmt: skip
+            made = []
+            for n in (1, 2):
+                made.append(await app[keys.TICKETS].create(
+                    TENANT_A, channel="phone", subject=f"ORBIS hängt ({n})", requester=Requester(name=f"Station {n}"),
+                    actor="api:test", category_id=found[0]["id"], impact=3, urgency=3,
+                ))  # fmt: skip
+            orbis = "KIS (Krankenhausinformationssystem) › ORBIS"
+            notice = f".incident-notice:has-text('Auffällig viele Tickets zu {orbis}: 2 in ')"
+            scanner = server.part("incidents")
+            await until(lambda: _offered(scanner), "the scanner offered the pile-up", timeout_s=15)
+            await anna.wait_for_selector(notice, timeout=15_000)
+            assert "Großstörung ausrufen?" in await anna.inner_text("#incident-notices")
+            await anna.screenshot(path=str(tmp_path / "console-notice.png"))
+            await shows_no_codes(anna)
+            # the lead's page offers it too
+            await lead.reload()
+            await lead.wait_for_selector("#suggestions li:has-text('2 in ')")
+
+            # the offer opens the declare dialog in a new tab with the category and both tickets
+            async with anna.context.expect_page() as opened:
+                await anna.click(f"{notice} a:has-text('Großstörung ausrufen')")
+            dialog = await opened.value
+            await dialog.wait_for_selector("#declare-dialog[open]")
+            assert await anna.is_hidden(".incident-notice")  # taken: gone from the console
+            assert await dialog.input_value("#declare-category") == "kis/orbis"
+            assert await dialog.input_value("#declare-title") == "Störung: KIS (Krankenhausinformationssystem) › ORBIS"
+            await dialog.screenshot(path=str(tmp_path / "declare-dialog.png"))
+            assert await dialog.text_content("#declare-tickets") == "2 Tickets der Häufung werden gleich mit verknüpft."
+            await dialog.fill("#declare-message", "ORBIS ist gestört.")
+            await dialog.click("#declare-submit")
+            await dialog.wait_for_url(re.compile(r".*/incidents/[^/]+/\d+$"))
+            for ticket in made:
+                await dialog.wait_for_selector(f"#d-tickets a:has-text('{ticket.number}')")
+            await shows_no_codes(dialog)
+            await lead.reload()
+            await lead.wait_for_selector("#open-rows a:has-text('Störung: KIS')")
+            await lead.screenshot(path=str(tmp_path / "incidents.png"), full_page=True)
+            assert await lead.is_hidden("#suggestions-card")  # covered now
 
 
 async def test_an_english_account_gets_the_pages_in_english(tmp_path: Path) -> None:

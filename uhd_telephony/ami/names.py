@@ -23,10 +23,13 @@ VAR_INCIDENT_PROMPT = "UHD_INCIDENT_PROMPT"
 # set to 1 by the subscription AGI once the caller's subscription is recorded (the dialplan confirms and hangs up)
 VAR_INCIDENT_SUBSCRIBED = "UHD_INCIDENT_SUBSCRIBED"
 UHD_VAR_PREFIX = "UHD_"
+# set by the dialplan's [uhd-callback-answered] on the caller's channel of a callback once they answered (the callback
+# entry's id): with it in channelvars, a resync after an AMI gap sees a reached caller whose call is still up
+VAR_CALLBACK_REACHED = "UHD_CALLBACK_REACHED"
 # manager.conf ``channelvars``: Asterisk puts ``ChanVariable: NAME=value`` for each of these into every channel
 # event and every CoreShowChannel, so a call rebuilt after a gap (resync, orphan event) knows its tenant, the
 # hotline dialled and the lookup's answer exactly as a call followed live
-CHANNEL_VARS = (VAR_TENANT, VAR_HOTLINE, VAR_USER_ID, VAR_USER_NAME, VAR_VIP)
+CHANNEL_VARS = (VAR_TENANT, VAR_HOTLINE, VAR_USER_ID, VAR_USER_NAME, VAR_VIP, VAR_CALLBACK_REACHED)
 
 # set by app_queue on the caller channel when Queue() returns (not when the caller hangs up)
 VAR_QUEUESTATUS = "QUEUESTATUS"
@@ -45,11 +48,18 @@ USEREVENT_CLOSED = "HotlineClosed"
 USEREVENT_INCIDENT = "UhdIncident"
 INCIDENT_ANNOUNCED = "announced"
 INCIDENT_SUBSCRIBED = "subscribed"
+# a callback reached the caller (issue 20 item 2): Dial's U() gosub [uhd-callback-answered] runs on the caller's
+# channel once they answered, before the agent is connected, and sends "UserEvent(UhdCallback,CallbackId: <id>,
+# Tenant: <tenant>,Stage: answered)"; it also sets VAR_CALLBACK_REACHED=<id> on that channel, a manager.conf
+# channelvar, so a resync after an AMI gap still sees a reached caller whose call is up
+USEREVENT_UHD_CALLBACK = "UhdCallback"
+CALLBACK_ANSWERED = "answered"
 # the headers the tracker reads from each UserEvent (``UserEvent(Name,Header: value,...)`` in the dialplan)
 USEREVENT_HEADERS: dict[str, tuple[str, ...]] = {
     USEREVENT_CALLBACK: ("Queue", "Reason"),
     USEREVENT_CLOSED: ("Queue", "Tenant"),
     USEREVENT_INCIDENT: ("Queue", "Stage"),
+    USEREVENT_UHD_CALLBACK: ("CallbackId", "Tenant", "Stage"),
 }
 
 # QUEUESTATUS values, by what they mean for the call record

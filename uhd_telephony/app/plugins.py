@@ -17,6 +17,7 @@ from uhd_telephony.mailin.plugin import CAPABILITY as mailin
 from uhd_telephony.metrics.plugin import CAPABILITY as metrics
 from uhd_telephony.outbox import plugin as outbox
 from uhd_telephony.privacy.plugin import CAPABILITY as privacy
+from uhd_telephony.reachback.plugin import CAPABILITY as reachback
 from uhd_telephony.runtime.plugin import Capability
 from uhd_telephony.screenpop.plugin import CAPABILITY as screenpop
 from uhd_telephony.security.plugin import CAPABILITY as security
@@ -44,6 +45,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     articles,
     feedback,
     mailin,
+    reachback,
     metrics,
     screenpop,
     privacy,

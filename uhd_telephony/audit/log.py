@@ -46,6 +46,9 @@ class AuditAction(StrEnum):
     REQUESTER_READ = "requester_read"  # tickets with their requester's details read (one entry per answer)
     CALLS_READ = "calls_read"  # call records read (the callback list: callers' numbers, abandoned calls)
     WORKS_AGREEMENT_CHANGED = "works_agreement"  # a tenant's figures per agent switched on or off (its reference)
+    KPI_CONTRACT_CHANGED = "kpi_contract"  # a tenant's KPI rules of its contract set from a month (tenants.contract)
+    DIRECTORY_READ = "directory_read"  # people's directory entries shown (a directory search; the DPO's person search)
+    INCIDENT_READ = "incident_read"  # a major incident's callers shown (linked tickets' requesters, subscribers)
 
 
 @dataclass(frozen=True, slots=True)

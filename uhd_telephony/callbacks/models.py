@@ -56,6 +56,9 @@ class Callback(Base):
     last_attempt_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
+    # when the caller's leg of a callback answered (UserEvent UhdCallback from the dialplan's Dial U() gosub,
+    # uhd_telephony/reachback): proof the caller was reached; an entry closed by hand as "called back" has none
+    reached_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (

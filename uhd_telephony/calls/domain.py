@@ -1,7 +1,8 @@
 """Domain events the call tracker emits; tickets, screen-pop, metrics and the store subscribe to them.
 
 Each carries a snapshot of the call record at that moment. ``CallEnded`` comes exactly once per call, last,
-with the final record; the others say what just happened.
+with the final record; the others say what just happened. ``CallbackAnswered`` is no queue call's: the caller of
+a callback (an AMI Originate of the callback list) answered; subscribers to ``CallEvent`` never see it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from uhd_telephony.calls.records import CallRecord
 
 
 @dataclass(slots=True, frozen=True)
-class CallEvent:
-    call: CallRecord
-    at: float
+class DomainEvent:
+    """What the tracker emits: a queue call's event (``CallEvent``) or a callback's (``CallbackAnswered``)."""
 
     @property
     def name(self) -> str:
         return type(self).__name__
+
+
+@dataclass(slots=True, frozen=True)
+class CallEvent(DomainEvent):
+    call: CallRecord
+    at: float
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,6 +69,20 @@ class CallbackRequested(CallEvent):
 @dataclass(slots=True, frozen=True)
 class CallEnded(CallEvent):
     """The final record of a queue call; exactly one per call."""
+
+
+@dataclass(slots=True, frozen=True)
+class CallbackAnswered(DomainEvent):
+    """The caller's leg of a callback answered: UserEvent ``UhdCallback`` (``Stage: answered``) from the dialplan's
+    Dial ``U()`` gosub, or, after an AMI gap, a live channel carrying ``UHD_CALLBACK_REACHED`` in a resync (then
+    ``at`` is the snapshot's time: the caller answered by then, ``resynced`` says so)."""
+
+    callback_id: int
+    tenant: str
+    at: float
+    channel: str = ""
+    uniqueid: str = ""
+    resynced: bool = False
 
 
 DOMAIN_EVENTS: tuple[type[CallEvent], ...] = (

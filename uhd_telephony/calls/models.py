@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from uhd_telephony.store.models import Base, IdType
 
+# the reach-back matcher's work (uhd_telephony/reachback): unanswered stays not yet looked at, or not reached yet
+REACH_TODO = "answered_at IS NULL AND outcome IS NOT NULL AND (reach IS NULL OR reach = 'open')"
+
 
 class Call(Base):
     """One caller channel's stay in one queue (CallRecord); ``outcome IS NULL`` while it is in progress."""
@@ -46,6 +49,13 @@ class Call(Base):
     # recorded from Asterisk's queue_log after the fact (calls/backfill.py): an answered one's ticket is "opened
     # after the call"
     backfilled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # an unanswered stay reached back (issue 20 item 2, uhd_telephony/reachback sets these): ``reach`` is NULL until
+    # the matcher looked at the stay, then ``excluded`` (no lost stay), ``anonymous`` (no number that identifies the
+    # caller), ``open`` (not reached, yet), ``call_again`` or ``callback``; ``reached_at`` when and ``reach_s`` the
+    # business seconds from the stay's end. Kept when retention reduces the caller's number: the figures stay exact.
+    reach: Mapped[str | None] = mapped_column(String(16))
+    reached_at: Mapped[datetime | None]
+    reach_s: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -65,6 +75,14 @@ class Call(Base):
             "entered_at",
             sqlite_where=text("outcome IS NULL"),
             postgresql_where=text("outcome IS NULL"),
+        ),
+        # the reach-back matcher's work: unanswered stays not yet looked at or not yet reached (a fraction of the
+        # calls, and only the recent ones are read)
+        Index(
+            "ix_calls_reach_todo",
+            "entered_at",
+            sqlite_where=text(REACH_TODO),
+            postgresql_where=text(REACH_TODO),
         ),
     )
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from uhd_telephony.ami.events import AmiEvent, build_event, tracker_filter
 from uhd_telephony.ami.frames import Fields, FrameDecoder
 from uhd_telephony.ami.snapshot import Snapshot
-from uhd_telephony.calls.domain import CallEvent
+from uhd_telephony.calls.domain import DomainEvent
 from uhd_telephony.calls.tracker import CallTracker
 from uhd_telephony.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[list[CallEvent]], None]
+Publish = Callable[[Sequence[DomainEvent]], None]
 
 
 class AmiObserver(Protocol):

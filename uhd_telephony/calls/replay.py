@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from uhd_telephony.ami.frames import FrameStats
-from uhd_telephony.calls.domain import CallEnded, CallEvent
+from uhd_telephony.calls.domain import CallEnded, DomainEvent
 from uhd_telephony.calls.pipeline import CallPipeline
 from uhd_telephony.calls.records import CallRecord
 from uhd_telephony.calls.tracker import CallTracker, TrackerStats
@@ -74,7 +74,7 @@ def replay_bytes(
     tracker: CallTracker | None = None,
     *,
     chunk: int = CHUNK,
-    also: list[CallEvent] | None = None,
+    also: list[DomainEvent] | None = None,
 ) -> ReplayResult:
     """Feed a capture through the pipeline in socket-sized chunks; finished calls in the order they ended.
 
@@ -90,7 +90,7 @@ def replay_file(
     tracker: CallTracker | None = None,
     *,
     chunk: int = CHUNK,
-    also: list[CallEvent] | None = None,
+    also: list[DomainEvent] | None = None,
     on_record: Callable[[CallRecord], None] | None = None,
 ) -> ReplayResult:
     """Replay the capture in the file at ``path``, read ``chunk`` bytes at a time.
@@ -116,7 +116,7 @@ def replay_chunks(
     chunks: Iterable[bytes],
     tracker: CallTracker | None = None,
     *,
-    also: list[CallEvent] | None = None,
+    also: list[DomainEvent] | None = None,
     on_record: Callable[[CallRecord], None] | None = None,
 ) -> ReplayResult:
     """Feed the chunks of a capture through the pipeline, as the live service gets them from its socket."""
@@ -132,7 +132,7 @@ class _Replay:
     def __init__(
         self,
         tracker: CallTracker | None,
-        also: list[CallEvent] | None,
+        also: list[DomainEvent] | None,
         on_record: Callable[[CallRecord], None] | None,
     ) -> None:
         self.tracker = tracker = tracker or CallTracker()
@@ -140,7 +140,7 @@ class _Replay:
         ended = result.ended
         keep = result.records.append if on_record is None else on_record
 
-        def publish(events: list[CallEvent]) -> None:
+        def publish(events: Sequence[DomainEvent]) -> None:
             for event in events:
                 if isinstance(event, CallEnded):
                     ended[str(event.call.outcome)] += 1

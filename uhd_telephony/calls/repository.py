@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 calls = table_of(Call)
 # every column a newer version of a call may change; id, call_id and created_at stay as first written
-_UPDATABLE = [c.name for c in calls.columns if c.name not in {"id", "call_id", "created_at"}]
+# the reach-back columns are the matcher's (uhd_telephony/reachback): a record written again never resets them
+_MATCHER_COLUMNS = {"reach", "reached_at", "reach_s"}
+_UPDATABLE = [c.name for c in calls.columns if c.name not in {"id", "call_id", "created_at", *_MATCHER_COLUMNS}]
 _UNKNOWN = Outcome.UNKNOWN.value
 
 

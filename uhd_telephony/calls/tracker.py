@@ -107,9 +107,12 @@ class CallTracker:
         # call_id -> (uniqueid, entered, ended)
         self._finished: OrderedDict[str, tuple[str, float, float]] = OrderedDict()
         self._hung_up: OrderedDict[str, float] = OrderedDict()  # recently hung-up channels -> Hangup time
+        # callbacks whose caller answered (UserEvent UhdCallback) -> their tenant: one CallbackAnswered each, also
+        # when Asterisk's event and a resync both report it (the store's update is idempotent too)
+        self._callbacks_answered: OrderedDict[int, str] = OrderedDict()
         self._last_ts = 0.0
         self._last_wall: float | None = None
-        self._handlers: dict[type, Callable[[object], list[domain.CallEvent]]] = {
+        self._handlers: dict[type, Callable[[object], list[domain.DomainEvent]]] = {
             ev.Newchannel: self._on_newchannel,  # type: ignore[dict-item]
             ev.NewCallerid: self._on_newcallerid,  # type: ignore[dict-item]
             ev.Newexten: self._on_newexten,  # type: ignore[dict-item]
@@ -129,7 +132,7 @@ class CallTracker:
         }
 
     # ------------------------------------------------------------------ driving
-    def handle(self, event: ev.AmiEvent, received: float | None = None) -> list[domain.CallEvent]:
+    def handle(self, event: ev.AmiEvent, received: float | None = None) -> list[domain.DomainEvent]:
         """Apply one event; returns the domain events it caused (often none)."""
         self.stats.events += 1
         handler = self._handlers.get(type(event))
@@ -463,7 +466,9 @@ class CallTracker:
                 attempt.result = "dumped"
         return []
 
-    def _on_userevent(self, e: ev.UserEvent) -> list[domain.CallEvent]:
+    def _on_userevent(self, e: ev.UserEvent) -> list[domain.DomainEvent]:
+        if e.user_event == names.USEREVENT_UHD_CALLBACK:
+            return self._callback_stage(e)
         if e.user_event == names.USEREVENT_CALLBACK:
             call = self._active(e.uniqueid)
             if call is None:
@@ -475,10 +480,35 @@ class CallTracker:
             call.callback_requested = True
             return [domain.CallbackRequested(call.snapshot(), e.ts, e.headers.get("Reason", ""))]
         if e.user_event == names.USEREVENT_CLOSED:
-            return self._closed(e)
+            return [*self._closed(e)]
         if e.user_event == names.USEREVENT_INCIDENT:
-            return self._announcement(e)
+            return [*self._announcement(e)]
         return []
+
+    def _callback_stage(self, e: ev.UserEvent) -> list[domain.DomainEvent]:
+        """``UhdCallback`` on a callback's caller channel: ``Stage: answered`` once the caller picked up."""
+        if e.headers.get("Stage", "") != names.CALLBACK_ANSWERED:
+            self.stats.ignored += 1
+            return []
+        return self._callback_answered(e.headers.get("CallbackId", ""), e.headers.get("Tenant", ""), e.ts,
+                                       e.channel, e.uniqueid, resynced=False)  # fmt: skip
+
+    def _callback_answered(
+        self, raw_id: str, tenant: str, at: float, channel: str, uniqueid: str, *, resynced: bool
+    ) -> list[domain.DomainEvent]:
+        raw_id = raw_id.strip()
+        # the dialplan's ${UHD_CALLBACK_ID}: the entry's id, digits only (anything else is no callback of ours)
+        if not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 18:
+            self.stats.ignored += 1
+            return []
+        callback_id = int(raw_id)
+        if callback_id in self._callbacks_answered:
+            self.stats.duplicates += 1
+            return []
+        self._callbacks_answered[callback_id] = tenant
+        if len(self._callbacks_answered) > self.max_finished:
+            self._callbacks_answered.popitem(last=False)
+        return [domain.CallbackAnswered(callback_id, tenant.strip(), at, channel, uniqueid, resynced)]
 
     def _announcement(self, e: ev.UserEvent) -> list[domain.CallEvent]:
         """A major incident's announcement on a channel: ``announced`` as it starts, ``subscribed`` after the key."""
@@ -654,7 +684,7 @@ class CallTracker:
             self.calls[record.call_id] = record
             self._by_uniqueid[record.uniqueid] = record.call_id
 
-    def resync(self, snap: Snapshot) -> list[domain.CallEvent]:
+    def resync(self, snap: Snapshot) -> list[domain.DomainEvent]:
         """Reconcile with what Asterisk says is live now (after a reconnect or a restart).
 
         The lists are answered while events keep coming on the same connection, and the events read before this
@@ -662,8 +692,11 @@ class CallTracker:
         snapshot's time on Asterisk's clock (the Pong before the lists), a stay that entered after it is left to
         its events, and a listed stay the events have ended since (its channel hung up, or the stay ended at or
         after that time) is not rebuilt.
+
+        A live channel carrying ``UHD_CALLBACK_REACHED`` is a callback's caller who answered: reported as
+        ``CallbackAnswered`` at the snapshot's time unless its UserEvent was seen (its event was lost in the gap).
         """
-        out: list[domain.CallEvent] = []
+        out: list[domain.DomainEvent] = []
         out.extend(self.flush())  # outcomes already known need no more waiting
         since = snap.asterisk_time
         # every time of a call is on Asterisk's clock: the snapshot's too (never before the last event seen)
@@ -745,6 +778,11 @@ class CallTracker:
             self.stats.resynced += 1
             out.append(domain.CallOffered(call.snapshot(), now))
             out.extend(self._resync_answer(call, now, peer, members))
+        for c in snap.channels:
+            reached = c.variables.get(names.VAR_CALLBACK_REACHED, "")
+            if reached:
+                tenant = c.variables.get(names.VAR_TENANT, "")
+                out.extend(self._callback_answered(reached, tenant, now, c.channel, c.uniqueid, resynced=True))
         return out
 
     def _announcements_gone(

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
+from uhd_telephony.audit import reads
+from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.incidents import export, pileup
 from uhd_telephony.incidents.schemas import (
     DeclareBody,
@@ -36,7 +38,7 @@ from uhd_telephony.incidents.schemas import (
 from uhd_telephony.incidents.service import UNSET, IncidentService
 from uhd_telephony.incidents.view import IncidentView
 from uhd_telephony.web import keys
-from uhd_telephony.web.auth import require_in_tenant
+from uhd_telephony.web.auth import client_ip, require_in_tenant
 from uhd_telephony.web.inputs import period, read_json
 from uhd_telephony.web.locale import request_locale
 from uhd_telephony.web.openapi import documented, single_query
@@ -96,8 +98,14 @@ async def declare(request: web.Request) -> web.Response:
 
 @documented("One major incident with its linked tickets and subscribers", response=IncidentDetailResponse, tag=TAG)
 async def get_incident(request: web.Request) -> web.Response:
-    _, tenant = await require_in_tenant(request, *ROLES)
+    who, tenant = await require_in_tenant(request, *ROLES)
     view, linked, subscribed = await _service(request).details(tenant, _id(request))
+    # the linked tickets' requesters and the subscribers' numbers and names: one audited read (audit.reads)
+    shown = reads.subjects((("ticket", t["id"]) for t in linked), (("subscription", s["id"]) for s in subscribed))
+    await reads.record_read(
+        request.app[keys.AUDIT], AuditAction.INCIDENT_READ, actor=who.username, tenant=tenant, subjects=shown,
+        ip=client_ip(request), target=f"incident:{view.id}",
+    )  # fmt: skip
     return web.json_response({"incident": view.to_dict(), "tickets": linked, "subscribers": subscribed})
 
 

@@ -13,7 +13,12 @@ big tenant (a million stays) takes seconds. Here the database counts and Python 
   Each group is classified by ``kpi.CallTally.count``, the classification ``CallTally.add`` applies per stay,
   and placed in the weekday x hour grid by ``kpi.weekday_hour`` — Berlin's offsets are whole hours, so every UTC
   hour lies in one Berlin hour;
-- "within the service level" is the SQL twin of ``kpi.within_service_level`` (``wait_s <= T``);
+- "within the service level" is the SQL twin of ``kpi.within_service_level`` (``wait_s <= T``, the contract's T);
+- the contract (``tenants.contract``): a period across a contract change is counted part by part, each by its
+  rules (``kpi.CallTally.next_part``); the contract's queues are a filter of every statement (the stays of other
+  queues counted apart, ``not_under_contract``); its short-abandon threshold reclassifies the abandons of each
+  group from two more counts (``kpi.split_abandons``: waits below it, waits at all); calls outside business hours
+  that the contract counts make every stay a business-hours one (``closed`` stays apart, by its outcome);
 - transfers in (a business-hours stay whose linkedid had an earlier ``transferred`` stay, in the (entered_at, id)
   order of ``queries.call_kpis``) and conversations (distinct linkedids of offered stays) are counted in SQL; on
   PostgreSQL in one statement, which tests each stay against the spans as one ``tstzmultirange``
@@ -30,7 +35,8 @@ small server they would only compete with the report's other statements).
 
 ``tests/metrics/test_aggregates.py`` proves ``call_kpis`` / ``ticket_kpis`` here equal to ``queries.call_kpis``
 and ``kpi.ticket_kpis`` over the same stored rows, on SQLite and PostgreSQL, with and without a calendar. Only
-the default view is aggregated (all queues, transfers in included); the KPI API serves the other views.
+the default view is aggregated (all of the contract's queues, transfers in included); the KPI API serves the
+other views.
 """
 
 from __future__ import annotations
@@ -71,7 +77,9 @@ from uhd_telephony.calls.records import ANSWERED_OUTCOMES, Outcome
 from uhd_telephony.metrics import kpi
 from uhd_telephony.metrics.queries import (
     TENANT_CALENDAR,
+    TENANT_CONTRACT,
     CalendarChoice,
+    RulesChoice,
     _category,
     _escalation,
     _micros_between,
@@ -81,6 +89,7 @@ from uhd_telephony.metrics.queries import (
     calls,
     history,
     resolve_calendar,
+    resolve_rules,
     tickets,
 )
 from uhd_telephony.store.db import Database
@@ -168,33 +177,99 @@ async def call_kpis(
     start: datetime,
     end: datetime,
     *,
-    service_level_s: float = kpi.SERVICE_LEVEL_S,
+    service_level_s: float | None = None,
     calendar: CalendarChoice = TENANT_CALENDAR,
+    rules: RulesChoice = TENANT_CONTRACT,
 ) -> kpi.CallKpis:
     """The call KPIs of the tenant's stays that entered a queue in ``[start, end)`` (= ``queries.call_kpis``);
-    business hours by ``calendar`` (default: the tenant's calendar)."""
-    spans = kpi.business_spans(await resolve_calendar(db, tenant, calendar), start, end)
+    business hours by ``calendar`` (default: the tenant's calendar), counted by ``rules`` (default: the tenant's
+    contract, each part of the period by its own; ``service_level_s``: another T for every part)."""
+    business = await resolve_calendar(db, tenant, calendar)
+    parts = await resolve_rules(db, tenant, start, end, rules)
+    tally = kpi.CallTally(parts[0].rules, service_level_s=service_level_s)
+    waits: list[Any] = []
+    talks: list[Any] = []
+    for n, part in enumerate(parts):
+        if n:
+            tally.next_part(part.rules)
+        await _count_part(db, tenant, part.start, part.end, business, tally, waits, talks)
+    if db.engine.dialect.name == "postgresql":
+        # up to a million values each: read and sorted off the event loop
+        reaction, talk = await asyncio.to_thread(_binary_distributions, b"".join(waits), b"".join(talks))
+    else:
+        reaction, talk = await asyncio.to_thread(_distributions, waits, talks)
+    return replace(tally.result(), reaction_time=reaction, talk_time=talk)
+
+
+def _contract_queues(rules: kpi.KpiRules, column: Any) -> ColumnElement[bool] | None:
+    """SQL for ``rules.counts_queue`` (None: every queue counts)."""
+    return None if rules.queues is None else column.in_(sorted(rules.queues))
+
+
+def _abandon_counts(dialect: str, short_abandon_s: float) -> list[Any]:
+    """Per group: the stays that waited less than the short-abandon threshold, and those with a wait at all
+    (``kpi.split_abandons`` reclassifies the abandons from them)."""
+    c = calls.c
+    if dialect == "postgresql":
+        return [func.count().filter(c.wait_s < short_abandon_s).label("below"), func.count(c.wait_s).label("waited")]
+    return [
+        func.sum(case((c.wait_s < short_abandon_s, 1), else_=0)).label("below"),
+        func.count(c.wait_s).label("waited"),
+    ]
+
+
+def _count_groups(
+    tally: kpi.CallTally, outcome: Outcome | None, at: float, business: bool, n: int, within: int, below: int,
+    waited: int,
+) -> bool:  # fmt: skip
+    """One SQL group counted by the contract: its abandons reclassified by their waits (``kpi.split_abandons``).
+    True when it was offered."""
+    pairs = kpi.split_abandons(outcome, n, below, waited, tally.rules)
+    if len(pairs) == 1:
+        return tally.count(pairs[0][0], at, business, pairs[0][1], within)
+    counted = False
+    for reclassified, k in pairs:
+        counted = tally.count(reclassified, at, business, k) or counted
+    return counted
+
+
+async def _count_part(
+    db: Database, tenant: str, start: datetime, end: datetime, calendar: Any, tally: kpi.CallTally,
+    waits: list[Any], talks: list[Any],
+) -> None:  # fmt: skip
+    """Count ``[start, end)`` (one set of rules: ``tally.rules``) into ``tally``; the answered stays' waits and talks
+    into ``waits`` and ``talks`` (PostgreSQL: binary doubles; SQLite: floats)."""
+    rules = tally.rules
+    spans = None if rules.outside_hours_count else kpi.business_spans(calendar, start, end)
     dialect = db.engine.dialect.name
     c = calls.c
-    period = and_(c.tenant == tenant, c.entered_at >= start, c.entered_at < end)
+    mine = and_(c.tenant == tenant, c.entered_at >= start, c.entered_at < end)
+    queues = _contract_queues(rules, c.queue)
+    period = mine if queues is None else and_(mine, queues)
     inside = None if spans is None else _within_spans(dialect, c.entered_at, spans)
     offered = and_(period, c.outcome.is_not(None), c.outcome.not_in(_NOT_OFFERED))  # is_offered
     if inside is not None:
         offered = and_(offered, inside)
+    outside_contract = [] if queues is None else [select(func.count()).where(mine, ~queues)]
     if dialect == "postgresql":
-        return await _call_kpis_pg(db, tenant, start, end, spans, offered, service_level_s)
+        await _count_part_pg(db, tenant, start, end, spans, period, offered, tally, waits, talks, outside_contract)
+        return
     keys: list[Any] = [c.outcome, _hour_index(dialect, c.entered_at).label("hour")]
     if spans and inside is not None:  # None: all stays in business hours, []: none (no constant: SQLite reads
         keys.append(inside.label("inside"))  # a constant in GROUP BY as a column number)
     groups = (
         select(
-            *keys, func.count().label("n"), func.sum(case((c.wait_s <= service_level_s, 1), else_=0)).label("within")
+            *keys,
+            func.count().label("n"),
+            func.sum(case((c.wait_s <= rules.service_level_s, 1), else_=0)).label("within"),
+            *_abandon_counts(dialect, rules.short_abandon_s),
         )
         .where(period)
         .group_by(*keys)
     )
     earlier = aliased(calls, name="earlier")
     e = earlier.c
+    earlier_queues = _contract_queues(rules, e.queue)
     transfer_in = exists().where(
         e.tenant == tenant,
         e.entered_at >= start,
@@ -202,10 +277,11 @@ async def call_kpis(
         e.linkedid == c.linkedid,
         e.outcome == Outcome.TRANSFERRED.value,
         or_(e.entered_at < c.entered_at, and_(e.entered_at == c.entered_at, e.id < c.id)),
+        *([] if earlier_queues is None else [earlier_queues]),
     )
     answered = and_(offered, c.outcome.in_(_ANSWERED))
     linkedids = select(c.linkedid).where(offered).group_by(c.linkedid).subquery()
-    group_rows, transfer_rows, conversation_rows, wait_rows, talk_rows = await run_all(
+    group_rows, transfer_rows, conversation_rows, wait_rows, talk_rows, *apart = await run_all(
         db,
         [
             groups,
@@ -213,21 +289,21 @@ async def call_kpis(
             select(func.count()).select_from(linkedids),
             select(c.wait_s).where(answered, c.wait_s.is_not(None)),
             select(c.talk_s).where(answered, c.talk_s.is_not(None)),
+            *outside_contract,
         ],
     )
-    reaction, talk = await asyncio.to_thread(_distributions, [r[0] for r in wait_rows], [r[0] for r in talk_rows])
-    tally = kpi.CallTally(service_level_s=service_level_s)
     for row in group_rows:
         business = bool(row.inside) if spans else spans is None
-        tally.count(_outcome(row.outcome), _hours(row.hour) * 3600, business, int(row.n), int(row.within or 0))
+        _count_groups(
+            tally, _outcome(row.outcome), _hours(row.hour) * 3600, business, int(row.n), int(row.within or 0),
+            int(row.below or 0), int(row.waited or 0),
+        )  # fmt: skip
     # transfers in, conversations and durations were counted in SQL, not per stay
-    return replace(
-        tally.result(),
-        transfers_in=int(transfer_rows[0][0]),
-        conversations=int(conversation_rows[0][0]),
-        reaction_time=reaction,
-        talk_time=talk,
-    )
+    tally.transfers_in += int(transfer_rows[0][0])
+    tally.conversations_before += int(conversation_rows[0][0])
+    tally.not_under_contract += sum(int(rows[0][0]) for rows in apart)
+    waits.extend(r[0] for r in wait_rows)
+    talks.extend(r[0] for r in talk_rows)
 
 
 def _bucket(spans: Sequence[kpi.Span] | None) -> timedelta:
@@ -247,13 +323,15 @@ def _in_spans(spans: Sequence[kpi.Span] | None, starts: Sequence[datetime], at: 
     return i >= 0 and at < spans[i][1]
 
 
-async def _call_kpis_pg(
+async def _count_part_pg(
     db: Database, tenant: str, start: datetime, end: datetime, spans: Sequence[kpi.Span] | None,
-    offered: ColumnElement[bool], service_level_s: float,
-) -> kpi.CallKpis:  # fmt: skip
+    period: ColumnElement[bool], offered: ColumnElement[bool], tally: kpi.CallTally, waits: list[Any],
+    talks: list[Any], outside_contract: list[Any],
+) -> None:  # fmt: skip
     """PostgreSQL: two scans side by side, the stays per (bucket, outcome) with their waits and talks, and the
-    conversations and transfers in (``_linked_pg``)."""
+    conversations and transfers in (``_linked_pg``); a third for the stays of queues outside the contract."""
     c = calls.c
+    rules = tally.rules
     bucket = func.date_bin(literal(_bucket(spans), Interval()), c.entered_at, literal(_EPOCH, _INSTANT))
     answered = c.outcome.in_(_ANSWERED)
     empty = literal(b"", LargeBinary)
@@ -262,39 +340,36 @@ async def _call_kpis_pg(
             bucket.label("bucket"),
             c.outcome,
             func.count().label("n"),
-            func.count().filter(c.wait_s <= service_level_s).label("within"),
+            func.count().filter(c.wait_s <= rules.service_level_s).label("within"),
+            *_abandon_counts("postgresql", rules.short_abandon_s),
             func.string_agg(func.float8send(c.wait_s), empty).filter(answered, c.wait_s.is_not(None)).label("waits"),
             func.string_agg(func.float8send(c.talk_s), empty).filter(answered, c.talk_s.is_not(None)).label("talks"),
         )
-        .where(c.tenant == tenant, c.entered_at >= start, c.entered_at < end)
+        .where(period)
         .group_by(bucket, c.outcome)
     )
-    group_rows, ((conversations, transfers_in),) = await asyncio.gather(
-        rows_of(db, groups), rows_of(db, _linked_pg(tenant, start, end, offered))
+    group_rows, ((conversations, transfers_in),), *apart = await asyncio.gather(
+        rows_of(db, groups),
+        rows_of(db, _linked_pg(tenant, start, end, offered, rules.queues)),
+        *(rows_of(db, stmt) for stmt in outside_contract),
     )
-    tally = kpi.CallTally(service_level_s=service_level_s)
     starts = [s for s, _ in spans or ()]
-    waits: list[bytes] = []
-    talks: list[bytes] = []
-    for bucket, stored, n, within, bucket_waits, bucket_talks in group_rows:
+    for bucket, stored, n, within, below, waited, bucket_waits, bucket_talks in group_rows:
         outcome = _outcome(stored)
         business = _in_spans(spans, starts, bucket)  # the bucket's start tells for all of it
-        counted = tally.count(outcome, bucket.timestamp(), business, int(n), int(within))  # True: offered
-        if counted and kpi.is_answered(outcome):
+        counted = _count_groups(tally, outcome, bucket.timestamp(), business, int(n), int(within), int(below),
+                                int(waited))  # fmt: skip
+        if counted and kpi.is_answered(outcome):  # True: offered
             waits.append(bucket_waits or b"")
             talks.append(bucket_talks or b"")
-    # up to a million values each: read and sorted off the event loop
-    reaction, talk = await asyncio.to_thread(_binary_distributions, b"".join(waits), b"".join(talks))
-    return replace(
-        tally.result(),
-        transfers_in=int(transfers_in),
-        conversations=int(conversations),
-        reaction_time=reaction,
-        talk_time=talk,
-    )
+    tally.transfers_in += int(transfers_in)
+    tally.conversations_before += int(conversations)
+    tally.not_under_contract += sum(int(rows[0][0]) for rows in apart)
 
 
-def _linked_pg(tenant: str, start: datetime, end: datetime, offered: ColumnElement[bool]) -> Any:
+def _linked_pg(
+    tenant: str, start: datetime, end: datetime, offered: ColumnElement[bool], queues: frozenset[str] | None
+) -> Any:
     """PostgreSQL: the offered stays' conversations (distinct linkedids) and transfers in, in one scan.
 
     A transfer in is a stay whose linkedid's FIRST transferred stay of the period came before it: the first
@@ -306,7 +381,13 @@ def _linked_pg(tenant: str, start: datetime, end: datetime, offered: ColumnEleme
     e = earlier.c
     first = (
         select(e.linkedid, e.entered_at, e.id)
-        .where(e.tenant == tenant, e.entered_at >= start, e.entered_at < end, e.outcome == Outcome.TRANSFERRED.value)
+        .where(
+            e.tenant == tenant,
+            e.entered_at >= start,
+            e.entered_at < end,
+            e.outcome == Outcome.TRANSFERRED.value,
+            *([] if queues is None else [e.queue.in_(sorted(queues))]),
+        )
         .ext(distinct_on(e.linkedid))
         .order_by(e.linkedid, e.entered_at, e.id)
         .subquery("first_transfer")

@@ -8,7 +8,9 @@ same functions the live counters classify with. Periods are ISO dates or datetim
   without an offset is Europe/Berlin time.
 
 Optional: ``queue`` (one queue's stays only; tickets have no queue and stay per tenant), ``service_level_s``
-(T of the service level, default 20), ``exclude_transfers_in=true`` (the per-hotline view, see ``kpi``).
+(T of the service level for this question; default: the contract's), ``exclude_transfers_in=true`` (the
+per-hotline view, see ``kpi``). The calls are counted by the tenant's contract (``tenants.contract``), each part of
+the period by the rules in force in it; ``calls.rules`` lists them.
 Calls count by their queue entry time, tickets by their creation time (``kpi``'s docstring). Business hours are
 the tenant's SLA calendar (none imported: around the clock); calls outside them are counted apart, in no ratio.
 """
@@ -28,6 +30,7 @@ from uhd_telephony.incidents.figures import section as incident_section
 from uhd_telephony.incidents.schemas import MajorIncidentsOut
 from uhd_telephony.metrics import aggregates, kpi, queries, report
 from uhd_telephony.metrics.live import waiting_callers
+from uhd_telephony.metrics.reachback import ReachedBackOut, reach_figures
 from uhd_telephony.metrics.satisfaction import satisfaction_figures
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import require_in_tenant
@@ -55,7 +58,9 @@ class KpiQuery(BaseModel):
     )
     to: str = Field(max_length=40, description="last day (included) or instant (excluded)")
     queue: str | None = Field(default=None, min_length=1, max_length=128, description="one queue's stays only")
-    service_level_s: float = Field(default=kpi.SERVICE_LEVEL_S, gt=0, le=3600, description="T of the service level")
+    service_level_s: float | None = Field(
+        default=None, gt=0, le=3600, description="T of the service level (default: the tenant's contract's)"
+    )
     exclude_transfers_in: bool = Field(default=False, description="leave out stays that came by a transfer")
 
     @field_validator("queue")
@@ -81,6 +86,21 @@ class TalkTimeOut(BaseModel):
     model_config = _OUT
     count: int
     mean: float | None
+
+
+class KpiRulesOut(BaseModel):
+    """``tenants.contract.KpiRules.to_dict()``: how the contract defines the KPIs (valid_from null: no contract)."""
+
+    model_config = _OUT
+    valid_from: str | None
+    service_level_s: float
+    short_abandon_s: float
+    abandons_in_service_level: bool
+    short_abandons_in_base: bool
+    outside_hours_count: bool
+    queues: list[str] | None
+    callback_window_s: float
+    reference: str | None
 
 
 class CallKpisOut(BaseModel):
@@ -109,10 +129,16 @@ class CallKpisOut(BaseModel):
     transfers_in_excluded: bool
     conversations: int
     in_progress: int
-    base: int = Field(description="offered - short abandons: the denominator of every ratio")
+    base: int = Field(
+        description="the denominator of reachability and abandon rate (offered - short abandons, "
+        "unless the contract keeps short abandons in it)"
+    )
+    service_level_base: int = Field(description="the service level's denominator (the contract may leave abandons out)")
+    not_under_contract: int = Field(description="stays of queues the tenant's contract does not count: in no figure")
+    rules: list[KpiRulesOut] = Field(description="the contract's rules of each part of the period (one per month)")
     reachability: float | None
     service_level: float | None
-    service_level_s: float
+    service_level_s: float | None = Field(description="T of the service level (null: the parts' contracts differ)")
     abandon_rate: float | None
     reaction_time_s: DistributionOut = Field(description="wait of answered stays; percentiles by nearest rank")
     talk_time_s: TalkTimeOut
@@ -186,6 +212,10 @@ class KpiResponse(BaseModel):
     major_incidents: MajorIncidentsOut = Field(
         description="the major incidents going on in the period, each with its calls (incidents.figures)"
     )
+    reached_back: ReachedBackOut = Field(
+        description="lost stays of the period (by queue entry) and their callers reached back within the contract's "
+        "window: by calling again or by a callback the caller answered (metrics.reachback)"
+    )
     now: NowOut | None = Field(
         description="the tenant's callers waiting in a queue at this moment (null: no live call tracking in this "
         "process)"
@@ -252,6 +282,7 @@ async def tenant_kpis(request: web.Request) -> web.Response:
         "tickets": tickets.to_dict(),
         "satisfaction": (await satisfaction_figures(db, tenant, start, end)).figures(),
         "major_incidents": incident_section(await period_figures(db, tenant, start, end)),
+        "reached_back": (await reach_figures(db, tenant, start, end, queue=query.queue)).to_dict(),
         "now": _now(request, tenant),
     }
     return web.json_response(body)

@@ -1,6 +1,7 @@
 """The KPI history ``kpi_daily``: each tenant's Berlin calendar days, as ``metrics.aggregates`` computes them.
 
-One definition: a row holds what ``aggregates.call_kpis`` and ``aggregates.ticket_kpis`` (kpi.py's definitions,
+One definition: a row holds what ``aggregates.call_kpis`` and ``aggregates.ticket_kpis`` (kpi.py's definitions
+under the tenant's contract in force that day, ``tenants.contract``: a row keeps its month's rules,
 the monthly report's code path) return for ``[local midnight, next local midnight)`` — 23 or 25 hours on the DST
 days. Grafana's "Hotline history" dashboard (``grafana/dashboards/history.json``) selects the rows as they are
 and computes no KPI itself; a period's ratio is never an average of days, so it shows days only.
@@ -75,7 +76,8 @@ def daily_row(
     return {
         "tenant": tenant,
         "day": day,
-        "service_level_s": calls.service_level_s,
+        # a day lies in one contract month: one set of rules, one T
+        "service_level_s": calls.rules[-1].service_level_s,
         "calls_offered": calls.offered,
         "calls_answered": calls.answered,
         "calls_answered_within_service_level": calls.answered_within_service_level,
@@ -107,9 +109,10 @@ def daily_row(
 
 
 async def compute_day(
-    db: Database, tenant: str, day: date, *, computed_at: datetime, service_level_s: float = kpi.SERVICE_LEVEL_S
+    db: Database, tenant: str, day: date, *, computed_at: datetime, service_level_s: float | None = None
 ) -> dict[str, Any]:
-    """One tenant's day, computed by ``metrics.aggregates`` (the one place that calls it for the history)."""
+    """One tenant's day, computed by ``metrics.aggregates`` (the one place that calls it for the history) by the
+    tenant's contract in force that day (``service_level_s``: another T)."""
     start, end = day_period(day)
     calls, tickets = await asyncio.gather(
         aggregates.call_kpis(db, tenant, start, end, service_level_s=service_level_s),
@@ -155,7 +158,7 @@ async def write_days(
     *,
     tenants: Sequence[str] | None = None,
     now: datetime | None = None,
-    service_level_s: float = kpi.SERVICE_LEVEL_S,
+    service_level_s: float | None = None,
 ) -> int:
     """Compute and upsert every (tenant, day); ``tenants`` None: every known tenant of those days. The number
     of rows written. Each day commits on its own: a long backfill keeps what it has done."""
@@ -193,7 +196,7 @@ class KpiDailyScanner(PeriodicScanner):
 
     label = "kpi daily"
 
-    def __init__(self, db: Database, *, service_level_s: float = kpi.SERVICE_LEVEL_S, **options: Any) -> None:
+    def __init__(self, db: Database, *, service_level_s: float | None = None, **options: Any) -> None:
         super().__init__(db, **options)
         self.service_level_s = service_level_s
         self.written = 0

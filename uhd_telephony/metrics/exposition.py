@@ -19,12 +19,16 @@ Info series give the slugs and codes their names for Grafana's legends and choic
 know names itself, so a dashboard's join ``* on(tenant) group_left(name) uhd_tenant_info`` never drops a series) and
 ``uhd_category_info{tenant, category, title} 1`` for every top-level category (its title; ``none``: "nicht
 klassifiziert", in German like the dashboards). The names are read by the background refresh, never by a scrape.
+``uhd_kpi_contract_info{tenant, service_level_s, short_abandon_s, …} 1`` gives each tenant's KPI rules in force
+today (``tenants.contract``), read by the background refresh too; the dashboards' service level is computed from
+the counters the contract classifies (``live``'s docstring), so it needs no join.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 from prometheus_client.utils import floatToGoString
 
@@ -42,6 +46,7 @@ from uhd_telephony.metrics.live import (
     TicketTotals,
     le,
 )
+from uhd_telephony.tenants.contract import Schedule, berlin_day, rules_at
 
 # (family name, help, QueueCalls attribute) of the call counters, in the order /metrics shows them
 COUNTERS: tuple[tuple[str, str, str], ...] = (
@@ -75,6 +80,28 @@ COUNTERS: tuple[tuple[str, str, str], ...] = (
         "Of uhd_calls_left_at_announcement_total: the caller pressed the key to be told when it is over",
         "subscribed_at_announcement",
     ),
+    (
+        "uhd_calls_answered_within_service_level",
+        "Queue stays answered within the tenant's contract's service-level threshold T (wait <= T)",
+        "answered_within_service_level",
+    ),
+    (
+        "uhd_calls_excluded_from_base",
+        "Offered queue stays the tenant's contract leaves out of the base of reachability and abandon rate "
+        "(short abandons, unless the contract keeps them)",
+        "excluded_from_base",
+    ),
+    (
+        "uhd_calls_excluded_from_service_level",
+        "Offered queue stays the tenant's contract leaves out of the service level's base (those out of the base, "
+        "and abandoned ones where the contract says so)",
+        "excluded_from_service_level",
+    ),
+    (
+        "uhd_calls_not_under_contract",
+        "Queue stays of queues the tenant's contract does not count: in no other call counter",
+        "not_under_contract",
+    ),
 )
 WAIT = ("uhd_call_wait_seconds", "Call reaction time: queue entry to answer of answered stays")
 TALK = ("uhd_call_talk_seconds", "Talk time of answered stays")
@@ -97,10 +124,25 @@ CATEGORY_INFO = (
     "uhd_category_info",
     "A top-level category's title: join it on tenant and category for legends (value 1)",
 )
+CONTRACT_INFO = (
+    "uhd_kpi_contract_info",
+    "The KPI rules of the tenant's contract in force today (tenants.contract; value 1)",
+)
+CONTRACT_LABELS = (
+    "abandons_in_service_level",
+    "outside_hours_count",
+    "queues",
+    "service_level_s",
+    "short_abandon_s",
+    "short_abandons_in_base",
+    "tenant",
+    "valid_from",
+)
 # the families and labels of the info series (live.METRIC_NAMES lists the figures')
 INFO_NAMES: dict[str, tuple[str, ...]] = {
     TENANT_INFO[0]: ("tenant", "name"),
     CATEGORY_INFO[0]: ("tenant", "category", "title"),
+    CONTRACT_INFO[0]: CONTRACT_LABELS,
 }
 
 # lines a render formats per changed (tenant, queue), per waiting row, per ticket gauge row, per escalation row
@@ -251,6 +293,26 @@ def info_text(names: DisplayNames, tenants: Iterable[str] = (), totals: TicketTo
     return "".join(out)
 
 
+def contract_text(schedules: Mapping[str, Schedule], tenants: Iterable[str], day: date) -> str:
+    """``uhd_kpi_contract_info`` of every tenant with series or a contract: the rules in force on ``day``."""
+    out = [header(*CONTRACT_INFO, "gauge")]
+    for tenant in sorted({*schedules, *tenants}):
+        r = rules_at(schedules.get(tenant, ()), day)
+        values = {
+            "abandons_in_service_level": str(r.abandons_in_service_level).lower(),
+            "outside_hours_count": str(r.outside_hours_count).lower(),
+            "queues": "" if r.queues is None else ",".join(sorted(r.queues)),
+            "service_level_s": floatToGoString(r.service_level_s),
+            "short_abandon_s": floatToGoString(r.short_abandon_s),
+            "short_abandons_in_base": str(r.short_abandons_in_base).lower(),
+            "tenant": tenant,
+            "valid_from": "" if r.valid_from is None else r.valid_from.isoformat(),
+        }
+        labels = ",".join(f'{name}="{escape(values[name])}"' for name in CONTRACT_LABELS)
+        out.append(f"{CONTRACT_INFO[0]}{{{labels}}} 1.0\n")
+    return "".join(out)
+
+
 def sample_tenants(s: Sample) -> frozenset[str]:
     """The tenants a sample has series of."""
     tenants = {pair[0] for pair in s.pairs}
@@ -276,6 +338,12 @@ class Renderer:
         self._labels: dict[Pair, str] = {}
         self._tickets: tuple[TicketTotals | None, bytes] = (None, b"")
         self._info: tuple[DisplayNames | None, TicketTotals | None, frozenset[str], bytes] = (
+            None,
+            None,
+            frozenset(),
+            b"",
+        )
+        self._contracts: tuple[Mapping[str, Schedule] | None, date | None, frozenset[str], bytes] = (
             None,
             None,
             frozenset(),
@@ -310,7 +378,17 @@ class Renderer:
         out.append(gauges_text(s).encode())
         out.append(self._ticket_text(s.tickets))
         out.append(self._info_text(s, names))
+        out.append(self._contract_text(s))
         return b"".join(out)
+
+    def _contract_text(self, s: Sample) -> bytes:
+        tenants = sample_tenants(s)
+        day = s.day or berlin_day(datetime.now(UTC))
+        cached_schedules, cached_day, cached_tenants, text = self._contracts
+        if s.schedules is not cached_schedules or day != cached_day or tenants != cached_tenants:
+            text = contract_text(s.schedules, tenants, day).encode()
+            self._contracts = (s.schedules, day, tenants, text)
+        return text
 
     def _info_text(self, s: Sample, names: DisplayNames | None) -> bytes:
         tenants = sample_tenants(s)

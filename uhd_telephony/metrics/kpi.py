@@ -31,9 +31,9 @@ Calls:
   and not answered.
 - answered: ``answered`` + ``transferred``. abandoned: ``abandoned`` (short abandons NOT included).
   short abandons: ``short_abandon``. timed out: ``timeout`` + ``overflow``. (All of offered stays.)
-- base = offered - short abandons (the denominator of every ratio below).
+- base = offered - short abandons (the denominator of every ratio below; the contract may keep short abandons).
 - reachability = answered ÷ base. service level = answered with wait ≤ T (default 20 s) ÷ base — "within T"
-  includes T itself, the same boundary as the ``le="20.0"`` bucket of the live wait histogram.
+  includes T itself, the same boundary as ``uhd_calls_answered_within_service_level_total`` counts live.
 - abandon rate = abandoned ÷ base.
 - call reaction time = wait (queue entry → answer) of answered stays: mean, median, p90.
 - talk time = answered stays' talk (answer → end of that stay; a transferred stay ends at the transfer): mean.
@@ -43,6 +43,38 @@ Calls:
 - Each stay is classified on its own, by its own queue entry: the second stay of a transfer that enters the
   2nd-level queue after closing time is outside hours. A transfer in is a business-hours stay whose linkedid had
   an earlier ``transferred`` stay (in or outside hours); ``exclude_transfers_in`` leaves those out.
+
+The contract's rules (``tenants.contract.KpiRules``, per tenant, in force from the 1st of a month; no contract:
+the defaults, which are the definitions above). Each stay is classified by the rules in force on the Berlin day it
+entered its queue:
+
+- ``queues``: None counts every queue of the tenant; a set counts only the stays of those queues. A stay of any
+  other queue is in no figure of the tenant (not offered, not outside hours, no transfer in, no conversation):
+  it is counted apart in ``not_under_contract``, whatever its outcome (in progress too).
+- ``short_abandon_s``: an unanswered stay whose stored outcome is ``abandoned`` or ``short_abandon`` is a short
+  abandon iff its ``wait_s`` < ``short_abandon_s``, an abandon otherwise: reclassified from its wait here, so the
+  tracker's threshold at the time (``UHD_SHORT_ABANDON_S``) and a contract entered later do not matter. Without a
+  ``wait_s`` the stored outcome stands. ``outcomes`` shows the reclassified outcome.
+- ``short_abandons_in_base``: False (default) leaves short abandons out of every ratio's base (base = offered -
+  short abandons); True keeps them in the base as offered and not answered (they lower reachability and the
+  service level). Either way they are reported as ``short_abandons`` and never counted as ``abandoned``, so the
+  abandon rate stays abandoned (without short abandons) ÷ base.
+- ``abandons_in_service_level``: True (default): service level = answered within T ÷ base. False: answered within
+  T ÷ (base - abandoned) (the "service level excluding abandons" of Asterisk's queue statistics); short abandons
+  kept in the base stay in it. Reachability and abandon rate keep the base. ``service_level_base`` is the
+  service level's denominator.
+- ``service_level_s``: the T of "answered within T" (inclusive). The KPI API's ``service_level_s`` parameter
+  replaces it for one question (a what-if); the report, the live figures and ``/metrics`` use the contract's.
+- ``outside_hours_count``: False (default): as above. True: a stay that queued outside business hours is offered
+  like any other (in every ratio, its wait in the reaction time); ``outside_hours`` then holds only the dialplan's
+  ``closed`` calls, which never entered a queue.
+- ``callback_window_s`` is the callbacks' figures' (not a call KPI here).
+
+A period across a contract change is cut at the 1st (midnight Europe/Berlin) and each part is classified by its
+own rules, as a period of its own (transfers in and conversations within the part), then the parts are summed:
+counts and bases add up, ratios are taken from the summed counts, durations' mean and percentiles over all the
+values of the parts together. ``rules`` lists the rules of each part (one for a month: a contract changes on the
+1st); ``service_level_s`` is the one T of all parts (None when the parts' T differ).
 
 A period holds the stays that ENTERED a queue in it. The live counters classify with the same functions but
 count as things happen (offered at queue entry, answered at the answer, the other outcomes at the end), so a
@@ -77,15 +109,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from uhd_telephony.calls.records import ANNOUNCEMENT_OUTCOMES, ANSWERED_OUTCOMES, Outcome
 from uhd_telephony.sla.calendar import Calendar, is_business_time
+from uhd_telephony.tenants import contract
+from uhd_telephony.tenants.contract import DEFAULT_RULES, SERVICE_LEVEL_S, KpiRules
 
-SERVICE_LEVEL_S = 20.0
+__all__ = ["DEFAULT_RULES", "SERVICE_LEVEL_S", "KpiRules"]  # (re-exported: the KPIs' one place to import them from)
 TIMEZONE = ZoneInfo("Europe/Berlin")
 TIMED_OUT_OUTCOMES = frozenset({Outcome.TIMEOUT, Outcome.OVERFLOW})
 # never in a queue: the dialplan's closed hotline, a major incident's announcement
@@ -153,6 +187,8 @@ class CallLike(Protocol):
     @property
     def linkedid(self) -> str: ...
     @property
+    def queue(self) -> str: ...
+    @property
     def entered_at(self) -> float: ...
     @property
     def outcome(self) -> Outcome | None: ...
@@ -195,6 +231,32 @@ def is_short_abandon(outcome: Outcome | None) -> bool:
 
 def is_timed_out(outcome: Outcome | None) -> bool:
     return outcome in TIMED_OUT_OUTCOMES
+
+
+ABANDON_OUTCOMES = frozenset({Outcome.ABANDONED, Outcome.SHORT_ABANDON})
+
+
+def contract_outcome(outcome: Outcome | None, wait_s: float | None, rules: KpiRules = DEFAULT_RULES) -> Outcome | None:
+    """The outcome as the contract counts it: an abandon (short or not) is short iff it waited less than the
+    contract's ``short_abandon_s``; without a wait, and for every other outcome, the stored one."""
+    if wait_s is None or outcome not in ABANDON_OUTCOMES:
+        return outcome
+    return Outcome.SHORT_ABANDON if wait_s < rules.short_abandon_s else Outcome.ABANDONED
+
+
+def split_abandons(
+    outcome: Outcome | None, n: int, below: int, waited: int, rules: KpiRules = DEFAULT_RULES
+) -> list[tuple[Outcome | None, int]]:
+    """``contract_outcome`` for ``n`` stays of one stored outcome, of which ``waited`` have a wait and ``below`` a
+    wait under the contract's short-abandon threshold: (outcome, count) pairs (the SQL aggregates' twin)."""
+    if outcome not in ABANDON_OUTCOMES:
+        return [(outcome, n)]
+    short, long = below, waited - below
+    if outcome == Outcome.SHORT_ABANDON:
+        short += n - waited  # no wait: keeps its stored outcome
+    else:
+        long += n - waited
+    return [(o, k) for o, k in ((Outcome.SHORT_ABANDON, short), (Outcome.ABANDONED, long)) if k]
 
 
 def is_closed(outcome: Outcome | None) -> bool:
@@ -244,6 +306,16 @@ def business_spans(calendar: Calendar | None, start: datetime, end: datetime) ->
     return spans
 
 
+def in_base(outcome: Outcome | None, rules: KpiRules = DEFAULT_RULES) -> bool:
+    """Whether an offered stay of this (contract) outcome is in the base of reachability and abandon rate."""
+    return rules.short_abandons_in_base or not is_short_abandon(outcome)
+
+
+def in_service_level_base(outcome: Outcome | None, rules: KpiRules = DEFAULT_RULES) -> bool:
+    """Whether an offered stay of this (contract) outcome is in the service level's base."""
+    return in_base(outcome, rules) and (rules.abandons_in_service_level or not is_abandoned(outcome))
+
+
 def within_service_level(wait_s: float | None, service_level_s: float = SERVICE_LEVEL_S) -> bool:
     """Answered within T: a wait of at most T seconds (T included, like a histogram's ``le`` bucket)."""
     return wait_s is not None and wait_s <= service_level_s
@@ -278,17 +350,16 @@ class CallKpis:
     transfers_in: int
     conversations: int
     in_progress: int
-    service_level_s: float
+    base: int  # the denominator of reachability and abandon rate (module docstring: the contract decides)
+    service_level_base: int  # the service level's denominator
+    not_under_contract: int  # stays of queues the contract does not count: in no other figure
+    rules: tuple[KpiRules, ...]  # the rules of each part of the period (one for a month)
+    service_level_s: float | None  # the T of every part (None when the parts' T differ)
     transfers_in_excluded: bool
     reaction_time: Distribution
     talk_time: Distribution
     offered_by_weekday_hour: list[list[int]]
     outside_hours_by_weekday_hour: list[list[int]]
-
-    @property
-    def base(self) -> int:
-        """offered - short abandons: the denominator of reachability, service level and abandon rate."""
-        return self.offered - self.short_abandons
 
     @property
     def queued_outside_hours(self) -> int:
@@ -301,7 +372,7 @@ class CallKpis:
 
     @property
     def service_level(self) -> float | None:
-        return ratio(self.answered_within_service_level, self.base)
+        return ratio(self.answered_within_service_level, self.service_level_base)
 
     @property
     def abandon_rate(self) -> float | None:
@@ -328,6 +399,9 @@ class CallKpis:
             "conversations": self.conversations,
             "in_progress": self.in_progress,
             "base": self.base,
+            "service_level_base": self.service_level_base,
+            "not_under_contract": self.not_under_contract,
+            "rules": [r.to_dict() for r in self.rules],
             "reachability": self.reachability,
             "service_level": self.service_level,
             "service_level_s": self.service_level_s,
@@ -344,12 +418,15 @@ class CallTally:
     """Call KPIs built one stay at a time, so a long period can be streamed from the database.
 
     Stays must come in order of ``entered_at`` (a transfer's second stay after its first); ``call_kpis``
-    sorts for you. ``calendar`` is the tenant's business calendar (None: around the clock).
+    sorts for you. ``calendar`` is the tenant's business calendar (None: around the clock), ``rules`` its
+    contract's (``next_part`` starts the next part of a period under other rules); ``service_level_s``, when given,
+    replaces the rules' T in every part.
     """
 
-    service_level_s: float = SERVICE_LEVEL_S
+    rules: KpiRules = DEFAULT_RULES
     exclude_transfers_in: bool = False
     calendar: Calendar | None = None
+    service_level_s: float | None = None
     offered: int = 0
     answered: int = 0
     answered_within_service_level: int = 0
@@ -363,6 +440,11 @@ class CallTally:
     subscribed_at_announcement: int = 0
     transfers_in: int = 0
     in_progress: int = 0
+    base: int = 0
+    service_level_base: int = 0
+    not_under_contract: int = 0
+    conversations_before: int = 0  # distinct conversations of the earlier parts, or counted in SQL
+    applied: list[KpiRules] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     waits: list[float] = field(default_factory=list)
     talks: list[float] = field(default_factory=list)
@@ -371,35 +453,68 @@ class CallTally:
     _transferred: set[str] = field(default_factory=set, init=False, repr=False)  # linkedids of transferred stays
     _conversations: set[str] = field(default_factory=set, init=False, repr=False)
 
-    def add(self, call: CallLike) -> None:
-        outcome = call.outcome
+    def __post_init__(self) -> None:
+        self.rules = self._own(self.rules)
+        self.applied.append(self.rules)
+
+    def _own(self, rules: KpiRules) -> KpiRules:
+        if self.service_level_s is None or self.service_level_s == rules.service_level_s:
+            return rules
+        return replace(rules, service_level_s=self.service_level_s)
+
+    def next_part(self, rules: KpiRules) -> None:
+        """The next part of the period, under ``rules``: a period of its own (its own transfers in and
+        conversations), summed into this one."""
+        self.conversations_before += len(self._conversations)
+        self._conversations.clear()
+        self._transferred.clear()
+        self.rules = self._own(rules)
+        self.applied.append(self.rules)
+
+    def add(self, call: CallLike) -> bool:
+        """Count one stay; True when it was offered (in the contract's business-hours figures)."""
+        rules = self.rules
+        if rules.queues is not None and call.queue not in rules.queues:
+            self.not_under_contract += 1
+            return False
+        outcome = contract_outcome(call.outcome, call.wait_s, rules)
         if outcome is None:
             self.in_progress += 1
-            return
+            return False
         transfer_in = call.linkedid in self._transferred
         if outcome == Outcome.TRANSFERRED:  # in or outside hours: its next stay is a transfer in
             self._transferred.add(call.linkedid)
-        business = not is_outside_hours(outcome, call.entered_at, self.calendar)
+        business = self.counts_as_business(outcome, call.entered_at)
         if business and transfer_in and not is_at_announcement(outcome):
             self.transfers_in += 1
             if self.exclude_transfers_in:
-                return
-        within = int(within_service_level(call.wait_s, self.service_level_s))
+                return False
+        within = int(within_service_level(call.wait_s, rules.service_level_s))
         if not self.count(outcome, call.entered_at, business, within=within):
-            return
+            return False
         self._conversations.add(call.linkedid)
         if is_answered(outcome):
             if call.wait_s is not None:
                 self.waits.append(call.wait_s)
             if call.talk_s is not None:
                 self.talks.append(call.talk_s)
+        return True
+
+    def counts_as_business(self, outcome: Outcome | None, entered_at: float) -> bool:
+        """In the business-hours figures: not closed, and queued in business hours or the contract counts
+        calls outside them."""
+        if is_closed(outcome):
+            return False
+        return self.rules.outside_hours_count or in_business_hours(entered_at, self.calendar)
 
     def count(self, outcome: Outcome | None, entered_at: float, business: bool, n: int = 1, within: int = 0) -> bool:
-        """Count ``n`` stays of one outcome that entered at ``entered_at``, in business hours or not; ``within`` of
-        them waited at most T (counted if they were answered). True when they were offered.
+        """Count ``n`` stays of one (contract) outcome that entered at ``entered_at``, in business hours or not
+        (the contract's ``outside_hours_count`` makes them so); ``within`` of them waited at most T (counted if
+        they were answered). True when they were offered.
 
         The one classification of a stay's outcome: ``add`` per stay, ``metrics.aggregates`` per SQL group (it
         counts transfers in, conversations, waits and talks in SQL)."""
+        business = business or (self.rules.outside_hours_count and not is_closed(outcome))
         if outcome is None:
             self.in_progress += n
             return False
@@ -420,6 +535,10 @@ class CallTally:
             return False
         self.offered += n
         self.offered_grid[day][hour] += n
+        if in_base(outcome, self.rules):
+            self.base += n
+            if in_service_level_base(outcome, self.rules):
+                self.service_level_base += n
         if is_answered(outcome):
             self.answered += n
             self.answered_within_service_level += within
@@ -450,9 +569,13 @@ class CallTally:
             subscribed_at_announcement=self.subscribed_at_announcement,
             outcomes=dict(self.outcomes),
             transfers_in=self.transfers_in,
-            conversations=len(self._conversations),
+            conversations=self.conversations_before + len(self._conversations),
             in_progress=self.in_progress,
-            service_level_s=self.service_level_s,
+            base=self.base,
+            service_level_base=self.service_level_base,
+            not_under_contract=self.not_under_contract,
+            rules=tuple(self.applied),
+            service_level_s=one_threshold(self.applied),
             transfers_in_excluded=self.exclude_transfers_in,
             reaction_time=Distribution.of(self.waits),
             talk_time=Distribution.of(self.talks),
@@ -461,16 +584,39 @@ class CallTally:
         )
 
 
+def one_threshold(rules: Sequence[KpiRules]) -> float | None:
+    """The T shared by all ``rules`` (None when they differ)."""
+    thresholds = {r.service_level_s for r in rules}
+    return thresholds.pop() if len(thresholds) == 1 else None
+
+
 def call_kpis(
     calls: Iterable[CallLike],
     *,
-    service_level_s: float = SERVICE_LEVEL_S,
+    service_level_s: float | None = None,
     exclude_transfers_in: bool = False,
     calendar: Calendar | None = None,
+    rules: KpiRules | Sequence[contract.Part] = DEFAULT_RULES,
 ) -> CallKpis:
-    """Every call KPI over ``calls`` (any order); ``calendar``: the tenant's business hours (None: 24/7)."""
-    tally = CallTally(service_level_s=service_level_s, exclude_transfers_in=exclude_transfers_in, calendar=calendar)
-    tally.add_all(sorted(calls, key=lambda c: c.entered_at))
+    """Every call KPI over ``calls`` (any order); ``calendar``: the tenant's business hours (None: 24/7);
+    ``rules``: the contract's, or the parts of a period under its rules (``tenants.contract.split``), each stay
+    classified by the part it entered in (a stay outside every part: by the part before it, or the first)."""
+    ordered = sorted(calls, key=lambda c: c.entered_at)
+    if isinstance(rules, KpiRules):
+        tally = CallTally(rules, exclude_transfers_in, calendar, service_level_s)
+        tally.add_all(ordered)
+        return tally.result()
+    parts = list(rules) or [contract.Part(datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC),
+                                          DEFAULT_RULES)]  # fmt: skip
+    tally = CallTally(parts[0].rules, exclude_transfers_in, calendar, service_level_s)
+    i = 0
+    for call in ordered:
+        while i + 1 < len(parts) and call.entered_at >= parts[i + 1].start.timestamp():
+            i += 1
+            tally.next_part(parts[i].rules)
+        tally.add(call)
+    for part in parts[i + 1 :]:
+        tally.next_part(part.rules)
     return tally.result()
 
 

@@ -16,6 +16,17 @@ stay twice. The counters start at 0 in every process; Prometheus' ``increase()``
 would be lost: pairs seen recently are created at 0 at start (``prime``), and a pair that appears later is shown
 at 0 in its first scrape and with its counts from then on.
 
+The tenant's contract (``tenants.contract``: its rows, read in the background like the calendars, ``schedules``)
+classifies each stay by the rules in force on the Berlin day it entered the queue, so the 1st of a month switches
+at midnight Europe/Berlin without a read: a stay of a queue the contract does not count goes only into
+``not_under_contract``; calls queued outside business hours are offered when the contract counts them; an abandon
+is short iff it waited less than the contract's threshold (``kpi.contract_outcome``); an answered stay that waited
+at most the contract's T counts into ``answered_within_service_level``; at its end an offered stay the contract
+leaves out of the base counts into ``excluded_from_base`` and one it leaves out of the service level's base into
+``excluded_from_service_level``. So a dashboard's reachability is answered ÷ (offered - excluded_from_base) and its
+service level answered_within_service_level ÷ (offered - excluded_from_service_level), by each tenant's contract
+(with the defaults: the SPEC's offered - short abandons).
+
 Every (tenant, queue) carries a ``version`` that moves with each change of its counts: a scrape copies only
 the pairs whose version differs from the one last rendered (``exposition.Renderer`` keeps the text of the
 others). Label values are bounded: tenant, queue, top-level category and nothing else; beyond ``max_pairs``
@@ -28,6 +39,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from prometheus_client.utils import floatToGoString
 
@@ -38,6 +50,7 @@ from uhd_telephony.calls.records import CallRecord, Outcome
 from uhd_telephony.metrics import kpi
 from uhd_telephony.metrics.members import QueueAgents
 from uhd_telephony.sla.calendar import Calendar
+from uhd_telephony.tenants import contract
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +71,7 @@ _OFFERED = 1
 _ANSWERED = 2
 _OUTSIDE = 4  # outside business hours: counted there, and nowhere else until it ends
 _ANNOUNCEMENT = 8  # ended at a major incident's announcement: never in a queue, counted apart at its end
+_NOT_UNDER_CONTRACT = 16  # a queue the tenant's contract does not count: counted there, and nowhere else
 
 
 class Histogram:
@@ -107,6 +121,10 @@ class QueueCalls:
     transferred_in: int = 0
     left_at_announcement: int = 0
     subscribed_at_announcement: int = 0
+    answered_within_service_level: int = 0
+    excluded_from_base: int = 0
+    excluded_from_service_level: int = 0
+    not_under_contract: int = 0
     wait: Histogram = field(default_factory=lambda: Histogram(WAIT_BUCKETS))
     talk: Histogram = field(default_factory=lambda: Histogram(TALK_BUCKETS))
     version: int = 0
@@ -123,6 +141,10 @@ class QueueCalls:
             self.transferred_in,
             self.left_at_announcement,
             self.subscribed_at_announcement,
+            self.answered_within_service_level,
+            self.excluded_from_base,
+            self.excluded_from_service_level,
+            self.not_under_contract,
             self.wait.copy(),
             self.talk.copy(),
             self.version,
@@ -133,7 +155,8 @@ class CallCounters:
     """Bus subscriber (sync, inline): counts queue stays per (tenant, queue), once each, as ``kpi`` defines them.
 
     ``calendars`` (tenant -> SLA calendar, replaced as a whole by ``MetricsService``) decides business hours; a
-    tenant missing from it is open around the clock.
+    tenant missing from it is open around the clock. ``schedules`` (tenant -> its contract rows, likewise) the
+    rules; a tenant missing from it counts by the defaults.
     """
 
     def __init__(
@@ -142,11 +165,13 @@ class CallCounters:
         max_live: int = 200_000,
         max_transfers: int = 20_000,
         calendars: Mapping[str, Calendar] | None = None,
+        schedules: Mapping[str, contract.Schedule] | None = None,
     ) -> None:
         self.max_pairs = max_pairs
         self.max_live = max_live
         self.max_transfers = max_transfers
         self.calendars: Mapping[str, Calendar] = calendars or {}
+        self.schedules: Mapping[str, contract.Schedule] = schedules or {}
         self.queues: dict[Pair, QueueCalls] = {}
         self._live: OrderedDict[str, tuple[Pair, int]] = OrderedDict()  # call_id -> (pair, flags)
         self._transferred: OrderedDict[str, None] = OrderedDict()  # linkedids of stays that ended transferred
@@ -164,26 +189,40 @@ class CallCounters:
                 seen = self._first(call)
             pair, flags = seen
             if isinstance(event, CallAnswered) and flags == _OFFERED:  # offered in business hours, not answered yet
-                self._answer(self.queues[pair], call)
+                self._answer(self.queues[pair], call, self.rules(call))
                 flags |= _ANSWERED
             self._live[call.call_id] = (pair, flags)
             if len(self._live) > self.max_live:
                 self._live.popitem(last=False)  # a stay whose CallEnded never came (cannot happen; bounded anyway)
         self.queues[pair].version += 1  # whatever the event changed of this pair's counts, a scrape shows it anew
 
-    def outside_hours(self, call: CallRecord) -> bool:
-        """Outside business hours (``kpi``): closed by the dialplan, or entered outside the tenant's calendar."""
-        return kpi.is_closed(call.outcome) or not kpi.in_business_hours(
-            call.entered_at, self.calendars.get(call.tenant)
-        )
+    def rules(self, call: CallRecord) -> kpi.KpiRules:
+        """The tenant's contract in force on the Berlin day the stay entered its queue."""
+        schedule = self.schedules.get(call.tenant)
+        if not schedule:
+            return kpi.DEFAULT_RULES
+        return contract.rules_at(schedule, contract.berlin_day(call.entered_at))
+
+    def outside_hours(self, call: CallRecord, rules: kpi.KpiRules | None = None) -> bool:
+        """Outside business hours (``kpi``): closed by the dialplan, or entered outside the tenant's calendar (and
+        its contract does not count such calls)."""
+        if kpi.is_closed(call.outcome):
+            return True
+        if (rules or self.rules(call)).outside_hours_count:
+            return False
+        return not kpi.in_business_hours(call.entered_at, self.calendars.get(call.tenant))
 
     def _first(self, call: CallRecord) -> tuple[Pair, int]:
-        """A stay's first event: counted outside business hours, or offered."""
+        """A stay's first event: counted outside business hours, or offered (or apart: not under contract)."""
         pair = self._pair(call.tenant, call.queue)
         q = self.queues[pair]
+        rules = self.rules(call)
+        if not rules.counts_queue(call.queue):
+            q.not_under_contract += 1
+            return pair, _NOT_UNDER_CONTRACT
         if kpi.is_at_announcement(call.outcome):
             return pair, _ANNOUNCEMENT
-        if self.outside_hours(call):
+        if self.outside_hours(call, rules):
             q.outside_hours += 1
             return pair, _OUTSIDE
         q.offered += 1
@@ -196,7 +235,10 @@ class CallCounters:
             seen = self._first(call)  # a closed call (never in a queue) comes as its CallEnded alone
         pair, flags = seen
         q = self.queues[pair]
-        outcome = call.outcome
+        if flags & _NOT_UNDER_CONTRACT:
+            return pair  # counted at its first event, and in no other counter (not even as a transfer)
+        rules = self.rules(call)
+        outcome = kpi.contract_outcome(call.outcome, call.wait_s, rules)
         if outcome == Outcome.TRANSFERRED:  # in or outside business hours: the next stay is a transfer in
             self._transferred[call.linkedid] = None
             if len(self._transferred) > self.max_transfers:
@@ -208,24 +250,30 @@ class CallCounters:
             q.subscribed_at_announcement += outcome == Outcome.INCIDENT_SUBSCRIBED
         elif flags & _OUTSIDE:
             pass  # counted at its first event, and in no other counter
-        elif kpi.is_answered(outcome):
-            if not flags & _ANSWERED:
-                self._answer(q, call)
-            if call.talk_s is not None:
-                q.talk.observe(call.talk_s)
-        elif kpi.is_abandoned(outcome):
-            q.abandoned += 1
-        elif kpi.is_short_abandon(outcome):
-            q.short_abandoned += 1
-        elif kpi.is_timed_out(outcome):
-            q.timed_out += 1
+        else:
+            if kpi.is_answered(outcome):
+                if not flags & _ANSWERED:
+                    self._answer(q, call, rules)
+                if call.talk_s is not None:
+                    q.talk.observe(call.talk_s)
+            elif kpi.is_abandoned(outcome):
+                q.abandoned += 1
+            elif kpi.is_short_abandon(outcome):
+                q.short_abandoned += 1
+            elif kpi.is_timed_out(outcome):
+                q.timed_out += 1
+            if not kpi.in_base(outcome, rules):
+                q.excluded_from_base += 1
+            if not kpi.in_service_level_base(outcome, rules):
+                q.excluded_from_service_level += 1
         return pair
 
     @staticmethod
-    def _answer(q: QueueCalls, call: CallRecord) -> None:
+    def _answer(q: QueueCalls, call: CallRecord, rules: kpi.KpiRules) -> None:
         q.answered += 1
         if call.wait_s is not None:
             q.wait.observe(call.wait_s)
+        q.answered_within_service_level += kpi.within_service_level(call.wait_s, rules.service_level_s)
 
     def _pair(self, tenant: str, queue: str) -> Pair:
         pair = (tenant, queue)
@@ -259,7 +307,10 @@ class CallCounters:
             if call.finished:
                 continue
             pair = self._pair(call.tenant, call.queue)
-            if self.outside_hours(call):
+            rules = self.rules(call)
+            if not rules.counts_queue(call.queue):
+                self._live[call.call_id] = (pair, _NOT_UNDER_CONTRACT)
+            elif self.outside_hours(call, rules):
                 self._live[call.call_id] = (pair, _OUTSIDE)
             else:
                 self._live[call.call_id] = (pair, _OFFERED | (_ANSWERED if call.answered_at is not None else 0))
@@ -341,6 +392,8 @@ class Sample:
     agents: dict[str, QueueAgents]
     ami: AmiSample | None
     tickets: TicketTotals | None
+    schedules: Mapping[str, contract.Schedule] = field(default_factory=dict)  # the contracts' rows, per tenant
+    day: date | None = None  # today in Europe/Berlin: the contracts' rules in force (None: take it now)
 
 
 def waiting_callers(
@@ -373,6 +426,10 @@ METRIC_NAMES: dict[str, tuple[str, ...]] = {
     "uhd_calls_transferred_in_total": ("tenant", "queue"),
     "uhd_calls_left_at_announcement_total": ("tenant", "queue"),
     "uhd_calls_subscribed_at_announcement_total": ("tenant", "queue"),
+    "uhd_calls_answered_within_service_level_total": ("tenant", "queue"),
+    "uhd_calls_excluded_from_base_total": ("tenant", "queue"),
+    "uhd_calls_excluded_from_service_level_total": ("tenant", "queue"),
+    "uhd_calls_not_under_contract_total": ("tenant", "queue"),
     "uhd_call_wait_seconds": ("tenant", "queue"),
     "uhd_call_talk_seconds": ("tenant", "queue"),
     "uhd_callers_waiting": ("tenant", "queue"),
@@ -391,4 +448,9 @@ METRIC_NAMES: dict[str, tuple[str, ...]] = {
     "uhd_ami_frames_oversized_total": (),
     "uhd_metrics_source_age_seconds": ("source",),
     "uhd_metrics_source_errors_total": ("source",),
+    # lost stays of the day and their callers reached back (metrics.reachback, read in the background)
+    "uhd_lost_stays_today": ("tenant",),
+    "uhd_lost_stays_identified_today": ("tenant",),
+    "uhd_lost_stays_reached_today": ("tenant", "by"),
+    "uhd_lost_callers_today": ("tenant",),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -27,6 +28,7 @@ from uhd_telephony.sla.calendar import Calendar
 from uhd_telephony.sla.policy import load_calendar
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.models import table_of
+from uhd_telephony.tenants import contract
 from uhd_telephony.tenants.models import Tenant
 from uhd_telephony.tickets.models import Category, Ticket, TicketHistory
 
@@ -54,6 +56,29 @@ async def tenant_calendar(db: Database, tenant: str) -> Calendar | None:
     """The tenant's business calendar (its SLA calendar); None when it has none: around the clock."""
     async with db.engine.connect() as conn:
         return await load_calendar(conn, tenant)
+
+
+class _Contract(enum.Enum):
+    TENANT_CONTRACT = "the tenant's contract"
+
+
+TENANT_CONTRACT: Final = _Contract.TENANT_CONTRACT  # the default of ``rules=``: the tenant's contract rows
+RulesChoice = kpi.KpiRules | Sequence[contract.Part] | Literal[_Contract.TENANT_CONTRACT]
+
+
+async def resolve_rules(
+    db: Database, tenant: str, start: datetime, end: datetime, rules: RulesChoice
+) -> list[contract.Part]:
+    """The parts of ``[start, end)`` with their rules: the tenant's contract rows (``TENANT_CONTRACT``), one set of
+    rules for the whole period, or the parts given."""
+    if rules is TENANT_CONTRACT:
+        return await contract.rules_by_period(db, tenant, start, end)
+    if isinstance(rules, kpi.KpiRules):
+        return [contract.Part(start, end, rules)]
+    parts = list(rules)
+    if not parts:
+        raise ValueError("no part of the period")
+    return parts
 
 
 async def resolve_calendar(db: Database, tenant: str, calendar: CalendarChoice) -> Calendar | None:
@@ -84,13 +109,16 @@ async def call_kpis(
     end: datetime,
     *,
     queue: str | None = None,
-    service_level_s: float = kpi.SERVICE_LEVEL_S,
+    service_level_s: float | None = None,
     exclude_transfers_in: bool = False,
     calendar: CalendarChoice = TENANT_CALENDAR,
+    rules: RulesChoice = TENANT_CONTRACT,
 ) -> kpi.CallKpis:
     """The call KPIs of the tenant's stays that entered a queue in ``[start, end)``, streamed through kpi.py;
-    business hours by ``calendar`` (default: the tenant's)."""
+    business hours by ``calendar`` (default: the tenant's), counted by ``rules`` (default: the tenant's contract
+    in force in each part of the period; ``service_level_s``: another T for every part)."""
     business = await resolve_calendar(db, tenant, calendar)
+    parts = await resolve_rules(db, tenant, start, end, rules)
     stmt = select(
         calls.c.linkedid, calls.c.queue, calls.c.entered_at, calls.c.outcome, calls.c.wait_s, calls.c.talk_s
     ).where(calls.c.tenant == tenant, calls.c.entered_at >= start, calls.c.entered_at < end)
@@ -98,11 +126,15 @@ async def call_kpis(
         stmt = stmt.where(calls.c.queue == queue)
     # entry order: a transfer's second stay after its first (kpi.CallTally needs that)
     stmt = stmt.order_by(calls.c.entered_at, calls.c.id)
-    tally = kpi.CallTally(service_level_s=service_level_s, exclude_transfers_in=exclude_transfers_in, calendar=business)
+    tally = kpi.CallTally(parts[0].rules, exclude_transfers_in, business, service_level_s)
+    i, bounds = 0, [p.start for p in parts]
     async with db.engine.connect() as conn:
         result = await conn.stream(stmt)
         async for part in result.partitions(PARTITION):
             for row in part:
+                while i + 1 < len(parts) and row.entered_at >= bounds[i + 1]:
+                    i += 1
+                    tally.next_part(parts[i].rules)
                 tally.add(
                     kpi.CallFact(
                         linkedid=row.linkedid,
@@ -113,6 +145,8 @@ async def call_kpis(
                         talk_s=row.talk_s,
                     )
                 )
+    for later in parts[i + 1 :]:
+        tally.next_part(later.rules)
     return tally.result()
 
 

@@ -10,6 +10,12 @@ Calls count in the month they ENTERED a queue (a call entering 30.11. 23:59:50 a
 tickets in the month they were created, with what happened to them up to ``generated_at``. Business hours are the
 tenant's SLA calendar (``queries.tenant_calendar``; none: around the clock): calls outside them are reported apart
 and in no ratio (``kpi``'s module docstring).
+
+The KPIs are counted by the tenant's contract in force in the month (``tenants.contract``: a contract changes on the
+1st, so a month has one set of rules; a month before a change keeps its rules when it is reported again). The report
+prints them in words next to the business hours (``kpi_rules``: HTML, JSON, CSV), and the definitions of the figures
+they change (short abandons, abandoned calls, outside business hours, reachability, service level, abandon rate)
+are written for them (``MonthlyReport.definition``).
 """
 
 from __future__ import annotations
@@ -45,12 +51,17 @@ from uhd_telephony.metrics import aggregates, kpi, queries, report_sections
 from uhd_telephony.metrics.articles import ArticleFigures, article_figures
 from uhd_telephony.metrics.ola import OlaFigures, ola_figures
 from uhd_telephony.metrics.ola import write_csv as ola_csv
+from uhd_telephony.metrics.reachback import ReachSection, reach_figures
+from uhd_telephony.metrics.reachback import definition as reach_definition
+from uhd_telephony.metrics.reachback import write_csv as reachback_csv
 from uhd_telephony.metrics.recurring import PARAMS as RECURRING_PARAMS
 from uhd_telephony.metrics.recurring import RecurringProblems, recurring_problems
 from uhd_telephony.metrics.satisfaction import PARAMS as SATISFACTION_PARAMS
 from uhd_telephony.metrics.satisfaction import Satisfaction, satisfaction_figures
 from uhd_telephony.sla.calendar import Calendar, describe_in
 from uhd_telephony.store.db import Database
+from uhd_telephony.tenants.contract import CALLBACK_WINDOW_S, rules_in_force, seconds_text
+from uhd_telephony.tenants.contract import describe as describe_rules
 from uhd_telephony.tickets.models import Category
 
 FORMATS = ("json", "csv", "html")
@@ -423,6 +434,9 @@ class MonthlyReport:
     major_incidents: list[IncidentFigures] = field(default_factory=list)
     # the support groups' own targets, a row per group (metrics.ola)
     ola: OlaFigures = field(default_factory=OlaFigures)
+    # callers reached back after a lost call (metrics.reachback), and the window of the contract in force
+    reached_back: ReachSection = field(default_factory=ReachSection)
+    reach_window_s: float = CALLBACK_WINDOW_S
 
     @property
     def t(self) -> Translator:
@@ -434,9 +448,25 @@ class MonthlyReport:
             return self.t.gettext("not classified")
         return self.category_names.get(code) or code
 
+    @property
+    def rules(self) -> kpi.KpiRules:
+        """The contract's rules the month was counted by (a month has one set: contracts change on the 1st)."""
+        return self.calls.rules[-1] if self.calls.rules else kpi.DEFAULT_RULES
+
+    def rules_text(self) -> str:
+        """The contract's rules in words, in the report's language."""
+        return describe_rules(self.rules, self.locale)
+
     def definition(self, key: str) -> str:
-        """The definition of ``key`` in the report's language, its parameters filled in."""
+        """The definition of ``key`` in the report's language, its parameters filled in (the contract's rules for
+        the figures they change)."""
+        if key in CONTRACT_DEFINITIONS:
+            return contract_definition(key, self.rules, self.locale)
         return definition(key, self.locale)
+
+    def reach_definition(self) -> str:
+        """The definition of the callers reached back, with the contract's window in words."""
+        return reach_definition(self.reach_window_s, self.locale)
 
     def weekdays(self) -> tuple[str, ...]:
         return weekday_names(self.locale)
@@ -531,7 +561,7 @@ async def build(
     month: str,
     *,
     now: datetime | None = None,
-    service_level_s: float = kpi.SERVICE_LEVEL_S,
+    service_level_s: float | None = None,
     locale: str | None = None,
 ) -> MonthlyReport:
     """The tenant's report for ``month`` (``YYYY-MM``), from the stored calls and tickets; its texts in ``locale``
@@ -556,6 +586,7 @@ async def build(
             ola_figures(db, tenant, start, end, at),
         ),
     )
+    reached, window = await asyncio.gather(reach_figures(db, tenant, start, end), _reach_window(db, tenant, start))
     return MonthlyReport(
         tenant=tenant,
         tenant_name=name,
@@ -576,7 +607,14 @@ async def build(
         recurring=recurring,
         major_incidents=incidents,
         ola=olas,
+        reached_back=reached,
+        reach_window_s=window,
     )
+
+
+async def _reach_window(db: Database, tenant: str, start: datetime) -> float:
+    """The window of the contract in force in the month (a month has one: contracts change on the 1st)."""
+    return (await rules_in_force(db, tenant, start.astimezone(kpi.TIMEZONE).date())).callback_window_s
 
 
 def business_hours(calendar: Calendar | None, start: datetime, end: datetime, locale: str | None = None) -> str:
@@ -608,6 +646,8 @@ def to_json(report: MonthlyReport) -> dict[str, Any]:
         "generated_at": report.generated_at.isoformat(),
         "service_level_s": report.calls.service_level_s,
         "business_hours": report.business_hours,
+        "kpi_rules": report.rules.to_dict(),
+        "kpi_rules_text": report.rules_text(),
         **report.figures(),
         "tickets_by_category": t.by_category,
         "tickets_by_priority": t.by_priority,
@@ -622,6 +662,7 @@ def to_json(report: MonthlyReport) -> dict[str, Any]:
         "recurring_problems": report.recurring.to_dict(),
         "major_incidents": incident_figures.section(report.major_incidents),
         "olas": report.ola.to_dict(),
+        "reached_back": {**report.reached_back.to_dict(), "window_s": report.reach_window_s},
         "sla": report.sla,
         "sla_note": report.sla_note or None,
         "locale": report.locale,
@@ -648,6 +689,7 @@ def to_csv(report: MonthlyReport) -> str:
     w.writerow([tr.gettext("Month"), report.month_name(), period])
     w.writerow([tr.gettext("Created"), format_datetime(report.generated_at, report.locale)])
     w.writerow([tr.gettext("Business hours"), report.business_hours])
+    w.writerow([tr.gettext("KPI rules"), report.rules_text()])
     w.writerow([])
     w.writerow([tr.gettext(h) for h in (N_("Key"), N_("Figure"), N_("Value"), N_("Unit"), N_("Definition"))])
     for key, value in report.figures().items():
@@ -656,7 +698,7 @@ def to_csv(report: MonthlyReport) -> str:
         name, unit_text = tr.gettext(label), unit_label(unit, report.locale)
         if unit == "s":  # a number of seconds: its name says so, "Anruf-Reaktionszeit, Mittelwert (Sekunden)"
             name = tr.gettext(IN_UNIT, figure=name, unit=unit_text)
-        w.writerow([key, name, shown, unit_text, tr.gettext(text)])
+        w.writerow([key, name, shown, unit_text, report.definition(key) if text else ""])
     t = report.tickets
     tickets_unit = unit_label("tickets", report.locale)
     for name, counts, what in (
@@ -679,12 +721,77 @@ def to_csv(report: MonthlyReport) -> str:
             w.writerow([day, *row])
     report_sections.write_csv(w, report)  # customer satisfaction, recurring problems
     ola_csv(w, report)  # the support groups' own targets
+    reachback_csv(w, report)  # callers reached back after a lost call
     if report.major_incidents:  # each incident of the month, its times in words
         headers, rows = report.major_incident_table()
         w.writerow([])
         w.writerow([tr.gettext("Major incidents")])
         w.writerows([headers, *rows])
     return out.getvalue()
+
+
+# the figures whose definition the contract's rules change (``contract_definition``)
+CONTRACT_DEFINITIONS = frozenset(
+    {"short_abandons", "calls_abandoned", "calls_outside_hours", "reachability", "service_level", "abandon_rate"}
+)
+
+
+def base_words(rules: kpi.KpiRules, locale: str | None, *, service_level: bool = False) -> str:
+    """The base of a ratio under ``rules`` in words: "(offered - short abandons)", "offered", …"""
+    drop_short = not rules.short_abandons_in_base
+    drop_abandoned = service_level and not rules.abandons_in_service_level
+    if drop_short and drop_abandoned:
+        return gettext(locale, "(offered - short abandons - abandoned)")
+    if drop_short:
+        return gettext(locale, "(offered - short abandons)")
+    if drop_abandoned:
+        return gettext(locale, "(offered - abandoned)")
+    return gettext(locale, "offered")
+
+
+def _counting(rules: kpi.KpiRules) -> tuple[Any, ...]:
+    """What of the rules the call figures' definitions say (not the queues: the rules' line names them)."""
+    return (
+        rules.service_level_s,
+        rules.short_abandon_s,
+        rules.abandons_in_service_level,
+        rules.short_abandons_in_base,
+        rules.outside_hours_count,
+    )
+
+
+def contract_definition(key: str, rules: kpi.KpiRules, locale: str | None) -> str:
+    """The definition of a figure the contract's rules change (``CONTRACT_DEFINITIONS``), under ``rules`` (the
+    standard definition where they are the standard ones)."""
+    if _counting(rules) == _counting(kpi.DEFAULT_RULES):
+        return definition(key, locale)
+    short = seconds_text(rules.short_abandon_s, locale)
+    if key == "short_abandons":
+        if rules.short_abandons_in_base:
+            text = N_("The caller hung up after waiting less than %(t)s (misdial); in the base as not answered.")
+        else:
+            text = N_("The caller hung up after waiting less than %(t)s (misdial); in no ratio.")
+        return gettext(locale, text, t=short)
+    if key == "calls_abandoned":
+        return gettext(locale, "The caller hung up in the queue after waiting %(t)s or more.", t=short)
+    if key == "calls_outside_hours":
+        if rules.outside_hours_count:
+            return gettext(
+                locale,
+                "Calls the telephone system took as closed (never in a queue); by the contract, calls that queued "
+                "outside business hours count as offered like any other.",
+            )
+        return definition(key, locale)
+    if key == "reachability":
+        return gettext(locale, "Answered ÷ %(base)s, during business hours.", base=base_words(rules, locale))
+    if key == "service_level":
+        return gettext(
+            locale, "Answered within %(t)s (wait ≤ T) ÷ %(base)s.", t=seconds_text(rules.service_level_s, locale),
+            base=base_words(rules, locale, service_level=True),
+        )  # fmt: skip
+    if key == "abandon_rate":
+        return gettext(locale, "Abandoned (without short abandons) ÷ %(base)s.", base=base_words(rules, locale))
+    return definition(key, locale)
 
 
 def definition(key: str, locale: str | None) -> str:
@@ -720,7 +827,7 @@ async def produce(
     fmt: str,
     *,
     now: datetime | None = None,
-    service_level_s: float = kpi.SERVICE_LEVEL_S,
+    service_level_s: float | None = None,
     locale: str | None = None,
 ) -> tuple[MonthlyReport, str]:
     """The tenant's report for ``month`` and its text as ``fmt``: what the API serves (and the benchmark times)."""

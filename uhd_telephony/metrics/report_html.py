@@ -278,7 +278,7 @@ def render(report: MonthlyReport) -> str:
     figures = report.figures()
     rows = []
     for key, value in figures.items():
-        label, unit, text = DEFINITIONS[key]
+        label, unit, _ = DEFINITIONS[key]
         if key.startswith("sla_") and report.sla is None:
             continue
         if unit == "ratio":
@@ -287,7 +287,7 @@ def render(report: MonthlyReport) -> str:
             shown = duration(value, locale)
         else:
             shown = number(value, locale)
-        rows.append({"key": key, "label": t.gettext(label), "value": shown, "definition": t.gettext(text)})
+        rows.append({"key": key, "label": t.gettext(label), "value": shown, "definition": report.definition(key)})
     return (
         _environment(locale)
         .get_template("report.html.j2")

@@ -13,6 +13,10 @@ at start and in the background every ``calendar_ttl_s`` (a minute, ``CalendarCac
 import-sla`` here or in another process counts from then on. A failed read keeps the calendars known before. A
 stay keeps the decision taken at its first event.
 
+The tenants' KPI contracts (``tenants.contract``: how each tenant's figures are classified, ``live``'s docstring)
+are read the same way, every ``calendar_ttl_s`` (``ContractCache``): a contract set counts within a minute, and
+the 1st of a month switches at midnight Europe/Berlin by the stays' own entry days, without a read.
+
 The names of tenants and top-level categories (``exposition``'s info series, which the dashboards join for their
 legends) are read the same way, every ``names_ttl_s`` (a minute, ``NamesCache``).
 
@@ -32,7 +36,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from uhd_telephony.calls.domain import CallEvent
-from uhd_telephony.metrics import queries
+from uhd_telephony.metrics import queries, reachback
 from uhd_telephony.metrics.exposition import DisplayNames, Renderer
 from uhd_telephony.metrics.live import (
     AmiSample,
@@ -43,8 +47,10 @@ from uhd_telephony.metrics.live import (
     waiting_callers,
 )
 from uhd_telephony.metrics.members import MemberState
+from uhd_telephony.metrics.reachback import ReachFigures
 from uhd_telephony.sla import policy
 from uhd_telephony.sla.calendar import Calendar
+from uhd_telephony.tenants import contract
 
 if TYPE_CHECKING:
     from uhd_telephony.ami.client import AmiClient
@@ -157,6 +163,17 @@ class CalendarCache(_Cached[dict[str, Calendar]]):
         return policy.load_calendars(self.db)
 
 
+class ContractCache(_Cached[dict[str, contract.Schedule]]):
+    """The tenants' KPI contracts (``tenants.contract.schedules``: every row, so the 1st of a month switches at
+    Berlin midnight without a read), read at most every ``ttl_s``: a contract set anywhere counts within it."""
+
+    what = "KPI contracts"
+    default_ttl_s = CALENDAR_TTL_S
+
+    def _read(self) -> Awaitable[dict[str, contract.Schedule]]:
+        return contract.schedules(self.db)
+
+
 class NamesCache(_Cached[DisplayNames]):
     """The tenants' display names and top-level categories' titles (``queries.display_names``), read at most every
     ``ttl_s``: a tenant added (``uhd-telephony tenant add``, the admin API), here or in another process, or a
@@ -167,6 +184,17 @@ class NamesCache(_Cached[DisplayNames]):
 
     def _read(self) -> Awaitable[DisplayNames]:
         return queries.display_names(self.db)
+
+
+class ReachTodayCache(_Cached[dict[str, ReachFigures]]):
+    """Every tenant's lost stays of the day and callers reached back (``metrics.reachback``), read at most every
+    ``ttl_s`` by the background refresh."""
+
+    what = "callers reached back"
+    default_ttl_s = TICKET_TTL_S
+
+    def _read(self) -> Awaitable[dict[str, ReachFigures]]:
+        return reachback.today_by_tenant(self.db)
 
 
 class MetricsService:
@@ -192,7 +220,9 @@ class MetricsService:
         self.db = db
         self.tickets = TicketStatsCache(db, ticket_ttl_s) if db is not None else None
         self.calendars = CalendarCache(db, calendar_ttl_s) if db is not None else None
+        self.contracts = ContractCache(db, calendar_ttl_s) if db is not None else None
         self.names = NamesCache(db, names_ttl_s) if db is not None else None
+        self.reached = ReachTodayCache(db, ticket_ttl_s) if db is not None else None
         self.renderer = Renderer()
         self.inline_lines = INLINE_LINES
         self.clock = clock
@@ -226,10 +256,13 @@ class MetricsService:
         """What the scrapes show from the database, read again where older than its TTL (calendars, ticket
         totals, names); a failed read keeps the last. The background worker's round, and the start's."""
         await self.refresh_calendars()
+        await self.refresh_contracts()
         if self.tickets is not None:
             await self.tickets.get()
         if self.names is not None:
             await self.names.get()
+        if self.reached is not None:
+            await self.reached.get()
 
     async def refresh_calendars(self) -> None:
         """The counters take the calendars read last (at most every ``calendar_ttl_s``; on failure, the last ones)."""
@@ -239,6 +272,15 @@ class MetricsService:
         if calendars is not None and calendars != self.counters.calendars:
             self.counters.calendars = calendars
             log.info("business hours for the call counters from the SLA calendars of %d tenant(s)", len(calendars))
+
+    async def refresh_contracts(self) -> None:
+        """The counters take the KPI contracts read last (at most every ``calendar_ttl_s``; on failure, the last)."""
+        if self.contracts is None:
+            return
+        schedules = await self.contracts.get()
+        if schedules is not None and schedules != self.counters.schedules:
+            self.counters.schedules = schedules
+            log.info("KPI rules for the call counters from the contracts of %d tenant(s)", len(schedules))
 
     def sample(self, tickets: TicketTotals | None = None) -> Sample:
         """Everything a scrape shows, taken now on the event loop (the counters: those changed since the last
@@ -254,6 +296,8 @@ class MetricsService:
             agents=self.members.by_queue(),
             ami=self._ami(wall),
             tickets=tickets,
+            schedules=self.counters.schedules,
+            day=contract.berlin_day(wall),
         )
 
     def tenant_now(self, tenant: str, queues: Iterable[str] = ()) -> dict[str, Any] | None:
@@ -293,7 +337,9 @@ class MetricsService:
         """How old what the background refresh read is, per source, and how often a read failed: totals that
         stopped moving because their read fails (a database grown slow, gone) are told apart from a quiet day."""
         caches = [(name, c) for name, c in (("tickets", self.tickets), ("calendars", self.calendars),
-                                            ("names", self.names)) if c is not None]  # fmt: skip
+                                            ("contracts", self.contracts), ("names", self.names),
+                                            ("reached", self.reached))
+                  if c is not None]  # fmt: skip
         if not caches:
             return b""
         lines = [SOURCES_HEAD]
@@ -315,6 +361,8 @@ class MetricsService:
         async with self._render_lock:  # a render starts from the versions the previous one left
             sample = self.sample(tickets)
             tail = TRACKER_ACTIVE[True] + self.sources_text()
+            if self.reached is not None and self.reached.value is not None:
+                tail += reachback.gauges_text(self.reached.value).encode()
             if self.renderer.cost(sample, names) <= self.inline_lines:
                 return self.renderer.render(sample, names) + tail
             future = asyncio.get_running_loop().run_in_executor(None, self.renderer.render, sample, names)

@@ -4,7 +4,8 @@ Every figure is ``kpi.py``'s: each hour is a ``kpi.CallTally`` over the stays th
 (Europe/Berlin), the day one over all of them, so an hour's offered, answered, abandoned and service level are
 exactly what ``GET …/kpis`` answers for that hour, and the day's what it answers for the day. The service level
 "through the day" at an hour is the same ratio over the stays from midnight to the end of that hour (answered
-within T ÷ (offered - short abandons), summed).
+within T ÷ the service level's base, summed). The day is counted by the tenant's contract in force on it
+(``tenants.contract``: a contract changes on the 1st, so a day has one set of rules).
 
 Per agent (only when the tenant's works agreement allows figures per agent, ``tenants.per_agent_figures``): the
 answered stays of the day each agent took (the ``answered`` of ``kpi``: in business hours, ``answered`` or
@@ -29,6 +30,7 @@ from uhd_telephony.metrics.queries import PARTITION, stored_outcome
 from uhd_telephony.sla.calendar import Calendar
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.models import table_of
+from uhd_telephony.tenants import contract
 
 calls = table_of(Call)
 
@@ -41,6 +43,7 @@ class Stay:
     """What the day's figures read of one stored stay (a ``kpi.CallLike``, plus who answered and who was rung)."""
 
     linkedid: str
+    queue: str
     entered_at: float
     outcome: Outcome | None
     wait_s: float | None
@@ -67,7 +70,7 @@ class DayTally:
     """The day's figures built one stay at a time (in order of queue entry, like ``kpi.CallTally``)."""
 
     calendar: Calendar | None = None
-    service_level_s: float = kpi.SERVICE_LEVEL_S
+    rules: kpi.KpiRules = kpi.DEFAULT_RULES
     per_agent: bool = False
     day: kpi.CallTally = field(init=False)
     hours: list[kpi.CallTally] = field(init=False)
@@ -78,15 +81,12 @@ class DayTally:
         self.hours = [self._tally() for _ in range(HOURS)]
 
     def _tally(self) -> kpi.CallTally:
-        return kpi.CallTally(service_level_s=self.service_level_s, calendar=self.calendar)
+        return kpi.CallTally(self.rules, calendar=self.calendar)
 
     def add(self, stay: Stay) -> None:
-        self.day.add(stay)
+        offered = self.day.add(stay)
         self.hours[kpi.weekday_hour(stay.entered_at)[1]].add(stay)
-        if not self.per_agent:
-            return
-        offered = stay.outcome is not None and not kpi.is_outside_hours(stay.outcome, stay.entered_at, self.calendar)
-        if not offered:
+        if not self.per_agent or not offered:
             return
         for member in stay.unanswered_rings:
             self.agents.setdefault(member, _Agent()).rings_unanswered += 1
@@ -106,7 +106,7 @@ class DayTally:
         within = base = 0
         for hour, figures in enumerate(hours):
             within += figures.answered_within_service_level
-            base += figures.base
+            base += figures.service_level_base
             rows.append(
                 {
                     "hour": hour,
@@ -146,11 +146,11 @@ def day_figures(
     stays: Iterable[Stay],
     *,
     calendar: Calendar | None = None,
-    service_level_s: float = kpi.SERVICE_LEVEL_S,
+    rules: kpi.KpiRules = kpi.DEFAULT_RULES,
     per_agent: bool = False,
 ) -> DayFigures:
     """The figures of ``stays`` (any order)."""
-    tally = DayTally(calendar, service_level_s, per_agent)
+    tally = DayTally(calendar, rules, per_agent)
     tally.add_all(sorted(stays, key=lambda s: s.entered_at))
     return tally.result()
 
@@ -169,13 +169,16 @@ async def stored_day(
     day: date,
     *,
     calendar: Calendar | None,
-    service_level_s: float = kpi.SERVICE_LEVEL_S,
+    rules: kpi.KpiRules | None = None,
     per_agent: bool = False,
 ) -> DayFigures:
-    """The figures of the tenant's stays that entered a queue on ``day`` (Europe/Berlin), streamed from the store;
-    who answered and who was rung are read only when ``per_agent``."""
+    """The figures of the tenant's stays that entered a queue on ``day`` (Europe/Berlin), streamed from the store,
+    by ``rules`` (None: the tenant's contract in force that day); who answered and who was rung are read only when
+    ``per_agent``."""
     start, end = day_period(day)
-    columns = [calls.c.linkedid, calls.c.entered_at, calls.c.outcome, calls.c.wait_s, calls.c.talk_s]
+    if rules is None:
+        rules = await contract.rules_in_force(db, tenant, day)
+    columns = [calls.c.linkedid, calls.c.queue, calls.c.entered_at, calls.c.outcome, calls.c.wait_s, calls.c.talk_s]
     if per_agent:
         columns += [calls.c.agent, calls.c.ring_attempts]
     stmt = (
@@ -183,7 +186,7 @@ async def stored_day(
         .where(calls.c.tenant == tenant, calls.c.entered_at >= start, calls.c.entered_at < end)
         .order_by(calls.c.entered_at, calls.c.id)
     )
-    tally = DayTally(calendar, service_level_s, per_agent)
+    tally = DayTally(calendar, rules, per_agent)
     async with db.engine.connect() as conn:
         result = await conn.stream(stmt)
         async for part in result.partitions(PARTITION):
@@ -191,6 +194,7 @@ async def stored_day(
                 tally.add(
                     Stay(
                         linkedid=row.linkedid,
+                        queue=row.queue,
                         entered_at=row.entered_at.timestamp(),
                         outcome=stored_outcome(row.outcome),
                         wait_s=row.wait_s,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +78,7 @@ class Bus:
                 sub.errors += 1
                 log.exception("subscriber %s failed on %s", sub.name, type(event).__name__)
 
-    def publish_many(self, events: list[Any]) -> None:
+    def publish_many(self, events: Iterable[Any]) -> None:
         for event in events:
             self.publish(event)
 

@@ -158,11 +158,17 @@ async def callback_dial(request: web.Request) -> web.Response:
 
 @documented("Search the tenant's caller directory", query=DirectorySearchQuery, response=DirectoryUsersResponse)
 async def directory_search(request: web.Request) -> web.Response:
-    _, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
+    who, tenant = await require_in_tenant(request, *CONSOLE_ROLES)
     text = request.query.get("q", "").strip()[:100]
     if len(text) < 2:
         return web.json_response({"users": []})
     users = await request.app[keys.DIRECTORY_REPO].search(tenant, text, limit=20)
+    # the people shown (names, numbers, addresses): a read of personal data (audit.reads) — who was shown, never
+    # the search text (a name itself)
+    await reads.record_read(
+        request.app[keys.AUDIT], AuditAction.DIRECTORY_READ, actor=who.username, tenant=tenant,
+        subjects=reads.subjects(("person", u.id) for u in users), ip=client_ip(request),
+    )  # fmt: skip
     return web.json_response({"users": [u.to_dict() for u in users]})
 
 

@@ -3,7 +3,12 @@
 ``Originate Channel=PJSIP/101 Context=callbacks Exten=<number> Async=true``: Newchannel for the agent leg,
 Ringing, and when the agent picks up ``OriginateResponse`` (``Response: Success``, ``Reason: 4``) with the
 action's ActionID; then the dialplan dials the number over the trunk (DialBegin, DialEnd ANSWER, a bridge) and
-both hang up after the conversation. A phone that is busy or not answered within ``Timeout`` gives
+both hang up after the conversation. A callback (``Variable: UHD_CALLBACK_ID=<id>``) dials with the U() option
+of the product's ``[uhd-outbound]``: once the caller answered, ``[uhd-callback-answered]`` runs on the caller's
+channel (Newexten, VarSet ``UHD_CALLBACK_REACHED``, ``UserEvent UhdCallback`` with ``CallbackId``, ``Tenant`` and
+``Stage: answered`` after the channel block, as Asterisk writes a UserEvent), then the bridge.
+
+A phone that is busy or not answered within ``Timeout`` gives
 ``Response: Failure`` with Reason 5 or 3 and ``Channel: <tech/data>`` as given, like Asterisk. A phone that is a
 queue member shows its ringing and talking to the queues too (QueueMemberStatus).
 """
@@ -13,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from uhd_telephony.ami import names
+from uhd_telephony.callbacks.originate import VAR_CALLBACK_ID
 from uhd_telephony.simulator.channels import RINGING, UP, Bridge, Channel
 from uhd_telephony.simulator.clock import Timer
 
@@ -140,8 +147,16 @@ class Origination:
         em.newexten(ch, "NoOp", f"UHD callback to {self.exten}")
         ch.goto(ch.context, ch.exten, ch.priority + 1)
         target = f"PJSIP/{self.exten}@{pbx.config.callback_trunk}"
-        em.newexten(ch, "Dial", f"{target},60")
+        gosub = self._answered_gosub()
+        em.newexten(ch, "Dial", f"{target},60" + (f",U({'^'.join(gosub)})" if gosub else ""))
         self._dial(target)
+
+    def _answered_gosub(self) -> tuple[str, str, str] | None:
+        """The U() gosub of a callback's Dial: (context, callback id, tenant); None for any other Originate."""
+        callback_id = self.variables.get(VAR_CALLBACK_ID, "")
+        if not callback_id:
+            return None
+        return ("uhd-callback-answered", callback_id, self.variables.get(names.VAR_TENANT, ""))
 
     def _dial(self, target: str) -> None:
         """Dial(): the far end on the trunk rings and answers after ``callee_answer_s``."""
@@ -170,6 +185,22 @@ class Origination:
         assert ch is not None and callee is not None
         em.newstate(callee, UP)
         em.dial_end(ch, callee, "ANSWER")
+        gosub = self._answered_gosub() if not self.application else None
+        if gosub is not None:  # Dial's U(): on the called channel after its answer, before the bridge
+            context, callback_id, tenant = gosub
+            callee.goto(context, "s", 1)
+            em.newexten(callee, "Set", f"{names.VAR_CALLBACK_REACHED}={callback_id}")
+            em.varset(callee, names.VAR_CALLBACK_REACHED, callback_id)
+            callee.goto(context, "s", 2)
+            em.newexten(callee, "Set", f"{names.VAR_TENANT}={tenant}")
+            em.varset(callee, names.VAR_TENANT, tenant)
+            callee.goto(context, "s", 3)
+            body = f"{names.USEREVENT_UHD_CALLBACK},CallbackId: {callback_id},Tenant: {tenant},Stage: answered"
+            em.newexten(callee, "UserEvent", body)
+            headers = (("CallbackId", callback_id), ("Tenant", tenant), ("Stage", names.CALLBACK_ANSWERED))
+            em.user_event(callee, names.USEREVENT_UHD_CALLBACK, headers)
+            callee.goto(context, "s", 4)
+            em.newexten(callee, "Return", "")
         em.newconnectedline(ch, callee.exten if callee.exten != "s" else self.exten, "")
         bridge = self.bridge = pbx.factory.bridge()
         em.bridge_create(bridge)

@@ -1,5 +1,6 @@
 """The admin API for tenants (``/api/admin/tenants``): list them, add one with its hotline numbers, switch its
-figures per agent under its works agreement (``tenants.works_agreement``)."""
+figures per agent under its works agreement (``tenants.works_agreement``), set its KPI contract
+(``tenants.contract``)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from uhd_telephony.accounts.models import Role
 from uhd_telephony.audit.log import AuditAction
 from uhd_telephony.tenant import SLUG_RULE, TENANT_LENGTH
+from uhd_telephony.tenants.contract import contracts, set_contract
 from uhd_telephony.tenants.models import REFERENCE_MAX
 from uhd_telephony.tenants.service import DEFAULT_REGION, DEFAULT_TIME_ZONE
 from uhd_telephony.tenants.works_agreement import set_per_agent_figures, works_agreement
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import client_ip, require, require_tenant
 from uhd_telephony.web.inputs import read_json
+from uhd_telephony.web.locale import request_locale
 from uhd_telephony.web.openapi import documented
 
 ADMIN = (Role.ADMIN.value,)
@@ -135,8 +138,74 @@ async def put_works_agreement(request: web.Request) -> web.Response:
     return web.json_response(done.to_dict())
 
 
+class KpiContractBody(BaseModel):
+    """A contract's KPI rules from ``valid_from`` (checked by ``tenants.contract.check_rules``: the 1st of a month,
+    thresholds in range, queue names); fields left out take the standard definitions."""
+
+    model_config = ConfigDict(extra="forbid")
+    valid_from: Annotated[str, Field(min_length=10, max_length=10, description="the 1st of a month, 2027-01-01")]
+    service_level_s: float | None = Field(default=None, description="T of 'answered within T' (default 20)")
+    short_abandon_s: float | None = Field(default=None, description="an abandon before this wait is short (5)")
+    abandons_in_service_level: StrictBool | None = Field(default=None, description="abandons in the SL base (true)")
+    short_abandons_in_base: StrictBool | None = Field(default=None, description="short abandons in the base (false)")
+    outside_hours_count: StrictBool | None = Field(default=None, description="calls outside hours count (false)")
+    queues: list[Annotated[str, Field(max_length=128)]] | None = Field(
+        default=None, max_length=200, description="only these queues count (null: all of the tenant's)"
+    )
+    callback_window_s: float | None = Field(default=None, description="business seconds to reach a caller back")
+    reference: Annotated[Printable | None, Field(max_length=REFERENCE_MAX)] = Field(
+        default=None, description='the contract\'s reference, e.g. "Vertrag 2027-01 Anlage 3"'
+    )
+    force: StrictBool = Field(default=False, description="change the rules of a month that has already begun")
+
+
+class KpiRulesOut(BaseModel):
+    valid_from: str | None
+    service_level_s: float
+    short_abandon_s: float
+    abandons_in_service_level: bool
+    short_abandons_in_base: bool
+    outside_hours_count: bool
+    queues: list[str] | None
+    callback_window_s: float
+    reference: str | None
+    changed_by: str | None
+    changed_at: str | None
+    text: str = Field(description="the rules in words, in the reader's language")
+
+
+class KpiContractResponse(BaseModel):
+    tenant: str
+    in_force: KpiRulesOut = Field(description="the rules in force today (valid_from null: the standard ones)")
+    history: list[KpiRulesOut] = Field(description="every contract row, newest first")
+
+
+@documented("A tenant's KPI contracts: the rules in force and every row from its month on (admin)",
+            response=KpiContractResponse, tag="admin")  # fmt: skip
+async def get_kpi_contract(request: web.Request) -> web.Response:
+    who = await require(request, *ADMIN)
+    tenant = require_tenant(who, request.match_info["tenant"])
+    found = await contracts(request.app[keys.DB], tenant)
+    return web.json_response(found.to_dict(request_locale(request)))
+
+
+@documented("Set a tenant's KPI rules from the 1st of a month (a month already begun only with force; admin)",
+            body=KpiContractBody, response=KpiContractResponse, tag="admin")  # fmt: skip
+async def put_kpi_contract(request: web.Request) -> web.Response:
+    who = await require(request, *ADMIN)
+    tenant = require_tenant(who, request.match_info["tenant"])
+    body = KpiContractBody.model_validate(await read_json(request))
+    values = body.model_dump(exclude={"force"}, exclude_none=True)
+    done = await set_contract(
+        request.app[keys.DB], tenant, values, actor=who.username, force=body.force, ip=client_ip(request)
+    )
+    return web.json_response(done.to_dict(request_locale(request)))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/admin/tenants", list_tenants)
     app.router.add_post("/api/admin/tenants", add_tenant)
     app.router.add_get("/api/admin/tenants/{tenant}/works-agreement", get_works_agreement)
     app.router.add_put("/api/admin/tenants/{tenant}/works-agreement", put_works_agreement)
+    app.router.add_get("/api/admin/tenants/{tenant}/kpi-contract", get_kpi_contract)
+    app.router.add_put("/api/admin/tenants/{tenant}/kpi-contract", put_kpi_contract)

@@ -1,14 +1,15 @@
 """SQLAlchemy models of tenants: ``tenants`` (one per customer organisation), ``tenant_hotlines`` and
-``works_agreement_changes`` (who switched figures per agent on or off, when, under which works agreement)."""
+``works_agreement_changes`` (who switched figures per agent on or off, when, under which works agreement) and
+``kpi_contracts`` (how the contract defines the call KPIs, from which month on)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, false, func
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from uhd_telephony.store.models import Base, IdType
+from uhd_telephony.store.models import Base, IdType, JsonType
 from uhd_telephony.tenant import TENANT_LENGTH
 
 NUMBER_MAX = 32  # E.164 is at most 15 digits and a "+"
@@ -75,3 +76,30 @@ class WorksAgreementChange(Base):
     changed_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_works_agreement_changes_tenant_id", "tenant", "id"),)
+
+
+class KpiContract(Base):
+    """How a tenant's contract defines its call KPIs, from ``valid_from`` (the 1st of a month) until the next row.
+
+    Append-only in spirit: a new contract month is a new row, earlier months keep their rules. No row: the
+    defaults of ``tenants.contract.KpiRules`` (the SPEC's definitions).
+    """
+
+    __tablename__ = "kpi_contracts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(TENANT_LENGTH))
+    valid_from: Mapped[date]
+    service_level_s: Mapped[float]
+    short_abandon_s: Mapped[float]
+    abandons_in_service_level: Mapped[bool]
+    short_abandons_in_base: Mapped[bool]
+    outside_hours_count: Mapped[bool]
+    # None: every queue of the tenant counts; otherwise the queue names that do
+    queues: Mapped[list[str] | None] = mapped_column(JsonType)
+    callback_window_s: Mapped[float]
+    reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX))
+    changed_by: Mapped[str] = mapped_column(String(ACTOR_MAX))
+    changed_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("tenant", "valid_from", name="uq_kpi_contracts_tenant_valid_from"),)

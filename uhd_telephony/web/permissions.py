@@ -8,7 +8,8 @@ tenant by ``web.auth.require_tenant`` (another tenant's data is 404, never 403):
 - ``manager``: reads its tenants' tickets, KPIs and reports; acknowledges escalations; as a team lead declares,
   links and resolves major incidents and sets their pile-up threshold (``incidents.api``). Changes nothing else.
 - ``dpo``: the tenant's data-protection officer (Datenschutzbeauftragte/r): reads its tenants' audit log (who read
-  whose data: ``audit.api``) and a person's data for an Art. 15 request (``privacy.api``); nothing else.
+  whose data: ``audit.api``), finds a person and exports or erases their data (Art. 15, 17: ``privacy.api``) on its
+  page ``/privacy`` (admins too); nothing else.
 - ``partner``: by API token only, the tickets routed to its group (``partner:<firm>``): read them, comment,
   move them to in_progress, waiting or resolved. Nothing else exists for it.
 

@@ -257,6 +257,7 @@ function tenantName(tenant) { return (state.tenantNames || {})[tenant] || tenant
   state.csrf = body.account.csrf_token;
   state.tenantNames = body.account.tenant_names || {};
   text($("agent-name"), body.account.display_name);
+  $("privacy-link").hidden = body.account.role !== "admin";  // the data-protection page: admins (and DPOs, who see no other page)
   $("callback-tenant").replaceChildren(...body.account.tenants.map((tenant) => new Option(tenantName(tenant), tenant)));
   refreshCallbacks();
   setInterval(refreshCallbacks, 15000);

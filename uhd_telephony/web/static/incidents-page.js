@@ -303,13 +303,26 @@ function updateExportLink() {
 
 // -- the pile-up threshold ----------------------------------------------------------------------------------
 
+// the fields take input only once they show the tenant's threshold (and only a lead's or an admin's): typed
+// before its load came back, a value would be overwritten by the stored one, and that saved in its place
+function settingsEditable(editable) {
+  for (const id of ["pileup-count", "pileup-minutes", "settings-save"]) $(id).disabled = !editable;
+}
+
 async function loadSettings() {
+  const tenant = state.tenant;
+  settingsEditable(false);
+  $("pileup-count").value = "";
+  $("pileup-minutes").value = "";
   try {
     const body = await api(incidentsUrl("/settings"));
+    if (tenant !== state.tenant) return;  // another tenant was chosen meanwhile: its own load fills the form
     $("pileup-count").value = body.settings.pileup_count;
     $("pileup-minutes").value = body.settings.pileup_minutes;
     text($("settings-state"), "");
+    settingsEditable(canManage());
   } catch (error) {
+    if (tenant !== state.tenant) return;
     text($("settings-state"), t("Error: %(message)s", { message: error.message }));
   }
 }
@@ -343,8 +356,7 @@ async function startList() {
   for (const id of ["export-from", "export-to", "export-format"]) $(id).addEventListener("input", updateExportLink);
   $("export-format").addEventListener("change", updateExportLink);
   $("export-form").addEventListener("submit", (event) => event.preventDefault());
-  const editable = canManage();
-  for (const id of ["pileup-count", "pileup-minutes"]) $(id).disabled = !editable;
+  const editable = canManage();  // the fields are enabled by loadSettings, once they show the threshold
   $("settings-save").hidden = !editable;
   $("settings-readonly").hidden = editable;
   $("settings-form").addEventListener("submit", saveSettings);
@@ -582,6 +594,7 @@ $("declare-cancel").addEventListener("click", () => $("declare-dialog").close())
   state.tenantNames = me.account.tenant_names || {};
   text($("account-name"), me.account.display_name);
   $("console-link").hidden = !canWork();
+  $("privacy-link").hidden = me.account.role !== "admin";  // the data-protection page: admins (and DPOs, who see no other page)
   state.updateDeclareCount = counter("declare-message", "declare-message-count");
   const detail = window.location.pathname.match(/^\/incidents\/([^/]+)\/(\d+)$/);
   if (detail) await startDetail(decodeURIComponent(detail[1]), Number(detail[2]));

@@ -215,6 +215,7 @@ $("day").addEventListener("change", refresh);
   state.tenantNames = body.account.tenant_names || {};
   text($("account-name"), body.account.display_name);
   $("console-link").hidden = !["agent", "admin"].includes(body.account.role);
+  $("privacy-link").hidden = body.account.role !== "admin";  // the data-protection page: admins (and DPOs, who see no other page)
   state.tenants = [...body.account.tenants].sort();
   if (body.account.role === "admin") {
     const all = await api("/api/admin/tenants").catch(() => ({ tenants: [] }));

@@ -34,7 +34,8 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
     // back to the page that sent us here (a path of this site only), else the role's start page
     const body = await response.json().catch(() => ({}));
     const next = new URLSearchParams(window.location.search).get("next") || "";
-    const home = ((body.account || {}).role === "manager") ? "/kpis" : "/console";
+    const homes = { manager: "/kpis", dpo: "/privacy" };  // the data-protection officer has no other page
+    const home = homes[(body.account || {}).role] || "/console";
     const target = safeNext(next) || home;
     if ((body.account || {}).confidentiality_acknowledged === false) {
       // the § 203 StGB obligation first (security/confidentiality.py), then where the login was going

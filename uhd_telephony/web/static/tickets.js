@@ -399,6 +399,7 @@ $("logout").addEventListener("click", async () => {
   state.tenantNames = me.account.tenant_names || {};
   text($("account-name"), me.account.display_name);
   $("console-link").hidden = !canWrite();
+  $("privacy-link").hidden = me.account.role !== "admin";  // the data-protection page: admins (and DPOs, who see no other page)
   const detail = window.location.pathname.match(/^\/tickets\/([^/]+)\/(\d+)$/);
   if (detail) await startDetail(decodeURIComponent(detail[1]), Number(detail[2]));
   else await startList();
