@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.incidents.conftest import T0, TENANT_A, World
 from uhd_telephony.directory.models import USERS
-from uhd_telephony.incidents import notice
+from uhd_telephony.incidents import cascade, notice
 from uhd_telephony.incidents.worker import IncidentScanner
 from uhd_telephony.outbox.service import PUBLIC_URL, REDACT
 from uhd_telephony.tickets.notify import token_hash
@@ -215,3 +215,19 @@ async def test_an_incident_without_callers_resolves_with_its_parent(world: World
     with pytest.raises(Exception) as blank:
         await world.incidents.resolve(TENANT_A, (await world.declare()).id, resolution="  ", actor=world.anna)
     assert getattr(blank.value, "status_code", None) == 400
+
+
+async def test_a_failing_listener_of_resolved_incidents_never_fails_the_parents_resolve(world: World) -> None:
+    # a scanner started in a loop that is gone leaves its nudge behind: calling it raises (Event loop is closed)
+    def gone() -> None:
+        raise RuntimeError("Event loop is closed")
+
+    cascade.when_resolved(gone)
+    try:
+        view = await world.declare()
+        flow = world.incidents.workflow
+        await flow.transition(TENANT_A, view.parent_ticket_id, "resolved", note=RESOLUTION, actor=world.anna)
+    finally:
+        cascade.forget(gone)
+    assert (await world.incidents.get(TENANT_A, view.id)).status == "resolved"
+    assert (await world.ticket_row(view.parent_ticket_id))["status"] == "resolved"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -282,6 +283,12 @@ async def test_a_cheap_render_runs_on_the_loop_and_a_big_one_in_a_thread(
         return original(self, sample, *names)
 
     monkeypatch.setattr(Renderer, "render", spy)
+    # the background sources' ages stand still between the two scrapes (they are rendered to the millisecond)
+    frozen = time.monotonic()
+    for name in ("tickets", "calendars", "contracts", "names", "reached"):
+        cache = getattr(state.metrics, name)
+        if cache is not None:
+            monkeypatch.setattr(cache, "clock", lambda: frozen)
     small = await (await client.get("/metrics")).text()
     assert threads == [threading.get_ident()]  # a few lines: formatted on the loop, no thread hop
     state.metrics.inline_lines = -1  # as if thousands of queues had changed since the last scrape

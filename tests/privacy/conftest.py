@@ -1,27 +1,11 @@
 """A seeded store (tenants A and B, each with the example directory) and rows of every data class at chosen
-instants, on SQLite and PostgreSQL."""
+instants, on SQLite and PostgreSQL (``tests.privacy.rows.world``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from tests import dbfixtures
-from tests.privacy.rows import World
-from tests.support.tenants import add_tenants
-from tests.support.webapp import TENANT_A, TENANT_B, seed
-from uhd_telephony.store.db import Database
+from tests.privacy.rows import world
 
 aiosqlite_threads_finish = dbfixtures.aiosqlite_threads_finish
 
-
-@pytest.fixture
-async def world(db_url: str) -> AsyncIterator[World]:
-    await seed(db_url)
-    await add_tenants(db_url, TENANT_A, TENANT_B)
-    db = Database(db_url)
-    try:
-        yield World(db)
-    finally:
-        await db.close()
+__all__ = ["aiosqlite_threads_finish", "world"]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, insert, select
 
+from tests.support.tenants import add_tenants
+from tests.support.webapp import TENANT_A, TENANT_B, seed
 from uhd_telephony.audit.models import AuditEntry
 from uhd_telephony.feedback.models import ratings
 from uhd_telephony.incidents.models import MajorIncident
@@ -122,3 +126,15 @@ class World:
                 rows = await conn.execute(select(table).order_by(table.c.id))
                 out[table.name] = [tuple(r) for r in rows]
         return out
+
+
+@pytest.fixture
+async def world(db_url: str) -> AsyncIterator[World]:
+    """A seeded store (tenants A and B, each with the example directory) to write rows into, on both databases."""
+    await seed(db_url)
+    await add_tenants(db_url, TENANT_A, TENANT_B)
+    db = Database(db_url)
+    try:
+        yield World(db)
+    finally:
+        await db.close()

@@ -32,6 +32,7 @@ from uhd_telephony.metrics import aggregates, kpi, queries, report
 from uhd_telephony.metrics.live import waiting_callers
 from uhd_telephony.metrics.reachback import ReachedBackOut, reach_figures
 from uhd_telephony.metrics.satisfaction import satisfaction_figures
+from uhd_telephony.tenants.api import KpiRulesOut
 from uhd_telephony.web import keys
 from uhd_telephony.web.auth import require_in_tenant
 from uhd_telephony.web.inputs import period
@@ -86,21 +87,6 @@ class TalkTimeOut(BaseModel):
     model_config = _OUT
     count: int
     mean: float | None
-
-
-class KpiRulesOut(BaseModel):
-    """``tenants.contract.KpiRules.to_dict()``: how the contract defines the KPIs (valid_from null: no contract)."""
-
-    model_config = _OUT
-    valid_from: str | None
-    service_level_s: float
-    short_abandon_s: float
-    abandons_in_service_level: bool
-    short_abandons_in_base: bool
-    outside_hours_count: bool
-    queues: list[str] | None
-    callback_window_s: float
-    reference: str | None
 
 
 class CallKpisOut(BaseModel):

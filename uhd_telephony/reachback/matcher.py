@@ -19,12 +19,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from uhd_telephony.callbacks.models import Callback
 from uhd_telephony.calls.models import Call
@@ -35,13 +34,12 @@ from uhd_telephony.sla.calendar import Calendar, add_business_time
 from uhd_telephony.sla.policy import load_calendars
 from uhd_telephony.store.db import Database
 from uhd_telephony.store.models import table_of
-from uhd_telephony.tenants.contract import KpiRules, rules_in_force_in
+from uhd_telephony.tenants.contract import DEFAULT_RULES, KpiRules, Schedule, berlin_day, rules_at, schedules
 
 log = logging.getLogger(__name__)
 
 calls = table_of(Call)
 callbacks = table_of(Callback)
-BERLIN = ZoneInfo("Europe/Berlin")  # the contract's months and days are Berlin's (kpi.TIMEZONE)
 MAX_CALL_S = 12 * 3600  # a stay is never longer: its answer lies at most this long after its entry
 # a stay written late (the store writer's retries in a database outage) may still reach an open stay whose window
 # passed a little before the previous scan: look that much further back
@@ -95,26 +93,21 @@ class ReachbackMatcher(PeriodicScanner):
         if self.before_scan is not None:
             done += await self.before_scan()
         calendars = await load_calendars(self.db)
-        rules: dict[tuple[str, date], KpiRules] = {}
+        contracts = await schedules(self.db)  # every tenant's contract rows: one read per scan
         since = started - self.lookback
-        done += await self._classify(since, calendars, rules)
-        done += await self._match(since, started, calendars, rules)
+        done += await self._classify(since, calendars, contracts)
+        done += await self._match(since, started, calendars, contracts)
         self._settled_before = started - timedelta(seconds=SETTLE_S)
         return done
 
-    async def _rules(
-        self, conn: AsyncConnection, cache: dict[tuple[str, date], KpiRules], tenant: str, at: datetime
-    ) -> KpiRules:
-        day = at.astimezone(BERLIN).date()
-        found = cache.get((tenant, day))
-        if found is None:
-            found = cache[(tenant, day)] = await rules_in_force_in_conn(conn, tenant, day)
-        return found
+    @staticmethod
+    def _rules(contracts: dict[str, Schedule], tenant: str, entered: datetime) -> KpiRules:
+        """The tenant's contract in force on the Berlin day the stay entered its queue."""
+        schedule = contracts.get(tenant)
+        return rules_at(schedule, berlin_day(entered)) if schedule else DEFAULT_RULES
 
     # ------------------------------------------------------------------ 1. classify
-    async def _classify(
-        self, since: datetime, calendars: dict[str, Calendar], cache: dict[tuple[str, date], KpiRules]
-    ) -> int:
+    async def _classify(self, since: datetime, calendars: dict[str, Calendar], contracts: dict[str, Schedule]) -> int:
         earlier = calls.alias("earlier")
         transfer_in = exists().where(
             earlier.c.linkedid == calls.c.linkedid,
@@ -151,7 +144,7 @@ class ReachbackMatcher(PeriodicScanner):
                     entered = _utc(row.entered_at)
                     stay = Stay(row.queue, _outcome(row.outcome), entered, row.wait_s, row.caller_number or "",
                                 bool(row.transfer_in))  # fmt: skip
-                    rules = await self._rules(conn, cache, row.tenant, entered)
+                    rules = self._rules(contracts, row.tenant, entered)
                     decided.append({"row_id": row.id, "reach": classify(stay, rules, calendars.get(row.tenant)).value})
                 if decided:
                     await conn.execute(
@@ -172,7 +165,7 @@ class ReachbackMatcher(PeriodicScanner):
         since: datetime,
         now: datetime,
         calendars: dict[str, Calendar],
-        cache: dict[tuple[str, date], KpiRules],
+        contracts: dict[str, Schedule],
     ) -> int:
         async with self.db.engine.connect() as conn:
             rows = (
@@ -194,7 +187,7 @@ class ReachbackMatcher(PeriodicScanner):
                 if key is None:  # a number changed since (erased by a person's request): nothing to match
                     continue
                 ended = _utc(row.ended_at or row.entered_at)
-                rules = await self._rules(conn, cache, row.tenant, _utc(row.entered_at))
+                rules = self._rules(contracts, row.tenant, _utc(row.entered_at))
                 window_s = rules.callback_window_s
                 calendar = calendars.get(row.tenant)
                 window = timedelta(seconds=window_s)
@@ -263,9 +256,3 @@ class ReachbackMatcher(PeriodicScanner):
             if key in keys:
                 contacts.append(Contact(key, _utc(at), Reach.CALLBACK))
         return contacts
-
-
-async def rules_in_force_in_conn(conn: AsyncConnection, tenant: str, day: date) -> KpiRules:
-    """``tenants.contract.rules_in_force_in`` on a connection (the matcher reads with Core, not the ORM)."""
-    async with AsyncSession(bind=conn) as session:
-        return await rules_in_force_in(session, tenant, day)

@@ -160,6 +160,10 @@ class KpiContractBody(BaseModel):
 
 
 class KpiRulesOut(BaseModel):
+    """``tenants.contract.KpiRules.to_dict()``: how the contract defines the KPIs (valid_from null: no contract);
+    the KPI API (``metrics.api``) answers with it too."""
+
+    model_config = ConfigDict(extra="forbid")
     valid_from: str | None
     service_level_s: float
     short_abandon_s: float
@@ -169,6 +173,11 @@ class KpiRulesOut(BaseModel):
     queues: list[str] | None
     callback_window_s: float
     reference: str | None
+
+
+class KpiContractRowOut(KpiRulesOut):
+    """One contract row as the admin API lists it: the rules, who changed them when, and the rules in words."""
+
     changed_by: str | None
     changed_at: str | None
     text: str = Field(description="the rules in words, in the reader's language")
@@ -176,8 +185,8 @@ class KpiRulesOut(BaseModel):
 
 class KpiContractResponse(BaseModel):
     tenant: str
-    in_force: KpiRulesOut = Field(description="the rules in force today (valid_from null: the standard ones)")
-    history: list[KpiRulesOut] = Field(description="every contract row, newest first")
+    in_force: KpiContractRowOut = Field(description="the rules in force today (valid_from null: the standard ones)")
+    history: list[KpiContractRowOut] = Field(description="every contract row, newest first")
 
 
 @documented("A tenant's KPI contracts: the rules in force and every row from its month on (admin)",
