@@ -32,6 +32,13 @@ class _Subscriber:
     pending: list[Any] = field(default_factory=list)
 
 
+def is_async_handler(handler: Handler) -> bool:
+    """An ``async def`` function or method, or an object whose ``__call__`` is one (``iscoroutinefunction``
+    alone says False for such an object: called inline, its coroutine would never run)."""
+    call = None if inspect.isroutine(handler) else type(handler).__call__
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
+
+
 class Bus:
     """Publish/subscribe of domain events within one process."""
 
@@ -48,7 +55,7 @@ class Bus:
             name=name or str(getattr(handler, "__qualname__", None) or repr(handler)),
             handler=handler,
             types=types or None,
-            is_async=inspect.iscoroutinefunction(handler),
+            is_async=is_async_handler(handler),
         )
         self._subscribers.append(sub)
         if self._started and sub.is_async:
